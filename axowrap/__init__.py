@@ -1,0 +1,6 @@
+"""axowrap: short task specs -> validated Axolotl configs, and the fine-tuning pipeline around them."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+AXOLOTL_VERSION = "0.19.0"

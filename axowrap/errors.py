@@ -1,0 +1,48 @@
+"""The one exception hierarchy of axowrap: every user-facing failure is an AxowrapError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from axowrap.problems import Problem
+
+
+class AxowrapError(Exception):
+    """A failure the user can act on: one line of message, an optional hint, an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(AxowrapError):
+    """The command line itself is wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class SpecError(AxowrapError):
+    """A spec or config file cannot be read at all (missing, unreadable, not YAML)."""
+
+
+class ValidationFailed(AxowrapError):
+    """One or more problems were found; all of them are carried, sorted."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        from axowrap.problems import sort_problems
+
+        self.problems = sort_problems(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} error(s) found")
+
+
+class StepFailed(AxowrapError):
+    """A pipeline step (a child process) failed."""

@@ -1,0 +1,168 @@
+"""JSON Schema validation that reports problems a person can act on.
+
+jsonschema's raw messages ("... is not valid under any of the given schemas") are turned into:
+the key path, the offending value, what was expected, and a did-you-mean for names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from axowrap.problems import Problem, did_you_mean, short_repr
+from axowrap.yamlio import Document
+
+_JSON_TYPES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    list: "list",
+    dict: "mapping",
+    type(None): "null",
+}
+
+
+@cache
+def load_schema(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(schema)
+
+
+def type_name(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _resolve(root["$defs"][ref.split("/")[-1]], root)
+    return schema
+
+
+def describe(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
+    """Short words for what a (sub)schema accepts: `integer`, `'lora' or 'qlora'`..."""
+    schema = _resolve(schema, root)
+    if "const" in schema:
+        return [json.dumps(schema["const"])]
+    if "enum" in schema:
+        return [json.dumps(v) for v in schema["enum"]]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            words: list[str] = []
+            for sub in schema[key]:
+                words.extend(w for w in describe(sub, root) if w not in words)
+            return words
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return [{"object": "mapping", "array": "list"}.get(k, k) for k in kind]
+    if kind:
+        word = {"object": "mapping", "array": "list"}.get(kind, kind)
+        if "pattern" in schema:
+            word += f" matching {schema['pattern']}"
+        return [word]
+    return ["anything"]
+
+
+def _known_names(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
+    schema = _resolve(schema, root)
+    if "enum" in schema:
+        return [str(v) for v in schema["enum"]]
+    names: list[str] = []
+    for key in ("anyOf", "oneOf"):
+        for sub in schema.get(key, []):
+            names.extend(_known_names(sub, root))
+    return names
+
+
+def _convert(err: ValidationError, doc: Document, root: dict[str, Any], prefix: tuple) -> Problem:
+    path = (*prefix, *err.absolute_path)
+    value = err.instance
+    kind = err.validator
+    if kind in ("anyOf", "oneOf") and err.context:
+        deeper = [e for e in err.context if len(e.absolute_path) > len(err.absolute_path)]
+        typed = [e for e in err.context if e.validator not in ("type", "const", "enum")]
+        if deeper or (typed and isinstance(value, (dict, list))):
+            return _convert(best_match(deeper or typed), doc, root, prefix)
+        expected = describe(err.schema, root)
+        hint = None
+        if isinstance(value, str):
+            guess = did_you_mean(value, _known_names(err.schema, root))
+            hint = f"did you mean {guess!r}?" if guess else None
+        return doc.problem(
+            path,
+            f"expected {' or '.join(expected)}, got {type_name(value)} {short_repr(value)}",
+            hint=hint,
+        )
+    if kind == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in value if k not in err.schema.get("properties", {})]
+        key = extra[0] if extra else "?"
+        guess = did_you_mean(str(key), allowed)
+        return doc.problem(
+            (*path, key),
+            f"unknown key {key!r}" + (f"; did you mean {guess!r}?" if guess else ""),
+            hint=None if guess else f"known keys here: {', '.join(allowed)}",
+        )
+    if kind == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return doc.problem(path, f"missing required key {missing!r}")
+    if kind == "type":
+        expected = describe(err.schema, root)
+        return doc.problem(
+            path, f"expected {' or '.join(expected)}, got {type_name(value)} {short_repr(value)}"
+        )
+    if kind in ("enum", "const"):
+        expected = describe(err.schema, root)
+        guess = did_you_mean(str(value), [w.strip('"') for w in expected])
+        return doc.problem(
+            path,
+            f"{short_repr(value)} is not allowed; expected one of {', '.join(expected)}",
+            hint=f"did you mean {guess!r}?" if guess else None,
+        )
+    if kind == "pattern":
+        desc = err.schema.get("description", "")
+        return doc.problem(
+            path, f"{short_repr(value)} does not match the expected form {err.validator_value}",
+            hint=desc.split(". ")[0] if desc else None,
+        )
+    return doc.problem(path, err.message)
+
+
+def check(
+    data: Any,
+    schema: dict[str, Any],
+    doc: Document,
+    *,
+    prefix: tuple = (),
+    skip_required: bool = False,
+) -> list[Problem]:
+    """All schema problems of `data` (which sits at `prefix` inside `doc`)."""
+    errors: Iterable[ValidationError] = validator_for_cached(id(schema), schema).iter_errors(data)
+    out = []
+    for err in errors:
+        if skip_required and err.validator == "required":
+            continue
+        out.append(_convert(err, doc, schema, prefix))
+    return out
+
+
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def validator_for_cached(key: int, schema: dict[str, Any]) -> Draft202012Validator:
+    hit = _VALIDATORS.get(key)
+    if hit is None or hit[0] is not schema:
+        hit = (schema, Draft202012Validator(schema))
+        _VALIDATORS[key] = hit
+    return hit[1]

@@ -1,0 +1,106 @@
+"""Validate a spec or a hand-written Axolotl config: every problem, before any GPU time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axowrap.axolotl_config import MARKER_KEYS, check_config
+from axowrap.errors import ValidationFailed
+from axowrap.problems import Problem, sort_problems
+from axowrap.targets import Target
+from axowrap.yamlio import Document, load_yaml, parse_yaml
+
+SPEC = "spec"
+AXOLOTL = "axolotl config"
+
+
+@dataclass
+class Report:
+    file: str
+    kind: str
+    problems: list[Problem] = field(default_factory=list)
+    target: Target | None = None
+
+    def __post_init__(self) -> None:
+        self.problems = sort_problems(self.problems)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def detect(doc: Document) -> str:
+    data = doc.data
+    if isinstance(data, dict) and "task" in data:
+        return SPEC
+    if isinstance(data, dict) and "extends" in data and not (MARKER_KEYS & set(data)):
+        return SPEC
+    if isinstance(data, dict) and MARKER_KEYS & set(data):
+        return AXOLOTL
+    return SPEC  # the spec checks give the most helpful messages for anything else
+
+
+def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
+    """Check the rendered config; problems in `axolotl:` overrides point into the spec."""
+    rdoc = parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
+    found = check_config(rdoc)
+    if deep:
+        from axowrap.deep import deep_check
+
+        found += deep_check(rendered.config, rendered.target, rdoc)
+    # Problems in keys from the spec's `axolotl:` section were reported when the spec was
+    # loaded, where the user wrote them; the rendered config adds nothing new about them
+    # except what Axolotl's own validator (deep) says about their combination.
+    overrides = spec.data.get("axolotl") or {}
+    out = []
+    for p in found:
+        if p.path and p.path[0] in overrides:
+            if deep and "Axolotl (" in p.message:
+                out.append(spec.problem(("axolotl", *p.path), p.message, hint=p.hint, severity=p.severity))
+        else:
+            out.append(p)
+    return out
+
+
+def render_checked(path: Path, *, target: Target | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
+    """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
+    from axowrap.render import render_spec
+    from axowrap.spec import load_spec
+
+    spec = load_spec(path)
+    rendered = render_spec(spec, target=target)
+    problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    return rendered, problems
+
+
+def validate_spec(path: Path, *, target: Target | None = None, deep: bool = False) -> Report:
+    try:
+        rendered, warnings = render_checked(path, target=target, deep=deep)
+    except ValidationFailed as exc:
+        return Report(str(path), SPEC, exc.problems)
+    return Report(str(path), SPEC, warnings, rendered.target)
+
+
+def validate_axolotl(doc: Document, *, target: Target | None = None, deep: bool = False) -> Report:
+    problems = check_config(doc)
+    if deep and isinstance(doc.data, dict):
+        from axowrap.deep import deep_check
+        from axowrap.targets import get_target
+
+        tgt = target or get_target("cpu")
+        problems += deep_check(doc.data, tgt, doc)
+        return Report(doc.file, AXOLOTL, problems, tgt)
+    return Report(doc.file, AXOLOTL, problems, target)
+
+
+def validate_path(path: Path, *, target: Target | None = None, deep: bool = False) -> Report:
+    """Validate one file, spec or Axolotl config (detected)."""
+    # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
+    doc = load_yaml(path, yaml12_floats=False)
+    if detect(doc) == AXOLOTL:
+        return validate_axolotl(doc, target=target, deep=deep)
+    return validate_spec(path, target=target, deep=deep)

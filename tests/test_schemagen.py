@@ -1,0 +1,39 @@
+"""The committed Axolotl schema is what the installed Axolotl generates (CI runs this)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from axowrap.axolotl_config import base_schema, plugin_names
+
+
+@pytest.mark.axolotl
+def test_committed_schema_is_up_to_date() -> None:
+    out = subprocess.run([sys.executable, "-m", "axowrap.schemagen", "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_schema_is_a_real_json_schema_with_plugins() -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = base_schema()
+    Draft202012Validator.check_schema(schema)
+    assert len(schema["properties"]) > 300
+    assert "axolotl.integrations.liger.LigerPlugin" in plugin_names()
+
+
+def test_plugin_fields_are_known_only_when_the_plugin_is_listed(tmp_path) -> None:
+    from axowrap.validate import validate_path
+
+    cfg = tmp_path / "cfg.yaml"
+    body = "base_model: org/m\nlearning_rate: 0.0001\nmicro_batch_size: 1\nliger_rms_norm: true\n"
+    cfg.write_text(body)
+    assert [p.message for p in validate_path(cfg).problems] == [
+        "'liger_rms_norm' is a field of the plugin axolotl.integrations.liger.LigerPlugin, which is not listed"
+    ]
+    cfg.write_text("plugins: [axolotl.integrations.liger.LigerPlugin]\n" + body)
+    assert validate_path(cfg).problems == []
