@@ -53,3 +53,56 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~1M-parameter Llama + SentencePiece tokenizer (hidden/intermediate 256), built once."""
+    from fixtures.tiny_model import build
+
+    return build(tmp_path_factory.mktemp("tiny-llama"))
+
+
+TINY_SPEC = """\
+task: sql
+base_model: {model}
+datasets: [{{path: data/sql.jsonl}}]
+training: {{max_steps: 6, micro_batch_size: 2, gradient_accumulation_steps: 1, sequence_len: 512, save_steps: 3}}
+eval: {{holdout: 0.1}}
+export: {{merge: true, gguf: [f16, q8_0, q4_k_m]}}
+compute: {{target: cpu}}
+"""
+
+
+def tiny_spec(folder: Path, model: Path) -> Path:
+    """A spec that trains the tiny model on CPU in seconds, with the sql example data beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(EXAMPLES / "data", folder / "data", dirs_exist_ok=True)
+    return write(folder / "tiny.yaml", TINY_SPEC.format(model=model))
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter trained for real (Axolotl through accelerate, CPU, 6 steps) on the tiny model.
+
+    Returns Axolotl's output_dir: adapter files + checkpoint-3/ + checkpoint-6/.
+    """
+    import subprocess
+    import sys
+
+    from axowrap.render import render_spec
+    from axowrap.spec import load_spec
+
+    folder = tmp_path_factory.mktemp("tiny-train")
+    spec = tiny_spec(folder, tiny_model)
+    rendered = render_spec(load_spec(spec), base_dir=folder)
+    cfg = write(folder / "axolotl.yaml", rendered.text)
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(
+        [str(bindir / "accelerate"), "launch", "--num_processes", "1", "--cpu", "-m", "axolotl.cli.train", str(cfg)],
+        cwd=folder, env=env, check=True, capture_output=True,
+    )
+    out = folder / rendered.config["output_dir"]
+    assert (out / "adapter_model.safetensors").is_file()
+    return out
