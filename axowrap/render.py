@@ -249,10 +249,29 @@ def _optimizer(tr: dict[str, Any], method: str, target: Target) -> str:
     return "paged_adamw_8bit" if method == "qlora" else "adamw_torch_fused"
 
 
-def render_spec(spec: Spec, *, target: Target | None = None, base_dir: Path | None = Path(".")) -> Rendered:
-    """The Axolotl config for `spec`: text (deterministic) and the parsed mapping."""
+def render_spec(
+    spec: Spec,
+    *,
+    target: Target | None = None,
+    base_dir: Path | None = Path("."),
+    dataset_paths: list[Path] | None = None,
+    output_dir: str | None = None,
+) -> Rendered:
+    """The Axolotl config for `spec`: text (deterministic) and the parsed mapping.
+
+    `base_dir` is where Axolotl will run (relative paths are written relative to it; None
+    writes absolute paths). A run directory passes `dataset_paths` (the training split, one
+    per spec dataset) and its own `output_dir`.
+    """
     tgt = spec_target(spec, target)
     sections = axolotl_values(spec, tgt, base_dir)
+    if dataset_paths is not None:
+        for entry, path in zip(sections["data"]["datasets"], dataset_paths, strict=True):
+            entry["path"] = _shown_path(path, base_dir)
+            entry["ds_type"] = DS_TYPES.get(path.suffix.lower(), "json")
+    if output_dir is not None:
+        sections["data"]["output_dir"] = output_dir
+        sections["data"]["dataset_prepared_path"] = f"{output_dir}/prepared"
     overrides = dict(sorted((spec.data.get("axolotl") or {}).items()))
     shown = _shown_path(spec.path, base_dir) if base_dir is not None else str(spec.path)
     text = render_template(
