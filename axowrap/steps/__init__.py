@@ -31,6 +31,8 @@ class StepContext:
     echo: Callable[[str], None] = print  # progress lines for the user (the runner decides where)
     json_events: bool = False            # --json: the runner wants machine-readable events
     state: dict[str, Any] = field(default_factory=dict)  # results of earlier steps (state.json "steps")
+    dry_run: bool = False                # say what would be done, do nothing
+    options: dict[str, Any] = field(default_factory=dict)  # step-specific CLI options (e.g. eval --model)
 
 
 @dataclass(frozen=True)
