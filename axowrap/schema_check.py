@@ -35,10 +35,6 @@ def load_schema(path: Path) -> dict[str, Any]:
         return json.load(fh)
 
 
-def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
-    return Draft202012Validator(schema)
-
-
 def type_name(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
@@ -148,7 +144,7 @@ def check(
     skip_required: bool = False,
 ) -> list[Problem]:
     """All schema problems of `data` (which sits at `prefix` inside `doc`)."""
-    errors: Iterable[ValidationError] = validator_for_cached(id(schema), schema).iter_errors(data)
+    errors: Iterable[ValidationError] = _validator(schema).iter_errors(data)
     out = []
     for err in errors:
         if skip_required and err.validator == "required":
@@ -160,9 +156,10 @@ def check(
 _VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
 
 
-def validator_for_cached(key: int, schema: dict[str, Any]) -> Draft202012Validator:
-    hit = _VALIDATORS.get(key)
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """One validator per schema object (schemas are cached, so this is per schema file)."""
+    hit = _VALIDATORS.get(id(schema))
     if hit is None or hit[0] is not schema:
         hit = (schema, Draft202012Validator(schema))
-        _VALIDATORS[key] = hit
+        _VALIDATORS[id(schema)] = hit
     return hit[1]
