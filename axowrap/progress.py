@@ -1,0 +1,170 @@
+"""Training progress from the trainer's own output: step/total, loss, learning rate, tokens/s, ETA.
+
+The child writes tqdm bars (records ended by `\\r`) and HF Trainer log dicts
+(`{'loss': '6.3', 'learning_rate': '0.0002', 'tokens/train_per_sec_per_gpu': '3107', ...}`).
+`ProgressParser.feed` turns one record into events; a sink shows them: a rich progress bar on
+a terminal, plain lines otherwise, or one JSON object per line (`--json`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# The trainer's bar has no label: "` 33%|███▎      | 2/6 [00:01<00:02,  1.70it/s]`".
+TQDM = re.compile(r"^\s*\d+%\|[^|]*\|\s*(\d+)/(\d+) \[([\d:]+)<([\d:?]+)")
+RECORD_SPLIT = re.compile(r"[\r\n]")
+KEYS = {
+    "loss": "loss",
+    "eval_loss": "eval_loss",
+    "learning_rate": "lr",
+    "tokens/train_per_sec_per_gpu": "tokens_per_s",
+    "epoch": "epoch",
+    "grad_norm": "grad_norm",
+    "train_runtime": "train_runtime",
+    "train_loss": "train_loss",
+}
+
+
+def seconds(clock: str) -> float | None:
+    """`01:02` / `1:02:03` -> seconds; `?` -> None."""
+    try:
+        parts = [int(p) for p in clock.split(":")]
+    except ValueError:
+        return None
+    total = 0
+    for p in parts:
+        total = total * 60 + p
+    return float(total)
+
+
+def _number(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def parse_log_dict(record: str) -> dict[str, Any] | None:
+    """The trainer's `{'loss': ...}` dict in a record, with numbers as numbers."""
+    start = record.find("{'")
+    if start < 0 or not record.rstrip().endswith("}"):
+        return None
+    try:
+        data = ast.literal_eval(record[start : record.rstrip().rfind("}") + 1])
+    except (ValueError, SyntaxError):
+        return None
+    return {k: _number(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+
+@dataclass
+class ProgressParser:
+    step: int = 0
+    total: int | None = None
+    eta_s: float | None = None
+    last: dict[str, Any] = field(default_factory=dict)   # newest metrics (loss, lr, tokens_per_s ...)
+
+    def feed(self, record: str) -> list[dict[str, Any]]:
+        """Events for one output record (a line, or one tqdm refresh)."""
+        events: list[dict[str, Any]] = []
+        m = TQDM.match(record)
+        if m:
+            step, total = int(m.group(1)), int(m.group(2))
+            eta = seconds(m.group(4))
+            if (step, total) != (self.step, self.total):
+                self.step, self.total, self.eta_s = step, total, eta
+                events.append({"event": "progress", "step": step, "total": total, "eta_s": eta})
+        data = parse_log_dict(record)
+        if data:
+            metrics = {KEYS[k]: v for k, v in data.items() if k in KEYS}
+            if metrics:
+                self.last.update(metrics)
+                kind = "summary" if "train_runtime" in metrics else "metrics"
+                events.append({"event": kind, "step": self.step, "total": self.total, "eta_s": self.eta_s, **metrics})
+        return events
+
+
+def describe(ev: dict[str, Any]) -> str:
+    """One plain line for an event."""
+    if ev["event"] == "summary":
+        return f"train done: {ev.get('train_runtime', 0):.1f} s, mean loss {ev.get('train_loss', float('nan')):.4f}"
+    parts = [f"step {ev['step']}/{ev['total'] or '?'}"]
+    if "loss" in ev:
+        parts.append(f"loss {ev['loss']:.4f}")
+    if "eval_loss" in ev:
+        parts.append(f"eval_loss {ev['eval_loss']:.4f}")
+    if "lr" in ev:
+        parts.append(f"lr {ev['lr']:.3g}")
+    if "tokens_per_s" in ev:
+        parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
+    if ev.get("eta_s") is not None:
+        parts.append(f"eta {int(ev['eta_s']) // 60}:{int(ev['eta_s']) % 60:02d}")
+    return "  ".join(parts)
+
+
+class Sink:
+    """Where a child's output goes: parsed into events, shown as plain lines or JSON."""
+
+    def __init__(self, echo: Callable[[str], None], *, json_events: bool = False, step: str = "train") -> None:
+        self.echo = echo
+        self.json_events = json_events
+        self.step = step
+        self.parser = ProgressParser()
+
+    def record(self, text: str) -> None:
+        for ev in self.parser.feed(text):
+            self.event(ev)
+        if not self.json_events and text.strip() and not TQDM.match(text) and not parse_log_dict(text):
+            self.line(text)
+
+    def event(self, ev: dict[str, Any]) -> None:
+        if self.json_events:
+            self.echo(json.dumps({"step_name": self.step, **ev}))
+        elif ev["event"] != "progress":
+            self.echo(describe(ev))
+
+    def line(self, text: str) -> None:
+        self.echo(text)
+
+    def close(self) -> None:
+        pass
+
+
+class RichSink(Sink):
+    """A progress bar on a terminal; the child's other lines scroll above it."""
+
+    def __init__(self, echo: Callable[[str], None], *, step: str = "train") -> None:
+        super().__init__(echo, step=step)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn(f"[bold]{step}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+        )
+        self.task = self.progress.add_task(step, total=None, info="starting")
+        self.progress.start()
+
+    def event(self, ev: dict[str, Any]) -> None:
+        info = describe(ev).split("  ", 1)[1] if ev["event"] == "metrics" and "  " in describe(ev) else None
+        fields: dict[str, Any] = {"completed": ev.get("step") or 0, "total": ev.get("total")}
+        if info:
+            fields["info"] = info
+        self.progress.update(self.task, **fields)
+        if ev["event"] == "summary":
+            self.progress.console.print(describe(ev))
+
+    def line(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_sink(echo: Callable[[str], None], *, json_events: bool, tty: bool, step: str = "train") -> Sink:
+    if json_events:
+        return Sink(echo, json_events=True, step=step)
+    return RichSink(echo, step=step) if tty else Sink(echo, step=step)

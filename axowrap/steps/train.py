@@ -1,0 +1,139 @@
+"""The train step: `accelerate launch -m axolotl.cli.train axolotl.yaml` as a child process.
+
+Resumes from the newest complete checkpoint when the runner says the same training was
+interrupted or crashed; starts fresh (old checkpoints removed) when the training changed.
+Its fingerprint covers the rendered config, minus keys that cannot change the weights, plus
+the sha256 of the base model (local) and of every training file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from axowrap.checkpoints import global_step, newest_complete
+from axowrap.launch.command import launch_argv
+from axowrap.manifest import scrub_env
+from axowrap.pipeline import StepInterrupted, load_manifest, run_child, step_failed
+from axowrap.progress import make_sink
+from axowrap.state import update_step
+from axowrap.steps import Step, StepContext
+
+# Keys that only change logging, where files go, or how often checkpoints are written.
+NOT_WEIGHTS = {"logging_steps", "use_wandb", "wandb_project", "wandb_entity", "wandb_name", "wandb_mode",
+               "save_total_limit", "dataset_prepared_path", "output_dir", "save_steps", "saves_per_epoch"}
+
+
+def params(ctx: StepContext) -> dict[str, Any]:
+    manifest = load_manifest(ctx.run)
+    return {
+        "config": {k: v for k, v in ctx.config.items() if k not in NOT_WEIGHTS},
+        "data": [d["sha256"] for d in manifest["datasets"]],
+        "base_model": manifest["base_model"].get("sha256") or manifest["base_model"],
+    }
+
+
+def outputs(ctx: StepContext) -> list[Path]:
+    weights = "adapter_model.safetensors" if ctx.config.get("adapter") else "config.json"
+    return [ctx.run.adapter / weights]
+
+
+def command(ctx: StepContext) -> tuple[list[str], dict[str, str]]:
+    """(argv, env changes) of the training launch for this run."""
+    argv, env = launch_argv(ctx.spec, ctx.run.config)
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):   # Axolotl starts helpers (accelerate) from PATH
+        env["PATH"] = f"{bindir}{os.pathsep}{path}"
+    return argv, env
+
+
+def shown_env(key: str, value: str) -> str:
+    """An env change as a shell would write it; PATH shows what is prepended."""
+    if key == "PATH" and value.endswith(os.pathsep + os.environ.get("PATH", "")):
+        return shlex.quote(value[: -len(os.environ.get("PATH", "")) - 1]) + os.pathsep + "$PATH"
+    return shlex.quote(value)
+
+
+def _set_aside(ckpt: Path) -> None:
+    """Move an incomplete checkpoint out of Axolotl's `checkpoint-*` namespace (kept, not trusted)."""
+    target = ckpt.with_name(f"incomplete-{ckpt.name}")
+    if target.exists():
+        shutil.rmtree(target)
+    ckpt.rename(target)
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    argv, env = command(ctx)
+    resume_from: Path | None = None
+    if ctx.options.get("resume"):
+        found = newest_complete(ctx.run.adapter)
+        for warning in found.warnings:
+            ctx.echo(f"warning: {warning}")
+        if not ctx.dry_run:
+            for ckpt in found.skipped:
+                _set_aside(ckpt)
+        resume_from = found.checkpoint
+    if resume_from is not None:
+        argv.append(f"--resume_from_checkpoint={resume_from}")
+    if ctx.dry_run:
+        ctx.echo(f"would run: {shlex.join(argv)}")
+        ctx.echo("environment changes: " + (" ".join(f"{k}={shown_env(k, v)}" for k, v in scrub_env(env).items()) or "none"))
+        if ctx.run.adapter.exists() and not ctx.options.get("resume"):
+            ctx.echo(f"would remove the previous training outputs in {ctx.run.adapter}")
+        return {"argv": argv, "env": scrub_env(env), "resume_from": str(resume_from) if resume_from else None}
+    if resume_from is None and ctx.run.adapter.exists():
+        shutil.rmtree(ctx.run.adapter)   # another training's checkpoints must never be resumed
+    if resume_from is not None:
+        ctx.echo(f"resuming from {resume_from.name} (global step {global_step(resume_from)})")
+    sink = make_sink(ctx.echo, json_events=ctx.json_events, tty=sys.stdout.isatty(), step="train")
+    try:
+        code, interrupted, tail = run_child(
+            argv, env=env, log=ctx.log, on_record=sink.record, cwd=ctx.run.root,
+            on_start=lambda pid: update_step(ctx.run, "train", pid=pid),
+        )
+    finally:
+        sink.close()
+    if interrupted:
+        raise StepInterrupted("step train interrupted; checkpoints are kept", hint="rerun the same command to resume")
+    if code != 0:
+        raise step_failed("train", argv, code, ctx.log, tail)
+    return summary(ctx, resume_from, sink.parser.last)
+
+
+def summary(ctx: StepContext, resume_from: Path | None, last: dict[str, Any]) -> dict[str, Any]:
+    from axowrap.report import loss_plot
+
+    newest = newest_complete(ctx.run.adapter).checkpoint
+    trainer_state = newest / "trainer_state.json" if newest else None
+    history = json.loads(trainer_state.read_text(encoding="utf-8"))["log_history"] if trainer_state else []
+    losses = [h["loss"] for h in history if "loss" in h]
+    plot = loss_plot(history, ctx.run.root / "loss.png") if losses else None
+    step = global_step(newest) if newest else None
+    result = {
+        "adapter": str(ctx.run.adapter),
+        "global_step": step,
+        "resumed_from": str(resume_from) if resume_from else None,
+        "resumed_at_step": global_step(resume_from) if resume_from else None,
+        "final_loss": losses[-1] if losses else None,
+        "train_runtime_s": last.get("train_runtime"),
+        "tokens_per_s": last.get("tokens_per_s"),
+        "loss_plot": str(plot) if plot else None,
+    }
+    lines = ["## Training", "", f"- adapter: `{ctx.run.adapter}`", f"- steps: {step}"]
+    if losses:
+        lines.append(f"- loss: {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if resume_from:
+        lines.append(f"- resumed from `{resume_from.name}`")
+    if plot:
+        lines += ["", "![loss](loss.png)"]
+    result["report"] = "\n".join(lines) + "\n"
+    return result
+
+
+STEP = Step(name="train", needs=(), enabled=lambda ctx: True, params=params, outputs=outputs, run=run)
