@@ -128,3 +128,6 @@ def compute_strategy(spec: Spec) -> Iterator[Problem]:
 
 def check_rules(spec: Spec) -> list[Problem]:
     return [p for fn in RULES for p in fn(spec)]
+
+
+from axowrap.datacheck import rules as _datacheck_rules  # noqa: E402,F401  (registers rules)

@@ -1,0 +1,95 @@
+"""`axowrap data check`: the dataset doctor, before any GPU time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+FORMAT_CHOICES = ("alpaca", "messages", "sharegpt", "preference", "kto", "text")
+
+
+@click.group("data")
+def command() -> None:
+    """Check training data before any GPU time.
+
+    \b
+      axowrap data check specs/sql.yaml            # every dataset of a spec
+      axowrap data check rows.jsonl --format sharegpt
+    """
+
+
+@command.command("check")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None,
+              help="Row format (default: the spec's, or detected from the first rows of a file).")
+@click.option("--no-tokens", is_flag=True, help="Skip token statistics (no tokenizer load).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None:
+    """Check SOURCE: a spec (all its local datasets) or one data file (.jsonl/.json/.csv/.parquet).
+
+    Structural errors by category with file, line and an excerpt (a bad line never stops the
+    scan), duplicates, rows shared with the held-out set, very short targets, a declared
+    format that does not match the rows, and token statistics (the base model's tokenizer
+    when it is a local folder, else an approximation). Exit code 1 when any error exists.
+
+    \b
+      axowrap data check specs/sql.yaml
+      axowrap data check data/tools.json --format sharegpt --json
+    """
+    from axowrap.datacheck.check import check_path
+    from axowrap.errors import AxowrapError
+
+    report = check_path(source, fmt, tokens=not no_tokens)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print(report)
+    if not report.ok:
+        raise AxowrapError(f"{report.errors} error(s) in the data", hint="fix the rows above, or map fields/roles in the spec")
+
+
+def _print(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    for ds in report.datasets:
+        console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows, format {ds.format}")
+    if report.findings:
+        table = Table("where", "category", "problem", "excerpt", title="findings (first 20 per category)", show_lines=False)
+        for f in report.findings:
+            where = f"{f.file}:{f.where}" if f.where is not None else f.file
+            colour = "red" if f.severity == "error" else "yellow"
+            table.add_row(where, f"[{colour}]{f.category}[/{colour}]", f.message, f.excerpt)
+        console.print(table)
+    summary = Table("severity", "category", "count", title="summary")
+    for severity, category, n in report.summary():
+        summary.add_row(severity, category, str(n))
+    if report.counts:
+        console.print(summary)
+    for ds in report.datasets:
+        if ds.tokens:
+            _print_tokens(console, ds.file, ds.tokens)
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.ok:
+        console.print("[green]ok[/green]: no errors" + (f" ({sum(report.counts.values())} warning(s))" if report.counts else ""))
+
+
+def _print_tokens(console: Any, file: str, t: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table("tokens per row", "value", title=f"tokens: {file} ({t['tokenizer']})")
+    for key in ("p50", "p90", "p99", "max", "tokens", "sequence_len", "rows_over_sequence_len"):
+        table.add_row(key.replace("_", " "), str(t[key]))
+    table.add_row("truncated token share", f"{t['truncated_token_share']:.1%}")
+    table.add_row("trainable token fraction", f"{t['trainable_token_fraction']:.1%}")
+    table.add_row("rows with zero trainable tokens", str(t["zero_trainable_rows"]))
+    console.print(table)
+    if t.get("sample"):
+        console.print("[bold]first row as the model sees it:[/bold]")
+        console.print(t["sample"]["text"], markup=False)
+        console.print(f"EOS at the end of the target: {t['sample']['eos']}")
