@@ -230,7 +230,11 @@ def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[st
     if "save_total_limit" in tr:
         logging["save_total_limit"] = tr["save_total_limit"]
     logging["use_wandb"] = False
-    return {"model": model, "adapter": adapter, "data": data, "training": training, "hardware": hardware, "logging": logging}
+    from axowrap.launch.distributed import axolotl_keys
+
+    distributed = axolotl_keys(d, target)   # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process
+    return {"model": model, "adapter": adapter, "data": data, "training": training, "hardware": hardware, "logging": logging,
+            "distributed": distributed}
 
 
 def _model_path(spec: Spec, base_dir: Path | None) -> str:
