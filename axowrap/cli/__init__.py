@@ -14,7 +14,10 @@ from pathlib import Path
 import click
 
 from axowrap import __version__
-from axowrap.cli import data, new, render, run, status, steps, tasks, validate
+from axowrap.cli import data, new, plan, render, run, status, steps, tasks, validate
+from axowrap.cli import eval as eval_cmd
+from axowrap.cli import import_gguf
+from axowrap.cli import init, schema
 from axowrap.cli.report import print_problems
 from axowrap.errors import AxowrapError, ValidationFailed
 
@@ -35,7 +38,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for module in (tasks, new, render, validate, run, status, data):
+for module in (tasks, new, render, validate, run, status, data, plan, eval_cmd, import_gguf, init, schema):
     cli.add_command(module.command)
 for step_command in steps.commands:  # train|merge|gguf|eval|push RUN, for steps without their own module
     cli.add_command(step_command)

@@ -1,0 +1,59 @@
+"""The eval gate (`eval.require`): minimum values for metrics of the fine-tuned model.
+
+Below a bar the eval step fails, so the runner stops and push never runs. For metrics where
+lower is better (perplexity) the bar is a maximum. Also a spec rule: a required metric must be
+one the eval can report. Light module (imported by `validate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from axowrap.evaluation.metrics import FAMILIES, lower_is_better
+from axowrap.problems import Problem
+from axowrap.spec import Spec
+from axowrap.spec_rules import rule
+
+
+def reportable(ev: dict[str, Any]) -> set[str]:
+    """The metric names an eval with these settings reports (standard tasks: `task/metric`)."""
+    metric = ev.get("metric", "exact_match")
+    names = set(FAMILIES.get(metric, (metric,)))
+    if metric == "sql_exact_match" and ev.get("database"):
+        names.add("exec_match")
+    if ev.get("judge"):
+        names.add("judge_score")
+    return names
+
+
+def check_gate(require: dict[str, float], metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per unmet requirement (empty when the gate passes)."""
+    failures = []
+    for name, bar in sorted(require.items()):
+        entry = metrics.get(name)
+        tuned = entry.get("tuned") if entry else None
+        if tuned is None:
+            known = ", ".join(sorted(metrics)) or "none"
+            failures.append(f"{name}: not measured (measured: {known})")
+        elif lower_is_better(name) and tuned > bar:
+            failures.append(f"{name} = {tuned:.4g}, above the allowed maximum {bar:g}")
+        elif not lower_is_better(name) and tuned < bar:
+            failures.append(f"{name} = {tuned:.4g}, below the required {bar:g}")
+    return failures
+
+
+@rule
+def require_is_reportable(spec: Spec) -> Iterator[Problem]:
+    ev = spec.data.get("eval") or {}
+    names = reportable(ev)
+    for name in ev.get("require") or {}:
+        task = name.split("/", 1)[0]
+        if name in names or ("/" in name and task in (ev.get("lm_eval") or [])):
+            continue
+        yield spec.problem(
+            ("eval", "require", name),
+            f"the eval does not report {name!r}",
+            hint=f"metrics for eval.metric {ev.get('metric', 'exact_match')!r}: {', '.join(sorted(names))}; "
+                 f"standard tasks as `task/metric` (e.g. arc_easy/acc)",
+        )

@@ -1,0 +1,214 @@
+"""The eval step: the held-out domain eval (+ listed lm-eval tasks), base vs fine-tuned, then the gate.
+
+    eval/task/            the generated lm-eval task (re-runnable by hand)
+    eval/<label>/<task>/  lm-eval's output per model (results_*.json, samples_*.jsonl)
+    eval/results.json     {"metrics": {m: {"base", "tuned", "delta", "higher_is_better"}}, "n", ...}
+    eval/judge-<label>.jsonl   raw LLM-judge replies (when eval.judge is set)
+
+Options (ctx.options): model = base | adapter | merged (the model scored against the base; default
+adapter), limit (rows), max_gen_toks (default 256), batch_size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from axowrap.errors import AxowrapError, StepFailed
+from axowrap.evaluation.lmeval import Model, lm_eval_argv, read_results, read_samples, standard_task_error
+from axowrap.evaluation.metrics import lower_is_better
+from axowrap.steps import Step, StepContext
+from axowrap.yamlio import atomic_write
+
+MODELS = ("base", "adapter", "merged", "gguf")
+
+
+def _eval(ctx: StepContext) -> dict[str, Any]:
+    return dict(ctx.spec.get("eval") or {})
+
+
+def enabled(ctx: StepContext) -> bool:
+    ev = _eval(ctx)
+    return bool(ev.get("holdout") or ev.get("holdout_file") or ev.get("lm_eval"))
+
+
+def _holdout(ctx: StepContext) -> Path:
+    return ctx.run.data / "holdout.jsonl"
+
+
+def params(ctx: StepContext) -> dict[str, Any]:
+    held = _holdout(ctx)
+    opts = {k: ctx.options.get(k) for k in ("model", "limit", "max_gen_toks")}
+    sha = hashlib.sha256(held.read_bytes()).hexdigest() if held.is_file() else None
+    return {"eval": _eval(ctx), "options": opts, "holdout_sha256": sha}
+
+
+def outputs(ctx: StepContext) -> list[Path]:
+    return [ctx.run.eval / "results.json"]
+
+
+def tuned_model(ctx: StepContext, which: str) -> Model | None:
+    """The fine-tuned model lm-eval loads for `which` (adapter | merged; None for base alone)."""
+    base = str(ctx.config["base_model"])
+    if which == "base":
+        return None
+    if which == "merged":
+        if not ctx.dry_run and not (ctx.run.merged / "config.json").is_file():
+            raise AxowrapError(f"{ctx.run.merged}: no merged model to evaluate", hint=f"run `axowrap merge {ctx.run.root}` first")
+        return Model("merged", str(ctx.run.merged))
+    if which == "gguf":
+        raise AxowrapError("eval --model gguf is not supported: lm-eval scores GGUF files only through a llama.cpp server",
+                           hint="use --model merged (the GGUF files are converted from it)")
+    if which != "adapter":
+        raise AxowrapError(f"eval --model {which!r}: expected one of {', '.join(MODELS)}")
+    if not ctx.config.get("adapter"):   # full fine-tune: output_dir holds the whole model
+        return Model("adapter", str(ctx.run.adapter))
+    if not ctx.dry_run and not (ctx.run.adapter / "adapter_config.json").is_file():
+        raise AxowrapError(f"{ctx.run.adapter}: no trained adapter to evaluate", hint=f"run `axowrap train {ctx.run.root}` first")
+    return Model("adapter", base, peft=str(ctx.run.adapter))
+
+
+def _database(ctx: StepContext, ev: dict[str, Any]) -> str | None:
+    """eval.database as an absolute path (relative ones are relative to the original spec)."""
+    if not ev.get("database"):
+        return None
+    path = Path(ev["database"]).expanduser()
+    if not path.is_absolute():
+        from axowrap.pipeline import load_manifest
+
+        path = Path(load_manifest(ctx.run)["spec"]["path"]).parent / path
+    if not path.is_file():
+        raise AxowrapError(f"eval.database {ev['database']!r}: {path} not found", hint="point it at the SQLite file of the task")
+    return str(path.resolve())
+
+
+def _run_lm_eval(ctx: StepContext, argv: list[str]) -> tuple[int, list[str]]:
+    from axowrap.pipeline import StepInterrupted, run_child
+
+    env = {**ctx.env, "TOKENIZERS_PARALLELISM": "false"}
+    code, interrupted, tail = run_child(argv, env=env, log=ctx.log, on_record=lambda _rec: None)
+    if interrupted:
+        raise StepInterrupted("step eval interrupted", hint="rerun the same command to redo the eval")
+    return code, tail
+
+
+def _domain(ctx: StepContext, models: list[Model], ev: dict[str, Any]) -> tuple[dict[str, dict[str, float]], int, dict[str, Any]]:
+    """Write and run the domain task on every model: ({label: {metric: value}}, rows, judge info)."""
+    from axowrap.evaluation.tasks import write_task
+    from axowrap.pipeline import step_failed
+
+    opts = ctx.options
+    spec = {**ctx.spec, "eval": {**ev, "database": _database(ctx, ev)}}
+    task = write_task(ctx.run.eval / "task", _holdout(ctx), spec, ctx.config,
+                      max_gen_toks=int(opts.get("max_gen_toks") or 256), limit=opts.get("limit"))
+    values: dict[str, dict[str, float]] = {}
+    judged: dict[str, Any] = {}
+    for model in models:
+        ctx.echo(f"eval: {model.label} model on {task.n} held-out rows")
+        out = ctx.run.eval / model.label / task.name
+        argv = lm_eval_argv(model, [task.name], out, include_path=task.folder, batch_size=int(opts.get("batch_size") or 1))
+        code, tail = _run_lm_eval(ctx, argv)
+        if code != 0:
+            raise step_failed("eval", argv, code, ctx.log, tail)
+        values[model.label] = read_results(out, task.name)
+        if ev.get("judge"):
+            judged[model.label] = _judge(ctx, ev["judge"], model.label, read_samples(out, task.name))
+            values[model.label]["judge_score"] = judged[model.label]["judge_score"]
+    return values, task.n, judged
+
+
+def _judge(ctx: StepContext, settings: dict[str, Any], label: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
+    from axowrap.evaluation.judge import judge_samples
+
+    rows = [{"prompt": s["doc"].get("prompt", ""), "reference": s["doc"].get("target", ""),
+             "answer": (s.get("filtered_resps") or [""])[0]} for s in samples]
+    ctx.echo(f"eval: judging {len(rows)} {label} answers at {settings['endpoint']}")
+    return judge_samples(rows, settings, ctx.run.eval / f"judge-{label}.jsonl", api_key=os.environ.get("AXOWRAP_JUDGE_API_KEY"))
+
+
+def _standard(ctx: StepContext, models: list[Model], tasks: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Each listed lm-eval task on each model, alone; a failing task is recorded, not fatal."""
+    values: dict[str, dict[str, float]] = {m.label: {} for m in models}
+    errors: dict[str, str] = {}
+    for task in tasks:
+        for model in models:
+            if task in errors:
+                break
+            ctx.echo(f"eval: {model.label} model on lm-eval task {task}")
+            out = ctx.run.eval / model.label / task
+            argv = lm_eval_argv(model, [task], out, limit=ctx.options.get("limit"), batch_size=int(ctx.options.get("batch_size") or 1))
+            code, tail = _run_lm_eval(ctx, argv)
+            if code != 0:
+                errors[task] = standard_task_error(task, tail)
+                ctx.echo(f"eval: {errors[task]} (log: {ctx.log})")
+                continue
+            values[model.label].update({f"{task}/{k}": v for k, v in read_results(out, task).items()})
+    return values, errors
+
+
+def table(values: dict[str, dict[str, float]], base: str, tuned: str | None) -> dict[str, dict[str, Any]]:
+    """{metric: {base, tuned, delta, higher_is_better}} over the metrics either model has."""
+    tuned_values = values.get(tuned, {}) if tuned else {}
+    names = sorted(set(values.get(base, {})) | set(tuned_values))
+    out = {}
+    for name in names:
+        b, t = values.get(base, {}).get(name), tuned_values.get(name)
+        out[name] = {"base": b, "tuned": t, "delta": (t - b) if b is not None and t is not None else None,
+                     "higher_is_better": not lower_is_better(name)}
+    return out
+
+
+def report_markdown(metrics: dict[str, dict[str, Any]], n: int, tuned: str, errors: dict[str, str], gate: list[str]) -> str:
+    def fmt(x: float | None, sign: str = "") -> str:
+        return "n/a" if x is None else f"{x:{sign}.4f}"
+
+    lines = ["## Evaluation", "", f"Held-out rows: {n}; fine-tuned model: {tuned}.", "",
+             "| metric | base | tuned | delta |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {fmt(m['base'])} | {fmt(m['tuned'])} | {fmt(m['delta'], '+')} |"
+              for name, m in metrics.items()]
+    if errors:
+        lines += [""] + [f"- not run: {e}" for e in errors.values()]
+    if gate:
+        lines += ["", "**Gate failed:** " + "; ".join(gate)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.evaluation.gate import check_gate
+
+    ev = _eval(ctx)
+    which = str(ctx.options.get("model") or "adapter")
+    base = Model("base", str(ctx.config["base_model"]))
+    tuned = tuned_model(ctx, which)
+    models = [base] if tuned is None else [base, tuned]
+    has_holdout = _holdout(ctx).is_file()
+    if ctx.dry_run:
+        ctx.echo(f"eval: would score {', '.join(m.label for m in models)} on "
+                 f"{'the held-out rows' if has_holdout else 'no held-out rows'} and {ev.get('lm_eval') or 'no standard tasks'}")
+        return {"dry_run": True}
+    values: dict[str, dict[str, float]] = {m.label: {} for m in models}
+    n, judged = 0, {}
+    if has_holdout:
+        values, n, judged = _domain(ctx, models, ev)
+    std_values, errors = _standard(ctx, models, list(ev.get("lm_eval") or []))
+    for label, extra in std_values.items():
+        values[label].update(extra)
+    metrics = table(values, "base", tuned.label if tuned else None)
+    gate = check_gate(dict(ev.get("require") or {}), metrics) if tuned else []   # no fine-tuned model: nothing to gate
+    results = {"metrics": metrics, "n": n, "model": which, "task": str(ctx.run.eval / "task") if has_holdout else None,
+               "lm_eval_errors": errors, "judge": judged, "require": ev.get("require") or {},
+               "gate": {"passed": not gate, "failures": gate}}
+    atomic_write(ctx.run.eval / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
+    report = report_markdown(metrics, n, which, errors, gate)
+    atomic_write(ctx.run.eval / "report.md", report)
+    if gate:
+        raise StepFailed(f"eval gate failed: {'; '.join(gate)}",
+                         hint=f"the pipeline stops here (nothing is pushed); results in {ctx.run.eval / 'results.json'}")
+    return {"n": n, "model": which, "metrics": metrics, "lm_eval_errors": errors,
+            "results": str(ctx.run.eval / "results.json"), "report": report}
+
+
+STEP = Step(name="eval", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
