@@ -3,7 +3,8 @@
 `launch_argv` is what the train step runs, as a child process (never exec). One process
 (CPU or one GPU) runs `accelerate launch --num_processes 1`; more (gpus_per_node x nodes)
 run `accelerate launch --config_file accelerate.yaml` with this node's rank, the main
-node's address and port. Those three come from the arguments, else from
+node's address and port, after the node environment check (axowrap.launch.envcheck)
+when there is more than one node. Those three come from the arguments, else from
 AXOWRAP_MACHINE_RANK / AXOWRAP_MAIN_PROCESS_IP / AXOWRAP_MAIN_PROCESS_PORT (what a job
 script sets on each node), else rank 0 on 127.0.0.1:29500.
 """
@@ -65,7 +66,13 @@ def launch_argv(
     ip = main_ip or os.environ.get(IP_ENV, "127.0.0.1")
     port = main_port if main_port is not None else int(os.environ.get(PORT_ENV, str(DEFAULT_PORT)))
     acc_config = write_launch_files(spec, config_path.parent)
+    check: list[str] = []
+    if lay.nodes > 1:
+        # Every node reports its environment first; all refuse to start when they differ.
+        check = [sys.executable, "-m", "axowrap.launch.envcheck", str(config_path.parent), "--rank", str(rank),
+                 "--nodes", str(lay.nodes), "--main-ip", ip, "--port", str(port + 1), "--"]
     argv = [
+        *check,
         accelerate, "launch", "--config_file", str(acc_config),
         "--machine_rank", str(rank), "--main_process_ip", ip, "--main_process_port", str(port),
         "-m", "axolotl.cli.train", str(config_path),
