@@ -9,11 +9,12 @@ import click
 
 
 @click.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "all_specs", is_flag=True, help="Also every spec under the current directory (a team repo).")
 @click.option("--deep", is_flag=True, help="Also run Axolotl's own validator (imports Axolotl: ~10 s).")
 @click.option("--target", default=None, help="Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
-def command(files: tuple[Path, ...], deep: bool, target: str | None, as_json: bool) -> None:
+def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | None, as_json: bool) -> None:
     """Validate FILES: axowrap specs or Axolotl configs (detected per file).
 
     Problems are reported together, sorted by file and key path, each with what was wrong
@@ -23,6 +24,7 @@ def command(files: tuple[Path, ...], deep: bool, target: str | None, as_json: bo
       axowrap validate specs/sql.yaml
       axowrap validate --deep --target h100-80gb:8 specs/sql.yaml
       axowrap validate specs/*.yaml hand-written.axolotl.yaml
+      axowrap validate --all                      # every spec in the repo (CI)
     """
     from axowrap.cli.report import print_problems
     from axowrap.errors import AxowrapError, SpecError, ValidationFailed
@@ -30,6 +32,12 @@ def command(files: tuple[Path, ...], deep: bool, target: str | None, as_json: bo
     from axowrap.targets import parse_target
     from axowrap.validate import Report, validate_path
 
+    if all_specs:
+        from axowrap.team.discovery import find_specs
+
+        files = (*files, *(p for p in find_specs(Path(".")) if p not in files))
+    if not files:
+        raise click.UsageError("give FILES, or --all")
     tgt = parse_target(target) if target else None
     reports = []
     for path in files:

@@ -1,0 +1,1 @@
+"""Team config repos: scaffold, discovery of every spec, render checks, locks, diffs, provenance."""

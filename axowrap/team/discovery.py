@@ -1,0 +1,84 @@
+"""Find every spec in a team repo (`--all`), and where its committed rendered config lives.
+
+A YAML file under the root is a *spec* when it is a mapping with `task:` or `extends:` (Axolotl
+has neither key). A file that another spec `extends` is a *base*: it is checked through the specs
+that extend it, never on its own (a team base has no `task:`). Hidden folders and the folders
+of generated output (rendered/, runs/, outputs/, node_modules/) are not searched.
+
+Rendered configs: the spec named N (its `name:`, else its file stem) is committed as
+`rendered/N.axolotl.yaml` at the repo root, rendered with paths relative to the repo root
+(where Axolotl is started from). `rendered_path` is that mapping, and the only place it lives.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from axowrap.errors import AxowrapError
+
+RENDERED_DIR = "rendered"
+RENDERED_SUFFIX = ".axolotl.yaml"
+SKIP_DIRS = frozenset({RENDERED_DIR, "runs", "outputs", "node_modules", "__pycache__", "venv"})
+
+
+@dataclass
+class Discovery:
+    root: Path
+    specs: list[Path] = field(default_factory=list)
+    bases: list[Path] = field(default_factory=list)
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        found.extend(Path(folder, f) for f in sorted(files) if f.endswith((".yaml", ".yml")))
+    return found
+
+
+def _peek(path: Path) -> dict | None:
+    """The top-level mapping of a YAML file, or None when it is not one (or not YAML)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _extends(path: Path, data: dict) -> list[Path]:
+    ext = data.get("extends")
+    names = [ext] if isinstance(ext, str) else [e for e in ext if isinstance(e, str)] if isinstance(ext, list) else []
+    return [(path.parent / n).resolve() for n in names]
+
+
+def discover(root: Path) -> Discovery:
+    """Every spec and base spec under `root`, sorted by path (paths as found under `root`)."""
+    mappings = {path: data for path in _yaml_files(root) if (data := _peek(path)) is not None}
+    extended = {base for path, data in mappings.items() for base in _extends(path, data)}
+    out = Discovery(root=root)
+    for path, data in mappings.items():
+        if path.resolve() in extended:
+            out.bases.append(path)
+        elif "task" in data or "extends" in data:
+            out.specs.append(path)
+    return out
+
+
+def find_specs(root: Path) -> list[Path]:
+    """The specs under `root`, or an error saying none were found."""
+    specs = discover(root).specs
+    if not specs:
+        raise AxowrapError(
+            f"no specs found under {root.resolve()}",
+            hint="a spec is a YAML file with `task:` or `extends:`; create one with `axowrap new --task TASK -o specs/NAME.yaml`",
+        )
+    return specs
+
+
+def rendered_path(root: Path, name: str) -> Path:
+    """Where the rendered config of the spec named `name` is committed."""
+    return root / RENDERED_DIR / f"{name}{RENDERED_SUFFIX}"

@@ -1,0 +1,100 @@
+"""`render --all` / `render --check`: keep committed rendered configs equal to fresh renders.
+
+Paths in a rendered config are relative to the repo root (the CLI's current directory), so CI,
+pre-commit and people get byte-identical output when they run from the root.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from axowrap.errors import AxowrapError, ValidationFailed
+from axowrap.problems import Problem
+from axowrap.team.discovery import rendered_path
+
+OK, WRITTEN, STALE, MISSING, INVALID = "up to date", "wrote", "out of date", "missing", "invalid"
+
+
+@dataclass
+class Outcome:
+    spec: Path
+    dest: Path | None
+    status: str
+    diff: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (OK, WRITTEN)
+
+
+def _render(spec_path: Path, root: Path) -> tuple[str, str, list[Problem]]:
+    """(spec name, rendered text, warnings) or ValidationFailed."""
+    from axowrap.render import render_spec
+    from axowrap.spec import load_spec
+    from axowrap.validate import rendered_problems
+
+    spec = load_spec(spec_path)
+    rendered = render_spec(spec, base_dir=root)
+    problems = [*spec.warnings, *rendered_problems(spec, rendered, False)]
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    return spec.name, rendered.text, problems
+
+
+def unified(old: str, new: str, committed: Path, spec: Path) -> str:
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                 fromfile=f"{committed} (committed)", tofile=f"{committed} (rendered from {spec})")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def sync_rendered(specs: list[Path], *, check: bool, dest: Path | None = None, root: Path = Path(".")) -> list[Outcome]:
+    """Write (or, with `check`, compare) each spec's rendered config; one Outcome per spec.
+
+    `dest` overrides the conventional `rendered/<name>.axolotl.yaml` (one spec only).
+    """
+    from axowrap.yamlio import atomic_write
+
+    if dest is not None and len(specs) != 1:
+        raise AxowrapError("-o/--output names one file, so it takes exactly one spec", hint="drop -o with --all")
+    outcomes: list[Outcome] = []
+    owners: dict[Path, Path] = {}
+    for spec in specs:
+        try:
+            name, text, warnings = _render(spec, root)
+        except ValidationFailed as exc:
+            outcomes.append(Outcome(spec, None, INVALID, problems=exc.problems))
+            continue
+        target = dest or rendered_path(root, name)
+        if target in owners:
+            raise AxowrapError(f"{spec} and {owners[target]} both render to {target} (same spec name {name!r})",
+                               hint="give one of them its own `name:`")
+        owners[target] = spec
+        old = target.read_text(encoding="utf-8") if target.is_file() else None
+        if not check:
+            if old != text:
+                atomic_write(target, text)
+            outcomes.append(Outcome(spec, target, WRITTEN, problems=warnings))
+        elif old is None:
+            outcomes.append(Outcome(spec, target, MISSING, problems=warnings))
+        elif old != text:
+            outcomes.append(Outcome(spec, target, STALE, unified(old, text, target, spec), warnings))
+        else:
+            outcomes.append(Outcome(spec, target, OK, problems=warnings))
+    return outcomes
+
+
+def failure(outcomes: list[Outcome], check: bool) -> AxowrapError | None:
+    """The one error to raise for `outcomes`, or None when every spec is fine."""
+    bad = [o for o in outcomes if not o.ok]
+    if not bad:
+        return None
+    invalid = sum(1 for o in bad if o.status == INVALID)
+    stale = len(bad) - invalid
+    parts = [f"{invalid} spec(s) invalid"] if invalid else []
+    if stale:
+        parts.append(f"{stale} rendered config(s) missing or out of date")
+    hint = "run `axowrap render --all` from the repo root and commit rendered/" if stale and check else None
+    return AxowrapError(f"{', '.join(parts)} (of {len(outcomes)} spec(s))", hint=hint)

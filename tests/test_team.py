@@ -1,0 +1,172 @@
+"""Team repos: init scaffold, discovery (--all), render --check, and the real pre-commit hooks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, REPO
+from helpers import run_cli
+
+from axowrap.team.discovery import discover, rendered_path
+
+
+@pytest.fixture
+def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scaffolded team repo, as the current directory."""
+    res = run_cli("init", str(tmp_path / "ft"), "--org", "acme", "--target", "cpu")
+    assert res.code == 0, res.err
+    monkeypatch.chdir(tmp_path / "ft")
+    return tmp_path / "ft"
+
+
+def add_spec(team: Path) -> Path:
+    """`axowrap new` a chat spec into specs/, with its data, inheriting team.yaml."""
+    shutil.copytree(EXAMPLES / "data", team / "specs" / "data")
+    res = run_cli("new", "--task", "chat", "-o", "specs/support-bot.yaml")
+    assert res.code == 0, res.err
+    spec = team / "specs" / "support-bot.yaml"
+    spec.write_text("extends: ../team.yaml\n" + spec.read_text(encoding="utf-8"), encoding="utf-8")
+    return spec
+
+
+def test_init_writes_the_scaffold_and_refuses_a_non_empty_folder(team: Path) -> None:
+    for name in ("team.yaml", "specs/example.yaml", "README.md", ".pre-commit-config.yaml",
+                 ".github/workflows/axowrap.yml", "schemas/spec.schema.json", "rendered/example.axolotl.yaml"):
+        assert (team / name).is_file(), name
+    assert "axowrap render --all --check" in (team / ".github/workflows/axowrap.yml").read_text()
+    again = run_cli("init", str(team))
+    assert again.code == 2
+    assert f"error: {team} is not empty" in again.err and "--force" in again.err
+    assert run_cli("init", str(team), "--force").code == 0
+
+
+def test_discovery_tells_specs_from_bases(team: Path) -> None:
+    add_spec(team)
+    found = discover(Path("."))
+    assert found.specs == [Path("specs/example.yaml"), Path("specs/support-bot.yaml")]
+    assert found.bases == [Path("team.yaml")]  # extended, so never checked on its own
+    assert rendered_path(Path("."), "support-bot") == Path("rendered/support-bot.axolotl.yaml")
+
+
+def test_scaffold_new_spec_validate_and_render_check(team: Path) -> None:
+    add_spec(team)
+    assert run_cli("validate", "--all").code == 0
+    stale = run_cli("render", "--all", "--check")
+    assert stale.code == 1
+    assert "missing specs/support-bot.yaml -> rendered/support-bot.axolotl.yaml" in stale.out
+    assert "run `axowrap render --all`" in stale.err
+    assert not (team / "rendered/support-bot.axolotl.yaml").exists()  # --check writes nothing
+    assert run_cli("render", "--all").code == 0
+    ok = run_cli("render", "--all", "--check")
+    assert ok.code == 0, ok.out + ok.err
+    assert "up to date specs/support-bot.yaml -> rendered/support-bot.axolotl.yaml" in ok.out
+    rendered = (team / "rendered/support-bot.axolotl.yaml").read_text()
+    assert "optimizer: adamw_torch\n" in rendered and "warmup_ratio: 0.03\n" in rendered  # from team.yaml
+
+
+def test_a_hand_edit_fails_render_check_with_a_diff(team: Path) -> None:
+    target = team / "rendered/example.axolotl.yaml"
+    target.write_text(target.read_text().replace("lora_r: 16", "lora_r: 64"))
+    res = run_cli("render", "--all", "--check")
+    assert res.code == 1
+    assert "out of date specs/example.yaml -> rendered/example.axolotl.yaml" in res.out
+    assert "--- rendered/example.axolotl.yaml (committed)" in res.out
+    assert "-lora_r: 64\n+lora_r: 16\n" in res.out
+    # the same check for one spec, and the fix
+    assert run_cli("render", "specs/example.yaml", "--check").code == 1
+    assert run_cli("render", "--all").code == 0
+    assert run_cli("render", "specs/example.yaml", "--check").code == 0
+
+
+def test_a_base_spec_change_makes_every_child_stale(team: Path) -> None:
+    base = team / "team.yaml"
+    base.write_text(base.read_text().replace("warmup_ratio: 0.03", "warmup_ratio: 0.1"))
+    res = run_cli("render", "--all", "--check")
+    assert res.code == 1 and "-warmup_ratio: 0.03\n+warmup_ratio: 0.1\n" in res.out
+
+
+def test_validate_all_reports_a_broken_spec_and_render_all_writes_nothing_for_it(team: Path) -> None:
+    bad = team / "specs" / "bad.yaml"
+    bad.write_text("extends: ../team.yaml\ntask: instruct\nbase_model: x/y\ndatasets: [{path: missing.jsonl}]\n")
+    res = run_cli("validate", "--all")
+    assert res.code == 1
+    assert "specs/bad.yaml" in res.out and "dataset file 'missing.jsonl' not found" in res.out
+    assert "ok specs/example.yaml" in res.out
+    out = run_cli("render", "--all")
+    assert out.code == 1 and "invalid specs/bad.yaml" in out.out
+    assert not (team / "rendered/bad.axolotl.yaml").exists()
+
+
+def test_all_needs_specs_and_excludes_a_spec_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = run_cli("validate", "--all")
+    assert res.code == 1 and "no specs found under" in res.err
+    assert run_cli("render", "x.yaml", "--all").code == 2
+
+
+def test_schema_prints_both_schemas() -> None:
+    import json
+
+    spec = json.loads(run_cli("schema", "spec").out)
+    assert "extends" in spec["properties"]
+    axolotl = json.loads(run_cli("schema", "axolotl").out)
+    assert "lora_r" in axolotl["properties"]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _hook_env(tmp_path: Path) -> dict[str, str]:
+    bindir = str(Path(sys.executable).parent)  # `language: system` hooks find this axowrap
+    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "PRE_COMMIT_HOME": str(tmp_path / "pc-home"),
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def _pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    bindir = Path(sys.executable).parent
+    return subprocess.run([str(bindir / "pre-commit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_scaffold_pre_commit_hooks_run_through_pre_commit(team: Path, tmp_path: Path) -> None:
+    env = _hook_env(tmp_path)
+    _git(team, "init", "-q")
+    _git(team, "add", "-A")
+    ok = _pre_commit(team, env, "run", "--all-files")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "axowrap validate --all" in ok.stdout and "Passed" in ok.stdout
+    target = team / "rendered/example.axolotl.yaml"
+    target.write_text(target.read_text().replace("lora_alpha: 32", "lora_alpha: 8"))
+    _git(team, "add", "-A")
+    bad = _pre_commit(team, env, "run", "--all-files")
+    assert bad.returncode == 1
+    assert "axowrap render --all --check" in bad.stdout and "Failed" in bad.stdout
+    assert "-lora_alpha: 8\n+lora_alpha: 32" in bad.stdout
+
+
+def test_shipped_pre_commit_hooks_via_try_repo(team: Path, tmp_path: Path) -> None:
+    """.pre-commit-hooks.yaml of this project, used from another repo (try-repo, no network)."""
+    env = _hook_env(tmp_path)
+    hooks = tmp_path / "hooks-repo"
+    hooks.mkdir()
+    shutil.copy(REPO / ".pre-commit-hooks.yaml", hooks)
+    _git(hooks, "init", "-q")
+    _git(hooks, "add", "-A")
+    _git(hooks, "commit", "-q", "-m", "hooks")
+    (team / ".pre-commit-config.yaml").unlink()
+    _git(team, "init", "-q")
+    _git(team, "add", "-A")
+    for hook in ("axowrap-validate", "axowrap-render-check"):
+        res = _pre_commit(team, env, "try-repo", str(hooks), hook, "--all-files")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "Passed" in res.stdout
+    (team / "specs/example.yaml").write_text((team / "specs/example.yaml").read_text().replace("epochs: 1", "epochs: 2"))
+    _git(team, "add", "-A")
+    res = _pre_commit(team, env, "try-repo", str(hooks), "axowrap-render-check", "--all-files")
+    assert res.returncode == 1 and "-num_epochs: 1\n+num_epochs: 2" in res.stdout
