@@ -1,0 +1,44 @@
+"""`axowrap diff`: what differs between two effective Axolotl configs (and run manifests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("diff")
+@click.argument("left", type=click.Path(path_type=Path))
+@click.argument("right", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences (like `git diff --exit-code`).")
+def command(left: Path, right: Path, as_json: bool, exit_code: bool) -> None:
+    """Semantic diff of LEFT and RIGHT: specs, Axolotl YAMLs or run directories (mixed freely).
+
+    Specs are rendered first (presets, extends, target adjustments), so the diff shows what
+    Axolotl would really get; run directories also compare their manifests (versions,
+    base model, dataset hashes). Keys are sorted, values side by side.
+
+    \b
+      axowrap diff specs/support-bot.yaml specs/support-bot-v2.yaml
+      axowrap diff specs/sql.yaml rendered/sql.axolotl.yaml
+      axowrap diff runs/sql-3f2a9c1d runs/sql-8e01b7aa
+    """
+    from axowrap.team.diff import ABSENT, format_diff, semantic_diff
+
+    diff = semantic_diff(left, right)
+    if as_json:
+        def row(k: str, a: object, b: object) -> dict[str, object]:
+            return {"key": k, "left": None if a is ABSENT else a, "right": None if b is ABSENT else b,
+                    "only": "right" if a is ABSENT else "left" if b is ABSENT else None}
+
+        click.echo(json.dumps({"left": diff.left.label, "right": diff.right.label, "same": diff.same,
+                               "config": [row(*r) for r in diff.config],
+                               "manifest": [row(*r) for r in diff.manifest]}, indent=2, default=str))
+    else:
+        click.echo(format_diff(diff), nl=False)
+    if exit_code and not diff.same:
+        from axowrap.errors import AxowrapError
+
+        raise AxowrapError(f"{left} and {right} differ")
