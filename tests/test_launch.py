@@ -182,6 +182,7 @@ def test_skypilot_task_shape(tmp_path: Path) -> None:
     assert task["file_mounts"]["/axowrap/job/data/sql.jsonl"] == str(repo / "data" / "sql.jsonl")
     assert task["file_mounts"]["/axowrap/runs"] == {"name": "team-runs", "mode": "MOUNT"}
     assert task["envs"]["AXOWRAP_SPEC"] == "/axowrap/job/big.yaml"
+    assert all(isinstance(v, str) for v in task["envs"].values())   # SkyPilot's schema: envs are strings
     assert "torch==2.13.0" in task["setup"] and "'axowrap[train]==" in task["setup"]
     assert "SKYPILOT_NODE_RANK" in task["run"] and "SKYPILOT_NODE_IPS" in task["run"]
     for section in ("setup", "run"):
