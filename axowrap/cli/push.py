@@ -1,0 +1,34 @@
+"""`axowrap push RUN`: upload a run's adapter / merged model / GGUF files to the Hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("push")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--endpoint", metavar="URL", help="Hub endpoint (default: HF_ENDPOINT, else https://huggingface.co).")
+@click.option("--force", is_flag=True, help="Compare with the Hub again even if the last push is up to date.")
+@click.option("--dry-run", is_flag=True, help="List every repo, file and size, and the rendered cards; upload nothing.")
+@click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
+def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, json_events: bool) -> None:
+    """Push RUN's artifacts to the Hub repos named in the spec's `export.hub`, with model cards.
+
+    The token comes from HF_TOKEN or `hf auth login`; repos are created private unless
+    `export.hub.private: false`. Only files that differ from the Hub are sent.
+
+    \b
+      axowrap push runs/sql-3f2a9c1d --dry-run
+      HF_TOKEN=hf_... axowrap push runs/sql-3f2a9c1d
+      axowrap push runs/sql-3f2a9c1d --endpoint https://hub.example.com
+    """
+    from axowrap.pipeline import open_run, run_steps
+
+    options = {"endpoint": endpoint} if endpoint else {}
+    run_steps(open_run(run_dir), ["push"], force=force, dry_run=dry_run, options=options, echo=click.echo,
+              json_events=json_events)
+    if json_events:
+        click.echo(json.dumps({"event": "finished", "run": str(run_dir), "dry_run": dry_run}))

@@ -1,0 +1,1 @@
+"""Hugging Face Hub upload: the client (retries, clear errors), the upload plan, the model cards."""

@@ -1,0 +1,136 @@
+"""Model cards: front matter + body for each uploaded repo, rendered from templates/modelcard.md.j2.
+
+The front matter is computed here as data (so it can be checked), written through the `yaml`
+filter, parsed back with huggingface_hub.ModelCard, and must round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from axowrap.errors import AxowrapError
+
+RELATION = {"adapter": "adapter", "merged": "finetune", "gguf": "quantized"}
+LIBRARY = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}
+TITLE = {"adapter": "LoRA adapter", "merged": "merged model", "gguf": "GGUF files"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt")
+HYPERPARAMETERS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "lora_target_linear", "lora_target_modules",
+                   "learning_rate", "optimizer", "lr_scheduler", "num_epochs", "max_steps", "micro_batch_size",
+                   "gradient_accumulation_steps", "sequence_len", "sample_packing", "rl")
+DEFAULT_LICENSE = "other"   # the spec has no license key; the base model's license applies
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    kind: str                          # adapter | merged | gguf
+    repo_id: str
+    repos: dict[str, str]              # every repo this run pushes (kind -> id), for cross-links
+    spec: dict[str, Any]               # the effective spec
+    config: dict[str, Any]             # the rendered Axolotl config
+    manifest: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]  # eval results: {metric: {"base": x, "tuned": y}}
+    files: list[str]                   # the repo's files (the card aside)
+
+
+def is_hub_id(ref: str) -> bool:
+    return bool(HUB_ID.match(ref)) and not ref.lower().endswith(LOCAL_SUFFIXES) and not Path(ref).exists()
+
+
+def base_model(inp: CardInputs) -> str:
+    base = inp.manifest.get("base_model") or {}
+    return str(base.get("id") or inp.config.get("base_model") or inp.spec.get("base_model"))
+
+
+def hub_datasets(inp: CardInputs) -> list[str]:
+    """The datasets that came from the Hub (local files have no id to link)."""
+    paths = [str(d.get("path", "")) for d in inp.spec.get("datasets") or []]
+    return sorted({p for p in paths if is_hub_id(p)})
+
+
+def card_metadata(inp: CardInputs) -> dict[str, Any]:
+    """The front matter of the card (the Hub's model card metadata), as data."""
+    base = base_model(inp)
+    meta: dict[str, Any] = {}
+    # A quantized repo derives from the merged repo when this run pushes one.
+    parent = inp.repos.get("merged") if inp.kind == "gguf" and inp.repos.get("merged") else base
+    if is_hub_id(parent):
+        meta["base_model"] = parent
+        meta["base_model_relation"] = RELATION[inp.kind]
+    meta["library_name"] = LIBRARY[inp.kind]
+    meta["license"] = DEFAULT_LICENSE
+    if datasets := hub_datasets(inp):
+        meta["datasets"] = datasets
+    task = str(inp.spec.get("task", "custom"))
+    meta["tags"] = ["axowrap", "axolotl", task, *(["lora"] if inp.kind == "adapter" else []),
+                    *(["gguf"] if inp.kind == "gguf" else [])]
+    meta["pipeline_tag"] = "text-generation"
+    if inp.metrics:
+        metrics = [{"type": name, "value": values["tuned"], "name": name}
+                   for name, values in sorted(inp.metrics.items()) if isinstance(values.get("tuned"), (int, float))]
+        if metrics:
+            meta["model-index"] = [{"name": inp.repo_id.split("/")[-1], "results": [{
+                "task": {"type": "text-generation", "name": task},
+                "dataset": {"name": "held-out split of the training data", "type": "json"},
+                "metrics": metrics,
+            }]}]
+    return meta
+
+
+def eval_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    def show(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, (int, float)) else "-"
+
+    rows = []
+    for name, values in sorted(metrics.items()):
+        base, tuned = values.get("base"), values.get("tuned")
+        delta = values.get("delta")
+        if delta is None and isinstance(base, (int, float)) and isinstance(tuned, (int, float)):
+            delta = tuned - base
+        rows.append({"metric": name, "base": show(base), "tuned": show(tuned),
+                     "delta": (f"{delta:+.4g}" if isinstance(delta, (int, float)) else "-")})
+    return rows
+
+
+def gguf_quant(name: str) -> str:
+    """The quantization tag Ollama and llama.cpp use for a GGUF file name (`sql-q4_k_m.gguf` -> Q4_K_M)."""
+    stem = name.rsplit("/", 1)[-1].removesuffix(".gguf")
+    return re.split(r"[-.]", stem)[-1].upper()
+
+
+def render_card(inp: CardInputs) -> str:
+    """The card's text; raises AxowrapError if it does not parse back to the same metadata."""
+    import yaml
+
+    from axowrap.render import render_template
+
+    meta = card_metadata(inp)
+    hyper = {k: inp.config[k] for k in HYPERPARAMETERS if inp.config.get(k) not in (None, False)}
+    text = render_template(
+        "modelcard.md.j2", meta=meta, kind=inp.kind, title=TITLE[inp.kind], repo_id=inp.repo_id, repos=inp.repos,
+        base=base_model(inp), base_on_hub=is_hub_id(base_model(inp)), task=inp.spec.get("task", "custom"),
+        method=inp.spec.get("method", "lora"), datasets=inp.manifest.get("datasets") or [
+            {"source": d.get("path")} for d in inp.spec.get("datasets") or []],
+        holdout=inp.manifest.get("holdout"), hyper=hyper, eval_rows=eval_rows(inp.metrics),
+        ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")], has_modelfile="Modelfile" in inp.files,
+        spec_yaml=yaml.safe_dump(inp.spec, sort_keys=False, allow_unicode=True).rstrip("\n"),
+        versions={k: v for k, v in (inp.manifest.get("versions") or {}).items() if v},
+    )
+    check_card(text, meta, inp.repo_id)
+    return text
+
+
+def check_card(text: str, meta: dict[str, Any], repo_id: str) -> None:
+    """The card must parse with huggingface_hub.ModelCard and give back exactly `meta`."""
+    from huggingface_hub import ModelCard
+
+    try:
+        parsed = ModelCard(text, ignore_metadata_errors=False).data.to_dict()
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bug in the card
+        raise AxowrapError(f"model card for {repo_id} does not parse: {exc}", hint="report this: the card template is wrong") from None
+    if parsed != meta:
+        raise AxowrapError(f"model card for {repo_id}: metadata does not round-trip ({parsed} != {meta})",
+                           hint="report this: the card template is wrong")

@@ -1,0 +1,89 @@
+"""push: upload the adapter, merged model and GGUF files to the Hub repos named in
+`export.hub`, each with a generated model card (see axowrap.hub).
+
+Idempotent and resumable: each repo's remote files are compared with the local ones
+(sha256 for LFS files, git blob id for the others) and only what differs is committed, so a
+rerun after success sends nothing and a rerun after a failure completes what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from axowrap.hub.plan import RepoPlan, build_plan, describe, targets
+from axowrap.steps import Step, StepContext
+
+
+def enabled(ctx: StepContext) -> bool:
+    return bool(targets(ctx.spec))
+
+
+def endpoint(ctx: StepContext) -> str:
+    from axowrap.hub.client import resolve_endpoint
+
+    return resolve_endpoint(ctx.options.get("endpoint"))
+
+
+def params(ctx: StepContext) -> dict[str, Any]:
+    upstream = {n: (ctx.state.get(n) or {}).get("fingerprint") for n in ("merge", "gguf", "eval")}
+    return {"hub": (ctx.spec.get("export") or {}).get("hub"), "endpoint": endpoint(ctx), "upstream": upstream}
+
+
+def outputs(ctx: StepContext) -> list:
+    return []   # what is pushed lives on the Hub; a rerun compares with it and sends only the difference
+
+
+def _manifest(ctx: StepContext) -> dict[str, Any]:
+    if not ctx.run.manifest.is_file():
+        return {}
+    return json.loads(ctx.run.manifest.read_text(encoding="utf-8"))
+
+
+def _log(ctx: StepContext, line: str) -> None:
+    ctx.log.parent.mkdir(parents=True, exist_ok=True)
+    with ctx.log.open("a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def push_repo(client: Any, plan: RepoPlan, ctx: StepContext) -> dict[str, Any]:
+    """Create the repo if needed and commit the files that differ from the remote ones."""
+    url = client.ensure_repo(plan.repo_id, private=plan.private)
+    remote = client.remote_files(plan.repo_id)
+    changed = []
+    for f in plan.files:
+        have = remote.get(f.path)
+        same = have is not None and have.size == f.size and (
+            have.sha256 == f.sha256 if have.sha256 else have.git_oid == f.git_oid())
+        if not same:
+            changed.append(f)
+    out: dict[str, Any] = {"repo_id": plan.repo_id, "url": url, "private": plan.private,
+                           "files": {f.path: f.sha256 for f in plan.files}, "uploaded": [f.path for f in changed]}
+    if not changed:
+        ctx.echo(f"push: {plan.repo_id} is up to date ({len(plan.files)} files)")
+        out["commit"] = None
+        return out
+    ctx.echo(f"push: {plan.repo_id}: uploading {len(changed)} of {len(plan.files)} files")
+    commit = client.commit(plan.repo_id, changed, f"axowrap: upload {plan.kind} ({len(changed)} files)")
+    _log(ctx, f"{plan.repo_id}: commit {commit['oid']}: {', '.join(f.path for f in changed)}")
+    out["commit"] = commit
+    return out
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.hub.client import HubClient
+
+    where = endpoint(ctx)
+    plans = build_plan(ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx))
+    if ctx.dry_run:
+        ctx.echo(describe(plans, where))
+        return {"dry_run": True, "repos": {p.kind: p.repo_id for p in plans}}
+    client = HubClient(where, echo=ctx.echo)
+    repos = {}
+    for plan in plans:
+        repos[plan.kind] = push_repo(client, plan, ctx)
+    lines = [f"- {kind}: [{r['repo_id']}]({r['url']}) ({len(r['uploaded'])} files uploaded)" for kind, r in repos.items()]
+    return {"endpoint": where, "repos": repos, "report": "### Hub\n\n" + "\n".join(lines) + "\n"}
+
+
+STEP = Step(name="push", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)

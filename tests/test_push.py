@@ -1,0 +1,235 @@
+"""The push step against a local Hub (tests/hub_server.py) through the real huggingface_hub client:
+adapter, merged model and GGUF repos, bytes and hashes, LFS and inline, cards, idempotence,
+retries, and the 401 path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import tiny_spec
+from helpers import run_cli
+from hub_server import Hub, serve
+
+from axowrap.errors import AxowrapError
+from axowrap.rundir import RunDir
+
+pytestmark = pytest.mark.axolotl   # the adapter is the real one Axolotl trains (tiny_adapter)
+
+TOKEN = "hf_test_SECRET_0123456789abcdef"
+REPOS = {"adapter": "acme/sql-lora", "merged": "acme/sql", "gguf": "acme/sql-GGUF"}
+METRICS = {"exact_match": {"base": 0.1, "tuned": 0.6, "delta": 0.5, "higher_is_better": True}}
+LFS_THRESHOLD = 4096   # low: the weights go through LFS, configs and the card inline
+
+
+def mark_done(run: RunDir, step_name: str, result: dict[str, Any]) -> None:
+    """Record `step_name` as done for the current spec, with the fingerprint the runner computes."""
+    from axowrap import state as st
+    from axowrap.pipeline import canonical_sha256, make_context
+    from axowrap.steps import get_step
+
+    step = get_step(step_name)
+    ctx = make_context(run, step_name, echo=print, json_events=False, dry_run=False, options={},
+                       steps_state=st.load_state(run)["steps"])
+    fp = canonical_sha256({"step": step_name, "params": step.params(ctx), "needs": {n: None for n in step.needs}})
+    st.update_step(run, step_name, status=st.DONE, fingerprint=fp, result=result)
+
+
+@pytest.fixture(scope="session")
+def push_run_template(tiny_model: Path, tiny_adapter: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """A prepared run (real runner layout) with every artifact push reads: the real adapter
+    (with its checkpoints, which must not be uploaded), a merged stand-in (the tiny model), two
+    small .gguf files, serve/Modelfile, and eval results."""
+    from axowrap.pipeline import prepare_run
+
+    folder = tmp_path_factory.mktemp("push-src")
+    spec_path = tiny_spec(folder, tiny_model)
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    spec["export"]["hub"] = dict(REPOS)
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    run = prepare_run(spec_path, folder / "runs")
+    shutil.copytree(tiny_adapter, run.adapter, ignore=shutil.ignore_patterns("prepared"))
+    shutil.copytree(tiny_model, run.merged)
+    run.gguf.mkdir()
+    (run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF" + bytes(range(256)) * 40)
+    (run.gguf / "tiny-f16.gguf").write_bytes(b"GGUF" + bytes(range(255, -1, -1)) * 60)
+    run.serve.mkdir()
+    (run.serve / "Modelfile").write_text("FROM ./tiny-q8_0.gguf\nPARAMETER temperature 0\n", encoding="utf-8")
+    run.eval.mkdir()
+    (run.eval / "results.json").write_text(json.dumps({"metrics": METRICS, "n": 10}), encoding="utf-8")
+    mark_done(run, "train", {"adapter": str(run.adapter)})
+    return run
+
+
+@pytest.fixture
+def push_run(push_run_template: RunDir, tmp_path: Path) -> RunDir:
+    root = tmp_path / push_run_template.root.name
+    shutil.copytree(push_run_template.root, root)
+    run = RunDir(root)
+    # the manifest and state hold absolute paths of the template; the files pushed are this copy's
+    return run
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
+    """A local Hub with a token; the client is online for it (conftest sets HF_HUB_OFFLINE=1)."""
+    from huggingface_hub import constants
+
+    state = Hub(token=TOKEN, lfs_threshold=LFS_THRESHOLD)
+    server, _ = serve(state)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))   # no saved login of the machine
+    yield state
+    server.shutdown()
+
+
+def push(run: RunDir, *extra: str, endpoint: str | None = None) -> Any:
+    return run_cli("push", str(run.root), *extra, *(["--endpoint", endpoint] if endpoint else []))
+
+
+def expected_files(run: RunDir) -> dict[str, dict[str, Path]]:
+    adapter = {p.name: p for p in run.adapter.iterdir() if p.is_file() and p.name not in ("README.md", "config.json", "debug.log")}
+    merged = {p.relative_to(run.merged).as_posix(): p for p in run.merged.rglob("*") if p.is_file()}
+    gguf = {p.name: p for p in run.gguf.glob("*.gguf")} | {"Modelfile": run.serve / "Modelfile"}
+    return {"adapter": adapter, "merged": merged, "gguf": gguf}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_push_uploads_each_repo_exactly_its_files(push_run: RunDir, hub: Hub) -> None:
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 0, res.err
+    assert set(hub.repos) == set(REPOS.values())
+    lfs_seen, inline_seen = set(), set()
+    for kind, files in expected_files(push_run).items():
+        repo = hub.repos[REPOS[kind]]
+        assert repo.private                                     # default: nothing public by accident
+        assert len(repo.commits) == 1
+        assert repo.commits[0]["files"] == sorted([*files, "README.md"])   # the commit holds exactly these
+        stored = hub.file_bytes(REPOS[kind])
+        assert set(stored) == {*files, "README.md"}
+        for path, local in files.items():
+            assert sha(stored[path]) == sha(local.read_bytes()), f"{kind}: {path}"
+        lfs_seen |= {p for p, f in repo.files.items() if f.lfs}
+        inline_seen |= {p for p, f in repo.files.items() if not f.lfs}
+    assert "adapter_model.safetensors" in lfs_seen and "tiny-f16.gguf" in lfs_seen
+    assert "adapter_config.json" in inline_seen and "README.md" in inline_seen
+    assert not any("checkpoint" in p for r in hub.repos.values() for p in r.files)
+    state = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]
+    assert state["status"] == "done"
+    assert state["result"]["repos"]["gguf"]["commit"]["oid"] == hub.repos[REPOS["gguf"]].commits[0]["oid"]
+
+
+def test_cards_parse_and_carry_the_run(push_run: RunDir, hub: Hub) -> None:
+    from huggingface_hub import ModelCard
+
+    assert push(push_run, endpoint=hub.url).code == 0
+    cards = {kind: ModelCard(hub.file_bytes(repo)["README.md"].decode()) for kind, repo in REPOS.items()}
+    relation = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}
+    for kind, card in cards.items():
+        meta = card.data.to_dict()
+        assert meta["library_name"] == relation[kind]
+        assert meta["tags"][:3] == ["axowrap", "axolotl", "sql"]
+        assert meta["pipeline_tag"] == "text-generation"
+        assert meta["model-index"][0]["results"][0]["metrics"] == [{"type": "exact_match", "value": 0.6, "name": "exact_match"}]
+        assert "| exact_match | 0.1 | 0.6 | +0.5 |" in card.text
+        assert "lora_r" in card.text and "axolotl" in card.text      # hyperparameters and versions
+    # the GGUF card derives from the merged repo, and its usage commands name the real ids
+    assert cards["gguf"].data.base_model == REPOS["merged"]
+    assert cards["gguf"].data.base_model_relation == "quantized"
+    assert f"ollama run hf.co/{REPOS['gguf']}:Q8_0" in cards["gguf"].text
+    assert f"llama-cli --hf-repo {REPOS['gguf']} --hf-file tiny-f16.gguf" in cards["gguf"].text
+    assert f'PeftModel.from_pretrained(base, "{REPOS["adapter"]}")' in cards["adapter"].text
+    assert f"vllm serve {REPOS['merged']}" in cards["merged"].text
+
+
+def test_second_push_sends_nothing(push_run: RunDir, hub: Hub) -> None:
+    assert push(push_run, endpoint=hub.url).code == 0
+    before = (hub.count("/commit/"), hub.count("/preupload/"), len(hub.lfs_puts))
+    res = push(push_run, "--force", endpoint=hub.url)       # --force: not skipped by the runner, compared with the Hub
+    assert res.code == 0, res.err
+    assert (hub.count("/commit/"), hub.count("/preupload/"), len(hub.lfs_puts)) == before
+    assert res.out.count("is up to date") == 3
+    result = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]["result"]
+    assert all(r["uploaded"] == [] and r["commit"] is None for r in result["repos"].values())
+
+
+def test_push_completes_what_is_missing(push_run: RunDir, hub: Hub) -> None:
+    assert push(push_run, endpoint=hub.url).code == 0
+    del hub.repos[REPOS["merged"]].files["config.json"]          # lost on the Hub
+    (push_run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF-changed" * 500)  # changed here
+    assert push(push_run, "--force", endpoint=hub.url).code == 0
+    assert hub.repos[REPOS["merged"]].commits[-1]["files"] == ["config.json"]
+    assert hub.repos[REPOS["gguf"]].commits[-1]["files"] == ["tiny-q8_0.gguf"]
+    assert len(hub.repos[REPOS["adapter"]].commits) == 1
+    assert hub.file_bytes(REPOS["gguf"])["tiny-q8_0.gguf"] == b"GGUF-changed" * 500
+
+
+def test_first_commit_500_is_retried(push_run: RunDir, hub: Hub) -> None:
+    hub.fail_commits = 1
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 0, res.err
+    assert "uploading to acme/sql-lora: 500, retry 1" in res.out
+    assert hub.count("/commit/") == 4                           # 3 repos + the retried one
+    assert all(len(r.commits) == 1 for r in hub.repos.values())
+
+
+def test_401_is_a_clear_error_and_nothing_is_marked_pushed(push_run: RunDir, hub: Hub) -> None:
+    hub.status = 401
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "creating acme/sql-lora: the Hub at" in res.err and "rejected the token (401 Unauthorized)" in res.err
+    assert "hint: log in with `hf auth login` or set HF_TOKEN" in res.err
+    assert "Traceback" not in res.err
+    entry = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]
+    assert entry["status"] == "failed" and "result" not in entry
+    assert hub.repos == {}
+
+
+def test_dry_run_lists_repos_files_sizes_and_cards(push_run: RunDir, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)                  # read at push time, not at import
+    res = push(push_run, "--dry-run")
+    assert res.code == 0, res.err
+    assert hub.requests == []                                   # nothing sent, not even a listing
+    for kind, files in expected_files(push_run).items():
+        assert f"{hub.url}/{REPOS[kind]}  ({kind}, private" in res.out
+        for path in files:
+            assert f"  {path}" in res.out
+    assert "checkpoint-" not in res.out
+    assert res.out.count("library_name:") == 3 and "----- acme/sql-GGUF/README.md -----" in res.out
+
+
+def test_token_is_never_written_or_printed(push_run: RunDir, hub: Hub) -> None:
+    outputs = [push(push_run, endpoint=hub.url), push(push_run, "--force", endpoint=hub.url)]
+    hub.status = 401
+    outputs.append(push(push_run, "--force", endpoint=hub.url))
+    for res in outputs:
+        assert TOKEN not in res.out and TOKEN not in res.err
+    leaked = [p for p in push_run.root.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+    assert leaked == []
+    assert push_run.log("push").is_file()                       # the log exists and was searched
+
+
+def test_no_token_is_a_clear_error(push_run: RunDir, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_TOKEN")
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "no Hugging Face token to push to" in res.err and "set HF_TOKEN or run `hf auth login`" in res.err
+    assert hub.requests == []
+
+
+def test_missing_artifact_names_the_step_to_run(push_run: RunDir, hub: Hub) -> None:
+    shutil.rmtree(push_run.gguf)
+    with pytest.raises(AxowrapError, match=r"export.hub.gguf is set but there is nothing to upload"):
+        from axowrap.pipeline import run_steps
+
+        run_steps(push_run, ["push"], echo=lambda _l: None)
