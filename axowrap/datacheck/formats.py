@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from axowrap.problems import did_you_mean
@@ -58,7 +59,7 @@ class Layout:
     fields: dict[str, str]
     roles: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ROLES))
 
-    @property
+    @cached_property
     def role_of(self) -> dict[str, str]:
         """Data role name -> canonical role."""
         out = {name: name for name in DEFAULT_ROLES}
@@ -66,7 +67,7 @@ class Layout:
             out.update({n: canonical for n in names})
         return out
 
-    @property
+    @cached_property
     def columns(self) -> frozenset[str]:
         return frozenset(self.fields.values())
 
@@ -143,8 +144,17 @@ def _text_field(row: dict[str, Any], column: str, logical: str, *, required: boo
     return []
 
 
+def _filled(value: Any) -> bool:
+    return type(value) is str and bool(value) and not value.isspace()
+
+
 def _alpaca(layout: Layout, row: dict[str, Any]) -> list[Issue]:
     f = layout.fields
+    # fast path, the common case: both texts present, optional ones absent or strings, no extra keys
+    if _filled(row.get(f["instruction"])) and _filled(row.get(f["output"])) and len(row) <= 4:
+        extra = row.get(f["input"], ""), row.get(f["system"], "")
+        if all(v is None or type(v) is str for v in extra) and row.keys() <= layout.columns:
+            return []
     out = _text_field(row, f["instruction"], "instruction") + _text_field(row, f["output"], "output")
     out += _text_field(row, f["input"], "input", required=False) + _text_field(row, f["system"], "system prompt", required=False)
     if len(row) > 4 or (out and any(c == MISSING_KEY for c, _, _ in out)):

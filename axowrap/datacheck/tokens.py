@@ -82,6 +82,10 @@ class TokenCounter:
     def _count(self, texts: list[str], special: bool) -> list[int]:
         if self.tokenizer is None:
             return [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:  # the Rust tokenizer: lengths without building Python id lists
+            encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+            return [len(e) for e in encode(texts, add_special_tokens=special)]
         ids = self.tokenizer(texts, add_special_tokens=special, return_attention_mask=False)["input_ids"]
         return [len(x) for x in ids]
 
