@@ -1,0 +1,107 @@
+"""gguf: merged/ -> gguf/<name>-<type>.gguf for every type the spec asks for, each smoke-tested
+in llama.cpp, then the serving files (serve/Modelfile, serve/README.md).
+
+f16/bf16/q8_0 come straight from the converter; the others are quantized from the f16 file
+(made as an intermediate when f16 itself was not asked for, and removed afterwards).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from axowrap.errors import StepFailed
+from axowrap.gguf import CONVERT_TYPES, check_type, gguf_name
+from axowrap.steps import Step, StepContext
+
+
+def requested(ctx: StepContext) -> list[str]:
+    return [check_type(t) for t in (ctx.spec.get("export") or {}).get("gguf") or []]
+
+
+def model_name(ctx: StepContext) -> str:
+    """The spec's name (run directories are `<name>-<hash8>`)."""
+    return str(ctx.spec.get("name") or ctx.run.root.name.rsplit("-", 1)[0])
+
+
+def gguf_path(ctx: StepContext, gguf_type: str) -> Path:
+    return ctx.run.gguf / gguf_name(model_name(ctx), gguf_type)
+
+
+def enabled(ctx: StepContext) -> bool:
+    return bool((ctx.spec.get("export") or {}).get("gguf"))
+
+
+def params(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.gguf import smoke
+
+    return {"types": requested(ctx), "name": model_name(ctx), "probes": list(smoke.PROBES), "tolerance": smoke.F16_TOLERANCE}
+
+
+def outputs(ctx: StepContext) -> list[Path]:
+    return [*(gguf_path(ctx, t) for t in requested(ctx)), ctx.run.serve / "Modelfile", ctx.run.serve / "README.md"]
+
+
+def _report(files: dict[str, dict[str, Any]], serve: dict[str, Any]) -> str:
+    rows = ["### GGUF", "", "| file | size | fallback tensors | tokenization | generation | logits vs HF |", "|---|---|---|---|---|---|"]
+    for info in files.values():
+        s = info["smoke"]
+        if not s.get("ok") and "tokenization" not in s:
+            rows.append(f"| {info['file']} | {info['bytes'] / 1e6:.2f} MB | {info['fallback_tensors']} | FAILED: {s['error']} | | |")
+            continue
+        tokens = "match" if not s["tokenization"]["mismatches"] else f"{len(s['tokenization']['mismatches'])} differ"
+        lg = s["logits"]
+        logits = f"{lg['max_abs_diff']:.2e}" + (f" (tol {lg['tolerance']:.1e})" if lg["judged"] else "")
+        rows.append(f"| {info['file']} | {info['bytes'] / 1e6:.2f} MB | {info['fallback_tensors']} | {tokens} | "
+                    f"{s['generation']['tokens']} tokens | {logits} |")
+    warnings = sorted({s["smoke"]["warning"] for s in files.values() if s["smoke"].get("warning")})
+    rows += ["", *(f"Warning: {w}." for w in warnings), f"Serving files: `{serve['modelfile']}` (template: {serve['template']}), "
+             f"`{serve['readme']}`.", ""]
+    return "\n".join(rows)
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.gguf.convert import convert
+    from axowrap.gguf.quantize import quantize
+    from axowrap.gguf.smoke import smoke_test
+    from axowrap.serve import write_serve_files
+
+    merged = ctx.run.merged
+    types = requested(ctx)
+    if not (merged / "config.json").is_file():
+        raise StepFailed(f"gguf: no merged model in {merged}", hint="GGUF files are made from the merged model: run `axowrap merge RUN` first")
+    needs_f16 = any(t not in CONVERT_TYPES for t in types)
+    plan = [t for t in types if t in CONVERT_TYPES] + (["f16"] if needs_f16 and "f16" not in types else [])
+    if ctx.dry_run:
+        ctx.echo(f"gguf: would convert {merged} to {', '.join(plan)}; quantize {', '.join(t for t in types if t not in CONVERT_TYPES) or 'nothing'}")
+        return {"dry_run": True, "types": types}
+    fallbacks: dict[str, int] = {}
+    for t in plan:
+        ctx.echo(f"gguf: converting to {t}")
+        convert(merged, gguf_path(ctx, t), t, ctx.log, env=ctx.env)
+        fallbacks[t] = 0
+    for t in types:
+        if t not in CONVERT_TYPES:
+            ctx.echo(f"gguf: quantizing to {t}")
+            fallbacks[t] = quantize(gguf_path(ctx, "f16"), gguf_path(ctx, t), t, ctx.log, env=ctx.env)
+            if fallbacks[t]:
+                ctx.echo(f"gguf: warning: {fallbacks[t]} tensors of {t} fell back to another type (rows not a multiple of 256)")
+    if "f16" in plan and "f16" not in types:
+        gguf_path(ctx, "f16").unlink()
+    files: dict[str, dict[str, Any]] = {}
+    for t in types:
+        path = gguf_path(ctx, t)
+        ctx.echo(f"gguf: smoke-testing {path.name} in llama.cpp")
+        files[t] = {"file": path.name, "path": str(path), "bytes": path.stat().st_size, "fallback_tensors": fallbacks[t],
+                    "smoke": smoke_test(path, merged, t, ctx.log)}
+    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()})
+    result = {"files": files, "serve": serve}
+    result["report"] = _report(files, serve)
+    failed = {f["file"]: f["smoke"]["error"] for f in files.values() if not f["smoke"]["ok"]}
+    if failed:
+        raise StepFailed("gguf: smoke test failed for " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
+                         hint=f"details in {ctx.log}")
+    return result
+
+
+STEP = Step(name="gguf", needs=("merge",), enabled=enabled, params=params, outputs=outputs, run=run)
