@@ -10,7 +10,6 @@ sha256 of every file written, so a second import of the same GGUF is a verified 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
+from axowrap.manifest import file_sha256
 from axowrap.yamlio import atomic_write
 
 RECORD = "axowrap-import.json"
@@ -39,14 +39,6 @@ class Imported:
     cached: bool = False
     fixes: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)   # file name -> sha256
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def packaged_gguf(package: str) -> Path:
