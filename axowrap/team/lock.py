@@ -57,7 +57,8 @@ def _from_hub(repo_id: str, revision: str) -> str | None:
     try:
         from huggingface_hub import HfApi
 
-        return str(HfApi().model_info(repo_id, revision=revision).sha)
+        # HF_ENDPOINT read now, not at import: a mirror (or a test's local Hub) can be given per call.
+        return str(HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).model_info(repo_id, revision=revision, timeout=10).sha)
     except Exception:  # unreachable, unknown, gated: fall back to the cache, then to the pin hint
         return None
 
@@ -94,7 +95,7 @@ def model_pin(spec: Any, root: Path) -> dict[str, str]:
         commit = resolve(repo_id, revision)
         if commit:
             return {"id": repo_id, "revision": commit, "source": source}
-    why = "HF_HUB_OFFLINE is set" if _offline() else "the Hub did not answer"
+    why = "HF_HUB_OFFLINE is set" if _offline() else "the Hub did not resolve it (unreachable, unknown or gated)"
     raise AxowrapError(
         f"{spec.path}: cannot pin base model {repo_id!r} at {revision!r}: {why}, and the local cache "
         f"({hub_cache()}) has no {revision!r} ref for it",
