@@ -77,7 +77,7 @@ def install_line(spec_path: Path, override: str | None) -> tuple[str, str, str]:
     if override:
         return TORCH_PIN, override, "from --install"
     try:
-        from axowrap.team.lock import LOCK_NAME, find_lock, read_lock
+        from axowrap.team.lock import find_lock, read_lock
     except ImportError:   # the lock module is optional
         find_lock = None
     if find_lock is not None:
@@ -91,14 +91,13 @@ def install_line(spec_path: Path, override: str | None) -> tuple[str, str, str]:
             axowrap = f"'axowrap[train]=={pins.pop('axowrap', __version__)}'"
             rest = " ".join([axowrap, *(f"{k}=={v}" for k, v in sorted(pins.items()))])
             return torch, rest, f"pinned by {lock_path.name} ({lock_path})"
-    return TORCH_PIN, f"'axowrap[train]=={__version__}'", f"no {('axowrap.lock')} found: axowrap {__version__} and its pins"
+    return TORCH_PIN, f"'axowrap[train]=={__version__}'", f"no axowrap.lock found: axowrap {__version__} and its pins"
 
 
 def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml") -> str:
     """The SkyPilot task YAML text for the spec at `spec_path` (validated first)."""
-    from axowrap import __version__
     from axowrap.launch.distributed import layout
-    from axowrap.launch.slurm import _nccl
+    from axowrap.launch.jobs import job_context
     from axowrap.render import render_template
     from axowrap.spec import load_spec
 
@@ -111,15 +110,9 @@ def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml
     name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower()).strip("-") or "axowrap"
     return render_template(
         "skypilot.yaml.j2",
-        version=__version__,
-        spec_path=str(spec_path),
-        spec_sha256=spec.sha256,
+        **job_context(spec, spec_path, opts.nccl),
         file_name=file_name,
         task_name=name,
-        nodes=lay.nodes,
-        gpus_per_node=lay.gpus_per_node,
-        cpu=lay.is_cpu,
-        strategy=lay.strategy,
         accelerators=None if lay.is_cpu else f"{ACCELERATORS[lay.target]}:{lay.gpus_per_node}",
         disk_size=int(opts.disk_size),
         bucket=opts.bucket,
@@ -128,7 +121,6 @@ def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml
         remote_spec=remote_spec,
         runs_root=REMOTE_RUNS,
         port=int(opts.port),
-        nccl=_nccl(opts.nccl),
         torch_pin=torch_pin,
         install=install,
         pins_from=pins_from,

@@ -15,15 +15,6 @@ from pathlib import Path
 
 from axowrap.errors import UsageError
 
-# (name, default, why): each is overridable from the submitting environment.
-NCCL_DEFAULTS = (
-    ("NCCL_DEBUG", "WARN", "INFO when debugging hangs"),
-    ("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", "a failed rank ends the job instead of hanging it"),
-    ("NCCL_SOCKET_IFNAME", "^lo,docker0", "bootstrap over the real network, not loopback/docker"),
-    ("NCCL_IB_DISABLE", "0", "use InfiniBand when present (1 on Ethernet-only clusters)"),
-)
-SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.,:/^@+=-]*$")
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SLURM_TIME = re.compile(r"^(\d+-)?\d+(:\d{2}){0,2}$")
 
 
@@ -44,48 +35,30 @@ def _directive(option: str, value: str | None) -> str | None:
     return value
 
 
-def _nccl(overrides: dict[str, str]) -> list[tuple[str, str, str]]:
-    out = {name: (value, why) for name, value, why in NCCL_DEFAULTS}
-    for name, value in overrides.items():
-        if not NAME.match(name) or not SAFE_VALUE.match(value):
-            raise UsageError(f"--env {name}={value}: use NAME=VALUE with a plain value (letters, digits, _.,:/^@+=-)")
-        out[name] = (value, "set by --env" if name not in out else f"{out[name][1]} (set by --env)")
-    return [(name, value, why) for name, (value, why) in out.items()]
-
-
 def slurm_script(spec_path: Path, opts: SlurmOptions, script_name: str = "job.sbatch") -> str:
     """The sbatch script text for the spec at `spec_path` (validated first)."""
-    from axowrap import __version__
-    from axowrap.launch.distributed import layout
+    from axowrap.launch.jobs import job_context
     from axowrap.render import render_template
     from axowrap.spec import load_spec
 
     spec = load_spec(spec_path)
-    lay = layout(spec.data)
     if not SLURM_TIME.match(opts.time):
         raise UsageError(f"--time {opts.time!r}: use Slurm's format, e.g. 24:00:00 or 2-00:00:00")
     job_name = _directive("job-name", opts.job_name or re.sub(r"[^A-Za-z0-9_.-]", "-", spec.name))
     runs_root = opts.runs_root.expanduser().resolve()
     return render_template(
         "slurm.sbatch.j2",
-        version=__version__,
-        spec_path=str(spec_path),
-        spec_sha256=spec.sha256,
+        **job_context(spec, spec_path, opts.nccl),
         spec_abs=shlex.quote(str(spec.path.resolve())),
         runs_root=shlex.quote(str(runs_root)),
         batch_log=str(runs_root / f"slurm-{job_name}-%j.out"),
         bindir=str(Path(sys.executable).parent),
         script_name=script_name,
         job_name=job_name,
-        nodes=lay.nodes,
-        gpus_per_node=lay.gpus_per_node,
-        cpu=lay.is_cpu,
-        strategy=lay.strategy,
         time=opts.time,
         partition=_directive("partition", opts.partition),
         account=_directive("account", opts.account),
         port=int(opts.port),
-        nccl=_nccl(opts.nccl),
     )
 
 
