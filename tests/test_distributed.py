@@ -143,3 +143,16 @@ def test_deep_validation_reports_bad_combination(tmp_path: Path) -> None:
     assert "not compatible with FSDP1" in res.out + res.err
     one = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 1, strategy: fsdp2}", extra="axolotl: {fsdp_version: 1}\n", name="one.yaml")
     assert "not compatible with FSDP1" not in (lambda r: r.out + r.err)(run_cli("validate", "--deep", str(one)))
+
+
+def test_spec_warnings_for_layouts(tmp_path: Path) -> None:
+    one = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 1, strategy: zero3}", name="one.yaml")
+    res = run_cli("validate", str(one))
+    assert res.code == 0
+    assert "compute.strategy: zero3 on one GPU has nothing to shard over" in res.out + res.err
+    offload = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 1, strategy: zero3, offload: cpu}", name="off.yaml")
+    assert "nothing to shard" not in (lambda r: r.out + r.err)(run_cli("validate", str(offload)))
+    wide = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 16}", name="wide.yaml")
+    res = run_cli("validate", str(wide))
+    assert "16 GPUs per node: most h100-80gb machines have at most 8" in res.out + res.err
+    assert "gpus_per_node: 8, nodes: 2" in res.out + res.err
