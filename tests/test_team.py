@@ -170,3 +170,15 @@ def test_shipped_pre_commit_hooks_via_try_repo(team: Path, tmp_path: Path) -> No
     _git(team, "add", "-A")
     res = _pre_commit(team, env, "try-repo", str(hooks), "axowrap-render-check", "--all-files")
     assert res.returncode == 1 and "-num_epochs: 1\n+num_epochs: 2" in res.stdout
+
+
+def test_a_rendered_config_without_a_spec_fails_the_check_and_render_all_removes_it(team: Path) -> None:
+    (team / "specs/example.yaml").rename(team / "specs/renamed.yaml")
+    res = run_cli("render", "--all", "--check")
+    assert res.code == 1
+    assert "missing specs/renamed.yaml -> rendered/renamed.axolotl.yaml" in res.out
+    assert "no spec renders rendered/example.axolotl.yaml" in res.out
+    assert "2 rendered config(s) missing, out of date or without a spec (of 1 spec(s))" in res.err
+    assert run_cli("render", "--all").out.endswith("removed rendered/example.axolotl.yaml\n")
+    assert sorted(p.name for p in (team / "rendered").iterdir()) == ["renamed.axolotl.yaml"]
+    assert run_cli("render", "--all", "--check").code == 0

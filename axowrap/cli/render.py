@@ -72,7 +72,7 @@ def _team(spec: Path | None, output: Path | None, target: str | None, check: boo
     if target:
         raise UsageError("--target does not apply to --all/--check", hint="rendered/ configs use each spec's compute.target")
     specs = [spec] if spec is not None else find_specs(Path("."))
-    outcomes = sync_rendered(specs, check=check, dest=output)
+    outcomes = sync_rendered(specs, check=check, dest=output, prune=spec is None)
     for o in outcomes:
         print_problems(o.problems, err=False)
         if o.diff:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from axowrap.errors import AxowrapError, ValidationFailed
 from axowrap.problems import Problem
-from axowrap.team.discovery import rendered_path
+from axowrap.team.discovery import RENDERED_DIR, RENDERED_SUFFIX, rendered_path
 
 OK, WRITTEN, STALE, MISSING, INVALID = "up to date", "wrote", "out of date", "missing", "invalid"
+ORPHAN, REMOVED = "no spec renders", "removed"  # a rendered config whose spec is gone or renamed
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in (OK, WRITTEN)
+        return self.status in (OK, WRITTEN, REMOVED)
 
 
 def _render(spec_path: Path, root: Path) -> tuple[str, str, list[Problem]]:
@@ -50,10 +51,13 @@ def unified(old: str, new: str, committed: Path, spec: Path) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def sync_rendered(specs: list[Path], *, check: bool, dest: Path | None = None, root: Path = Path(".")) -> list[Outcome]:
+def sync_rendered(specs: list[Path], *, check: bool, dest: Path | None = None, root: Path = Path("."),
+                  prune: bool = False) -> list[Outcome]:
     """Write (or, with `check`, compare) each spec's rendered config; one Outcome per spec.
 
-    `dest` overrides the conventional `rendered/<name>.axolotl.yaml` (one spec only).
+    `dest` overrides the conventional `rendered/<name>.axolotl.yaml` (one spec only). With
+    `prune` (all specs of the repo were given), rendered configs no spec renders to are
+    reported (check) or removed (write; only when every spec rendered, so none is lost).
     """
     from axowrap.yamlio import atomic_write
 
@@ -83,7 +87,19 @@ def sync_rendered(specs: list[Path], *, check: bool, dest: Path | None = None, r
             outcomes.append(Outcome(spec, target, STALE, unified(old, text, target, spec), warnings))
         else:
             outcomes.append(Outcome(spec, target, OK, problems=warnings))
+    if prune:
+        outcomes += _orphans(root, set(owners), check=check or any(o.status == INVALID for o in outcomes))
     return outcomes
+
+
+def _orphans(root: Path, owned: set[Path], *, check: bool) -> list[Outcome]:
+    out = []
+    for path in sorted((root / RENDERED_DIR).glob(f"*{RENDERED_SUFFIX}")):
+        if path not in owned:
+            if not check:
+                path.unlink()
+            out.append(Outcome(path, None, ORPHAN if check else REMOVED))
+    return out
 
 
 def failure(outcomes: list[Outcome], check: bool) -> AxowrapError | None:
@@ -95,6 +111,7 @@ def failure(outcomes: list[Outcome], check: bool) -> AxowrapError | None:
     stale = len(bad) - invalid
     parts = [f"{invalid} spec(s) invalid"] if invalid else []
     if stale:
-        parts.append(f"{stale} rendered config(s) missing or out of date")
+        parts.append(f"{stale} rendered config(s) missing, out of date or without a spec")
+    specs = sum(1 for o in outcomes if o.status not in (ORPHAN, REMOVED))
     hint = "run `axowrap render --all` from the repo root and commit rendered/" if stale and check else None
-    return AxowrapError(f"{', '.join(parts)} (of {len(outcomes)} spec(s))", hint=hint)
+    return AxowrapError(f"{', '.join(parts)} (of {specs} spec(s))", hint=hint)
