@@ -3,6 +3,7 @@ around the real `tiny_adapter`, then the real merge and GGUF steps run on it onc
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ def make_run(root: Path, model: Path, adapter: Path | None) -> RunDir:
     run.root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(spec_path, run.spec)
     run.config.write_text(rendered.text, encoding="utf-8")
+    # the part of manifest.json the runner reads (open_run, make_context)
+    run.manifest.write_text(json.dumps({"spec": {"effective": load_spec(spec_path).data}}), encoding="utf-8")
     if adapter is not None:
         shutil.copytree(adapter, run.adapter, ignore=shutil.ignore_patterns("checkpoint-*", "prepared"))
     return run

@@ -1,0 +1,166 @@
+"""The Modelfile's TEMPLATE renders the same prompt text as the HF chat template.
+
+Ollama renders TEMPLATE with Go's text/template; Go is not on this machine, so `go_render`
+below implements the subset the templates use (range over .Messages, if/else if/else with
+`eq`, .Role/.Content, `{{-`/`-}}` trimming) with Go's semantics.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from axowrap.serve.modelfile import FAMILIES, chat_template, detect_family, modelfile_text
+
+ACTION = re.compile(r"{{(-?)\s*(.*?)\s*(-?)}}", re.S)
+CONVERSATION = [
+    {"role": "system", "content": "You write SQL."},
+    {"role": "user", "content": "How many users?"},
+    {"role": "assistant", "content": "SELECT COUNT(*) FROM users;"},
+    {"role": "user", "content": "And orders?"},
+]
+
+
+def _tokens(src: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for m in ACTION.finditer(src):
+        text = src[pos:m.start()]
+        if m.group(1):
+            text = text.rstrip()
+        if out and out[-1][0] == "trim":
+            text = text.lstrip()
+            out.pop()
+        out.append(("text", text))
+        out.append(("act", m.group(2)))
+        if m.group(3):
+            out.append(("trim", ""))
+        pos = m.end()
+    text = src[pos:]
+    if out and out[-1][0] == "trim":
+        text = text.lstrip()
+        out.pop()
+    out.append(("text", text))
+    return out
+
+
+def _parse(tokens: list[tuple[str, str]], i: int = 0) -> tuple[list[Any], int, str]:
+    nodes: list[Any] = []
+    while i < len(tokens):
+        kind, val = tokens[i]
+        i += 1
+        if kind == "text":
+            nodes.append(("text", val))
+        elif val == "end" or val == "else" or val.startswith("else if "):
+            return nodes, i, val
+        elif val.startswith("range "):
+            body, i, _ = _parse(tokens, i)
+            nodes.append(("range", body))
+        elif val.startswith("if "):
+            branches = [(val[3:], None)]
+            bodies = []
+            while True:
+                body, i, stop = _parse(tokens, i)
+                bodies.append(body)
+                if stop == "end":
+                    break
+                branches.append((stop[8:], None) if stop.startswith("else if ") else ("true", None))
+            nodes.append(("if", [(c, b) for (c, _), b in zip(branches, bodies)]))
+        else:
+            nodes.append(("field", val))
+    return nodes, i, ""
+
+
+def _truth(cond: str, msg: dict[str, str]) -> bool:
+    if cond == "true":
+        return True
+    m = re.fullmatch(r'eq \.Role "(\w+)"', cond)
+    assert m, f"unsupported condition {cond!r}"
+    return msg["role"] == m.group(1)
+
+
+def _eval(nodes: list[Any], messages: list[dict[str, str]], msg: dict[str, str] | None) -> str:
+    out = ""
+    for node in nodes:
+        if node[0] == "text":
+            out += node[1]
+        elif node[0] == "range":
+            out += "".join(_eval(node[1], messages, m) for m in messages)
+        elif node[0] == "if":
+            assert msg is not None
+            out += next((_eval(b, messages, msg) for c, b in node[1] if _truth(c, msg)), "")
+        else:
+            assert msg is not None and node[1] in (".Role", ".Content"), node
+            out += msg[node[1][1:].lower()]
+    return out
+
+
+def go_render(template: str, messages: list[dict[str, str]]) -> str:
+    nodes, _, _ = _parse(_tokens(template))
+    return _eval(nodes, messages, None)
+
+
+def template_of(modelfile: str) -> str:
+    m = re.search(r'^TEMPLATE """(.*?)"""$', modelfile, re.S | re.M)
+    assert m, modelfile
+    return m.group(1)
+
+
+def test_go_render_follows_go_trimming() -> None:
+    assert go_render("a  {{- range .Messages }} [{{ .Role }}] {{- end }}  b", [{"role": "x", "content": ""}]) == "a [x]  b"
+
+
+def test_chatml_modelfile_renders_the_hf_chat_template_of_the_tiny_model(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model))
+    family = detect_family(chat_template(tiny_model))
+    assert family is not None and family.name == "chatml"
+    modelfile = modelfile_text("../gguf/tiny-q4_k_m.gguf", family)
+    want = tok.apply_chat_template(CONVERSATION, tokenize=False, add_generation_prompt=True)
+    assert go_render(template_of(modelfile), CONVERSATION) == want
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile.splitlines()
+    assert modelfile.splitlines()[1] == "FROM ../gguf/tiny-q4_k_m.gguf"
+
+
+# Reference chat templates, as the model families ship them (system messages left out where the
+# family has no system role).
+HF_TEMPLATES = {
+    "llama3": "{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] | trim + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
+    "gemma": "{{ bos_token }}{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}{{ '<start_of_turn>' + role + '\n' + m['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}",
+    "phi3": "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}",
+    "mistral": "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + '[/INST]' }}{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HF_TEMPLATES))
+def test_each_family_renders_like_its_hf_template(name: str) -> None:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    family = detect_family(HF_TEMPLATES[name])
+    assert family is not None and family.name == name
+    conversation = CONVERSATION if name in ("llama3", "phi3") else CONVERSATION[1:]
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    # BOS is added by the tokenizer in Ollama/llama.cpp, not by the TEMPLATE.
+    want = env.from_string(HF_TEMPLATES[name]).render(messages=conversation, bos_token="", eos_token="</s>",
+                                                       add_generation_prompt=name != "mistral")
+    assert go_render(family.template, conversation) == want
+
+
+def test_unknown_template_falls_back_to_the_gguf_template_and_says_so() -> None:
+    assert detect_family("{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}") is None
+    assert detect_family(None) is None
+    text = modelfile_text("model.gguf", None)
+    assert "TEMPLATE" not in text.replace("no TEMPLATE", "")
+    assert "Ollama uses the chat template stored\n# in the GGUF" in text
+    assert "PARAMETER stop" not in text
+
+
+def test_every_family_has_stops_and_distinct_markers() -> None:
+    names = [f.name for f in FAMILIES]
+    assert len(set(names)) == len(names)
+    for family in FAMILIES:
+        assert family.stop and all(m in family.template or m in family.stop or m == "<|eot_id|>" for m in family.markers)
