@@ -22,6 +22,8 @@ from axowrap.errors import AxowrapError
 
 RENDERED_DIR = "rendered"
 RENDERED_SUFFIX = ".axolotl.yaml"
+# Only the top-level keys matter here, so the fast C loader (when PyYAML has it) is enough.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SKIP_DIRS = frozenset({RENDERED_DIR, "runs", "outputs", "node_modules", "__pycache__", "venv"})
 
 
@@ -43,7 +45,7 @@ def _yaml_files(root: Path) -> list[Path]:
 def _peek(path: Path) -> dict | None:
     """The top-level mapping of a YAML file, or None when it is not one (or not YAML)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) else None
