@@ -223,3 +223,12 @@ def test_skypilot_run_section_on_two_fake_nodes(tmp_path: Path) -> None:
         seen = json.loads((record / f"accelerate-{rank}.json").read_text())
         assert seen["argv"] == expected_launch(run_dir, rank, "127.0.0.1", port)
         assert seen["env"]["NCCL_SOCKET_IFNAME"] == "^lo,docker0"
+
+
+def test_prepare_reports_a_bad_spec_in_one_line(tmp_path: Path) -> None:
+    spec = spec_in(tmp_path, BIG.replace("strategy: zero3", "strategy: zero4"))
+    res = subprocess.run([sys.executable, "-m", "axowrap.launch.prepare", str(spec), "--runs-root", str(tmp_path / "runs")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == ""
+    assert "compute.strategy" in res.stderr and "zero4" in res.stderr
+    assert "Traceback" not in res.stderr
