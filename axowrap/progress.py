@@ -27,6 +27,8 @@ KEYS = {
     "grad_norm": "grad_norm",
     "train_runtime": "train_runtime",
     "train_loss": "train_loss",
+    "tokens/total": "tokens_total",          # token slots seen so far, padding included
+    "tokens/trainable": "tokens_trainable",  # tokens with a label (what the loss is computed on)
 }
 
 
