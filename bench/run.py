@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Targets, machine  # noqa: E402
 
-BENCHMARKS = ["cli_latency", "datacheck", "demo", "team_check"]
+BENCHMARKS = ["cli_latency", "datacheck", "demo", "eval", "team_check"]
 
 
 def main(argv: list[str]) -> int:

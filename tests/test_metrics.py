@@ -110,3 +110,27 @@ def test_gate_names_each_unmet_bar() -> None:
     assert check_gate({"sql_exact_match": 0.6}, metrics) == ["sql_exact_match = 0.4, below the required 0.6"]
     assert check_gate({"word_perplexity": 10}, metrics) == ["word_perplexity = 12, above the allowed maximum 10"]
     assert check_gate({"exec_match": 0.5}, metrics) == ["exec_match: not measured (measured: sql_exact_match, word_perplexity)"]
+
+
+def test_gate_failures_reads_results_json(tmp_path: Path) -> None:
+    from axowrap.evaluation.gate import gate_failures
+
+    path = tmp_path / "results.json"
+    assert gate_failures(path) is None
+    path.write_text('{"gate": {"passed": false, "failures": ["exact_match = 0.1, below the required 0.5"]}}')
+    assert gate_failures(path) == ["exact_match = 0.1, below the required 0.5"]
+    path.write_text('{"gate": {"passed": true, "failures": []}}')
+    assert gate_failures(path) == []
+
+
+def test_require_of_an_unreported_metric_is_a_spec_error(workdir: Path) -> None:
+    from axowrap.errors import ValidationFailed
+    from axowrap.spec import load_spec
+
+    spec = Path("examples/sql.yaml")
+    spec.write_text(spec.read_text().replace("eval: {holdout: 0.05}", "eval: {holdout: 0.05, require: {exec_match: 0.5, sql_exact_match: 0.2}}"))
+    with pytest.raises(ValidationFailed) as err:
+        load_spec(spec)
+    (problem,) = [p for p in err.value.problems if p.path[:2] == ("eval", "require")]
+    assert problem.path == ("eval", "require", "exec_match") and "does not report 'exec_match'" in problem.message
+    assert "sql_exact_match" in (problem.hint or "")

@@ -7,8 +7,12 @@ one the eval can report. Light module (imported by `validate`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from axowrap.errors import AxowrapError
 
 from axowrap.evaluation.metrics import FAMILIES, lower_is_better
 from axowrap.problems import Problem
@@ -57,3 +61,16 @@ def require_is_reportable(spec: Spec) -> Iterator[Problem]:
             hint=f"metrics for eval.metric {ev.get('metric', 'exact_match')!r}: {', '.join(sorted(names))}; "
                  f"standard tasks as `task/metric` (e.g. arc_easy/acc)",
         )
+
+
+def gate_failures(results_json: Path) -> list[str] | None:
+    """The recorded gate failures of a run's eval/results.json ([] passed, None: no eval yet).
+
+    For steps after eval (push): refuse when this is a non-empty list."""
+    try:
+        results = json.loads(results_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AxowrapError(f"{results_json}: cannot read: {exc}", hint="rerun the eval step") from None
+    return list((results.get("gate") or {}).get("failures") or [])

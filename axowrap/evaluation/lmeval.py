@@ -8,6 +8,7 @@ message saying which, while the domain eval and the other tasks still run.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,9 @@ def standard_task_error(task: str, tail: list[str]) -> str:
     if "not found" in text and "task" in text and "dataset" not in text:
         return f"lm-eval task {task!r} does not exist (see `lm_eval ls tasks`)"
     if any(sign in text for sign in OFFLINE_SIGNS):
-        return (f"lm-eval task {task!r}: its dataset is not available offline; download it once where the Hub is "
-                f"reachable (run the task there, or `datasets.load_dataset` with the same name) so it is in the "
+        found = re.findall(r"Couldn't reach '([^'{}]+)'", "\n".join(tail), re.I)
+        dataset = f"dataset {found[-1]!r}" if found else "dataset"
+        return (f"lm-eval task {task!r}: its {dataset} is not available offline; download it once where the Hub is "
+                f"reachable (run the task there, or `datasets.load_dataset` with that name) so it is in the "
                 f"HF datasets cache, or remove {task!r} from eval.lm_eval")
     return f"lm-eval task {task!r} failed: {tail[-1] if tail else 'no output'}"
