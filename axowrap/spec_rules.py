@@ -133,5 +133,6 @@ def check_rules(spec: Spec) -> list[Problem]:
 from axowrap.datacheck import rules as _datacheck_rules  # noqa: E402,F401  (registers rules)
 from axowrap.plan import rules as _plan_rules  # noqa: E402,F401  (registers rules)
 from axowrap.evaluation import gate as _eval_gate  # noqa: E402,F401  (registers rules)
+from axowrap.hub import rules as _hub_rules  # noqa: E402,F401  (registers rules)
 from axowrap.launch import rules as _launch_rules  # noqa: E402,F401  (registers rules)
 from axowrap.gguf import preflight as _gguf_preflight  # noqa: E402,F401  (registers rules)

@@ -15,9 +15,16 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+import pytest
+
+TOKEN = "hf_test_SECRET_0123456789abcdef"
+LFS_THRESHOLD = 4096   # low: weights go through LFS, configs and cards inline
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -247,3 +254,19 @@ def serve(hub: Hub) -> tuple[_Server, threading.Thread]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server, thread
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
+    """A local Hub that accepts TOKEN (given as HF_TOKEN); huggingface_hub is put online for it
+    (tests/conftest.py sets HF_HUB_OFFLINE=1, which huggingface_hub reads once at import)."""
+    from huggingface_hub import constants
+
+    state = Hub(token=TOKEN, lfs_threshold=LFS_THRESHOLD)
+    server, _ = serve(state)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))   # never the machine's saved login
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,15 @@ import pytest
 import yaml
 from conftest import tiny_spec
 from helpers import run_cli
-from hub_server import Hub, serve
+from hub_server import TOKEN, Hub, hub  # noqa: F401  (hub: the local Hub fixture)
 
 from axowrap.errors import AxowrapError
 from axowrap.rundir import RunDir
 
 pytestmark = pytest.mark.axolotl   # the adapter is the real one Axolotl trains (tiny_adapter)
 
-TOKEN = "hf_test_SECRET_0123456789abcdef"
 REPOS = {"adapter": "acme/sql-lora", "merged": "acme/sql", "gguf": "acme/sql-GGUF"}
 METRICS = {"exact_match": {"base": 0.1, "tuned": 0.6, "delta": 0.5, "higher_is_better": True}}
-LFS_THRESHOLD = 4096   # low: the weights go through LFS, configs and the card inline
 
 
 def mark_done(run: RunDir, step_name: str, result: dict[str, Any]) -> None:
@@ -60,7 +57,7 @@ def push_run_template(tiny_model: Path, tiny_adapter: Path, tmp_path_factory: py
     (run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF" + bytes(range(256)) * 40)
     (run.gguf / "tiny-f16.gguf").write_bytes(b"GGUF" + bytes(range(255, -1, -1)) * 60)
     run.serve.mkdir()
-    (run.serve / "Modelfile").write_text("FROM ./tiny-q8_0.gguf\nPARAMETER temperature 0\n", encoding="utf-8")
+    (run.serve / "Modelfile").write_text("FROM ../gguf/tiny-q8_0.gguf\nPARAMETER temperature 0\n", encoding="utf-8")
     run.eval.mkdir()
     (run.eval / "results.json").write_text(json.dumps({"metrics": METRICS, "n": 10}), encoding="utf-8")
     mark_done(run, "train", {"adapter": str(run.adapter)})
@@ -76,20 +73,6 @@ def push_run(push_run_template: RunDir, tmp_path: Path) -> RunDir:
     return run
 
 
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
-    """A local Hub with a token; the client is online for it (conftest sets HF_HUB_OFFLINE=1)."""
-    from huggingface_hub import constants
-
-    state = Hub(token=TOKEN, lfs_threshold=LFS_THRESHOLD)
-    server, _ = serve(state)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))   # no saved login of the machine
-    yield state
-    server.shutdown()
-
-
 def push(run: RunDir, *extra: str, endpoint: str | None = None) -> Any:
     return run_cli("push", str(run.root), *extra, *(["--endpoint", endpoint] if endpoint else []))
 
@@ -97,7 +80,7 @@ def push(run: RunDir, *extra: str, endpoint: str | None = None) -> Any:
 def expected_files(run: RunDir) -> dict[str, dict[str, Path]]:
     adapter = {p.name: p for p in run.adapter.iterdir() if p.is_file() and p.name not in ("README.md", "config.json", "debug.log")}
     merged = {p.relative_to(run.merged).as_posix(): p for p in run.merged.rglob("*") if p.is_file()}
-    gguf = {p.name: p for p in run.gguf.glob("*.gguf")} | {"Modelfile": run.serve / "Modelfile"}
+    gguf = {p.name: p for p in run.gguf.glob("*.gguf")}
     return {"adapter": adapter, "merged": merged, "gguf": gguf}
 
 
@@ -114,11 +97,14 @@ def test_push_uploads_each_repo_exactly_its_files(push_run: RunDir, hub: Hub) ->
         repo = hub.repos[REPOS[kind]]
         assert repo.private                                     # default: nothing public by accident
         assert len(repo.commits) == 1
-        assert repo.commits[0]["files"] == sorted([*files, "README.md"])   # the commit holds exactly these
+        names = {*files, "README.md", *(["Modelfile"] if kind == "gguf" else [])}
+        assert repo.commits[0]["files"] == sorted(names)         # the commit holds exactly these
         stored = hub.file_bytes(REPOS[kind])
-        assert set(stored) == {*files, "README.md"}
+        assert set(stored) == names
         for path, local in files.items():
             assert sha(stored[path]) == sha(local.read_bytes()), f"{kind}: {path}"
+        if kind == "gguf":   # the Modelfile, pointed at the GGUF beside it in the repo
+            assert stored["Modelfile"] == b"FROM ./tiny-q8_0.gguf\nPARAMETER temperature 0\n"
         lfs_seen |= {p for p, f in repo.files.items() if f.lfs}
         inline_seen |= {p for p, f in repo.files.items() if not f.lfs}
     assert "adapter_model.safetensors" in lfs_seen and "tiny-f16.gguf" in lfs_seen

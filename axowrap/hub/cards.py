@@ -80,6 +80,12 @@ def card_metadata(inp: CardInputs) -> dict[str, Any]:
     return meta
 
 
+def datasets(inp: CardInputs) -> list[dict[str, Any]]:
+    """The training data as the manifest recorded it (source + sha256), else as the spec names it."""
+    recorded = inp.manifest.get("datasets") or [{"source": d.get("path")} for d in inp.spec.get("datasets") or []]
+    return [{"source": d.get("source"), "sha256": d.get("sha256")} for d in recorded]
+
+
 def eval_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     def show(value: Any) -> str:
         return f"{value:.4g}" if isinstance(value, (int, float)) else "-"
@@ -108,13 +114,13 @@ def render_card(inp: CardInputs) -> str:
     from axowrap.render import render_template
 
     meta = card_metadata(inp)
+    held = inp.manifest.get("holdout") or {}
+    holdout = {k: held.get(k) for k in ("rows", "fraction", "seed")}
     hyper = {k: inp.config[k] for k in HYPERPARAMETERS if inp.config.get(k) not in (None, False)}
     text = render_template(
         "modelcard.md.j2", meta=meta, kind=inp.kind, title=TITLE[inp.kind], repo_id=inp.repo_id, repos=inp.repos,
         base=base_model(inp), base_on_hub=is_hub_id(base_model(inp)), task=inp.spec.get("task", "custom"),
-        method=inp.spec.get("method", "lora"), datasets=inp.manifest.get("datasets") or [
-            {"source": d.get("path")} for d in inp.spec.get("datasets") or []],
-        holdout=inp.manifest.get("holdout"), hyper=hyper, eval_rows=eval_rows(inp.metrics),
+        method=inp.spec.get("method", "lora"), datasets=datasets(inp), holdout=holdout, hyper=hyper, eval_rows=eval_rows(inp.metrics),
         ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")], has_modelfile="Modelfile" in inp.files,
         spec_yaml=yaml.safe_dump(inp.spec, sort_keys=False, allow_unicode=True).rstrip("\n"),
         versions={k: v for k, v in (inp.manifest.get("versions") or {}).items() if v},

@@ -25,6 +25,7 @@ ADAPTER_FILES = (
     "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "chat_template.jinja",
 )
 CARD = "README.md"
+NOT_MODEL_FILES = (CARD, "debug.log", "training_args.bin")
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,13 @@ def _missing(kind: str, where: Path, step: str, run: RunDir) -> StepFailed:
                       hint=f"run `axowrap {step} {run.root}` first (and make sure the spec enables it)")
 
 
-def artifact_files(kind: str, run: RunDir) -> list[PlanFile]:
+def artifact_files(kind: str, run: RunDir, spec: dict[str, Any]) -> list[PlanFile]:
     """The run's files that the `kind` repo gets (the card aside)."""
+    if kind == "merged" and spec.get("method") == "full":
+        # full fine-tuning: the model is Axolotl's output_dir itself (top level: no checkpoints)
+        if not (run.adapter / "config.json").is_file():
+            raise _missing(kind, run.adapter, "train", run)
+        return [local_file(p) for p in sorted(run.adapter.iterdir()) if p.is_file() and p.name not in NOT_MODEL_FILES]
     if kind == "adapter":
         if not (run.adapter / "adapter_config.json").is_file():
             raise _missing(kind, run.adapter, "train", run)
@@ -98,8 +104,15 @@ def artifact_files(kind: str, run: RunDir) -> list[PlanFile]:
         raise _missing(kind, run.gguf, "gguf", run)
     files = [local_file(p) for p in ggufs]
     if (run.serve / "Modelfile").is_file():
-        files.append(local_file(run.serve / "Modelfile"))
+        files.append(generated_file("Modelfile", repo_modelfile((run.serve / "Modelfile").read_text(encoding="utf-8"))))
     return files
+
+
+def repo_modelfile(text: str) -> str:
+    """serve/Modelfile points at ../gguf/NAME.gguf; in the repo the GGUF sits beside it."""
+    lines = [f"FROM ./{line.split()[-1].rsplit('/', 1)[-1]}" if line.startswith("FROM ") and line.rstrip().endswith(".gguf")
+             else line for line in text.splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def build_plan(run: RunDir, spec: dict[str, Any], config: dict[str, Any], state: dict[str, Any],
@@ -111,7 +124,7 @@ def build_plan(run: RunDir, spec: dict[str, Any], config: dict[str, Any], state:
     private = bool(hub_section(spec).get("private", True))
     plans = []
     for kind, repo_id in repos.items():
-        files = artifact_files(kind, run)
+        files = artifact_files(kind, run, spec)
         inputs = CardInputs(kind=kind, repo_id=repo_id, repos=repos, spec=spec, config=config, manifest=manifest,
                             metrics=eval_metrics(run, state), files=[f.path for f in files])
         plans.append(RepoPlan(kind, repo_id, private, [*files, generated_file(CARD, render_card(inputs))]))
