@@ -131,7 +131,8 @@ def _hook_env(tmp_path: Path) -> dict[str, str]:
 
 def _pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     bindir = Path(sys.executable).parent
-    return subprocess.run([str(bindir / "pre-commit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(bindir / "pre-commit"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 def test_scaffold_pre_commit_hooks_run_through_pre_commit(team: Path, tmp_path: Path) -> None:

@@ -49,9 +49,8 @@ def parse_key(key: str) -> Path_:
 
 def _get(data: Any, path: Path_) -> tuple[bool, Any]:
     for part in path:
-        if isinstance(part, int) and isinstance(data, list) and part < len(data):
-            data = data[part]
-        elif isinstance(part, str) and isinstance(data, dict) and part in data:
+        if (isinstance(part, int) and isinstance(data, list) and part < len(data)) or (
+                isinstance(part, str) and isinstance(data, dict) and part in data):
             data = data[part]
         else:
             return False, None
@@ -112,8 +111,8 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
             return "\n".join([head, f"  target adjustment: axowrap's choice for target {target.name} x{target.gpus}",
                               f"  compute.target set by: {why}"])
         if path is not None:
-            return "\n".join([head, f"  axowrap default: spec key {_shown(path)} is not set by any layer"])
-        return "\n".join([head, "  fixed by axowrap for every spec (not a spec setting)"])
+            return f"{head}\n  axowrap default: spec key {_shown(path)} is not set by any layer"
+        return f"{head}\n  fixed by axowrap for every spec (not a spec setting)"
     path = parse_key(key)
     found, value = _get(spec.data, path)
     if not found:

@@ -59,7 +59,7 @@ def _from_hub(repo_id: str, revision: str) -> str | None:
 
         # HF_ENDPOINT read now, not at import: a mirror (or a test's local Hub) can be given per call.
         return str(HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).model_info(repo_id, revision=revision, timeout=10).sha)
-    except Exception:  # unreachable, unknown, gated: fall back to the cache, then to the pin hint
+    except Exception:  # noqa: BLE001  unreachable, unknown, gated: fall back to the cache, then to the pin hint
         return None
 
 
