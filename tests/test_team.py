@@ -183,3 +183,23 @@ def test_a_rendered_config_without_a_spec_fails_the_check_and_render_all_removes
     assert run_cli("render", "--all").out.endswith("removed rendered/example.axolotl.yaml\n")
     assert sorted(p.name for p in (team / "rendered").iterdir()) == ["renamed.axolotl.yaml"]
     assert run_cli("render", "--all", "--check").code == 0
+
+
+def test_init_is_deterministic(tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        assert run_cli("init", str(tmp_path / name), "--org", "acme").code == 0
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    assert one == two and len(one) == 10
+
+
+def test_scaffold_hooks_match_the_shipped_hooks(team: Path) -> None:
+    """The scaffold's local hooks and .pre-commit-hooks.yaml must run the same commands."""
+    import yaml
+
+    shipped = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    local = {h["id"]: h for h in yaml.safe_load((team / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]}
+    assert set(shipped) == set(local) == {"axowrap-validate", "axowrap-render-check"}
+    for hook_id, hook in shipped.items():
+        for key in ("entry", "language", "files", "pass_filenames"):
+            assert local[hook_id][key] == hook[key], (hook_id, key)
