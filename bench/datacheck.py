@@ -99,7 +99,9 @@ def main(targets: Targets) -> None:
         print(f"  token stats, 50,000 rows, fast tokenizer ({type(counter.tokenizer).__name__}): {tokens_s:.2f} s "
               f"wall, {tokens_cpu:.2f} s CPU (tokenizer load {load:.2f} s); {stats['tokens']:,} tokens, p50 {stats['p50']}, p99 {stats['p99']}")
         print(f"  whole `data check` of the spec (structure + content + tokens): {whole:.2f} s")
-        targets.check("token stats for 50,000 rows <= 15 s", tokens_s <= 15, f"{tokens_s:.2f} s")
+        # CPU time counts every tokenizer thread, so on an idle machine wall <= CPU: checked on CPU
+        # time for the same reason as above (both printed).
+        targets.check("token stats for 50,000 rows <= 15 s (CPU time)", tokens_cpu <= 15, f"{tokens_cpu:.2f} s CPU, {tokens_s:.2f} s wall")
 
         rendered = render_spec(spec, base_dir=None, dataset_paths=[data], output_dir=str(work / "out"))
         cfg = work / "axolotl.yaml"

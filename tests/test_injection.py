@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -47,6 +48,9 @@ def test_spec_strings_never_change_the_key_set(
     spec = yaml.safe_load(Path("examples/sql.yaml").read_text())
     spec["base_model"] = "org/" + model
     spec["datasets"][0]["fields"] = {"instruction": column, "input": column + "2", "output": column + "3"}
+    # validate reads the rows (issue 7): give it one with the fuzzed column names
+    spec["datasets"][0]["path"] = "data/fuzz.jsonl"
+    Path("examples/data/fuzz.jsonl").write_text(json.dumps({column: "q", column + "2": "c", column + "3": "a"}) + "\n", encoding="utf-8")
     spec["datasets"][0]["prompt"] = "{instruction}" + prompt
     spec["datasets"][0]["system_prompt"] = system
     spec["output_dir"] = out_dir

@@ -29,11 +29,16 @@ def dataset_rows(spec: Spec) -> Iterator[Problem]:
     if SKIP_ROWS.get():
         return
     for i, entry in enumerate(spec.data.get("datasets") or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            continue  # the schema check reports it
         fmt = entry.get("format")
-        local = local_path(spec, entry.get("path", ""))
+        fields, roles = entry.get("fields") or {}, entry.get("roles") or {}
+        local = local_path(spec, entry["path"])
         if fmt not in FORMATS or "type" in entry or local is None or not local.is_file():
             continue
-        layout = layout_for(fmt, entry.get("fields"), entry.get("roles"))
+        if not isinstance(fields, dict) or not isinstance(roles, dict) or not all(isinstance(v, list) for v in roles.values()):
+            continue
+        layout = layout_for(fmt, fields, roles)
         counts: Counter[str] = Counter()
         shown = 0
         try:

@@ -20,6 +20,8 @@ def plan_fits_target(spec: Spec) -> Iterator[Problem]:
     from axowrap.plan.build import fit_check
     from axowrap.render import spec_target
 
+    if not isinstance(spec.data.get("base_model"), str):
+        return  # the schema check reports it
     try:
         target = spec_target(spec)
         if target.is_cpu:
