@@ -163,13 +163,13 @@ def _task_config(spec: dict[str, Any], docs_path: Path, max_gen_toks: int) -> tu
         "test_split": "test",
     }
     if metric == "perplexity":
-        task |= {"output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "{{text}}"}
+        task |= {"output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "text"}
         return task | {"metric_list": [{"metric": "word_perplexity", "aggregation": "weighted_perplexity", "higher_is_better": False}]}, names
     if metric == "preference_margin":
-        task |= {"output_type": "multiple_choice", "doc_to_text": "{{prompt}}", "doc_to_choice": "{{choices}}",
+        task |= {"output_type": "multiple_choice", "doc_to_text": "prompt", "doc_to_choice": "choices",
                  "doc_to_target": 0, "target_delimiter": "", "process_results": "!function utils.process_preference"}
     else:
-        task |= {"output_type": "generate_until", "doc_to_text": "{{prompt}}", "doc_to_target": "{{target}}",
+        task |= {"output_type": "generate_until", "doc_to_text": "prompt", "doc_to_target": "target",
                  "generation_kwargs": {"until": STOP, "max_gen_toks": max_gen_toks, "do_sample": False},
                  "process_results": "!function utils.process_generation"}
     metrics = [{"metric": n, "aggregation": "!function utils.macro_f1" if n == "macro_f1" else "mean", "higher_is_better": True} for n in names]

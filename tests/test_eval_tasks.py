@@ -1,0 +1,71 @@
+"""The generated lm-eval task for every preset: prompts as training builds them, targets, task YAML."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from axowrap.evaluation.tasks import TASK_NAME, write_task
+from axowrap.holdout import read_rows
+from axowrap.render import render_spec
+from axowrap.spec import load_spec
+from conftest import EXAMPLES
+
+PRESET_SPECS = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+
+
+def _task(workdir: Path, name: str, model: Path) -> tuple[dict, list[dict], list[dict], dict]:
+    spec_path = workdir / "examples" / f"{name}.yaml"
+    spec_path.write_text(spec_path.read_text().replace(yaml.safe_load(spec_path.read_text())["base_model"], str(model)))
+    spec = load_spec(spec_path)
+    config = render_spec(spec, base_dir=None).config
+    source = spec.base_dir / spec.data["datasets"][0]["path"]
+    rows = list(read_rows(source))[:3]
+    held = workdir / "held.jsonl"
+    held.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    files = write_task(workdir / "task", held, spec.data, config, max_gen_toks=8)
+    task = yaml.load((files.folder / f"{TASK_NAME}.yaml").read_text(), Loader=_Loader)
+    docs = [json.loads(line) for line in (files.folder / "docs.jsonl").read_text().splitlines()]
+    return task, docs, rows, spec.data
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_constructor("!function", lambda loader, node: f"!function {loader.construct_scalar(node)}")
+
+
+@pytest.mark.axolotl
+@pytest.mark.parametrize("name", PRESET_SPECS)
+def test_task_for_every_preset(name: str, workdir: Path, tiny_model: Path) -> None:
+    task, docs, rows, spec = _task(workdir, name, tiny_model)
+    assert len(docs) == len(rows) == 3
+    data_file = Path(task["dataset_kwargs"]["data_files"]["test"])
+    assert data_file.is_absolute() and data_file.is_file()
+    metric = spec["eval"]["metric"]
+    names = [m["metric"] for m in task["metric_list"]]
+    if metric == "perplexity":
+        assert task["output_type"] == "loglikelihood_rolling" and docs[0]["text"] == rows[0]["text"]
+        return
+    if metric == "preference_margin":
+        assert task["output_type"] == "multiple_choice" and names == ["preference_accuracy", "preference_margin"]
+        assert all(len(d["choices"]) == 2 and d["choices"][0] != d["choices"][1] for d in docs)
+        assert docs[0]["prompt"].endswith("<|im_start|>assistant\n")    # the chat template's generation prompt
+        return
+    assert task["output_type"] == "generate_until" and task["process_results"] == "!function utils.process_generation"
+    assert all(d["target"] for d in docs)
+    fmt = spec["datasets"][0]["format"]
+    if fmt in ("messages", "sharegpt"):
+        # ChatML from the tokenizer, ending where the assistant's answer starts
+        assert docs[0]["prompt"].startswith("<|im_start|>") and docs[0]["prompt"].endswith("<|im_start|>assistant\n")
+        assert docs[0]["target"] not in docs[0]["prompt"]
+    if metric == "tool_call_match":
+        assert names == ["tool_call_match"]
+        assert any('"name"' in d["target"] for d in docs)
+    if metric == "accuracy":
+        assert names == ["accuracy", "macro_f1"]
+        assert task["metric_list"][1]["aggregation"] == "!function utils.macro_f1"
