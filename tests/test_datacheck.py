@@ -97,8 +97,8 @@ def test_csv_reader_rows_and_short_lines(tmp_path: Path) -> None:
 
 
 def test_parquet_reader_counts_rows(tmp_path: Path) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
-    import pyarrow as pa
+    import pyarrow as pa  # installed with the train extra (datasets needs it)
+    import pyarrow.parquet as pq
 
     rows = rows_of("instruct.jsonl")[:10]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet")

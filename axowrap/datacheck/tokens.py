@@ -125,7 +125,10 @@ class TokenCounter:
         if self.tokenizer is None or not getattr(self.tokenizer, "chat_template", None) or self.layout.format == "text":
             return {"text": "\n".join(f"{r}: {c}" for r, c in turns)[:1200], "eos": "unknown (no tokenizer chat template here)"}
         messages = [{"role": r, "content": c} for r, c in turns]
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+        try:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+        except Exception as exc:  # a template may refuse a row (e.g. no system role): say so, go on
+            return {"text": "\n".join(f"{r}: {c}" for r, c in turns)[:1200], "eos": f"unknown: the chat template refused the first row ({exc})"}
         last = next((c for r, c in reversed(turns) if r == "assistant" and c), "")
         after = text[text.rfind(last) + len(last):] if last and last in text else ""
         verdict = f"yes: {eos!r} follows the last assistant turn" if eos and after.lstrip().startswith(eos) else (
