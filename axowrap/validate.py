@@ -72,6 +72,10 @@ def render_checked(path: Path, *, target: Target | None = None, deep: bool = Fal
     spec = load_spec(path)
     rendered = render_spec(spec, target=target)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
+    if target is not None:  # the spec rule planned for compute.target; plan for the one asked for too
+        from axowrap.plan.rules import fit_problems
+
+        problems += fit_problems(spec, target)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     return rendered, problems

@@ -177,3 +177,13 @@ def test_validate_warns_when_it_will_not_fit(workdir: Path) -> None:
     assert "method: lora instead of a full fine-tune -> 21.4 GB" in res.out
     ok = run_cli("validate", "examples/sql.yaml")
     assert ok.code == 0 and "warning" not in ok.out
+
+
+def test_validate_target_warns_for_the_target_asked_for(workdir: Path) -> None:
+    write_spec(workdir, "meta-llama/Llama-3.1-8B-Instruct", "compute: {target: a100-80gb}\n")
+    assert "warning" not in run_cli("validate", "big.yaml").out
+    res = run_cli("validate", "big.yaml", "--target", "t4-16gb")
+    assert res.code == 0
+    assert "warning: compute.target: the plan estimates 21.6 GB per GPU, more than the 16 GB of t4-16gb: it will not fit" in res.out
+    assert "method: qlora (4-bit base) instead of lora -> 11.5 GB" in res.out
+    assert "warning" not in run_cli("validate", "big.yaml", "--target", "h100-80gb:2").out

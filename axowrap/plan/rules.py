@@ -2,6 +2,8 @@
 
 Pure arithmetic on the model's shape (local config.json or the built-in table): no data is
 read and nothing heavy is imported. A model the plan cannot size is not a validation problem.
+The rule checks the spec's own `compute.target`; `validate --target` calls `fit_problems`
+with the target asked for.
 """
 
 from __future__ import annotations
@@ -13,29 +15,39 @@ from axowrap.plan.memory import GB
 from axowrap.problems import Problem
 from axowrap.spec import Spec
 from axowrap.spec_rules import rule
+from axowrap.targets import Target
+
+
+def fit_problems(spec: Spec, target: Target) -> list[Problem]:
+    """A warning when the plan's estimate is more than `target`'s memory per GPU."""
+    from axowrap.plan.build import fit_check
+
+    if target.is_cpu or not isinstance(spec.data.get("base_model"), str):
+        return []
+    try:
+        plan = fit_check(spec, target)
+    except AxowrapError:
+        return []
+    if plan.fits:
+        return []
+    fixes = [r for r in plan.recommendations if r.fits][:2]
+    tip = "; ".join(f"{r.change} -> {r.estimate.total / GB:.1f} GB" for r in fixes) or "no single change fits: see `axowrap plan`"
+    gpus = target.gpus * target.nodes
+    return [spec.problem(
+        ("compute", "target"),
+        f"the plan estimates {plan.estimate.total / GB:.1f} GB per GPU, more than the {plan.limit / GB:g} GB of {target.name}"
+        + (f" x{gpus}" if gpus > 1 else "") + ": it will not fit",
+        hint=f"{tip} (axowrap plan {spec.path} --target {target.name}:{gpus})",
+        severity="warning",
+    )]
 
 
 @rule
 def plan_fits_target(spec: Spec) -> Iterator[Problem]:
-    from axowrap.plan.build import fit_check
     from axowrap.render import spec_target
 
-    if not isinstance(spec.data.get("base_model"), str):
-        return  # the schema check reports it
     try:
         target = spec_target(spec)
-        if target.is_cpu:
-            return
-        plan = fit_check(spec, target)
     except AxowrapError:
         return
-    if plan.fits:
-        return
-    fixes = [r for r in plan.recommendations if r.fits][:2]
-    tip = "; ".join(f"{r.change} -> {r.estimate.total / GB:.1f} GB" for r in fixes) or "no single change fits: see `axowrap plan`"
-    yield spec.problem(
-        ("compute", "target"),
-        f"the plan estimates {plan.estimate.total / GB:.1f} GB per GPU, more than the {plan.limit / GB:g} GB of {target.name}: it will not fit",
-        hint=f"{tip} (axowrap plan {spec.path})",
-        severity="warning",
-    )
+    yield from fit_problems(spec, target)
