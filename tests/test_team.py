@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -203,3 +204,13 @@ def test_scaffold_hooks_match_the_shipped_hooks(team: Path) -> None:
     for hook_id, hook in shipped.items():
         for key in ("entry", "language", "files", "pass_filenames"):
             assert local[hook_id][key] == hook[key], (hook_id, key)
+
+
+def test_init_without_rendered_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_cli("init", str(tmp_path / "ft"), "--no-rendered").code == 0
+    monkeypatch.chdir(tmp_path / "ft")
+    assert not Path("rendered").exists()
+    assert "render" not in Path(".pre-commit-config.yaml").read_text().replace("# ", "")
+    assert "axowrap render --all --check" not in Path(".github/workflows/axowrap.yml").read_text()
+    json.loads(Path(".vscode/settings.json").read_text())
+    assert run_cli("validate", "--all").code == 0
