@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES, REPO, write
 from helpers import run_cli
 
 from axowrap.team.discovery import discover, rendered_path
@@ -214,3 +214,15 @@ def test_init_without_rendered_configs(tmp_path: Path, monkeypatch: pytest.Monke
     assert "axowrap render --all --check" not in Path(".github/workflows/axowrap.yml").read_text()
     json.loads(Path(".vscode/settings.json").read_text())
     assert run_cli("validate", "--all").code == 0
+
+
+def test_a_spec_that_lost_its_task_or_its_syntax_is_reported_not_skipped(team: Path) -> None:
+    write(team / "specs" / "no-task.yaml", "extend: ../team.yaml\nmethod: lora\n")
+    write(team / "elsewhere" / "broken.yaml", "task: [sql\n")
+    write(team / "configs" / "notes.yaml", "just: a mapping\n")  # not a spec: no task/extends, not in specs/
+    found = discover(Path("."))
+    assert found.specs == [Path("elsewhere/broken.yaml"), Path("specs/example.yaml"), Path("specs/no-task.yaml")]
+    res = run_cli("validate", "--all")
+    assert res.code == 1
+    assert "specs/no-task.yaml" in res.out and "missing required key 'task'" in res.out
+    assert "elsewhere/broken.yaml" in res.out

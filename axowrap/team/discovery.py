@@ -1,9 +1,11 @@
 """Find every spec in a team repo (`--all`), and where its committed rendered config lives.
 
 A YAML file under the root is a *spec* when it is a mapping with `task:` or `extends:` (Axolotl
-has neither key). A file that another spec `extends` is a *base*: it is checked through the specs
-that extend it, never on its own (a team base has no `task:`). Hidden folders and the folders
-of generated output (rendered/, runs/, outputs/, node_modules/) are not searched.
+has neither key), when it sits in a folder named `specs/` (whatever it holds), or when it cannot
+be parsed at all: so a spec that lost its `task:` or its syntax is reported, never skipped. A
+file that another spec `extends` is a *base*: it is checked through the specs that extend it,
+never on its own (a team base has no `task:`). Hidden folders and the folders of generated
+output (rendered/, runs/, outputs/, node_modules/) are not searched.
 
 Rendered configs: the spec named N (its `name:`, else its file stem) is committed as
 `rendered/N.axolotl.yaml` at the repo root, rendered with paths relative to the repo root
@@ -42,13 +44,13 @@ def _yaml_files(root: Path) -> list[Path]:
     return found
 
 
-def _peek(path: Path) -> dict | None:
-    """The top-level mapping of a YAML file, or None when it is not one (or not YAML)."""
+def _peek(path: Path) -> tuple[bool, dict]:
+    """(parsed?, top-level mapping of the file: {} when it is not a mapping)."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return data if isinstance(data, dict) else None
+        return False, {}
+    return True, data if isinstance(data, dict) else {}
 
 
 def _extends(path: Path, data: dict) -> list[Path]:
@@ -59,13 +61,13 @@ def _extends(path: Path, data: dict) -> list[Path]:
 
 def discover(root: Path) -> Discovery:
     """Every spec and base spec under `root`, sorted by path (paths as found under `root`)."""
-    mappings = {path: data for path in _yaml_files(root) if (data := _peek(path)) is not None}
-    extended = {base for path, data in mappings.items() for base in _extends(path, data)}
+    peeked = {path: _peek(path) for path in _yaml_files(root)}
+    extended = {base for path, (_, data) in peeked.items() for base in _extends(path, data)}
     out = Discovery(root=root)
-    for path, data in mappings.items():
+    for path, (parsed, data) in peeked.items():
         if path.resolve() in extended:
             out.bases.append(path)
-        elif "task" in data or "extends" in data:
+        elif not parsed or "task" in data or "extends" in data or "specs" in path.parent.parts:
             out.specs.append(path)
     return out
 
@@ -76,7 +78,8 @@ def find_specs(root: Path) -> list[Path]:
     if not specs:
         raise AxowrapError(
             f"no specs found under {root.resolve()}",
-            hint="a spec is a YAML file with `task:` or `extends:`; create one with `axowrap new --task TASK -o specs/NAME.yaml`",
+            hint="a spec is a YAML file with `task:` or `extends:`, or any YAML file in specs/; "
+                 "create one with `axowrap new --task TASK -o specs/NAME.yaml`",
         )
     return specs
 
