@@ -226,3 +226,11 @@ def test_a_spec_that_lost_its_task_or_its_syntax_is_reported_not_skipped(team: P
     assert res.code == 1
     assert "specs/no-task.yaml" in res.out and "missing required key 'task'" in res.out
     assert "elsewhere/broken.yaml" in res.out
+
+
+def test_an_extends_cycle_is_reported_not_skipped(team: Path) -> None:
+    write(team / "specs" / "a.yaml", "extends: b.yaml\ntask: sql\n")
+    write(team / "specs" / "b.yaml", "extends: a.yaml\n")
+    assert {Path("specs/a.yaml"), Path("specs/b.yaml")} <= set(discover(Path(".")).specs)
+    res = run_cli("validate", "--all")
+    assert res.code == 1 and "extends cycle: specs/a.yaml -> specs/b.yaml -> specs/a.yaml" in res.out

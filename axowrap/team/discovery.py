@@ -59,13 +59,28 @@ def _extends(path: Path, data: dict) -> list[Path]:
     return [(path.parent / n).resolve() for n in names]
 
 
+def _in_cycle(start: Path, links: dict[Path, list[Path]]) -> bool:
+    """Whether `start` extends itself through some chain (then it is checked, to report the cycle)."""
+    seen: set[Path] = set()
+    todo = list(links.get(start, []))
+    while todo:
+        node = todo.pop()
+        if node == start:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(links.get(node, []))
+    return False
+
+
 def discover(root: Path) -> Discovery:
     """Every spec and base spec under `root`, sorted by path (paths as found under `root`)."""
     peeked = {path: _peek(path) for path in _yaml_files(root)}
-    extended = {base for path, (_, data) in peeked.items() for base in _extends(path, data)}
+    links = {path.resolve(): _extends(path, data) for path, (_, data) in peeked.items()}
+    extended = {base for bases in links.values() for base in bases}
     out = Discovery(root=root)
     for path, (parsed, data) in peeked.items():
-        if path.resolve() in extended:
+        if path.resolve() in extended and not _in_cycle(path.resolve(), links):
             out.bases.append(path)
         elif not parsed or "task" in data or "extends" in data or "specs" in path.parent.parts:
             out.specs.append(path)
