@@ -21,11 +21,11 @@ from axowrap.gguf import CONVERT_TYPES, K_QUANTS, QK_K
 from axowrap.problems import Problem
 from axowrap.spec import Spec
 from axowrap.spec_rules import local_path, rule
+from axowrap.steps.merge import DTYPE_BYTES, config_dtype, weights_bytes
 
 # Approximate bits per weight of each GGUF type (llama.cpp's quantize table).
 BITS = {"f16": 16, "bf16": 16, "q8_0": 8.5, "q6_k": 6.56, "q5_k_m": 5.69, "q5_k_s": 5.54, "q5_0": 5.5, "q4_k_m": 4.89,
         "q4_k_s": 4.57, "q4_0": 4.5, "q3_k_l": 4.27, "q3_k_m": 3.91, "q3_k_s": 3.5, "q2_k": 3.35}
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 REGISTER = re.compile(r"register\(([^)]*)\)", re.S)
 
 
@@ -75,15 +75,10 @@ def fallback_tensors(cfg: dict[str, Any]) -> int:
     return layers * (6 * bad_hidden + bad_inter) + 2 * bad_hidden
 
 
-def weights_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.glob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
-
-
 def disk_needed(cfg: dict[str, Any], base: Path, types: list[str]) -> int:
     """Bytes for the merged model (as big as the base's weights) and every GGUF (+ the f16 intermediate)."""
     size = weights_bytes(base)
-    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
-    params = size / DTYPE_BYTES.get(dtype, 2)
+    params = size / DTYPE_BYTES.get(config_dtype(cfg), 2)
     made = set(types) | ({"f16"} if any(t not in CONVERT_TYPES for t in types) else set())
     return int(size + sum(params * BITS[t] / 8 for t in made))
 

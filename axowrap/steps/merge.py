@@ -18,6 +18,7 @@ from typing import Any
 
 from axowrap.errors import StepFailed
 from axowrap.gguf.child import run_logged
+from axowrap.rundir import RunDir
 from axowrap.steps import Step, StepContext
 
 PROBES = (
@@ -64,6 +65,11 @@ def weights_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
 
 
+def config_dtype(cfg: dict[str, Any]) -> str:
+    """The weights' dtype a config.json states ('float32' when it states none)."""
+    return str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
+
+
 def available_ram() -> int | None:
     """MemAvailable from /proc/meminfo, in bytes (None where it cannot be read)."""
     try:
@@ -79,8 +85,7 @@ def ram_needed(base: Path) -> int:
     """Bytes the step needs at its peak: base + adapter and the merged model, both in float32
     for the logit check (the merge itself works shard by shard and needs less)."""
     cfg = json.loads((base / "config.json").read_text(encoding="utf-8"))
-    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
-    as_f32 = weights_bytes(base) * 4 // DTYPE_BYTES.get(dtype, 2)
+    as_f32 = weights_bytes(base) * 4 // DTYPE_BYTES.get(config_dtype(cfg), 2)
     return 2 * as_f32 + GIB // 2
 
 
@@ -98,8 +103,7 @@ def check_ram(base: Path | None, available: int | None) -> dict[str, Any]:
 
 
 def merged_dtype(merged: Path) -> str:
-    cfg = json.loads((merged / "config.json").read_text(encoding="utf-8"))
-    return str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
+    return config_dtype(json.loads((merged / "config.json").read_text(encoding="utf-8")))
 
 
 def probe_texts(tokenizer: Any) -> list[str]:
@@ -159,6 +163,11 @@ def copy_tokenizer(adapter: Path, merged: Path) -> list[str]:
     return copied
 
 
+def merge_argv(run_dir: RunDir) -> list[str]:
+    """Axolotl's merge for a run; it writes adapter/merged/ (Axolotl's output_dir + /merged)."""
+    return [sys.executable, "-m", "axolotl.cli.merge_lora", str(run_dir.config), f"--lora-model-dir={run_dir.adapter}"]
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
     run_dir, config = ctx.run, ctx.config
     adapter = run_dir.adapter
@@ -166,7 +175,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed(f"merge: no adapter in {adapter} (adapter_config.json missing)", hint="run `axowrap train RUN` first")
     base = local_model(config, run_dir.root)
     ram = check_ram(base, available_ram())
-    argv = [sys.executable, "-m", "axolotl.cli.merge_lora", str(run_dir.config), f"--lora-model-dir={adapter}"]
+    argv = merge_argv(run_dir)
     if ctx.dry_run:
         ctx.echo(f"merge: would run {' '.join(argv)} and move {adapter / 'merged'} to {run_dir.merged}")
         return {"dry_run": True, "argv": argv}
