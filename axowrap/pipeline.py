@@ -157,6 +157,7 @@ def run_steps(
     chosen = select(steps, from_step, ctx_for)
     chosen_names = {s.name for s in chosen}
     ran_any = False
+    would_run: set[str] = set()   # --dry-run: the steps that would run, for their downstreams
     for step in chosen:
         ctx = ctx_for(step)
         fp = fingerprints[step.name]
@@ -173,7 +174,15 @@ def run_steps(
         ctx.options["resume"] = not force and prev.get("fingerprint") == fp and prev.get("status") in (st.FAILED, st.INTERRUPTED, st.RUNNING)
         _say(echo, json_events, step.name, "dry-run" if dry_run else "start", "resuming" if ctx.options["resume"] else "")
         if dry_run:
-            step.run(ctx)
+            try:
+                step.run(ctx)
+            except AxowrapError as exc:
+                pending = [n for n in step.needs if n in would_run]
+                if not pending:
+                    raise
+                # Its inputs do not exist yet: an upstream step would make them in a real run.
+                _say(echo, json_events, step.name, f"would run after {', '.join(pending)}", exc.message)
+            would_run.add(step.name)
             continue
         ran_any = True
         done_state[step.name] = st.update_step(
