@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from axowrap.launch.command import launch_argv
 from axowrap.pipeline import prepare_run
@@ -37,10 +38,13 @@ def free_port() -> int:
     raise RuntimeError("no free port pair")
 
 
-def prepared(folder: Path, model: Path, compute: str):
+def prepared(folder: Path, model: Path, compute: dict):
     spec_path = tiny_spec(folder, model)
-    text = spec_path.read_text().replace("max_steps: 6", "max_steps: 4").replace("save_steps: 3", "save_steps: 2")
-    spec_path.write_text(text.replace("compute: {target: cpu}", f"compute: {compute}").replace("export: {merge: true, gguf: [f16, q8_0, q4_k_m]}\n", ""))
+    data = yaml.safe_load(spec_path.read_text())
+    data["training"].update(max_steps=4, save_steps=2)
+    data["compute"] = compute
+    data.pop("export", None)
+    spec_path.write_text(yaml.safe_dump(data))
     run = prepare_run(spec_path, folder / "runs")
     return run, load_spec(spec_path).data
 
@@ -63,7 +67,7 @@ def assert_data_parallel(text: str, adapter: Path) -> None:
 
 @pytest.mark.slow
 def test_two_processes_train_data_parallel_on_cpu(tiny_model: Path, tmp_path: Path) -> None:
-    run, spec = prepared(tmp_path, tiny_model, "{target: cpu, gpus_per_node: 2}")
+    run, spec = prepared(tmp_path, tiny_model, {"target": "cpu", "gpus_per_node": 2})
     argv, env = launch_argv(spec, run.config.resolve(), main_port=free_port())
     assert env["ACCELERATE_USE_CPU"] == "true"
     proc = subprocess.run(argv, cwd=run.root, env=child_env(env), capture_output=True, text=True, timeout=600)
@@ -73,7 +77,7 @@ def test_two_processes_train_data_parallel_on_cpu(tiny_model: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_two_simulated_nodes_train_together(tiny_model: Path, tmp_path: Path) -> None:
-    run, spec = prepared(tmp_path, tiny_model, "{target: cpu, nodes: 2}")
+    run, spec = prepared(tmp_path, tiny_model, {"target": "cpu", "nodes": 2})
     port = free_port()
     procs = []
     for rank in (0, 1):   # two launches differing only in machine_rank
