@@ -204,3 +204,15 @@ def test_state_file_is_written_atomically_and_read_back(workdir: Path) -> None:
     run.state.write_text("{not json")
     res = run_cli("status", str(run.root))
     assert res.code == 1 and "cannot read run state" in res.err
+
+
+def test_dry_run_of_every_step_before_anything_exists(workdir: Path) -> None:
+    from axowrap.steps import available_steps
+
+    res = run_cli("run", "examples/sql.yaml", "--dry-run")
+    assert res.code == 0, res.err
+    for step in available_steps():
+        if step.name != "push":   # sql.yaml asks for no upload
+            assert f"==> {step.name}: dry-run" in res.out
+    run = run_dir_for(Path("examples/sql.yaml"), "sql", Path("runs"))
+    assert not run.state.exists() and not run.adapter.exists()
