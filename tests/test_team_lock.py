@@ -101,6 +101,8 @@ def test_model_package_and_unlocked_spec_drift(repo: Path) -> None:
     drift = check_lock(Path("specs/local.yaml"))
     assert drift[0].startswith("torch: locked 0.0.1, installed ")
     assert drift[1].startswith("specs/local.yaml: base model ") and "sha256 locked" in drift[1]
+    res = run_cli("lock", "specs/local.yaml", "--check")
+    assert res.code == 1 and res.out.splitlines() == drift and "error: 2 drift(s) from axowrap.lock" in res.err
     assert check_lock(Path("specs/hub.yaml"))[-1] == "specs/hub.yaml: not in " + str(lock_file) + \
         " (run `axowrap lock specs/hub.yaml`)"
 
