@@ -156,3 +156,10 @@ def test_spec_warnings_for_layouts(tmp_path: Path) -> None:
     res = run_cli("validate", str(wide))
     assert "16 GPUs per node: most h100-80gb machines have at most 8" in res.out + res.err
     assert "gpus_per_node: 8, nodes: 2" in res.out + res.err
+
+
+def test_one_gpu_zero3_offload_still_gets_its_json(tmp_path: Path) -> None:
+    spec = compute(gpus_per_node=1, strategy="zero3", offload="cpu")
+    argv, _ = launch_argv(spec, tmp_path / "axolotl.yaml")
+    assert argv[1:5] == ["launch", "--num_processes", "1", "--num_machines"]
+    assert json.loads((tmp_path / "deepspeed-zero3-offload.json").read_text())["zero_optimization"]["offload_param"]["device"] == "cpu"

@@ -50,22 +50,24 @@ def launch_argv(
 ) -> tuple[list[str], dict[str, str]]:
     """(argv, env changes) for `accelerate launch -m axolotl.cli.train CONFIG`.
 
-    For more than one process this also writes accelerate.yaml (and a ZeRO JSON) next to
-    CONFIG: the run directory, where the train step runs Axolotl.
+    When the config names a ZeRO JSON, or for more than one process, this also writes it
+    (and accelerate.yaml) next to CONFIG: the run directory, where the train step runs Axolotl.
     """
     bindir = Path(sys.executable).parent
     accelerate = str(bindir / "accelerate")
     lay = layout(spec)
     env = dict(BASE_ENV)
     if not lay.distributed:
+        if support_files(spec):   # ZeRO with CPU offload on one GPU still needs its JSON
+            write_launch_files(spec, config_path.parent)
         argv = [accelerate, "launch", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
         if lay.is_cpu:
             argv.append("--cpu")
         return [*argv, "-m", "axolotl.cli.train", str(config_path)], env
+    acc_config = write_launch_files(spec, config_path.parent)
     rank = machine_rank if machine_rank is not None else int(os.environ.get(RANK_ENV, "0"))
     ip = main_ip or os.environ.get(IP_ENV, "127.0.0.1")
     port = main_port if main_port is not None else int(os.environ.get(PORT_ENV, str(DEFAULT_PORT)))
-    acc_config = write_launch_files(spec, config_path.parent)
     check: list[str] = []
     if lay.nodes > 1:
         # Every node reports its environment first; all refuse to start when they differ.
