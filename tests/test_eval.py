@@ -103,6 +103,8 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
         answers[label] = [json.loads(s)["filtered_resps"][0] for s in samples]
         assert len(answers[label]) == len(held)
     assert answers["base"] != answers["adapter"]
+    assert (run.eval / "base" / "axowrap_domain" / "axowrap-inputs.sha256").is_file()   # base results reusable
+    assert not (run.eval / "adapter" / "axowrap_domain" / "axowrap-inputs.sha256").exists()
 
     # the table in the report has both models' columns
     report = (run.eval / "report.md").read_text()

@@ -85,13 +85,24 @@ def _database(ctx: StepContext, ev: dict[str, Any]) -> str | None:
     return str(path.resolve())
 
 
-def _run_lm_eval(ctx: StepContext, argv: list[str]) -> tuple[int, list[str]]:
+def _run_lm_eval(ctx: StepContext, model: Model, argv: list[str], out: Path, inputs: list[Path]) -> tuple[int, list[str]]:
+    """Run one lm-eval child. The base model's results are reused when its command and the task
+    files are unchanged (`eval --model merged` after `--model adapter` does not redo the base)."""
     from axowrap.pipeline import StepInterrupted, run_child
 
+    digest = hashlib.sha256(json.dumps(argv).encode())
+    for path in inputs:
+        digest.update(path.read_bytes())
+    stamp = out / "axowrap-inputs.sha256"
+    if model.label == "base" and stamp.is_file() and stamp.read_text() == digest.hexdigest() and any(out.rglob("results_*.json")):
+        ctx.echo(f"eval: reusing the base model's results in {out}")
+        return 0, []
     env = {**ctx.env, "TOKENIZERS_PARALLELISM": "false"}
     code, interrupted, tail = run_child(argv, env=env, log=ctx.log, on_record=lambda _rec: None)
     if interrupted:
         raise StepInterrupted("step eval interrupted", hint="rerun the same command to redo the eval")
+    if code == 0:
+        atomic_write(stamp, digest.hexdigest())
     return code, tail
 
 
@@ -110,7 +121,7 @@ def _domain(ctx: StepContext, models: list[Model], ev: dict[str, Any]) -> tuple[
         ctx.echo(f"eval: {model.label} model on {task.n} held-out rows")
         out = ctx.run.eval / model.label / task.name
         argv = lm_eval_argv(model, [task.name], out, include_path=task.folder, batch_size=int(opts.get("batch_size") or 1))
-        code, tail = _run_lm_eval(ctx, argv)
+        code, tail = _run_lm_eval(ctx, model, argv, out, [task.folder / f"{task.name}.yaml", task.folder / "docs.jsonl", task.folder / "utils.py"])
         if code != 0:
             raise step_failed("eval", argv, code, ctx.log, tail)
         values[model.label] = read_results(out, task.name)
@@ -140,7 +151,7 @@ def _standard(ctx: StepContext, models: list[Model], tasks: list[str]) -> tuple[
             ctx.echo(f"eval: {model.label} model on lm-eval task {task}")
             out = ctx.run.eval / model.label / task
             argv = lm_eval_argv(model, [task], out, limit=ctx.options.get("limit"), batch_size=int(ctx.options.get("batch_size") or 1))
-            code, tail = _run_lm_eval(ctx, argv)
+            code, tail = _run_lm_eval(ctx, model, argv, out, [])
             if code != 0:
                 errors[task] = standard_task_error(task, tail)
                 ctx.echo(f"eval: {errors[task]} (log: {ctx.log})")
@@ -165,7 +176,7 @@ def report_markdown(metrics: dict[str, dict[str, Any]], n: int, tuned: str, erro
     def fmt(x: float | None, sign: str = "") -> str:
         return "n/a" if x is None else f"{x:{sign}.4f}"
 
-    lines = ["## Evaluation", "", f"Held-out rows: {n}; fine-tuned model: {tuned}.", "",
+    lines = ["## Evaluation", "", f"Held-out rows: {n}; " + (f"fine-tuned model: {tuned}." if tuned != "base" else "base model only."), "",
              "| metric | base | tuned | delta |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {fmt(m['base'])} | {fmt(m['tuned'])} | {fmt(m['delta'], '+')} |"
               for name, m in metrics.items()]
