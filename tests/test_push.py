@@ -219,3 +219,21 @@ def test_missing_artifact_names_the_step_to_run(push_run: RunDir, hub: Hub) -> N
         from axowrap.pipeline import run_steps
 
         run_steps(push_run, ["push"], echo=lambda _l: None)
+
+
+def test_failed_push_is_not_marked_and_a_rerun_completes_it(push_run: RunDir, hub: Hub,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from axowrap.hub import client
+
+    monkeypatch.setattr(client, "BACKOFF", (0.01, 0.01))
+    hub.fail_commits = 3                                        # every try of the first repo's commit
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "uploading to acme/sql-lora: failed at" in res.err and "(HTTP 500) after 3 tries" in res.err
+    entry = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]
+    assert entry["status"] == "failed" and "result" not in entry
+    assert all(r.commits == [] for r in hub.repos.values())
+    res = push(push_run, endpoint=hub.url)                      # same fingerprint: the runner resumes it
+    assert res.code == 0, res.err
+    assert all(len(r.commits) == 1 for r in hub.repos.values()) and len(hub.repos) == 3
+    assert json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]["status"] == "done"
