@@ -152,6 +152,7 @@ def test_sigkill_sigint_and_truncated_checkpoint_all_resume(tiny_model: Path, tm
     entry = load_state(run)["steps"]["train"]
     assert entry["status"] == "done"
     assert entry["result"]["resumed_from"] == str(fallback)
+    assert entry["result"]["resumed_at_step"] == int(fallback.name.split("-")[1])
     assert entry["result"]["global_step"] == max_steps
     # global_step continuity: the final trainer state logs every step once, 1..max_steps.
     final = newest_complete(run.adapter).checkpoint

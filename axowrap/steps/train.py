@@ -89,8 +89,9 @@ def run(ctx: StepContext) -> dict[str, Any]:
         return {"argv": argv, "env": scrub_env(env), "resume_from": str(resume_from) if resume_from else None}
     if resume_from is None and ctx.run.adapter.exists():
         shutil.rmtree(ctx.run.adapter)   # another training's checkpoints must never be resumed
-    if resume_from is not None:
-        ctx.echo(f"resuming from {resume_from.name} (global step {global_step(resume_from)})")
+    resumed_at = global_step(resume_from) if resume_from is not None else None
+    if resume_from is not None:   # read now: Axolotl may rotate that checkpoint away while training
+        ctx.echo(f"resuming from {resume_from.name} (global step {resumed_at})")
     sink = make_sink(ctx.echo, json_events=ctx.json_events, tty=sys.stdout.isatty(), step="train")
     try:
         code, interrupted, tail = run_child(
@@ -103,10 +104,10 @@ def run(ctx: StepContext) -> dict[str, Any]:
         raise StepInterrupted("step train interrupted; checkpoints are kept", hint="rerun the same command to resume")
     if code != 0:
         raise step_failed("train", argv, code, ctx.log, tail)
-    return summary(ctx, resume_from, sink.parser.last)
+    return summary(ctx, resume_from, resumed_at, sink.parser.last)
 
 
-def summary(ctx: StepContext, resume_from: Path | None, last: dict[str, Any]) -> dict[str, Any]:
+def summary(ctx: StepContext, resume_from: Path | None, resumed_at: int | None, last: dict[str, Any]) -> dict[str, Any]:
     from axowrap.report import loss_plot
 
     newest = newest_complete(ctx.run.adapter).checkpoint
@@ -119,7 +120,7 @@ def summary(ctx: StepContext, resume_from: Path | None, last: dict[str, Any]) ->
         "adapter": str(ctx.run.adapter),
         "global_step": step,
         "resumed_from": str(resume_from) if resume_from else None,
-        "resumed_at_step": global_step(resume_from) if resume_from else None,
+        "resumed_at_step": resumed_at,
         "final_loss": losses[-1] if losses else None,
         "train_runtime_s": last.get("train_runtime"),
         "tokens_per_s": last.get("tokens_per_s"),
