@@ -202,6 +202,10 @@ def run_steps(
             done_state[step.name] = st.update_step(run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None)
             _finish(run, ran_any)
             raise
+        except Exception as exc:   # a bug, not a user error: still recorded, then the CLI's last resort
+            error = {"message": f"unexpected {type(exc).__name__}: {exc}"}
+            done_state[step.name] = st.update_step(run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None)
+            raise
         done_state[step.name] = st.update_step(run, step.name, status=st.DONE, ended=st.now(), result=result, pid=None)
         _say(echo, json_events, step.name, "done", "")
     _finish(run, ran_any)
