@@ -71,6 +71,18 @@ def test_plain_and_json_sinks() -> None:
     assert {p["event"] for p in parsed} == {"progress", "metrics", "summary"}
 
 
+def test_rich_sink_bar_follows_the_trainer() -> None:
+    from axowrap.progress import RichSink
+
+    sink = RichSink(lambda _line: None)
+    for rec in records(TRAINER_OUTPUT):
+        sink.record(rec)
+    task = sink.progress.tasks[0]
+    sink.close()
+    assert (task.completed, task.total) == (2, 6)
+    assert task.fields["info"] == "loss 6.3220  lr 0.000187  3107 tok/s  eta 0:02"
+
+
 def test_run_dir_name_is_spec_name_plus_path_hash(workdir: Path) -> None:
     spec = Path("examples/sql.yaml")
     run = prepare_run(spec, Path("runs"))
