@@ -6,7 +6,8 @@
     eval/judge-<label>.jsonl   raw LLM-judge replies (when eval.judge is set)
 
 Options (ctx.options): model = base | adapter | merged (the model scored against the base; default
-adapter), limit (rows), max_gen_toks (default 256), batch_size.
+adapter), limit (rows), max_gen_toks (default 256), batch_size, device (default: cuda when
+the spec's compute target is a GPU, else cpu).
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ def _database(ctx: StepContext, ev: dict[str, Any]) -> str | None:
     return str(path.resolve())
 
 
+def device(ctx: StepContext) -> str:
+    """Where lm-eval runs: `options.device`, else the GPU when the spec trains on one."""
+    target = str((ctx.spec.get("compute") or {}).get("target", "cpu"))
+    return str(ctx.options.get("device") or ("cpu" if target == "cpu" else "cuda"))
+
+
 def _run_lm_eval(ctx: StepContext, model: Model, argv: list[str], out: Path, inputs: list[Path]) -> tuple[int, list[str]]:
     """Run one lm-eval child. The base model's results are reused when its command and the task
     files are unchanged (`eval --model merged` after `--model adapter` does not redo the base)."""
@@ -120,7 +127,8 @@ def _domain(ctx: StepContext, models: list[Model], ev: dict[str, Any]) -> tuple[
     for model in models:
         ctx.echo(f"eval: {model.label} model on {task.n} held-out rows")
         out = ctx.run.eval / model.label / task.name
-        argv = lm_eval_argv(model, [task.name], out, include_path=task.folder, batch_size=int(opts.get("batch_size") or 1))
+        argv = lm_eval_argv(model, [task.name], out, include_path=task.folder, device=device(ctx),
+                            batch_size=int(opts.get("batch_size") or 1))
         code, tail = _run_lm_eval(ctx, model, argv, out, [task.folder / f"{task.name}.yaml", task.folder / "docs.jsonl", task.folder / "utils.py"])
         if code != 0:
             raise step_failed("eval", argv, code, ctx.log, tail)
@@ -150,7 +158,8 @@ def _standard(ctx: StepContext, models: list[Model], tasks: list[str]) -> tuple[
                 break
             ctx.echo(f"eval: {model.label} model on lm-eval task {task}")
             out = ctx.run.eval / model.label / task
-            argv = lm_eval_argv(model, [task], out, limit=ctx.options.get("limit"), batch_size=int(ctx.options.get("batch_size") or 1))
+            argv = lm_eval_argv(model, [task], out, limit=ctx.options.get("limit"), device=device(ctx),
+                                batch_size=int(ctx.options.get("batch_size") or 1))
             code, tail = _run_lm_eval(ctx, model, argv, out, [])
             if code != 0:
                 errors[task] = standard_task_error(task, tail)
