@@ -21,6 +21,9 @@ case "$mode" in full | tiny) ;; *) echo "DEMO must be full or tiny, not '$mode'"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${DEMO_WORK:-$repo/runs/demo-$mode}
 mkdir -p "$work"
+# One demo at a time per work folder: two trainings in one run directory would clobber each other.
+exec 9> "$work/.lock"
+flock -n 9 || { echo "another demo is running in $work (DEMO_WORK=DIR picks another folder)" >&2; exit 1; }
 cp "$repo"/examples/demo/{sql-demo.yaml,train.jsonl,heldout.jsonl,demo.sqlite} "$work/"
 cd "$work"
 : > timings.tsv
