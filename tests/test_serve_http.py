@@ -72,8 +72,11 @@ def test_axowrap_serve_answers_chat_completions(gguf_run: tuple[RunDir, dict[str
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-    with socket.socket() as s:   # stopped: the port is free again
+    assert proc.returncode is not None
+    with socket.socket() as s:   # stopped: nothing listens on the port any more (TIME_WAIT is fine)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+        s.listen()
 
 
 def test_server_listens_on_localhost_only() -> None:
