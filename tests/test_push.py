@@ -141,10 +141,11 @@ def test_cards_parse_and_carry_the_run(push_run: RunDir, hub: Hub) -> None:
 def test_second_push_sends_nothing(push_run: RunDir, hub: Hub) -> None:
     assert push(push_run, endpoint=hub.url).code == 0
     before = (hub.count("/commit/"), hub.count("/preupload/"), len(hub.lfs_puts))
-    res = push(push_run, "--force", endpoint=hub.url)       # --force: not skipped by the runner, compared with the Hub
+    res = push(push_run, "--force", "--json", endpoint=hub.url)   # --force: not skipped by the runner, compared with the Hub
     assert res.code == 0, res.err
     assert (hub.count("/commit/"), hub.count("/preupload/"), len(hub.lfs_puts)) == before
-    assert res.out.count("is up to date") == 3
+    events = [json.loads(line) for line in res.out.splitlines()]   # --json: every line is one event
+    assert [e["repo"] for e in events if e.get("uploaded") == []] == list(REPOS.values())
     result = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]["result"]
     assert all(r["uploaded"] == [] and r["commit"] is None for r in result["repos"].values())
 
@@ -192,6 +193,11 @@ def test_dry_run_lists_repos_files_sizes_and_cards(push_run: RunDir, hub: Hub, m
             assert f"  {path}" in res.out
     assert "checkpoint-" not in res.out
     assert res.out.count("library_name:") == 3 and "----- acme/sql-GGUF/README.md -----" in res.out
+    res = push(push_run, "--dry-run", "--json")
+    plan = next(e for e in map(json.loads, res.out.splitlines()) if e.get("event") == "plan")
+    assert set(plan["repos"]) == set(REPOS.values())
+    assert plan["repos"][REPOS["gguf"]]["files"]["tiny-f16.gguf"] == (push_run.gguf / "tiny-f16.gguf").stat().st_size
+    assert hub.requests == []
 
 
 def test_token_is_never_written_or_printed(push_run: RunDir, hub: Hub) -> None:

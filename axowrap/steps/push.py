@@ -35,9 +35,17 @@ def outputs(ctx: StepContext) -> list:
 
 
 def _manifest(ctx: StepContext) -> dict[str, Any]:
-    if not ctx.run.manifest.is_file():
-        return {}
-    return json.loads(ctx.run.manifest.read_text(encoding="utf-8"))
+    from axowrap.pipeline import load_manifest
+
+    return load_manifest(ctx.run) if ctx.run.manifest.is_file() else {}
+
+
+def say(ctx: StepContext, line: str, **fields: Any) -> None:
+    """A progress line, or with --json one JSON event."""
+    if ctx.json_events:
+        ctx.echo(json.dumps({"step_name": "push", "event": "progress", "detail": line, **fields}))
+    else:
+        ctx.echo(line)
 
 
 def _log(ctx: StepContext, line: str) -> None:
@@ -60,10 +68,11 @@ def push_repo(client: Any, plan: RepoPlan, ctx: StepContext) -> dict[str, Any]:
     out: dict[str, Any] = {"repo_id": plan.repo_id, "url": url, "private": plan.private,
                            "files": {f.path: f.sha256 for f in plan.files}, "uploaded": [f.path for f in changed]}
     if not changed:
-        ctx.echo(f"push: {plan.repo_id} is up to date ({len(plan.files)} files)")
+        say(ctx, f"push: {plan.repo_id} is up to date ({len(plan.files)} files)", repo=plan.repo_id, uploaded=[])
         out["commit"] = None
         return out
-    ctx.echo(f"push: {plan.repo_id}: uploading {len(changed)} of {len(plan.files)} files")
+    say(ctx, f"push: {plan.repo_id}: uploading {len(changed)} of {len(plan.files)} files", repo=plan.repo_id,
+        uploading=[f.path for f in changed])
     commit = client.commit(plan.repo_id, changed, f"axowrap: upload {plan.kind} ({len(changed)} files)")
     _log(ctx, f"{plan.repo_id}: commit {commit['oid']}: {', '.join(f.path for f in changed)}")
     out["commit"] = commit
@@ -76,9 +85,13 @@ def run(ctx: StepContext) -> dict[str, Any]:
     where = endpoint(ctx)
     plans = build_plan(ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx))
     if ctx.dry_run:
-        ctx.echo(describe(plans, where))
+        listing = {p.repo_id: {"kind": p.kind, "private": p.private, "files": {f.path: f.size for f in p.files}} for p in plans}
+        if ctx.json_events:
+            ctx.echo(json.dumps({"step_name": "push", "event": "plan", "endpoint": where, "repos": listing}))
+        else:
+            ctx.echo(describe(plans, where))
         return {"dry_run": True, "repos": {p.kind: p.repo_id for p in plans}}
-    client = HubClient(where, echo=ctx.echo)
+    client = HubClient(where, echo=lambda line: say(ctx, line))
     repos = {}
     for plan in plans:
         repos[plan.kind] = push_repo(client, plan, ctx)
