@@ -274,3 +274,13 @@ def test_validate_runs_the_structural_check(workdir: Path) -> None:
     assert res.code == 1
     assert "examples/data/sql.jsonl:1: error: datasets[0].path: line 1: missing key: missing key 'answer' (the output)" in res.out
     assert "9 row error(s) in all (8 missing key, 1 invalid JSON); 5 shown" in res.out
+
+
+def test_reader_without_orjson(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import axowrap.datacheck.readers as readers
+
+    monkeypatch.setattr(readers, "loads", json.loads)  # the standard-library fallback
+    path = write_jsonl(tmp_path / "a.jsonl", rows_of("instruct.jsonl")[:3], {1: "{bad"})
+    got = list(iter_rows(path))
+    assert isinstance(got[1][1], Unreadable) and got[1][1].reason.startswith("invalid JSON (Expecting property name")
+    assert [w for w, r in got if isinstance(r, dict)] == [1, 3]
