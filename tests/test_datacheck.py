@@ -284,3 +284,20 @@ def test_reader_without_orjson(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     got = list(iter_rows(path))
     assert isinstance(got[1][1], Unreadable) and got[1][1].reason.startswith("invalid JSON (Expecting property name")
     assert [w for w, r in got if isinstance(r, dict)] == [1, 3]
+
+
+def test_holdout_file_overlap_and_csv_data(workdir: Path) -> None:
+    rows = rows_of("sql.jsonl")[:10]
+    csv_path = workdir / "examples" / "data" / "sql.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["question", "context", "answer"])
+        w.writeheader()
+        w.writerows(rows)
+    write_jsonl(workdir / "examples" / "data" / "held.jsonl", [{**rows[3], "question": rows[3]["question"].lower() + " "}])
+    spec = workdir / "examples" / "csv.yaml"
+    spec.write_text((workdir / "examples" / "sql.yaml").read_text().replace("data/sql.jsonl", "data/sql.csv")
+                    .replace("eval: {holdout: 0.05}", "eval: {holdout: null, holdout_file: data/held.jsonl}"), encoding="utf-8")
+    report = check_path(spec, tokens=False)
+    assert report.datasets[0].rows == 10
+    leaks = [f for f in report.findings if f.category == "train/held-out overlap"]
+    assert [(f.where, f.message) for f in leaks] == [(5, f"a training row equal to held-out row {workdir / 'examples' / 'data' / 'held.jsonl'}:1 (after normalizing)")]
