@@ -108,7 +108,7 @@ def _run_lm_eval(ctx: StepContext, model: Model, argv: list[str], out: Path, inp
     code, interrupted, tail = run_child(argv, env=env, log=ctx.log, on_record=lambda _rec: None)
     if interrupted:
         raise StepInterrupted("step eval interrupted", hint="rerun the same command to redo the eval")
-    if code == 0:
+    if code == 0 and model.label == "base":   # a tuned model changes with every training: never reused
         atomic_write(stamp, digest.hexdigest())
     return code, tail
 
