@@ -65,7 +65,7 @@ def test_axowrap_serve_answers_chat_completions(gguf_run: tuple[RunDir, dict[str
         assert reply["usage"]["completion_tokens"] >= 1
         assert reply["usage"]["prompt_tokens"] > 5        # the chat template was applied
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)     # axowrap serve stops its server, then exits
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@ run's GGUF files, in the foreground (Ctrl-C stops it)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -49,6 +50,8 @@ def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str]
     gguf = find_gguf(open_run(run_path), gguf_type)
     echo(f"serving {gguf} on http://{HOST}:{port}/v1 (OpenAI API; Ctrl-C stops)")
     proc = subprocess.Popen(server_argv(gguf, port), stdin=subprocess.DEVNULL)
+    # SIGTERM to us stops the server too, and we return only once it has exited (port freed).
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: proc.terminate())
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -59,3 +62,5 @@ def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str]
             proc.kill()
             proc.wait()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
