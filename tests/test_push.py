@@ -243,3 +243,12 @@ def test_failed_push_is_not_marked_and_a_rerun_completes_it(push_run: RunDir, hu
     assert res.code == 0, res.err
     assert all(len(r.commits) == 1 for r in hub.repos.values()) and len(hub.repos) == 3
     assert json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]["status"] == "done"
+
+
+def test_a_failed_eval_gate_blocks_a_standalone_push(push_run: RunDir, hub: Hub) -> None:
+    results = {"metrics": METRICS, "n": 10, "gate": {"passed": False, "failures": ["exact_match 0.10 < 0.60"]}}
+    (push_run.eval / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "not pushing: the eval gate failed (exact_match 0.10 < 0.60)" in res.err
+    assert hub.repos == {}

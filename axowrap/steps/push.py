@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from axowrap.errors import AxowrapError
 from axowrap.hub.plan import RepoPlan, build_plan, describe, targets
 from axowrap.steps import Step, StepContext
 
@@ -91,6 +92,14 @@ def run(ctx: StepContext) -> dict[str, Any]:
         else:
             ctx.echo(describe(plans, where))
         return {"dry_run": True, "repos": {p.kind: p.repo_id for p in plans}}
+    from axowrap.evaluation.gate import gate_failures
+
+    failures = gate_failures(ctx.run.eval / "results.json")
+    if failures:
+        raise AxowrapError(
+            "not pushing: the eval gate failed (" + "; ".join(failures) + ")",
+            hint="improve the model or change eval.require, then rerun `axowrap eval RUN`",
+        )
     client = HubClient(where, echo=lambda line: say(ctx, line))
     repos = {}
     for plan in plans:
