@@ -43,7 +43,8 @@ def bench_import(targets: Targets, work: Path) -> None:
 
 
 def bench_demo(targets: Targets, mode: str, work: Path) -> None:
-    env = {**os.environ, "DEMO": mode, "DEMO_WORK": str(work)}
+    bindir = str(Path(sys.executable).parent)   # demo.sh calls `axowrap` and `python` from PATH
+    env = {**os.environ, "DEMO": mode, "DEMO_WORK": str(work), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
     log = REPO / "runs" / f"bench-demo-{mode}.log"   # kept after the temp folder goes
     log.parent.mkdir(exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
