@@ -69,6 +69,10 @@ class ProgressParser:
     total: int | None = None
     eta_s: float | None = None
     last: dict[str, Any] = field(default_factory=dict)   # newest metrics (loss, lr, tokens_per_s ...)
+    # tqdm throttles its redraws, so on a fast machine the bar can lag the log dicts: each
+    # per-step log dict (it has `loss`) advances the step by at least `logging_steps`.
+    logging_steps: int = 1
+    logged_step: int = 0
 
     def feed(self, record: str) -> list[dict[str, Any]]:
         """Events for one output record (a line, or one tqdm refresh)."""
@@ -86,6 +90,9 @@ class ProgressParser:
             if metrics:
                 self.last.update(metrics)
                 kind = "summary" if "train_runtime" in metrics else "metrics"
+                if kind == "metrics" and "loss" in metrics:
+                    step = max(self.step, self.logged_step + self.logging_steps)
+                    self.step = self.logged_step = min(step, self.total) if self.total else step
                 events.append({"event": kind, "step": self.step, "total": self.total, "eta_s": self.eta_s, **metrics})
         return events
 
@@ -111,11 +118,12 @@ def describe(ev: dict[str, Any]) -> str:
 class Sink:
     """Where a child's output goes: parsed into events, shown as plain lines or JSON."""
 
-    def __init__(self, echo: Callable[[str], None], *, json_events: bool = False, step: str = "train") -> None:
+    def __init__(self, echo: Callable[[str], None], *, json_events: bool = False, step: str = "train",
+                 logging_steps: int = 1, start_step: int = 0) -> None:
         self.echo = echo
         self.json_events = json_events
         self.step = step
-        self.parser = ProgressParser()
+        self.parser = ProgressParser(step=start_step, logging_steps=logging_steps, logged_step=start_step)
 
     def record(self, text: str) -> None:
         for ev in self.parser.feed(text):
@@ -139,8 +147,8 @@ class Sink:
 class RichSink(Sink):
     """A progress bar on a terminal; the child's other lines scroll above it."""
 
-    def __init__(self, echo: Callable[[str], None], *, step: str = "train") -> None:
-        super().__init__(echo, step=step)
+    def __init__(self, echo: Callable[[str], None], *, step: str = "train", **kw: int) -> None:
+        super().__init__(echo, step=step, **kw)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
@@ -166,7 +174,9 @@ class RichSink(Sink):
         self.progress.stop()
 
 
-def make_sink(echo: Callable[[str], None], *, json_events: bool, tty: bool, step: str = "train") -> Sink:
+def make_sink(echo: Callable[[str], None], *, json_events: bool, tty: bool, step: str = "train",
+              logging_steps: int = 1, start_step: int = 0) -> Sink:
+    kw = {"logging_steps": logging_steps, "start_step": start_step}
     if json_events:
-        return Sink(echo, json_events=True, step=step)
-    return RichSink(echo, step=step) if tty else Sink(echo, step=step)
+        return Sink(echo, json_events=True, step=step, **kw)
+    return RichSink(echo, step=step, **kw) if tty else Sink(echo, step=step, **kw)

@@ -54,13 +54,13 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **env, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
 
 
-def assert_data_parallel(text: str, adapter: Path) -> None:
+def assert_data_parallel(text: str, adapter: Path, *, summaries: int = 1) -> None:
     ranks = {int(m[0]): m for m in MARK.findall(text)}
     assert sorted(ranks) == [0, 1], text[-3000:]
     assert {m[1] for m in ranks.values()} == {"2"}                 # world size 2 seen by both ranks
     assert all("gloo" in m[2] for m in ranks.values())
     assert ranks[0][3] != ranks[1][3]                                # each rank got its own first batch
-    assert text.count("'train_runtime'") == 1                        # one final summary (rank 0)
+    assert text.count("'train_runtime'") == summaries                # one final summary per node (local rank 0)
     assert (adapter / "adapter_model.safetensors").is_file()         # one adapter, saved once
     assert sorted(p.name for p in adapter.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
 
@@ -89,7 +89,9 @@ def test_two_simulated_nodes_train_together(tiny_model: Path, tmp_path: Path) ->
     assert [p.returncode for p in procs] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
     for rank, out in enumerate(outs):
         assert f"axowrap-envcheck: node {rank}/2: environments match" in out
-    assert_data_parallel("".join(outs), run.adapter)
+    # rank 0 prints the summary; node 1's local main may print its own (Trainer's log_on_each_node)
+    assert outs[0].count("'train_runtime'") == 1 and outs[1].count("'train_runtime'") <= 1
+    assert_data_parallel("".join(outs), run.adapter, summaries=1 + outs[1].count("'train_runtime'"))
 
 
 def shadowed_package(folder: Path, name: str, version: str) -> Path:

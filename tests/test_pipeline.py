@@ -228,3 +228,15 @@ def test_dry_run_of_every_step_before_anything_exists(workdir: Path) -> None:
             assert f"==> {step.name}: dry-run" in res.out
     run = run_dir_for(Path("examples/sql.yaml"), "sql", Path("runs"))
     assert not run.state.exists() and not run.adapter.exists()
+
+
+def test_progress_steps_advance_when_the_bar_lags_the_log_dicts() -> None:
+    """tqdm throttles redraws: on a fast machine the log dicts can all arrive before the bar moves."""
+    parser = ProgressParser(logging_steps=2)
+    recs = ["  0%|          | 0/6 [00:00<?, ?it/s]"] + [
+        f"{{'loss': '6.{i}', 'learning_rate': '0.0002', 'epoch': '0.{i}'}}" for i in range(4)
+    ]
+    steps = [e["step"] for r in recs for e in parser.feed(r) if e["event"] == "metrics"]
+    assert steps == [2, 4, 6, 6]   # never past the total
+    resumed = ProgressParser(step=4, logged_step=4)
+    assert [e["step"] for e in resumed.feed("{'loss': '1.0', 'epoch': '0.5'}")] == [5]
