@@ -134,7 +134,6 @@ def test_dry_run_prints_argv_and_env_and_runs_nothing(workdir: Path) -> None:
 
 
 def test_step_needing_an_unfinished_step_is_refused(workdir: Path) -> None:
-    pytest.importorskip("axowrap.steps.merge")
     run = prepare_run(Path("examples/sql.yaml"))
     res = run_cli("merge", str(run.root))
     assert res.code == 1
