@@ -17,6 +17,9 @@ from typing import Any
 
 # The trainer's bar has no label: "` 33%|███▎      | 2/6 [00:01<00:02,  1.70it/s]`".
 TQDM = re.compile(r"^\s*\d+%\|[^|]*\|\s*(\d+)/(\d+) \[([\d:]+)<([\d:?]+)")
+# The same bar anywhere in a record (tqdm.write can put a bar and a log dict on one line);
+# the unit (it/s, s/it) tells training steps from datasets' "examples/s" bars.
+TRAIN_BAR = re.compile(r"(\d+)/(\d+) \[([\d:]+)<([\d:?]+),\s*[\d.?]+\s*(?:it/s|s/it)\]")
 RECORD_SPLIT = re.compile(r"[\r\n]")
 KEYS = {
     "loss": "loss",
@@ -77,10 +80,10 @@ class ProgressParser:
     def feed(self, record: str) -> list[dict[str, Any]]:
         """Events for one output record (a line, or one tqdm refresh)."""
         events: list[dict[str, Any]] = []
-        m = TQDM.match(record)
-        if m:
-            step, total = int(m.group(1)), int(m.group(2))
-            eta = seconds(m.group(4))
+        bars = TRAIN_BAR.findall(record)
+        if bars:
+            step, total = int(bars[-1][0]), int(bars[-1][1])
+            eta = seconds(bars[-1][3])
             if (step, total) != (self.step, self.total):
                 self.step, self.total, self.eta_s = step, total, eta
                 events.append({"event": "progress", "step": step, "total": total, "eta_s": eta})
@@ -119,11 +122,11 @@ class Sink:
     """Where a child's output goes: parsed into events, shown as plain lines or JSON."""
 
     def __init__(self, echo: Callable[[str], None], *, json_events: bool = False, step: str = "train",
-                 logging_steps: int = 1, start_step: int = 0) -> None:
+                 logging_steps: int = 1, start_step: int = 0, total: int | None = None) -> None:
         self.echo = echo
         self.json_events = json_events
         self.step = step
-        self.parser = ProgressParser(step=start_step, logging_steps=logging_steps, logged_step=start_step)
+        self.parser = ProgressParser(step=start_step, total=total, logging_steps=logging_steps, logged_step=start_step)
 
     def record(self, text: str) -> None:
         for ev in self.parser.feed(text):
@@ -147,7 +150,7 @@ class Sink:
 class RichSink(Sink):
     """A progress bar on a terminal; the child's other lines scroll above it."""
 
-    def __init__(self, echo: Callable[[str], None], *, step: str = "train", **kw: int) -> None:
+    def __init__(self, echo: Callable[[str], None], *, step: str = "train", **kw: Any) -> None:
         super().__init__(echo, step=step, **kw)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -175,8 +178,8 @@ class RichSink(Sink):
 
 
 def make_sink(echo: Callable[[str], None], *, json_events: bool, tty: bool, step: str = "train",
-              logging_steps: int = 1, start_step: int = 0) -> Sink:
-    kw = {"logging_steps": logging_steps, "start_step": start_step}
+              logging_steps: int = 1, start_step: int = 0, total: int | None = None) -> Sink:
+    kw: dict[str, Any] = {"logging_steps": logging_steps, "start_step": start_step, "total": total}
     if json_events:
         return Sink(echo, json_events=True, step=step, **kw)
     return RichSink(echo, step=step, **kw) if tty else Sink(echo, step=step, **kw)

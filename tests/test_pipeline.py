@@ -239,3 +239,13 @@ def test_progress_steps_advance_when_the_bar_lags_the_log_dicts() -> None:
     assert steps == [2, 4, 6, 6]   # never past the total
     resumed = ProgressParser(step=4, logged_step=4)
     assert [e["step"] for e in resumed.feed("{'loss': '1.0', 'epoch': '0.5'}")] == [5]
+
+
+def test_progress_reads_a_bar_sharing_a_record_with_a_log_dict() -> None:
+    """tqdm.write can leave the bar and the log dict on one line; dataset bars (examples/s) are no steps."""
+    parser = ProgressParser()
+    rec = (" 17%|█▋        | 1/6 [00:00<00:04,  1.04it/s] 33%|███▎      | 2/6 [00:01<00:01,  2.12it/s]"
+           "        {'loss': '6.306', 'learning_rate': '0.0002', 'epoch': '0.2'}")
+    assert parser.feed("100%|██████████| 59/59 [00:00<00:00, 327.92 examples/s]") == []
+    events = parser.feed(rec)
+    assert [(e["event"], e["step"], e["total"]) for e in events] == [("progress", 2, 6), ("metrics", 2, 6)]

@@ -93,7 +93,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if resume_from is not None:   # read now: Axolotl may rotate that checkpoint away while training
         ctx.echo(f"resuming from {resume_from.name} (global step {resumed_at})")
     sink = make_sink(ctx.echo, json_events=ctx.json_events, tty=sys.stdout.isatty(), step="train",
-                     logging_steps=int(ctx.config.get("logging_steps") or 1), start_step=resumed_at or 0)
+                     logging_steps=int(ctx.config.get("logging_steps") or 1), start_step=resumed_at or 0,
+                     total=ctx.config.get("max_steps"))   # known up front when the spec sets max_steps
     try:
         code, interrupted, tail = run_child(
             argv, env=env, log=ctx.log, on_record=sink.record, cwd=ctx.run.root,
