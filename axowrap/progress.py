@@ -19,7 +19,7 @@ from typing import Any
 TQDM = re.compile(r"^\s*\d+%\|[^|]*\|\s*(\d+)/(\d+) \[([\d:]+)<([\d:?]+)")
 # The same bar anywhere in a record (tqdm.write can put a bar and a log dict on one line);
 # the unit (it/s, s/it) tells training steps from datasets' "examples/s" bars.
-TRAIN_BAR = re.compile(r"(\d+)/(\d+) \[([\d:]+)<([\d:?]+),\s*[\d.?]+\s*(?:it/s|s/it)\]")
+TRAIN_BAR = re.compile(r"\d+%\|[^|]*\|\s*(\d+)/(\d+) \[([\d:]+)<([\d:?]+),\s*[\d.?]+\s*(?:it/s|s/it)\]")
 RECORD_SPLIT = re.compile(r"[\r\n]")
 KEYS = {
     "loss": "loss",
@@ -77,10 +77,19 @@ class ProgressParser:
     logging_steps: int = 1
     logged_step: int = 0
 
+    def __post_init__(self) -> None:
+        self.total_known = self.total is not None   # from the config's max_steps
+
     def feed(self, record: str) -> list[dict[str, Any]]:
         """Events for one output record (a line, or one tqdm refresh)."""
         events: list[dict[str, Any]] = []
-        bars = TRAIN_BAR.findall(record)
+        bars = [
+            m.groups() for m in TRAIN_BAR.finditer(record)
+            # a bar with a label ("Tokenizing Prompts: 50%|...") is data preparation, not steps;
+            # once the total is known (max_steps), a bar of another length is not the trainer's
+            if not record[: m.start()].rstrip().endswith(":")
+            and not (self.total_known and int(m.group(2)) != self.total)
+        ]
         if bars:
             step, total = int(bars[-1][0]), int(bars[-1][1])
             eta = seconds(bars[-1][3])

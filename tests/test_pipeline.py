@@ -249,3 +249,11 @@ def test_progress_reads_a_bar_sharing_a_record_with_a_log_dict() -> None:
     assert parser.feed("100%|██████████| 59/59 [00:00<00:00, 327.92 examples/s]") == []
     events = parser.feed(rec)
     assert [(e["event"], e["step"], e["total"]) for e in events] == [("progress", 2, 6), ("metrics", 2, 6)]
+
+
+def test_progress_ignores_preparation_bars() -> None:
+    parser = ProgressParser(total=6)
+    assert parser.feed("100%|██████████| 21/21 [00:00<00:00, 52.1it/s]") == []          # another length
+    labelled = ProgressParser()
+    assert labelled.feed("Tokenizing Prompts (num_proc=2): 100%|████| 21/21 [00:01<00:00, 15.2it/s]") == []
+    assert [e["step"] for e in parser.feed(" 17%|█▋        | 1/6 [00:00<00:04,  1.04it/s]")] == [1]
