@@ -21,15 +21,19 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from axowrap import state as st
 from axowrap.errors import AxowrapError, StepFailed, UsageError, ValidationFailed
 from axowrap.rundir import RunDir
+from axowrap.runlock import run_lock
 from axowrap.steps import STEP_NAMES, Step, StepContext, available_steps
 from axowrap.yamlio import atomic_write
+
+if TYPE_CHECKING:
+    from axowrap.spec import Spec
 
 TAIL_LINES = 20
 KILL_AFTER_S = 30.0   # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
@@ -57,16 +61,22 @@ def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
 
     Raises ValidationFailed when the rendered config has errors: nothing is trained then.
     """
+    from axowrap.spec import load_spec
+
+    spec = load_spec(spec_path)
+    run = run_dir_for(spec.path, spec.name, runs_root)
+    with run_lock(run.root):
+        _prepare(spec, run)
+    return run
+
+
+def _prepare(spec: Spec, run: RunDir) -> None:
     from axowrap.holdout import prepare_data
     from axowrap.launch.command import launch_argv
     from axowrap.manifest import build_manifest
     from axowrap.render import render_spec
-    from axowrap.spec import load_spec
     from axowrap.validate import rendered_problems
 
-    spec = load_spec(spec_path)
-    run = run_dir_for(spec.path, spec.name, runs_root)
-    run.root.mkdir(parents=True, exist_ok=True)
     prepared = prepare_data(spec, run)
     rendered = render_spec(spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve()))
     problems = rendered_problems(spec, rendered, deep=False)
@@ -82,7 +92,6 @@ def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
         config_text=rendered.text, config=rendered.config, data=data, env=env,
     )
     atomic_write(run.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return run
 
 
 def open_run(path: Path) -> RunDir:
@@ -141,6 +150,13 @@ def run_steps(
     from_step: str | None = None,
 ) -> dict[str, Any]:
     """Run or resume steps on a prepared run directory; returns state.json's `steps` mapping."""
+    with run_lock(run.root):
+        return _run_steps(run, steps, force=force, dry_run=dry_run, options=options, echo=echo,
+                          json_events=json_events, from_step=from_step)
+
+
+def _run_steps(run: RunDir, steps: list[str] | None, *, force: bool, dry_run: bool, options: dict[str, Any] | None,
+               echo: Callable[[str], None], json_events: bool, from_step: str | None) -> dict[str, Any]:
     state = st.load_state(run)
     done_state: dict[str, Any] = state["steps"]
     opts = dict(options or {})
@@ -322,8 +338,13 @@ def _kill_group(pid: int) -> None:
 
 def run_spec(spec_path: Path, *, runs_root: Path = Path("runs"), **kwargs: Any) -> tuple[RunDir, dict[str, Any]]:
     """`axowrap run`: validate + prepare the run directory, then run/resume its steps."""
-    run = prepare_run(spec_path, runs_root)
-    return run, run_steps(run, **kwargs)
+    from axowrap.spec import load_spec
+
+    spec = load_spec(spec_path)
+    run = run_dir_for(spec.path, spec.name, runs_root)
+    with run_lock(run.root):   # held from preparation to the last step
+        _prepare(spec, run)
+        return run, run_steps(run, **kwargs)
 
 
 def run_status(run: RunDir) -> list[dict[str, Any]]:
