@@ -11,6 +11,7 @@ from axowrap.evaluation.gate import check_gate
 from axowrap.evaluation.judge import parse_score
 from axowrap.evaluation.metrics import (
     execution_match,
+    execution_scores,
     macro_f1,
     normalize_sql,
     rouge_l,
@@ -56,7 +57,15 @@ def test_execution_match_respects_order_by(database: Path) -> None:
     gold = "SELECT name FROM item ORDER BY price DESC"
     assert execution_match("SELECT name FROM item ORDER BY price ASC", gold, database) == 0.0
     assert execution_match("SELECT name FROM item ORDER BY price DESC", gold, database) == 1.0
-    assert score_generation("sql_exact_match", gold, gold, database=str(database)) == {"sql_exact_match": 1.0, "exec_match": 1.0}
+    assert score_generation("sql_exact_match", gold, gold, database=str(database)) == {"sql_exact_match": 1.0, "exec_match": 1.0,
+                                                                                       "exec_valid": 1.0}
+
+
+def test_exec_valid_counts_queries_that_run_even_when_the_rows_differ(database: Path) -> None:
+    gold = "SELECT name FROM item ORDER BY price DESC"
+    assert execution_scores("SELECT name FROM item ORDER BY price ASC; -- more", gold, database) == {"exec_match": 0.0, "exec_valid": 1.0}
+    assert execution_scores("SELECT nme FROM item", gold, database) == {"exec_match": 0.0, "exec_valid": 0.0}   # no such column
+    assert execution_scores("```sql\nSELECT name FROM item\n```", gold, database) == {"exec_match": 0.0, "exec_valid": 0.0}
 
 
 def test_tool_call_match_compares_name_and_arguments_as_json() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from axowrap.errors import AxowrapError
 
-from axowrap.evaluation.metrics import FAMILIES, lower_is_better
+from axowrap.evaluation.metrics import lower_is_better, reported
 from axowrap.problems import Problem
 from axowrap.spec import Spec
 from axowrap.spec_rules import rule
@@ -22,10 +22,7 @@ from axowrap.spec_rules import rule
 
 def reportable(ev: dict[str, Any]) -> set[str]:
     """The metric names an eval with these settings reports (standard tasks: `task/metric`)."""
-    metric = ev.get("metric", "exact_match")
-    names = set(FAMILIES.get(metric, (metric,)))
-    if metric == "sql_exact_match" and ev.get("database"):
-        names.add("exec_match")
+    names = set(reported(ev))
     if ev.get("judge"):
         names.add("judge_score")
     return names

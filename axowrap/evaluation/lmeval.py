@@ -22,22 +22,37 @@ OFFLINE_SIGNS = ("offline", "couldn't reach", "connection", "not found on the hu
 
 @dataclass(frozen=True)
 class Model:
-    """What lm-eval loads: `pretrained` (+ a PEFT adapter) and a label for the tables."""
+    """What lm-eval scores and a label for the tables: a Transformers model (`pretrained`, + a
+    PEFT adapter), or a GGUF file served by llama.cpp at `server` (an OpenAI-style base URL),
+    which lm-eval reaches through its `local-completions` model with the prompts as text."""
 
-    label: str                 # base | adapter | merged
+    label: str                 # base | adapter | merged | gguf
     pretrained: str
     peft: str | None = None
+    server: str | None = None
+
+    @property
+    def lm_eval_model(self) -> str:
+        return "local-completions" if self.server else "hf"
 
     def model_args(self) -> str:
+        if self.server:
+            # Text prompts, no local tokenizer: llama.cpp tokenizes with the GGUF's own vocabulary.
+            return (f"base_url={self.server}/completions,model={Path(self.pretrained).name},tokenizer_backend=None,"
+                    "tokenized_requests=False,num_concurrent=1,max_retries=3,timeout=600")
         args = f"pretrained={self.pretrained},dtype=float32"
         return args + (f",peft={self.peft}" if self.peft else "")
 
 
 def lm_eval_argv(model: Model, tasks: list[str], out: Path, *, include_path: Path | None = None,
                  limit: int | None = None, device: str = "cpu", batch_size: int = 1) -> list[str]:
-    argv = [sys.executable, "-m", "lm_eval", "run", "--model", "hf", "--model_args", model.model_args(),
-            "--device", device, "--tasks", ",".join(tasks), "--output_path", str(out), "--log_samples",
-            "--batch_size", str(batch_size)]
+    argv = [sys.executable, "-m", "lm_eval", "run", "--model", model.lm_eval_model, "--model_args", model.model_args(),
+            "--tasks", ",".join(tasks), "--output_path", str(out), "--log_samples", "--batch_size", str(batch_size)]
+    if model.server:
+        # llama-cpp-python's server penalizes repeats (1.1) unless told not to: greedy, like the hf model.
+        argv += ["--gen_kwargs", "repeat_penalty=1.0"]
+    else:
+        argv += ["--device", device]
     if include_path is not None:
         argv += ["--include_path", str(include_path)]
     if limit:

@@ -17,13 +17,24 @@ from typing import Any
 # What each spec `eval.metric` reports (names in results.json), and which way is better.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "exact_match": ("exact_match",),
-    "sql_exact_match": ("sql_exact_match",),          # + exec_match when a database is named
+    "sql_exact_match": ("sql_exact_match",),          # + exec_match, exec_valid when a database is named
     "tool_call_match": ("tool_call_match",),
     "accuracy": ("accuracy", "macro_f1"),
     "rouge_l": ("rouge_l",),
     "preference_margin": ("preference_accuracy", "preference_margin"),
     "perplexity": ("word_perplexity",),
 }
+
+
+def reported(ev: dict[str, Any]) -> tuple[str, ...]:
+    """The domain metrics an `eval` section's metric reports (execution ones when a database is named)."""
+    metric = ev.get("metric", "exact_match")
+    names = FAMILIES.get(metric, (metric,))
+    if metric == "sql_exact_match" and ev.get("database"):
+        names = (*names, "exec_match", "exec_valid")
+    return names
+
+
 LOWER_IS_BETTER = frozenset({"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte"})
 
 
@@ -60,21 +71,27 @@ def _run_query(conn: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]] | No
         return None
 
 
-def execution_match(prediction: str, target: str, database: str | Path) -> float:
-    """1.0 when both queries run on the SQLite file (read-only) and return the same rows.
+def execution_scores(prediction: str, target: str, database: str | Path) -> dict[str, float]:
+    """Run the predicted and the gold query on the SQLite file (read-only):
 
-    Rows compare as a multiset unless the gold query has ORDER BY, then as a list."""
+    exec_valid  1.0 when the predicted query runs at all (valid SQL over the real schema);
+    exec_match  1.0 when it returns the same rows as the gold query (a multiset, or a list
+                when the gold query has ORDER BY); 0.0 when the gold query itself fails."""
     uri = f"file:{Path(database).resolve()}?mode=ro"
     with sqlite3.connect(uri, uri=True) as conn:
         gold = _run_query(conn, target)
-        if gold is None:
-            return 0.0
         got = _run_query(conn, first_statement(prediction))
-    if got is None:
-        return 0.0
+    if got is None or gold is None:
+        return {"exec_match": 0.0, "exec_valid": float(got is not None)}
     if "order by" in normalize_sql(target):
-        return float(got == gold)
-    return float(sorted(map(repr, got)) == sorted(map(repr, gold)))
+        same = got == gold
+    else:
+        same = sorted(map(repr, got)) == sorted(map(repr, gold))
+    return {"exec_match": float(same), "exec_valid": 1.0}
+
+
+def execution_match(prediction: str, target: str, database: str | Path) -> float:
+    return execution_scores(prediction, target, database)["exec_match"]
 
 
 def exact_match(prediction: str, target: str) -> float:
@@ -161,7 +178,7 @@ def score_generation(metric: str, prediction: str, target: str, *, database: str
     if metric == "sql_exact_match":
         out: dict[str, Any] = {"sql_exact_match": sql_exact_match(prediction, target)}
         if database:
-            out["exec_match"] = execution_match(prediction, target, database)
+            out |= execution_scores(prediction, target, database)
         return out
     if metric == "tool_call_match":
         return {"tool_call_match": tool_call_match(prediction, target)}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
-from axowrap.evaluation.metrics import FAMILIES
+from axowrap.evaluation.metrics import reported
 from axowrap.holdout import canonical, read_rows
 from axowrap.yamlemit import to_yaml
 from axowrap.yamlio import atomic_write
@@ -153,9 +153,7 @@ def build_docs(rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[st
 def _task_config(spec: dict[str, Any], docs_path: Path, max_gen_toks: int) -> tuple[dict[str, Any], tuple[str, ...]]:
     ev = spec.get("eval") or {}
     metric = ev.get("metric", "exact_match")
-    names = FAMILIES.get(metric, (metric,))
-    if metric == "sql_exact_match" and ev.get("database"):
-        names = (*names, "exec_match")
+    names = reported(ev)
     task: dict[str, Any] = {
         "task": TASK_NAME,
         "dataset_path": "json",

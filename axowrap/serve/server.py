@@ -1,12 +1,18 @@
 """`axowrap serve`: llama-cpp-python's OpenAI-compatible server on 127.0.0.1 for one of the
-run's GGUF files, in the foreground (Ctrl-C stops it)."""
+run's GGUF files, in the foreground (Ctrl-C stops it); `running()` starts one in the background
+for as long as a `with` block needs it (the eval step scores a GGUF through it)."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from axowrap.errors import AxowrapError
@@ -39,8 +45,53 @@ def find_gguf(run: RunDir, gguf_type: str | None) -> Path:
     return files[key]
 
 
-def server_argv(gguf: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", HOST, "--port", str(port)]
+def server_argv(gguf: Path, port: int, n_ctx: int | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", HOST, "--port", str(port)]
+    return argv + (["--n_ctx", str(n_ctx)] if n_ctx else [])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(gguf: Path, log: Path, *, n_ctx: int | None = None, start_timeout: float = 180.0) -> Iterator[str]:
+    """A llama-cpp-python server for `gguf` on a free local port while the block runs; yields
+    its base URL (`http://127.0.0.1:PORT/v1`). Its output is appended to `log`; if it exits
+    before answering, the error says so with the end of that log."""
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(server_argv(gguf, port, n_ctx), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://{HOST}:{port}/v1"
+    try:
+        _wait_ready(proc, url, log, start_timeout)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-10:]
+            raise AxowrapError(f"the llama.cpp server for {proc.args[4]} exited with code {proc.returncode} before answering"
+                               + "".join(f"\n    {line}" for line in tail),
+                               hint=f"see {log}; check the GGUF loads with `axowrap serve`")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    raise AxowrapError(f"the llama.cpp server at {url} did not answer within {timeout:.0f} s", hint=f"see {log}")
 
 
 def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str], None]) -> int:

@@ -5,16 +5,25 @@
     eval/results.json     {"metrics": {m: {"base", "tuned", "delta", "higher_is_better"}}, "n", ...}
     eval/judge-<label>.jsonl   raw LLM-judge replies (when eval.judge is set)
 
-Options (ctx.options): model = base | adapter | merged (the model scored against the base; default
-adapter), limit (rows), max_gen_toks (default 256), batch_size, device (default: cuda when
-the spec's compute target is a GPU, else cpu).
+Options (ctx.options): model = base | adapter | merged | gguf (the model scored against the base;
+default adapter), gguf_type (which of the run's GGUF files; default as `axowrap serve` picks),
+limit (rows), max_gen_toks (default 256), batch_size, device (default: cuda when the spec's
+compute target is a GPU, else cpu).
+
+A GGUF is scored through llama.cpp: the step starts llama-cpp-python's server on a free local
+port for the duration and lm-eval sends it the same text prompts (its `local-completions`
+model). That scores generated answers; metrics built on log-likelihoods (perplexity, preference
+margin) and the standard lm-eval tasks need token-level scores with the model's own tokenizer,
+so they are scored on the Transformers models (`--model merged`) instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +51,7 @@ def _holdout(ctx: StepContext) -> Path:
 
 def params(ctx: StepContext) -> dict[str, Any]:
     held = _holdout(ctx)
-    opts = {k: ctx.options.get(k) for k in ("model", "limit", "max_gen_toks")}
+    opts = {k: ctx.options.get(k) for k in ("model", "gguf_type", "limit", "max_gen_toks")}
     sha = hashlib.sha256(held.read_bytes()).hexdigest() if held.is_file() else None
     return {"eval": _eval(ctx), "options": opts, "holdout_sha256": sha}
 
@@ -61,8 +70,11 @@ def tuned_model(ctx: StepContext, which: str) -> Model | None:
             raise AxowrapError(f"{ctx.run.merged}: no merged model to evaluate", hint=f"run `axowrap merge {ctx.run.root}` first")
         return Model("merged", str(ctx.run.merged))
     if which == "gguf":
-        raise AxowrapError("eval --model gguf is not supported: lm-eval scores GGUF files only through a llama.cpp server",
-                           hint="use --model merged (the GGUF files are converted from it)")
+        from axowrap.serve.server import find_gguf
+
+        if ctx.dry_run and not any(ctx.run.gguf.glob("*.gguf")):
+            return Model("gguf", str(ctx.run.gguf))
+        return Model("gguf", str(find_gguf(ctx.run, ctx.options.get("gguf_type"))))
     if which != "adapter":
         raise AxowrapError(f"eval --model {which!r}: expected one of {', '.join(MODELS)}")
     if not ctx.config.get("adapter"):   # full fine-tune: output_dir holds the whole model
@@ -84,6 +96,27 @@ def _database(ctx: StepContext, ev: dict[str, Any]) -> str | None:
     if not path.is_file():
         raise AxowrapError(f"eval.database {ev['database']!r}: {path} not found", hint="point it at the SQLite file of the task")
     return str(path.resolve())
+
+
+LOGLIKELIHOOD_METRICS = ("perplexity", "preference_margin")
+
+
+def _check_gguf_metric(ev: dict[str, Any]) -> None:
+    metric = ev.get("metric", "exact_match")
+    if metric in LOGLIKELIHOOD_METRICS:
+        raise AxowrapError(f"eval --model gguf: metric {metric!r} scores log-likelihoods, which llama.cpp's server "
+                           "cannot give lm-eval token by token",
+                           hint="score the merged model instead (`--model merged`: the GGUF files are converted from it)")
+
+
+def _serve(ctx: StepContext, stack: ExitStack, model: Model) -> Model:
+    """Start llama.cpp's server for a GGUF model (until the stack closes); the model, pointed at it."""
+    from axowrap.serve.server import running
+
+    n_ctx = int(ctx.config.get("sequence_len") or 2048) + int(ctx.options.get("max_gen_toks") or 256)
+    ctx.echo(f"eval: serving {model.pretrained} with llama.cpp (n_ctx {n_ctx})")
+    url = stack.enter_context(running(Path(model.pretrained), ctx.log, n_ctx=n_ctx))
+    return dataclasses.replace(model, server=url)
 
 
 def device(ctx: StepContext) -> str:
@@ -153,6 +186,11 @@ def _standard(ctx: StepContext, models: list[Model], tasks: list[str]) -> tuple[
     values: dict[str, dict[str, float]] = {m.label: {} for m in models}
     errors: dict[str, str] = {}
     for task in tasks:
+        if any(m.server for m in models):
+            errors[task] = (f"lm-eval task {task!r} not run on the GGUF (standard tasks score log-likelihoods with the "
+                            "model's tokenizer); run `axowrap eval RUN --model merged` for it")
+            ctx.echo(f"eval: {errors[task]}")
+            continue
         for model in models:
             if task in errors:
                 break
@@ -205,15 +243,21 @@ def run(ctx: StepContext) -> dict[str, Any]:
     tuned = tuned_model(ctx, which)
     models = [base] if tuned is None else [base, tuned]
     has_holdout = _holdout(ctx).is_file()
+    if which == "gguf" and has_holdout:
+        _check_gguf_metric(ev)
     if ctx.dry_run:
         ctx.echo(f"eval: would score {', '.join(m.label for m in models)} on "
                  f"{'the held-out rows' if has_holdout else 'no held-out rows'} and {ev.get('lm_eval') or 'no standard tasks'}")
         return {"dry_run": True}
     values: dict[str, dict[str, float]] = {m.label: {} for m in models}
     n, judged = 0, {}
-    if has_holdout:
-        values, n, judged = _domain(ctx, models, ev)
-    std_values, errors = _standard(ctx, models, list(ev.get("lm_eval") or []))
+    with ExitStack() as stack:
+        if tuned is not None and tuned.label == "gguf":
+            tuned = _serve(ctx, stack, tuned)
+            models = [base, tuned]
+        if has_holdout:
+            values, n, judged = _domain(ctx, models, ev)
+        std_values, errors = _standard(ctx, models, list(ev.get("lm_eval") or []))
     for label, extra in std_values.items():
         values[label].update(extra)
     metrics = table(values, "base", tuned.label if tuned else None)
