@@ -4,6 +4,10 @@ Each local dataset file is read row by row (JSON lines, a JSON array, or CSV); a
 to the held-out set when a seeded hash of its canonical JSON falls under the fraction, so the
 split is stable across runs and machines and does not depend on row order. The training
 rows are written to the run's data/ folder and the rendered config points there.
+
+    data/holdout.jsonl           the held-out rows of every dataset, in dataset order
+    data/holdout-sources.json    for each of those rows, the index of its dataset in the spec
+                                 (the eval prompts a row the way its own dataset was trained)
 """
 
 from __future__ import annotations
@@ -41,6 +45,19 @@ class PreparedData:
             "counts": self.counts,
             "sha256": self.sha256,
         }
+
+
+SOURCES = "holdout-sources.json"
+
+
+def holdout_sources(data_dir: Path, n: int) -> list[int]:
+    """The spec dataset index of each of the `n` held-out rows (all 0 for runs prepared before
+    the sources were recorded)."""
+    try:
+        sources = json.loads((data_dir / SOURCES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [0] * n
+    return [int(i) for i in sources] if isinstance(sources, list) and len(sources) == n else [0] * n
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -91,6 +108,7 @@ def prepare_data(spec: Spec, run: RunDir) -> PreparedData:
     seed = int((spec.data.get("training") or {}).get("seed", 42))
     train_paths: list[Path] = []
     held: list[dict[str, Any]] = []
+    sources: list[int] = []
     counts = {"train": 0, "holdout": 0}
     sha: dict[str, str] = {}
     for i, entry in enumerate(spec.data["datasets"]):
@@ -102,7 +120,11 @@ def prepare_data(spec: Spec, run: RunDir) -> PreparedData:
             )
         train: list[dict[str, Any]] = []
         for row in read_rows(source):
-            (held if fraction and in_holdout(row, fraction, seed) else train).append(row)
+            if fraction and in_holdout(row, fraction, seed):
+                held.append(row)
+                sources.append(i)
+            else:
+                train.append(row)
         out = run.data / f"train-{i}.jsonl"
         sha[out.name] = _write_jsonl(out, train)
         train_paths.append(out)
@@ -111,8 +133,10 @@ def prepare_data(spec: Spec, run: RunDir) -> PreparedData:
     if "holdout_file" in ev:
         source = local_path(spec, ev["holdout_file"])
         held = list(read_rows(source)) if source else []
+        sources = [0] * len(held)   # a holdout file is in the first dataset's format
     if held:
         holdout_path = run.data / "holdout.jsonl"
         sha[holdout_path.name] = _write_jsonl(holdout_path, held)
+        atomic_write(run.data / SOURCES, json.dumps(sources) + "\n")
         counts["holdout"] = len(held)
     return PreparedData(train_paths, holdout_path, seed, fraction, counts, sha)

@@ -69,3 +69,55 @@ def test_task_for_every_preset(name: str, workdir: Path, tiny_model: Path) -> No
     if metric == "accuracy":
         assert names == ["accuracy", "macro_f1"]
         assert task["metric_list"][1]["aggregation"] == "!function utils.macro_f1"
+
+
+def _two_dataset_run(workdir: Path, model: Path, second: str) -> Path:
+    from axowrap.pipeline import prepare_run
+
+    spec = workdir / "examples" / "mixed.yaml"
+    spec.write_text(f"""\
+task: instruct
+base_model: {model}
+datasets:
+  - {{path: data/instruct.jsonl, format: alpaca}}
+  - {second}
+training: {{sequence_len: 512}}
+eval: {{holdout: 0.3}}
+compute: {{target: cpu}}
+""")
+    return prepare_run(spec, workdir / "runs").data
+
+
+@pytest.mark.axolotl
+def test_held_out_rows_are_prompted_in_their_own_dataset_format(workdir: Path, tiny_model: Path) -> None:
+    """Rows held out of an alpaca and of a chat dataset: each prompted the way it was trained."""
+    from axowrap.holdout import holdout_sources
+
+    data = _two_dataset_run(workdir, tiny_model, "{path: data/chat.jsonl, format: messages}")
+    held = list(read_rows(data / "holdout.jsonl"))
+    sources = holdout_sources(data, len(held))
+    assert set(sources) == {0, 1} and sources == sorted(sources)
+    spec = load_spec(workdir / "examples" / "mixed.yaml")
+    config = render_spec(spec, base_dir=None).config
+    files = write_task(workdir / "task", data / "holdout.jsonl", spec.data, config)
+    docs = [json.loads(line) for line in (files.folder / "docs.jsonl").read_text().splitlines()]
+    assert len(docs) == len(held)
+    for doc, row, source in zip(docs, held, sources, strict=True):
+        if source == 0:   # alpaca: Axolotl's prompter, the output is the target
+            assert row["instruction"] in doc["prompt"] and "### Instruction:" in doc["prompt"] and doc["target"] == row["output"]
+            assert "<|im_start|>" not in doc["prompt"]
+        else:             # chat: the chat template up to the last assistant turn, which is the target
+            assert doc["prompt"].endswith("<|im_start|>assistant\n") and doc["target"] == row["messages"][-1]["content"]
+            assert row["messages"][-2]["content"] in doc["prompt"]
+
+
+@pytest.mark.axolotl
+def test_held_out_rows_of_different_kinds_are_refused(workdir: Path, tiny_model: Path) -> None:
+    from axowrap.errors import AxowrapError
+
+    data = _two_dataset_run(workdir, tiny_model, "{path: data/completion.jsonl, format: text}")
+    spec = load_spec(workdir / "examples" / "mixed.yaml")
+    config = render_spec(spec, base_dir=None).config
+    with pytest.raises(AxowrapError, match=r"datasets of different kinds \(alpaca, text\)") as err:
+        write_task(workdir / "task", data / "holdout.jsonl", spec.data, config)
+    assert "eval.holdout_file" in (err.value.hint or "")

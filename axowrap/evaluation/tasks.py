@@ -19,7 +19,7 @@ from typing import Any
 
 from axowrap.errors import AxowrapError
 from axowrap.evaluation.metrics import reported
-from axowrap.holdout import canonical, read_rows
+from axowrap.holdout import canonical, holdout_sources, read_rows
 from axowrap.yamlemit import to_yaml
 from axowrap.yamlio import atomic_write
 
@@ -129,18 +129,38 @@ def _preference_doc(row: dict[str, Any], chat: _Chat, entry: dict[str, Any]) -> 
     return {"prompt": chat.prompt([m for m in context if m["role"] != "assistant"] or context), "choices": [chosen, rejected]}
 
 
-def build_docs(rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
-    """One lm-eval doc per held-out row, prompted as in training (the first dataset's format)."""
-    entry = spec["datasets"][0]
-    ds_cfg = config["datasets"][0]
+def _doc_kind(fmt: str | None) -> str:
+    return {"text": "text", "preference": "preference"}.get(fmt or "", "generation")
+
+
+def build_docs(rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any],
+               sources: list[int] | None = None) -> list[dict[str, Any]]:
+    """One lm-eval doc per held-out row, prompted as its own dataset was trained (`sources[i]`
+    is row i's dataset index; all rows from the first dataset when not given)."""
+    sources = sources if sources is not None else [0] * len(rows)
+    kinds = {_doc_kind(spec["datasets"][i].get("format")) for i in set(sources)}
+    if len(kinds) > 1:
+        formats = sorted({str(spec["datasets"][i].get("format")) for i in set(sources)})
+        raise AxowrapError(f"the held-out rows come from datasets of different kinds ({', '.join(formats)}): "
+                           "one eval task scores one kind (generated answers, preferences or text)",
+                           hint="give `eval.holdout_file` with rows of one format, or hold out rows of one kind of dataset")
+    docs: list[dict[str, Any] | None] = [None] * len(rows)
+    for index in sorted(set(sources)):
+        picked = [n for n, i in enumerate(sources) if i == index]
+        built = _docs_of(index, [rows[n] for n in picked], spec, config)
+        for n, doc in zip(picked, built, strict=True):
+            docs[n] = doc
+    return [d for d in docs if d is not None]
+
+
+def _docs_of(index: int, rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Docs for rows of the spec's dataset `index`, in that dataset's format."""
+    entry = spec["datasets"][index]
+    ds_cfg = config["datasets"][index]
     fmt = entry.get("format")
     metric = (spec.get("eval") or {}).get("metric", "exact_match")
     if fmt == "alpaca":
-        docs = []
-        for row in rows:
-            prompt, target = _alpaca_prompt(row, ds_cfg.get("type"))
-            docs.append({"prompt": prompt, "target": target})
-        return docs
+        return [dict(zip(("prompt", "target"), _alpaca_prompt(row, ds_cfg.get("type")), strict=True)) for row in rows]
     if fmt == "text":
         key = (entry.get("fields") or {}).get("text", "text")
         return [{"text": str(row.get(key, ""))} for row in rows]
@@ -192,10 +212,13 @@ def _dump(task: dict[str, Any]) -> str:
 def write_task(folder: Path, holdout: Path, spec: dict[str, Any], config: dict[str, Any], *,
                max_gen_toks: int = 128, limit: int | None = None) -> TaskFiles:
     """Write the task YAML, its docs and utils into `folder` (absolute data paths)."""
-    rows = list(read_rows(holdout))[:limit] if limit else list(read_rows(holdout))
+    rows = list(read_rows(holdout))
+    sources = holdout_sources(holdout.parent, len(rows))
+    if limit:
+        rows, sources = rows[:limit], sources[:limit]
     if not rows:
         raise AxowrapError(f"{holdout}: no held-out rows to evaluate", hint="raise `eval.holdout` or give `eval.holdout_file`")
-    docs = build_docs(rows, spec, config)
+    docs = build_docs(rows, spec, config, sources)
     folder.mkdir(parents=True, exist_ok=True)
     docs_path = folder / "docs.jsonl"
     atomic_write(docs_path, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
