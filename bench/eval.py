@@ -5,7 +5,9 @@
 
 Each mode trains a few steps first (not timed), then times `run_steps(run, ["eval"])` and
 prints the lm-eval child runs from the eval log. Targets: tiny eval step < 180 s;
-demo (50 rows, max_gen_toks 64) < 900 s.
+demo (50 rows, max_gen_toks 64) < 900 s. Then (merge + GGUF not timed) it times the eval step
+again with `--model gguf` (the f16 GGUF through llama.cpp's server; the base model's results
+are reused, so this is the GGUF's child alone plus server start): reported, no target.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ base_model: {model}
 datasets: [{{path: train.jsonl}}]
 training: {{max_steps: 4, micro_batch_size: 2, gradient_accumulation_steps: 1, sequence_len: 512, gradient_checkpointing: false, save_steps: 4}}
 eval: {{holdout: null, holdout_file: held50.jsonl, metric: sql_exact_match, database: demo.sqlite}}
+export: {{merge: true, gguf: [f16]}}
 compute: {{target: cpu}}
 """
 
@@ -78,6 +81,14 @@ def bench(targets: Targets, mode: str, work: Path) -> None:
         print(f"    {name}: base {m['base']}  tuned {m['tuned']}")
     limit = TARGET_S[mode]
     targets.check(f"eval step ({mode})", secs < limit, f"{secs:.0f} s (target < {limit:.0f} s)")
+    run_steps(run, ["merge", "gguf"], echo=lambda _line: None)
+    start = time.perf_counter()
+    run_steps(run, ["eval"], force=True, options={"model": "gguf", "gguf_type": "f16", "max_gen_toks": 64}, echo=lambda _line: None)
+    gguf_secs = time.perf_counter() - start
+    results = json.loads((run.eval / "results.json").read_text())
+    print(f"  {mode}: eval step --model gguf (f16) {gguf_secs:.1f} s (base results reused; server start + one lm-eval child)")
+    for name, m in sorted(results["metrics"].items()):
+        print(f"    {name}: base {m['base']}  gguf {m['tuned']}")
 
 
 def main(targets: Targets) -> None:

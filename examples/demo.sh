@@ -63,8 +63,9 @@ stage data-check axowrap data check "$spec"
 stage plan axowrap plan "$spec" --target cpu
 stage pipeline axowrap run "$spec" --steps train,merge,gguf
 run_dir=$(ls -d runs/"$(sed -n 's/^name: //p' "$spec")"-*)
-# Base model vs fine-tune on the held-out questions; answers are capped (a base model rambles on).
-stage eval axowrap eval "$run_dir" --max-gen-toks "$gen_toks"
+# Base model vs the fine-tune as shipped (its f16 GGUF, through llama.cpp) on the held-out
+# questions; answers are capped (a base model rambles on).
+stage eval axowrap eval "$run_dir" --model gguf --gguf-type f16 --max-gen-toks "$gen_toks"
 axowrap status "$run_dir"
 python "$repo/examples/demo/summary.py" "$run_dir" --database demo.sqlite --timings timings.tsv --started "$started"
 echo

@@ -41,11 +41,12 @@ def test_tiny_demo_end_to_end(tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "gguf").glob("*.gguf")) == ["sql-demo-tiny-f16.gguf"]
     results = json.loads((run / "eval" / "results.json").read_text())
     assert results["n"] == 15   # every held-out row of examples/demo/heldout.jsonl
-    for metric in ("sql_exact_match", "exec_match"):
+    assert results["model"] == "gguf"   # the fine-tune scored as shipped, through llama.cpp
+    for metric in ("sql_exact_match", "exec_match", "exec_valid"):
         assert {"base", "tuned"} <= set(results["metrics"][metric])
 
     out = res.stdout
     assert "== held-out scores (base model vs fine-tune)" in out
-    assert "sql_exact_match" in out and "exec_match" in out
+    assert "sql_exact_match" in out and "exec_match" in out and "tuned = the fine-tune as gguf" in out
     assert "llama.cpp (sql-demo-tiny" in out and "  answer:" in out   # the GGUF answered through llama.cpp
     assert "total: " in out

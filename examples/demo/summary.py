@@ -44,7 +44,8 @@ def scores_table(run: RunDir) -> list[str]:
     if not path.is_file():
         return ["(no eval results: the spec has no held-out data, or the eval step did not run)"]
     results = json.loads(path.read_text(encoding="utf-8"))
-    lines = [f"held-out rows: {results.get('n')}", f"{'metric':<22}{'base':>8}{'tuned':>8}{'delta':>8}"]
+    lines = [f"held-out rows: {results.get('n')}; tuned = the fine-tune as {results.get('model')}",
+             f"{'metric':<22}{'base':>8}{'tuned':>8}{'delta':>8}"]
     for name, m in sorted(results.get("metrics", {}).items()):
         lines.append(f"{name:<22}{_fmt(m.get('base')):>8}{_fmt(m.get('tuned')):>8}{_fmt(m.get('delta'), sign=True):>8}")
     return lines
