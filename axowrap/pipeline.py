@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from axowrap.spec import Spec
 
 TAIL_LINES = 20
+PREPARE_WAIT_S = 300.0   # preparing alone waits this long for a busy run directory
 KILL_AFTER_S = 30.0   # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
 
 
@@ -65,7 +66,7 @@ def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
 
     spec = load_spec(spec_path)
     run = run_dir_for(spec.path, spec.name, runs_root)
-    with run_lock(run.root):
+    with run_lock(run.root, wait=PREPARE_WAIT_S):   # nodes of one job prepare the same directory: take turns
         _prepare(spec, run)
     return run
 

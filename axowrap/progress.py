@@ -32,6 +32,8 @@ KEYS = {
     "train_loss": "train_loss",
     "tokens/total": "tokens_total",          # token slots seen so far, padding included
     "tokens/trainable": "tokens_trainable",  # tokens with a label (what the loss is computed on)
+    "memory/max_allocated (GiB)": "gpu_max_allocated_gib",   # torch's peak on the GPU so far (0 on CPU)
+    "memory/device_reserved (GiB)": "gpu_reserved_gib",      # what the caching allocator holds
 }
 
 

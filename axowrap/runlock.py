@@ -4,6 +4,10 @@ Two `axowrap run` (or `axowrap train|merge|...`) on one run directory would writ
 checkpoints, state.json and outputs. The lock is an flock on `<run>/.lock`: the kernel drops it
 when the holder exits, however it exits (SIGKILL included), so a crash never leaves a stale
 lock behind. Re-entrant within one process (run_spec holds it across prepare_run and run_steps).
+
+Preparing a run directory alone (`prepare_run`, what each node of a SkyPilot/Slurm job runs
+before launching) *waits* for the lock instead: nodes on a shared filesystem prepare the same
+directory at the same time, with identical results, and must take turns rather than fail.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ class RunBusy(AxowrapError):
 
 
 @contextmanager
-def run_lock(root: Path) -> Iterator[None]:
-    """Hold `<root>/.lock` for the duration; raise RunBusy naming the holder if another process has it."""
+def run_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold `<root>/.lock` for the duration; raise RunBusy naming the holder if another process
+    still has it after `wait` seconds."""
     path = (root / ".lock").resolve()
     if path in _held:
         fd, depth = _held[path]
@@ -40,9 +45,7 @@ def run_lock(root: Path) -> Iterator[None]:
         return
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _acquire(fd, wait):
         holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
         os.close(fd)
         raise RunBusy(f"{root}: run directory in use by {holder}",
@@ -58,3 +61,15 @@ def run_lock(root: Path) -> Iterator[None]:
         fd, depth = _held.pop(path)
         os.ftruncate(fd, 0)
         os.close(fd)   # closing the only descriptor releases the flock
+
+
+def _acquire(fd: int, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)

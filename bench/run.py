@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Targets, machine  # noqa: E402
 
-BENCHMARKS = ["cli_latency", "datacheck", "demo", "eval", "team_check", "wrapper_overhead", "packing", "export"]
+BENCHMARKS = ["cli_latency", "datacheck", "demo", "eval", "team_check", "wrapper_overhead", "packing", "export", "gpu"]
 
 
 def main(argv: list[str]) -> int:

@@ -149,7 +149,9 @@ def test_eval_cli_dry_run_and_model_choice(tmp_path: Path) -> None:
     assert res.code == 0, res.err
     assert "would score base, adapter on the held-out rows" in res.out
     res = run_cli("eval", str(run.root), "--dry-run", "--model", "gguf")
-    assert res.code == 1
-    assert "eval --model gguf is not supported" in res.err and "--model merged" in res.err
+    assert res.code == 0, res.err
+    assert "would score base, gguf on the held-out rows" in res.out
+    res = run_cli("eval", str(run.root), "--dry-run", "--gguf-type", "q8_0")
+    assert res.code == 2 and "--gguf-type goes with --model gguf" in res.err
     res = run_cli("eval", str(run.root), "--model", "merged")
     assert res.code == 1 and "needs train" in res.err

@@ -251,6 +251,15 @@ def test_progress_reads_a_bar_sharing_a_record_with_a_log_dict() -> None:
     assert [(e["event"], e["step"], e["total"]) for e in events] == [("progress", 2, 6), ("metrics", 2, 6)]
 
 
+def test_progress_events_carry_axolotls_gpu_memory() -> None:
+    """Axolotl logs torch's GPU memory with each step (the GPU bench compares its peak with the plan)."""
+    parser = ProgressParser(total=6)
+    rec = ("{'loss': '1.2', 'memory/max_active (GiB)': '3.1', 'memory/max_allocated (GiB)': '2.75', "
+           "'memory/device_reserved (GiB)': '4.5', 'epoch': '0.5'}")
+    (event,) = parser.feed(rec)
+    assert event["gpu_max_allocated_gib"] == 2.75 and event["gpu_reserved_gib"] == 4.5
+
+
 def test_progress_ignores_preparation_bars() -> None:
     parser = ProgressParser(total=6)
     assert parser.feed("100%|██████████| 21/21 [00:00<00:00, 52.1it/s]") == []          # another length

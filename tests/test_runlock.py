@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import run_cli
 
 from axowrap.pipeline import prepare_run
@@ -19,12 +20,12 @@ from pathlib import Path
 from axowrap.runlock import run_lock
 with run_lock(Path(sys.argv[1])):
     print("held", flush=True)
-    time.sleep(120)
+    time.sleep(float(sys.argv[2]))
 """
 
 
-def hold(root: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], stdout=subprocess.PIPE, text=True)
+def hold(root: Path, seconds: float = 120) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(root), str(seconds)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
@@ -55,3 +56,23 @@ def test_the_lock_is_reentrant_within_one_process(tmp_path: Path) -> None:
         assert "pid %d" % os.getpid() in (tmp_path / ".lock").read_text()
     with run_lock(tmp_path):   # released after the outer block: can be taken again
         pass
+
+
+def test_preparing_alone_waits_its_turn(tmp_path: Path) -> None:
+    """Nodes of one job on a shared filesystem prepare the same run directory: they take turns."""
+    import time
+
+    from axowrap.runlock import RunBusy, run_lock
+
+    holder = hold(tmp_path, seconds=1.5)
+    try:
+        with pytest.raises(RunBusy):
+            with run_lock(tmp_path, wait=0.3):
+                pass
+        start = time.monotonic()
+        with run_lock(tmp_path, wait=30):
+            waited = time.monotonic() - start
+        assert 0.3 < waited < 30
+    finally:
+        holder.kill()
+        holder.wait()

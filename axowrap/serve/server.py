@@ -70,12 +70,17 @@ def running(gguf: Path, log: Path, *, n_ctx: int | None = None, start_timeout: f
         _wait_ready(proc, url, log, start_timeout)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Terminate the server and wait until it has exited (port freed); kill it after `grace` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
@@ -106,12 +111,7 @@ def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str]
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
