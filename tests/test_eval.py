@@ -118,6 +118,7 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
     # the judge: every answer of both models judged, raw replies saved, unparsable ones counted
     assert len(JudgeHandler.requests) == 2 * len(held)
     assert "Is the SQL right?" in JudgeHandler.requests[0]["messages"][0]["content"]
+    assert JudgeHandler.requests[0]["max_tokens"] == 256   # a judge that keeps talking is cut
     raw = [json.loads(line) for line in (run.eval / "judge-base.jsonl").read_text().splitlines()]
     assert [r["judge_raw"] for r in raw] == [REPLIES[i % 3] for i in range(len(held))]
     scores = [r["score"] for r in raw]

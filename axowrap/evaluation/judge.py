@@ -18,6 +18,7 @@ from typing import Any
 from axowrap.errors import AxowrapError
 from axowrap.yamlio import atomic_write
 
+MAX_TOKENS = 256   # "Score: N" and one sentence; a judge that keeps talking is cut, not waited for
 DEFAULT_RUBRIC = "Is the answer correct, complete and helpful for the question, compared with the reference answer?"
 PROMPT = """You are grading an answer.
 Rubric: {rubric}
@@ -63,7 +64,8 @@ def chat(endpoint: str, model: str, prompt: str, *, timeout: float = 120.0, api_
     url = endpoint.rstrip("/")
     if not url.endswith("/chat/completions"):
         url += "/chat/completions" if url.endswith("/v1") else "/v1/chat/completions"
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0}).encode()
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0,
+                       "max_tokens": MAX_TOKENS}).encode()
     headers = {"Content-Type": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
