@@ -20,7 +20,7 @@ from axowrap.pipeline import prepare_run
 from axowrap.spec import load_spec
 from conftest import tiny_spec
 
-MARK = re.compile(r"axowrap-ddp rank=(\d) world_size=(\d) backend=(\S+) first_batch=(\w+)")
+MARK = re.compile(r"axowrap-ddp rank=(\d) world_size=(\d) backend=(\S+) first_batch=([0-9a-f]{16}|none)")
 
 
 def free_port() -> int:

@@ -29,7 +29,10 @@ def _report(trainer: Any, inputs: dict[str, Any]) -> None:
     ids = inputs.get("input_ids")
     digest = hashlib.sha256(ids.cpu().numpy().tobytes()).hexdigest()[:16] if ids is not None else "none"
     backend = dist.get_backend_config() if world > 1 else "none"
-    print(f"{MARK} rank={rank} world_size={world} backend={backend} first_batch={digest}", file=sys.stderr, flush=True)
+    # One write(2) of the whole line: ranks share the pipe, and print() writes the text and its
+    # newline separately, so two ranks' lines could run together.
+    sys.stderr.flush()
+    os.write(2, f"{MARK} rank={rank} world_size={world} backend={backend} first_batch={digest}\n".encode())
 
 
 class CpuDdpPlugin(BasePlugin):
