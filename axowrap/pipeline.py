@@ -62,13 +62,18 @@ def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
 
     Raises ValidationFailed when the rendered config has errors: nothing is trained then.
     """
-    from axowrap.spec import load_spec
-
-    spec = load_spec(spec_path)
-    run = run_dir_for(spec.path, spec.name, runs_root)
+    spec, run = _locate(spec_path, runs_root)
     with run_lock(run.root, wait=PREPARE_WAIT_S):   # nodes of one job prepare the same directory: take turns
         _prepare(spec, run)
     return run
+
+
+def _locate(spec_path: Path, runs_root: Path) -> tuple[Spec, RunDir]:
+    """The loaded spec and its run directory."""
+    from axowrap.spec import load_spec
+
+    spec = load_spec(spec_path)
+    return spec, run_dir_for(spec.path, spec.name, runs_root)
 
 
 def _prepare(spec: Spec, run: RunDir) -> None:
@@ -339,10 +344,7 @@ def _kill_group(pid: int) -> None:
 
 def run_spec(spec_path: Path, *, runs_root: Path = Path("runs"), **kwargs: Any) -> tuple[RunDir, dict[str, Any]]:
     """`axowrap run`: validate + prepare the run directory, then run/resume its steps."""
-    from axowrap.spec import load_spec
-
-    spec = load_spec(spec_path)
-    run = run_dir_for(spec.path, spec.name, runs_root)
+    spec, run = _locate(spec_path, runs_root)
     with run_lock(run.root):   # held from preparation to the last step
         _prepare(spec, run)
         return run, run_steps(run, **kwargs)

@@ -67,7 +67,7 @@ def running(gguf: Path, log: Path, *, n_ctx: int | None = None, start_timeout: f
         proc = subprocess.Popen(server_argv(gguf, port, n_ctx), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}/v1"
     try:
-        _wait_ready(proc, url, log, start_timeout)
+        _wait_ready(proc, gguf, url, log, start_timeout)
         yield url
     finally:
         _stop(proc)
@@ -83,12 +83,12 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         proc.wait()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], gguf: Path, url: str, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-10:]
-            raise AxowrapError(f"the llama.cpp server for {proc.args[4]} exited with code {proc.returncode} before answering"
+            raise AxowrapError(f"the llama.cpp server for {gguf} exited with code {proc.returncode} before answering"
                                + "".join(f"\n    {line}" for line in tail),
                                hint=f"see {log}; check the GGUF loads with `axowrap serve`")
         try:
