@@ -74,8 +74,13 @@ def _unknown(doc: Document, path: tuple, mapping: dict, known: set[str], where: 
     for key in mapping:
         plugin = _plugin_of_field().get(key) if where == "Axolotl" else None
         if key not in known and plugin:
-            out.append(doc.problem((*path, key), f"{key!r} is a field of the plugin {plugin}, which is not listed",
-                                   hint=f"add `plugins: [{plugin}]`"))
+            out.append(
+                doc.problem(
+                    (*path, key),
+                    f"{key!r} is a field of the plugin {plugin}, which is not listed",
+                    hint=f"add `plugins: [{plugin}]`",
+                )
+            )
         elif key not in known:
             guess = did_you_mean(str(key), known)
             out.append(

@@ -21,7 +21,7 @@ OPTIMIZER = "optimizer.pt"
 @dataclass
 class Found:
     checkpoint: Path | None
-    skipped: dict[Path, str] = field(default_factory=dict)   # incomplete checkpoint -> why
+    skipped: dict[Path, str] = field(default_factory=dict)  # incomplete checkpoint -> why
 
     @property
     def warnings(self) -> list[str]:
@@ -54,7 +54,7 @@ def _safetensors_whole(path: Path) -> bool:
 def _file_whole(path: Path) -> bool:
     if path.suffix == ".safetensors":
         return _safetensors_whole(path)
-    return zipfile.is_zipfile(path)   # torch.save writes zip archives; a truncated one has no end record
+    return zipfile.is_zipfile(path)  # torch.save writes zip archives; a truncated one has no end record
 
 
 def problem(ckpt: Path) -> str | None:

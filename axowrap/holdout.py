@@ -29,12 +29,12 @@ from axowrap.yamlio import atomic_write
 
 @dataclass
 class PreparedData:
-    train_paths: list[Path]                 # one per spec dataset, in order
-    holdout_path: Path | None               # JSON lines, rows of every dataset
+    train_paths: list[Path]  # one per spec dataset, in order
+    holdout_path: Path | None  # JSON lines, rows of every dataset
     seed: int
     fraction: float | None
-    counts: dict[str, int] = field(default_factory=dict)   # train / holdout rows
-    sha256: dict[str, str] = field(default_factory=dict)   # file name -> sha256
+    counts: dict[str, int] = field(default_factory=dict)  # train / holdout rows
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> sha256
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,7 +81,9 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                     try:
                         yield json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise AxowrapError(f"{path}:{n}: invalid JSON ({exc.msg})", hint="run `axowrap data check` on it") from None
+                        raise AxowrapError(
+                            f"{path}:{n}: invalid JSON ({exc.msg})", hint="run `axowrap data check` on it"
+                        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AxowrapError(f"{path}: cannot read: {exc}") from None
 
@@ -133,7 +135,7 @@ def prepare_data(spec: Spec, run: RunDir) -> PreparedData:
     if "holdout_file" in ev:
         source = local_path(spec, ev["holdout_file"])
         held = list(read_rows(source)) if source else []
-        sources = [0] * len(held)   # a holdout file is in the first dataset's format
+        sources = [0] * len(held)  # a holdout file is in the first dataset's format
     if held:
         holdout_path = run.data / "holdout.jsonl"
         sha[holdout_path.name] = _write_jsonl(holdout_path, held)

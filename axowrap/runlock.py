@@ -22,7 +22,7 @@ from pathlib import Path
 
 from axowrap.errors import AxowrapError
 
-_held: dict[Path, tuple[int, int]] = {}   # lock path -> (fd, depth)
+_held: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth)
 
 
 class RunBusy(AxowrapError):
@@ -48,19 +48,25 @@ def run_lock(root: Path, wait: float = 0.0) -> Iterator[None]:
     if not _acquire(fd, wait):
         holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
         os.close(fd)
-        raise RunBusy(f"{root}: run directory in use by {holder}",
-                      hint="wait for that run to finish or stop it (Ctrl-C in its terminal, or `kill PID`); "
-                           "two runs on one directory would overwrite each other's checkpoints and state") from None
+        raise RunBusy(
+            f"{root}: run directory in use by {holder}",
+            hint="wait for that run to finish or stop it (Ctrl-C in its terminal, or `kill PID`); "
+            "two runs on one directory would overwrite each other's checkpoints and state",
+        ) from None
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} (`{' '.join(['axowrap', *sys.argv[1:]])}`, since "
-                  f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)
+    os.pwrite(
+        fd,
+        f"pid {os.getpid()} (`{' '.join(['axowrap', *sys.argv[1:]])}`, since "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(),
+        0,
+    )
     _held[path] = (fd, 1)
     try:
         yield
     finally:
         fd, depth = _held.pop(path)
         os.ftruncate(fd, 0)
-        os.close(fd)   # closing the only descriptor releases the flock
+        os.close(fd)  # closing the only descriptor releases the flock
 
 
 def _acquire(fd: int, wait: float) -> bool:

@@ -115,9 +115,7 @@ def _convert(err: ValidationError, doc: Document, root: dict[str, Any], prefix: 
         return doc.problem(path, f"missing required key {missing!r}")
     if kind == "type":
         expected = describe(err.schema, root)
-        return doc.problem(
-            path, f"expected {' or '.join(expected)}, got {type_name(value)} {short_repr(value)}"
-        )
+        return doc.problem(path, f"expected {' or '.join(expected)}, got {type_name(value)} {short_repr(value)}")
     if kind in ("enum", "const"):
         expected = describe(err.schema, root)
         guess = did_you_mean(str(value), [w.strip('"') for w in expected])
@@ -129,7 +127,8 @@ def _convert(err: ValidationError, doc: Document, root: dict[str, Any], prefix: 
     if kind == "pattern":
         desc = err.schema.get("description", "")
         return doc.problem(
-            path, f"{short_repr(value)} does not match the expected form {err.validator_value}",
+            path,
+            f"{short_repr(value)} does not match the expected form {err.validator_value}",
             hint=desc.split(". ")[0] if desc else None,
         )
     return doc.problem(path, err.message)

@@ -13,7 +13,6 @@ extra (axolotl installed); nothing on axowrap's fast paths imports this module.
 from __future__ import annotations
 
 import argparse
-import enum
 import importlib
 import json
 import pkgutil

@@ -123,7 +123,13 @@ def _load_chain(
             problems.append(doc.problem(where, f"extends cycle: {chain}", hint="remove one of the `extends` links"))
             continue
         if not base.is_file():
-            problems.append(doc.problem(where, f"base spec {rel!r} not found (looked for {base})", hint="paths in `extends` are relative to the spec that names them"))
+            problems.append(
+                doc.problem(
+                    where,
+                    f"base spec {rel!r} not found (looked for {base})",
+                    hint="paths in `extends` are relative to the spec that names them",
+                )
+            )
             continue
         try:
             layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs))
@@ -164,9 +170,7 @@ def load_spec(path: Path | str) -> Spec:
             problems.append(doc.problem((), "missing required key 'task'", hint=f"one of: {', '.join(preset_names())}"))
         raise ValidationFailed(problems)
     preset = get_preset(task)
-    data, sources = layered(
-        [(PRESET_BASE, preset.base_defaults), (f"preset {task}", preset.defaults), *layers]
-    )
+    data, sources = layered([(PRESET_BASE, preset.base_defaults), (f"preset {task}", preset.defaults), *layers])
     _dataset_defaults(data, preset, sources)
     spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs)
     for err in check(data, spec_schema(), doc):

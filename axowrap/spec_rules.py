@@ -61,7 +61,11 @@ def format_fits_task(spec: Spec) -> Iterator[Problem]:
             fields = entry.get("fields", {})
             for need in ("instruction", "output"):
                 if need not in fields:
-                    yield spec.problem(("datasets", i, "fields"), f"alpaca rows need a column for {need!r}", hint=f"add `fields: {{{need}: COLUMN}}`")
+                    yield spec.problem(
+                        ("datasets", i, "fields"),
+                        f"alpaca rows need a column for {need!r}",
+                        hint=f"add `fields: {{{need}: COLUMN}}`",
+                    )
         if fmt == "alpaca" and "prompt" in entry and "{instruction}" not in entry["prompt"]:
             yield spec.problem(("datasets", i, "prompt"), "the prompt layout must contain '{instruction}'")
 
@@ -69,7 +73,11 @@ def format_fits_task(spec: Spec) -> Iterator[Problem]:
 @rule
 def classify_labels(spec: Spec) -> Iterator[Problem]:
     if spec.data["task"] == "classify" and not spec.data.get("labels"):
-        yield spec.problem(("labels",), "task 'classify' needs `labels:` (the list of classes)", hint="e.g. labels: [positive, negative]")
+        yield spec.problem(
+            ("labels",),
+            "task 'classify' needs `labels:` (the list of classes)",
+            hint="e.g. labels: [positive, negative]",
+        )
     if spec.data["task"] != "classify" and spec.data.get("labels"):
         yield spec.problem(("labels",), "`labels` only applies to task 'classify'", severity="warning")
 
@@ -79,10 +87,17 @@ def method_fits_target(spec: Spec) -> Iterator[Problem]:
     target = spec.data.get("compute", {}).get("target")
     method = spec.data.get("method")
     if method == "qlora" and target == "cpu":
-        yield spec.problem(("method",), "qlora loads the base in 4 bit with bitsandbytes, which needs a CUDA GPU; target is 'cpu'", hint="use `method: lora` on CPU")
+        yield spec.problem(
+            ("method",),
+            "qlora loads the base in 4 bit with bitsandbytes, which needs a CUDA GPU; target is 'cpu'",
+            hint="use `method: lora` on CPU",
+        )
     overrides = spec.data.get("axolotl") or {}
     if method == "qlora" and overrides.get("load_in_4bit") is False:
-        yield spec.problem(("axolotl", "load_in_4bit"), "qlora needs a 4-bit base load; `load_in_4bit: false` contradicts `method: qlora`")
+        yield spec.problem(
+            ("axolotl", "load_in_4bit"),
+            "qlora needs a 4-bit base load; `load_in_4bit: false` contradicts `method: qlora`",
+        )
     if method == "full" and "lora" in spec.docs.get(spec.source_of(("lora",)), spec.doc).data:
         yield spec.problem(("lora",), "`lora` settings are ignored with `method: full`", severity="warning")
 
@@ -90,14 +105,22 @@ def method_fits_target(spec: Spec) -> Iterator[Problem]:
 @rule
 def packing_fits_task(spec: Spec) -> Iterator[Problem]:
     if spec.preset.rl and spec.data.get("training", {}).get("sample_packing"):
-        yield spec.problem(("training", "sample_packing"), f"sample packing is not supported for {spec.preset.rl} training", hint="set `sample_packing: false`")
+        yield spec.problem(
+            ("training", "sample_packing"),
+            f"sample packing is not supported for {spec.preset.rl} training",
+            hint="set `sample_packing: false`",
+        )
 
 
 @rule
 def eval_choices(spec: Spec) -> Iterator[Problem]:
     ev = spec.data.get("eval") or {}
     if "holdout" in ev and "holdout_file" in ev:
-        yield spec.problem(("eval", "holdout_file"), "give either `holdout` (a fraction) or `holdout_file`, not both", hint="set `holdout: null` to drop the preset's fraction")
+        yield spec.problem(
+            ("eval", "holdout_file"),
+            "give either `holdout` (a fraction) or `holdout_file`, not both",
+            hint="set `holdout: null` to drop the preset's fraction",
+        )
     if "holdout_file" in ev:
         local = local_path(spec, ev["holdout_file"])
         if local is None or not local.exists():
@@ -110,7 +133,11 @@ def export_needs_merge(spec: Spec) -> Iterator[Problem]:
     if spec.data.get("method") == "full":
         return
     if export.get("gguf") and not export.get("merge"):
-        yield spec.problem(("export", "gguf"), "GGUF files are made from the merged model, but `export.merge` is false", hint="set `export.merge: true` or remove `export.gguf`")
+        yield spec.problem(
+            ("export", "gguf"),
+            "GGUF files are made from the merged model, but `export.merge` is false",
+            hint="set `export.merge: true` or remove `export.gguf`",
+        )
     if (export.get("hub") or {}).get("merged") and not export.get("merge"):
         yield spec.problem(("export", "hub", "merged"), "uploading a merged model needs `export.merge: true`")
 
@@ -131,8 +158,8 @@ def check_rules(spec: Spec) -> list[Problem]:
 
 
 from axowrap.datacheck import rules as _datacheck_rules  # noqa: E402,F401  (registers rules)
-from axowrap.plan import rules as _plan_rules  # noqa: E402,F401  (registers rules)
 from axowrap.evaluation import gate as _eval_gate  # noqa: E402,F401  (registers rules)
+from axowrap.gguf import preflight as _gguf_preflight  # noqa: E402,F401  (registers rules)
 from axowrap.hub import rules as _hub_rules  # noqa: E402,F401  (registers rules)
 from axowrap.launch import rules as _launch_rules  # noqa: E402,F401  (registers rules)
-from axowrap.gguf import preflight as _gguf_preflight  # noqa: E402,F401  (registers rules)
+from axowrap.plan import rules as _plan_rules  # noqa: E402,F401  (registers rules)

@@ -1,13 +1,12 @@
 """The spec reference in README.md, generated from schemas/spec.schema.json.
 
-    python -m axowrap.specdoc          # rewrite the section between the markers
-    python -m axowrap.specdoc --check  # exit 1 if README.md is stale (a test runs this)
+python -m axowrap.specdoc          # rewrite the section between the markers
+python -m axowrap.specdoc --check  # exit 1 if README.md is stale (a test runs this)
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 from axowrap.resources import PACKAGE_DIR

@@ -32,9 +32,13 @@ def load_state(run: RunDir) -> dict[str, Any]:
     try:
         data = json.loads(run.state.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise AxowrapError(f"{run.state}: cannot read run state: {exc}", hint="delete it to start the run over") from None
+        raise AxowrapError(
+            f"{run.state}: cannot read run state: {exc}", hint="delete it to start the run over"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
-        raise AxowrapError(f"{run.state}: not a run state file (no `steps` mapping)", hint="delete it to start the run over")
+        raise AxowrapError(
+            f"{run.state}: not a run state file (no `steps` mapping)", hint="delete it to start the run over"
+        )
     return data
 
 

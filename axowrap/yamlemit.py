@@ -9,9 +9,9 @@ readers (PyYAML, hence Axolotl) read them back as numbers (`2.0e-05`, never `2e-
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 
@@ -31,7 +31,9 @@ _SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 # Strings that may stay unquoted: word-like, and read back by YAML 1.1 and 1.2 as themselves.
 _PLAIN = re.compile(r"^(?:[A-Za-z_]|\.{1,2}/|/)[A-Za-z0-9_./-]*$")
-_AMBIGUOUS = re.compile(r"^(?:y|Y|n|N|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$")
+_AMBIGUOUS = re.compile(
+    r"^(?:y|Y|n|N|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$"
+)
 
 
 def scalar(text: str) -> str:

@@ -30,14 +30,10 @@ class SpecLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 floats (`2e-5` is a number)."""
 
 
-SpecLoader.yaml_implicit_resolvers = {
-    k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+SpecLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 for _ch in "-+0123456789.":
     SpecLoader.yaml_implicit_resolvers[_ch] = [
-        (tag, rx)
-        for tag, rx in SpecLoader.yaml_implicit_resolvers.get(_ch, [])
-        if tag != "tag:yaml.org,2002:float"
+        (tag, rx) for tag, rx in SpecLoader.yaml_implicit_resolvers.get(_ch, []) if tag != "tag:yaml.org,2002:float"
     ]
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
 

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, Targets, median, machine, time_cmd
+from common import REPO, Targets, machine, median, time_cmd
 
 
 def main(targets: Targets, repeat: int = 7) -> None:

@@ -69,12 +69,20 @@ def main(targets: Targets) -> None:
         start = time.perf_counter()
         check_file(big, "alpaca", tokens=False)
         full = time.perf_counter() - start
-        print(f"  structural check, {rows:,} alpaca rows ({big.stat().st_size / 1e6:.0f} MB): best of 3 {best:.3f} s wall = {rate:,.0f} rows/s; "
-              f"{cpu:.3f} s CPU = {cpu_rate:,.0f} rows/s")
-        print(f"  + content checks (duplicates, normalized duplicates, short targets): {full:.3f} s = {rows / full:,.0f} rows/s")
+        print(
+            f"  structural check, {rows:,} alpaca rows ({big.stat().st_size / 1e6:.0f} MB): best of 3 {best:.3f} s wall = {rate:,.0f} rows/s; "
+            f"{cpu:.3f} s CPU = {cpu_rate:,.0f} rows/s"
+        )
+        print(
+            f"  + content checks (duplicates, normalized duplicates, short targets): {full:.3f} s = {rows / full:,.0f} rows/s"
+        )
         # One process, one core: on a machine shared with other jobs the wall clock also counts their
         # time slices, so the target is checked on this process's CPU time (both are printed).
-        targets.check("structural check >= 200,000 rows/s (CPU time)", cpu_rate >= 200_000, f"{cpu_rate:,.0f} rows/s CPU, {rate:,.0f} rows/s wall")
+        targets.check(
+            "structural check >= 200,000 rows/s (CPU time)",
+            cpu_rate >= 200_000,
+            f"{cpu_rate:,.0f} rows/s CPU, {rate:,.0f} rows/s wall",
+        )
 
         from fixtures.tiny_model import build
 
@@ -88,7 +96,9 @@ def main(targets: Targets) -> None:
         )
         spec = load_spec(spec_path)
         start, cpu = time.perf_counter(), time.process_time()
-        counter = counter_for_spec(spec, spec.data["datasets"][0], layout_for("alpaca", spec.data["datasets"][0].get("fields")))
+        counter = counter_for_spec(
+            spec, spec.data["datasets"][0], layout_for("alpaca", spec.data["datasets"][0].get("fields"))
+        )
         load = time.perf_counter() - start
         for _, row in iter_rows(data):
             counter.add(row)
@@ -97,19 +107,32 @@ def main(targets: Targets) -> None:
         start = time.perf_counter()
         check_path(spec_path)
         whole = time.perf_counter() - start
-        print(f"  token stats, 50,000 rows, fast tokenizer ({type(counter.tokenizer).__name__}): {tokens_s:.2f} s "
-              f"wall, {tokens_cpu:.2f} s CPU (tokenizer load {load:.2f} s); {stats['tokens']:,} tokens, p50 {stats['p50']}, p99 {stats['p99']}")
+        print(
+            f"  token stats, 50,000 rows, fast tokenizer ({type(counter.tokenizer).__name__}): {tokens_s:.2f} s "
+            f"wall, {tokens_cpu:.2f} s CPU (tokenizer load {load:.2f} s); {stats['tokens']:,} tokens, p50 {stats['p50']}, p99 {stats['p99']}"
+        )
         print(f"  whole `data check` of the spec (structure + content + tokens): {whole:.2f} s")
         # CPU time counts every tokenizer thread, so on an idle machine wall <= CPU: checked on CPU
         # time for the same reason as above (both printed).
-        targets.check("token stats for 50,000 rows <= 15 s (CPU time)", tokens_cpu <= 15, f"{tokens_cpu:.2f} s CPU, {tokens_s:.2f} s wall")
+        targets.check(
+            "token stats for 50,000 rows <= 15 s (CPU time)",
+            tokens_cpu <= 15,
+            f"{tokens_cpu:.2f} s CPU, {tokens_s:.2f} s wall",
+        )
 
         rendered = render_spec(spec, base_dir=None, dataset_paths=[data], output_dir=str(work / "out"))
         cfg = work / "axolotl.yaml"
         cfg.write_text(rendered.text, encoding="utf-8")
         bindir = Path(sys.executable).parent
-        env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1",
-               "HF_DATASETS_OFFLINE": "1", "DO_NOT_TRACK": "1", "AXOLOTL_DO_NOT_TRACK": "1", "WANDB_MODE": "disabled"}
+        env = {
+            **os.environ,
+            "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "DO_NOT_TRACK": "1",
+            "AXOLOTL_DO_NOT_TRACK": "1",
+            "WANDB_MODE": "disabled",
+        }
         axolotl = shutil.which("axolotl", path=env["PATH"])
         if axolotl is None:
             print("  axolotl not installed: no side-by-side figure")
@@ -124,9 +147,11 @@ def main(targets: Targets) -> None:
             print(f"  axolotl preprocess failed ({proc.returncode}): {proc.stderr[-800:]}")
             targets.check("axolotl preprocess runs", False, f"exit {proc.returncode}")
             return
-        print(f"  axolotl preprocess of the same 50,000 rows and config: {pre:.2f} s wall, {pre_cpu:.2f} s CPU "
-              f"-> token stats are {pre / tokens_s:.1f}x faster by wall clock, {pre_cpu / tokens_cpu:.1f}x by CPU time "
-              f"({pre / whole:.1f}x for the whole data check, wall)")
+        print(
+            f"  axolotl preprocess of the same 50,000 rows and config: {pre:.2f} s wall, {pre_cpu:.2f} s CPU "
+            f"-> token stats are {pre / tokens_s:.1f}x faster by wall clock, {pre_cpu / tokens_cpu:.1f}x by CPU time "
+            f"({pre / whole:.1f}x for the whole data check, wall)"
+        )
 
 
 if __name__ == "__main__":

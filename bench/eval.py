@@ -23,7 +23,9 @@ from pathlib import Path
 
 from common import REPO, Targets
 
-os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DO_NOT_TRACK="1", AXOLOTL_DO_NOT_TRACK="1", WANDB_MODE="disabled")
+os.environ.update(
+    HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DO_NOT_TRACK="1", AXOLOTL_DO_NOT_TRACK="1", WANDB_MODE="disabled"
+)
 
 TARGET_S = {"tiny": 180.0, "demo": 900.0}
 DEMO = """\
@@ -72,8 +74,10 @@ def bench(targets: Targets, mode: str, work: Path) -> None:
     run_steps(run, ["eval"], options={"max_gen_toks": 64}, echo=lambda _line: None)
     secs = time.perf_counter() - start
     results = json.loads((run.eval / "results.json").read_text())
-    print(f"  {mode}: eval step {secs:.1f} s for {results['n']} held-out rows x 2 models "
-          f"({secs / max(results['n'], 1) / 2:.2f} s per row per model, lm-eval start-up included)")
+    print(
+        f"  {mode}: eval step {secs:.1f} s for {results['n']} held-out rows x 2 models "
+        f"({secs / max(results['n'], 1) / 2:.2f} s per row per model, lm-eval start-up included)"
+    )
     starts = re.findall(r"^===== axowrap (\S+): .*--model_args (\S+)", run.log("eval").read_text(), re.M)
     for stamp, args in starts:
         print(f"    lm-eval child started {stamp}: {args}")
@@ -83,10 +87,18 @@ def bench(targets: Targets, mode: str, work: Path) -> None:
     targets.check(f"eval step ({mode})", secs < limit, f"{secs:.0f} s (target < {limit:.0f} s)")
     run_steps(run, ["merge", "gguf"], echo=lambda _line: None)
     start = time.perf_counter()
-    run_steps(run, ["eval"], force=True, options={"model": "gguf", "gguf_type": "f16", "max_gen_toks": 64}, echo=lambda _line: None)
+    run_steps(
+        run,
+        ["eval"],
+        force=True,
+        options={"model": "gguf", "gguf_type": "f16", "max_gen_toks": 64},
+        echo=lambda _line: None,
+    )
     gguf_secs = time.perf_counter() - start
     results = json.loads((run.eval / "results.json").read_text())
-    print(f"  {mode}: eval step --model gguf (f16) {gguf_secs:.1f} s (base results reused; server start + one lm-eval child)")
+    print(
+        f"  {mode}: eval step --model gguf (f16) {gguf_secs:.1f} s (base results reused; server start + one lm-eval child)"
+    )
     for name, m in sorted(results["metrics"].items()):
         print(f"    {name}: base {m['base']}  gguf {m['tuned']}")
 

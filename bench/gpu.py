@@ -22,8 +22,10 @@ from typing import Any
 
 from common import REPO, Targets
 
-PROBE = ("import json, torch; print(json.dumps([torch.cuda.get_device_name(0), torch.cuda.get_device_properties(0).total_memory]"
-         " if torch.cuda.is_available() else None))")
+PROBE = (
+    "import json, torch; print(json.dumps([torch.cuda.get_device_name(0), torch.cuda.get_device_properties(0).total_memory]"
+    " if torch.cuda.is_available() else None))"
+)
 SPEC = """\
 task: sql
 name: gpu-bench
@@ -50,7 +52,7 @@ def target_for(name: str, gib: float) -> str:
 
     gpus = {n: p for n, p in profiles().items() if p["vram_gb"]}
     for n, p in gpus.items():
-        model = p["description"].split()[1]   # "NVIDIA H100 80 GB (Hopper)" -> H100
+        model = p["description"].split()[1]  # "NVIDIA H100 80 GB (Hopper)" -> H100
         if model.lower() in name.lower() and abs(p["vram_gb"] - gib * 2**30 / 1e9) / p["vram_gb"] < 0.15:
             return n
     fitting = [n for n, p in gpus.items() if p["vram_gb"] <= gib * 2**30 / 1e9 * 1.02]
@@ -65,9 +67,16 @@ def train(work: Path, target: str) -> tuple[list[dict[str, Any]], dict[str, Any]
     spec = work / "gpu.yaml"
     spec.write_text(SPEC.format(model=model, target=target))
     axowrap = str(Path(sys.executable).parent / "axowrap")
-    plan = json.loads(subprocess.run([axowrap, "plan", str(spec), "--json"], capture_output=True, text=True, cwd=work).stdout)
-    out = subprocess.run([axowrap, "run", str(spec), "--steps", "train", "--json", "--runs-dir", str(work / "runs")],
-                         capture_output=True, text=True, check=True, cwd=work)
+    plan = json.loads(
+        subprocess.run([axowrap, "plan", str(spec), "--json"], capture_output=True, text=True, cwd=work).stdout
+    )
+    out = subprocess.run(
+        [axowrap, "run", str(spec), "--steps", "train", "--json", "--runs-dir", str(work / "runs")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=work,
+    )
     events = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     return events, plan["plans"][0]
 
@@ -89,10 +98,14 @@ def main(targets: Targets) -> None:
     tok_s = slots / summary["train_runtime"] if summary.get("train_runtime") else 0.0
     plan_gib = plan["total_gb"] * 1e9 / 2**30
     print(f"gpu: {name} ({gib:.0f} GiB), target profile {target}; SmolLM2-135M LoRA, 30 steps, micro batch 4 x 512")
-    print(f"  peak allocated {peak:.2f} GiB, reserved {reserved:.2f} GiB; plan {plan['total_gb']:.2f} GB = {plan_gib:.2f} GiB "
-          f"({plan['memory_gb']})")
-    print(f"  throughput {tok_s:,.0f} token slots/s over the trainer's runtime ({summary['train_runtime']:.1f} s); "
-          f"plan assumes {plan['time']['tokens_per_s_per_gpu']:,.0f} tok/s ({plan['time']['throughput_source']})")
+    print(
+        f"  peak allocated {peak:.2f} GiB, reserved {reserved:.2f} GiB; plan {plan['total_gb']:.2f} GB = {plan_gib:.2f} GiB "
+        f"({plan['memory_gb']})"
+    )
+    print(
+        f"  throughput {tok_s:,.0f} token slots/s over the trainer's runtime ({summary['train_runtime']:.1f} s); "
+        f"plan assumes {plan['time']['tokens_per_s_per_gpu']:,.0f} tok/s ({plan['time']['throughput_source']})"
+    )
     targets.check("peak GPU memory within the plan", 0 < peak <= plan_gib, f"{peak:.2f} GiB vs plan {plan_gib:.2f} GiB")
 
 

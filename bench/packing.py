@@ -53,8 +53,22 @@ def train(work: Path, model: Path, label: str, extra: str, runs: Path) -> dict[s
     spec.write_text(SPEC.format(label=label, model=model, extra=extra))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run([str(Path(sys.executable).parent / "axowrap"), "run", str(spec), "--steps", "train", "--json",
-                          "--runs-dir", str(runs)], capture_output=True, text=True, check=True, cwd=work)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "axowrap"),
+            "run",
+            str(spec),
+            "--steps",
+            "train",
+            "--json",
+            "--runs-dir",
+            str(runs),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=work,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -65,9 +79,17 @@ def train(work: Path, model: Path, label: str, extra: str, runs: Path) -> dict[s
     config = run.config.read_text()
     tokens = real_tokens(run.adapter / "prepared")
     slots = metrics[-1]["tokens_total"]
-    return {"packing": "sample_packing: true" in config, "steps": metrics[-1]["step"], "runtime": summary["train_runtime"],
-            "tokens": tokens, "slots": slots, "tok_s": tokens / summary["train_runtime"], "padding": 1 - tokens / slots,
-            "cpu_s": cpu, "wall": wall}
+    return {
+        "packing": "sample_packing: true" in config,
+        "steps": metrics[-1]["step"],
+        "runtime": summary["train_runtime"],
+        "tokens": tokens,
+        "slots": slots,
+        "tok_s": tokens / summary["train_runtime"],
+        "padding": 1 - tokens / slots,
+        "cpu_s": cpu,
+        "wall": wall,
+    }
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -91,18 +113,29 @@ def main(targets: Targets) -> None:
             results["default"].append(train(work, model, "default", "", work / f"runs{i}"))
             results["off"].append(train(work, model, "off", ", sample_packing: false", work / f"runs{i}"))
         default, off = medians(results["default"]), medians(results["off"])
-    print(f"packing on {machine()} (tiny Llama, 999 alpaca rows, 1 epoch, micro batch 2, sequence_len 512, "
-          f"medians of {REPEAT} runs each)")
+    print(
+        f"packing on {machine()} (tiny Llama, 999 alpaca rows, 1 epoch, micro batch 2, sequence_len 512, "
+        f"medians of {REPEAT} runs each)"
+    )
     for name, r in (("rendered default", default), ("packing off", off)):
-        print(f"  {name:<17} packing={r['packing']!s:<5} steps {r['steps']:>4}  trainer {r['runtime']:6.2f} s  "
-              f"{r['tok_s']:7.0f} real tok/s  whole run {r['wall']:6.1f} s wall  {r['cpu_s']:6.1f} CPU s  "
-              f"padding {r['padding']:.1%}  ({r['tokens']} tokens in {r['slots']:.0f} slots)")
-    targets.check("rendered default packs", default["packing"] and not off["packing"], f"{default['packing']} / {off['packing']}")
-    targets.check("packed default not slower (trainer tokens/s)", default["tok_s"] >= off["tok_s"],
-                  f"{default['tok_s']:.0f} vs {off['tok_s']:.0f} real tok/s ({default['tok_s'] / off['tok_s']:.2f}x)")
-    print(f"  whole run (not a target): {default['wall']:.1f} vs {off['wall']:.1f} s wall; packing saved "
-          f"{off['runtime'] - default['runtime']:+.1f} s of training and cost "
-          f"{(default['wall'] - default['runtime']) - (off['wall'] - off['runtime']):+.1f} s before and around it")
+        print(
+            f"  {name:<17} packing={r['packing']!s:<5} steps {r['steps']:>4}  trainer {r['runtime']:6.2f} s  "
+            f"{r['tok_s']:7.0f} real tok/s  whole run {r['wall']:6.1f} s wall  {r['cpu_s']:6.1f} CPU s  "
+            f"padding {r['padding']:.1%}  ({r['tokens']} tokens in {r['slots']:.0f} slots)"
+        )
+    targets.check(
+        "rendered default packs", default["packing"] and not off["packing"], f"{default['packing']} / {off['packing']}"
+    )
+    targets.check(
+        "packed default not slower (trainer tokens/s)",
+        default["tok_s"] >= off["tok_s"],
+        f"{default['tok_s']:.0f} vs {off['tok_s']:.0f} real tok/s ({default['tok_s'] / off['tok_s']:.2f}x)",
+    )
+    print(
+        f"  whole run (not a target): {default['wall']:.1f} vs {off['wall']:.1f} s wall; packing saved "
+        f"{off['runtime'] - default['runtime']:+.1f} s of training and cost "
+        f"{(default['wall'] - default['runtime']) - (off['wall'] - off['runtime']):+.1f} s before and around it"
+    )
 
 
 if __name__ == "__main__":

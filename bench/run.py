@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Targets, machine  # noqa: E402
+from common import Targets, machine
 
 BENCHMARKS = ["cli_latency", "datacheck", "demo", "eval", "team_check", "wrapper_overhead", "packing", "export", "gpu"]
 

@@ -27,6 +27,7 @@ def timed(argv: list[str], **kw: object) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
+
 SPEC = """\
 task: sql
 base_model: {model}
@@ -52,7 +53,16 @@ def main(targets: Targets, repeat: int = 3) -> None:
         run = prepare_run(spec, work / "runs")
         argv, env_changes = launch_argv(load_spec(spec).data, run.config)
         env = {**os.environ, **env_changes, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-        wrapper = [str(bindir / "axowrap"), "run", str(spec), "--steps", "train", "--force", "--runs-dir", str(work / "runs")]
+        wrapper = [
+            str(bindir / "axowrap"),
+            "run",
+            str(spec),
+            "--steps",
+            "train",
+            "--force",
+            "--runs-dir",
+            str(work / "runs"),
+        ]
         bare: list[tuple[float, float]] = []
         wrapped: list[tuple[float, float]] = []
         for _ in range(repeat):
@@ -64,9 +74,13 @@ def main(targets: Targets, repeat: int = 3) -> None:
         b, w = median([x[i] for x in bare]), median([x[i] for x in wrapped])
         print(f"  {what:<4} bare accelerate launch:     {b:7.2f} s   {[round(x[i], 1) for x in bare]}")
         print(f"  {what:<4} axowrap run --steps train:  {w:7.2f} s   {[round(x[i], 1) for x in wrapped]}")
-        print(f"  {what:<4} overhead:                   {w - b:+7.2f} s ({(w - b) / b:+.1%}); allowed {max(0.03 * b, 2.0):.2f} s")
+        print(
+            f"  {what:<4} overhead:                   {w - b:+7.2f} s ({(w - b) / b:+.1%}); allowed {max(0.03 * b, 2.0):.2f} s"
+        )
     b, w = median([x[1] for x in bare]), median([x[1] for x in wrapped])
-    targets.check("axowrap run overhead <= max(3%, 2 s) (CPU time)", w - b <= max(0.03 * b, 2.0), f"{w - b:+.2f} s of {b:.2f} s")
+    targets.check(
+        "axowrap run overhead <= max(3%, 2 s) (CPU time)", w - b <= max(0.03 * b, 2.0), f"{w - b:+.2f} s of {b:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ EXAMPLES = REPO / "examples"
 
 HAS_AXOLOTL = importlib.util.find_spec("axolotl") is not None
 
-# Session fixtures of the export steps (merge, gguf, serve): tests/conftest_export.py.
-pytest_plugins = ["conftest_export"]
+# Session fixtures of the export steps (merge, gguf, serve): tests/conftest_export.py; the local Hub: tests/hub_server.py.
+pytest_plugins = ["conftest_export", "hub_server"]
 
 # Offline and quiet for every test, and for the child processes they start.
 os.environ.update(
@@ -104,7 +104,10 @@ def tiny_adapter(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(
         [str(bindir / "accelerate"), "launch", "--num_processes", "1", "--cpu", "-m", "axolotl.cli.train", str(cfg)],
-        cwd=folder, env=env, check=True, capture_output=True,
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     out = folder / rendered.config["output_dir"]
     assert (out / "adapter_model.safetensors").is_file()

@@ -42,14 +42,19 @@ def context(run: RunDir, step: str, echo: Any = None, **kw: Any) -> StepContext:
 
     lines: list[str] = []
     return StepContext(
-        run=run, spec=load_spec(run.root / "src" / "tiny.yaml").data,
-        config=yaml.safe_load(run.config.read_text(encoding="utf-8")), log=run.log(step),
-        echo=echo or lines.append, **kw,
+        run=run,
+        spec=load_spec(run.root / "src" / "tiny.yaml").data,
+        config=yaml.safe_load(run.config.read_text(encoding="utf-8")),
+        log=run.log(step),
+        echo=echo or lines.append,
+        **kw,
     )
 
 
 @pytest.fixture(scope="session")
-def merged_run(tiny_model: Path, tiny_adapter: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, dict[str, Any]]:
+def merged_run(
+    tiny_model: Path, tiny_adapter: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RunDir, dict[str, Any]]:
     """A run whose merge step ran for real: (run, merge result)."""
     from axowrap.steps.merge import STEP
 

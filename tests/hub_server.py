@@ -14,8 +14,8 @@ import hashlib
 import json
 import re
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 TOKEN = "hf_test_SECRET_0123456789abcdef"
-LFS_THRESHOLD = 4096   # low: weights go through LFS, configs and cards inline
+LFS_THRESHOLD = 4096  # low: weights go through LFS, configs and cards inline
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -54,8 +54,8 @@ class Hub:
 
     token: str
     lfs_threshold: int = 1024
-    fail_commits: int = 0          # answer this many next commits with 500
-    status: int | None = None      # answer every request with this status (e.g. 401)
+    fail_commits: int = 0  # answer this many next commits with 500
+    status: int | None = None  # answer every request with this status (e.g. 401)
     repos: dict[str, Repo] = field(default_factory=dict)
     lfs_objects: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -121,8 +121,11 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.hub.requests.append((method, path))
         if self.hub.status is not None:
-            return self._send(self.hub.status, {"error": "Invalid credentials in Authorization header"},
-                              {"X-Error-Message": "Invalid credentials in Authorization header"})
+            return self._send(
+                self.hub.status,
+                {"error": "Invalid credentials in Authorization header"},
+                {"X-Error-Message": "Invalid credentials in Authorization header"},
+            )
         if not path.startswith("/lfs-upload/") and self.headers.get("Authorization") != f"Bearer {self.hub.token}":
             return self._send(401, {"error": "Invalid credentials in Authorization header"})
         for verb, pattern, name in ROUTES:
@@ -154,7 +157,9 @@ class Handler(BaseHTTPRequestHandler):
         url = {"url": f"{self.hub.url}/{repo_id}"}
         if repo_id in self.hub.repos:
             return self._send(409, {**url, "error": "You already created this model repo"})
-        self.hub.repos[repo_id] = Repo(private=req.get("visibility", "private" if req.get("private") else "public") != "public")
+        self.hub.repos[repo_id] = Repo(
+            private=req.get("visibility", "private" if req.get("private") else "public") != "public"
+        )
         self._send(200, url)
 
     def validate_yaml(self, body: bytes) -> None:
@@ -166,7 +171,11 @@ class Handler(BaseHTTPRequestHandler):
         files = []
         for f in json.loads(body)["files"]:
             stored = found.files.get(f["path"])
-            oid = None if stored is None else (hashlib.sha256(stored.data).hexdigest() if stored.lfs else git_blob_oid(stored.data))
+            oid = (
+                None
+                if stored is None
+                else (hashlib.sha256(stored.data).hexdigest() if stored.lfs else git_blob_oid(stored.data))
+            )
             mode = "lfs" if f["size"] >= self.hub.lfs_threshold else "regular"
             files.append({"path": f["path"], "uploadMode": mode, "shouldIgnore": False, "oid": oid})
         self._send(200, {"files": files, "commitOid": "0" * 40})
@@ -209,7 +218,9 @@ class Handler(BaseHTTPRequestHandler):
             elif item["key"] == "lfsFile":
                 data = self.hub.lfs_objects.get(value["oid"])
                 if data is None:
-                    return self._send(422, {"error": f"LFS object {value['oid']} for {value['path']} was never uploaded"})
+                    return self._send(
+                        422, {"error": f"LFS object {value['oid']} for {value['path']} was never uploaded"}
+                    )
                 changes[value["path"]] = StoredFile(data, lfs=True)
             elif item["key"] == "deletedFile":
                 changes[value["path"]] = None
@@ -220,8 +231,15 @@ class Handler(BaseHTTPRequestHandler):
                 found.files[path] = stored
         oid = hashlib.sha1(f"{repo}{len(found.commits)}{sorted(changes)}".encode()).hexdigest()
         found.commits.append({"oid": oid, "summary": summary, "files": sorted(changes)})
-        self._send(200, {"success": True, "commitOid": oid, "commitUrl": f"{self.hub.url}/{repo}/commit/{oid}",
-                         "pullRequestUrl": None})
+        self._send(
+            200,
+            {
+                "success": True,
+                "commitOid": oid,
+                "commitUrl": f"{self.hub.url}/{repo}/commit/{oid}",
+                "pullRequestUrl": None,
+            },
+        )
 
     def tree(self, body: bytes, repo: str, rev: str, sub: str = "") -> None:
         if (found := self._repo(repo)) is None:
@@ -232,7 +250,9 @@ class Handler(BaseHTTPRequestHandler):
             if stored.lfs:
                 sha = hashlib.sha256(stored.data).hexdigest()
                 pointer = lfs_pointer(sha, len(stored.data))
-                entry.update(oid=git_blob_oid(pointer), lfs={"oid": sha, "size": len(stored.data), "pointerSize": len(pointer)})
+                entry.update(
+                    oid=git_blob_oid(pointer), lfs={"oid": sha, "size": len(stored.data), "pointerSize": len(pointer)}
+                )
             else:
                 entry["oid"] = git_blob_oid(stored.data)
             entries.append(entry)
@@ -266,7 +286,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
     server, _ = serve(state)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))   # never the machine's saved login
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # never the machine's saved login
     yield state
     server.shutdown()
     server.server_close()

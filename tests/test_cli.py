@@ -39,7 +39,10 @@ def test_new_unknown_task_suggests() -> None:
 
 def test_render_never_clobbers_on_error(workdir: Path) -> None:
     write(workdir / "out.yaml", "previous\n")
-    write(workdir / "examples" / "bad.yaml", (workdir / "examples" / "sql.yaml").read_text().replace("method: lora", "method: lorra"))
+    write(
+        workdir / "examples" / "bad.yaml",
+        (workdir / "examples" / "sql.yaml").read_text().replace("method: lora", "method: lorra"),
+    )
     res = run_cli("render", "examples/bad.yaml", "-o", "out.yaml")
     assert res.code == 1
     assert "examples/bad.yaml" in res.err and "'lorra' is not allowed" in res.err
@@ -50,7 +53,10 @@ def test_render_never_clobbers_on_error(workdir: Path) -> None:
 
 
 def test_validate_json(workdir: Path) -> None:
-    write(workdir / "examples" / "bad.yaml", (workdir / "examples" / "sql.yaml").read_text().replace("method: lora", "method: lorra"))
+    write(
+        workdir / "examples" / "bad.yaml",
+        (workdir / "examples" / "sql.yaml").read_text().replace("method: lora", "method: lorra"),
+    )
     res = run_cli("validate", "--json", "examples/sql.yaml", "examples/bad.yaml")
     assert res.code == 1
     report = json.loads(res.out)
@@ -58,8 +64,12 @@ def test_validate_json(workdir: Path) -> None:
     assert [f["ok"] for f in report["files"]] == [True, False]
     (problem,) = report["files"][1]["problems"]
     assert problem == {
-        "file": "examples/bad.yaml", "line": 5, "column": 1, "path": "method", "severity": "error",
-        "message": "'lorra' is not allowed; expected one of \"lora\", \"qlora\", \"dora\", \"full\"",
+        "file": "examples/bad.yaml",
+        "line": 5,
+        "column": 1,
+        "path": "method",
+        "severity": "error",
+        "message": '\'lorra\' is not allowed; expected one of "lora", "qlora", "dora", "full"',
         "hint": "did you mean 'lora'?",
     }
 

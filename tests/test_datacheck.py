@@ -39,6 +39,7 @@ def categories(report: Any) -> dict[str, int]:
 
 # --- readers -------------------------------------------------------------------------------
 
+
 def test_jsonl_reader_keeps_going_past_a_bad_line(tmp_path: Path) -> None:
     rows = rows_of("instruct.jsonl")[:5]
     path = write_jsonl(tmp_path / "a.jsonl", rows, {1: '{"instruction": "cut off'})
@@ -108,22 +109,30 @@ def test_parquet_reader_counts_rows(tmp_path: Path) -> None:
 
 # --- structural checks per format ----------------------------------------------------------
 
+
 def test_alpaca_row_checks() -> None:
     layout = layout_for("alpaca")
     assert check_row(layout, {"instruction": "q", "input": "", "output": "a"}) == []
     issues = check_row(layout, {"instruction": "q", "respons": "a"})
     assert ("missing key", "missing key 'output' (the output)", "error") in issues
     assert any(c == "unrecognized key" and "'respons'" in m for c, m, _ in issues)
-    assert check_row(layout, {"instruction": "q", "output": 3}) == [("wrong type", "'output' must be a string, not a int", "error")]
-    assert check_row(layout, {"instruction": "q", "output": "  "}) == [("empty content", "'output' (the output) is empty", "error")]
+    assert check_row(layout, {"instruction": "q", "output": 3}) == [
+        ("wrong type", "'output' must be a string, not a int", "error")
+    ]
+    assert check_row(layout, {"instruction": "q", "output": "  "}) == [
+        ("empty content", "'output' (the output) is empty", "error")
+    ]
     sql = layout_for("alpaca", {"instruction": "question", "input": "context", "output": "answer"})
     assert all(check_row(sql, r) == [] for r in rows_of("sql.jsonl"))
 
 
 def test_sharegpt_tool_calls_and_role_mapping() -> None:
     rows = rows_of("function-calling.jsonl")
-    spec_like = layout_for("sharegpt", {"messages": "conversations", "role": "from", "content": "value"},
-                           {"system": ["system"], "user": ["human"], "assistant": ["gpt", "function_call"], "tool": ["observation"]})
+    spec_like = layout_for(
+        "sharegpt",
+        {"messages": "conversations", "role": "from", "content": "value"},
+        {"system": ["system"], "user": ["human"], "assistant": ["gpt", "function_call"], "tool": ["observation"]},
+    )
     assert all(check_row(spec_like, r) == [] for r in rows)
     # without the tool roles mapped, tool calls are unrecognized roles
     plain = layout_for("sharegpt", roles={"user": ["human"], "assistant": ["gpt"]})
@@ -135,41 +144,67 @@ def test_sharegpt_tool_calls_and_role_mapping() -> None:
     call = next(t for t in bad["conversations"] if t["from"] == "function_call")
     call["value"] = "{not json"
     obs = bad["conversations"].index(call) + 1
-    assert ("invalid JSON", f"conversations[{obs - 1}]: a tool call must be JSON (Expecting property name enclosed in double quotes)", "error") in check_row(spec_like, bad)
-    orphan = {"conversations": [{"from": "human", "value": "hi"}, {"from": "observation", "value": "{}"}, {"from": "gpt", "value": "ok"}]}
+    assert (
+        "invalid JSON",
+        f"conversations[{obs - 1}]: a tool call must be JSON (Expecting property name enclosed in double quotes)",
+        "error",
+    ) in check_row(spec_like, bad)
+    orphan = {
+        "conversations": [
+            {"from": "human", "value": "hi"},
+            {"from": "observation", "value": "{}"},
+            {"from": "gpt", "value": "ok"},
+        ]
+    }
     assert [c for c, _, s in check_row(spec_like, orphan)] == ["bad tool call"]
 
 
 def test_messages_checks_openai_tool_calls() -> None:
     layout = layout_for("messages")
-    good = {"messages": [
-        {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": "{\"c\": 1}"}}]},
-        {"role": "tool", "content": "sunny", "tool_call_id": "1"},
-        {"role": "assistant", "content": "It is sunny."}]}
+    good = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": '{"c": 1}'}}],
+            },
+            {"role": "tool", "content": "sunny", "tool_call_id": "1"},
+            {"role": "assistant", "content": "It is sunny."},
+        ]
+    }
     assert check_row(layout, good) == []
     bad = json.loads(json.dumps(good))
     bad["messages"][1]["tool_calls"][0]["function"]["arguments"] = "{c"
     bad["messages"][3]["role"] = "asistant"
     got = {c for c, _, _ in check_row(layout, bad)}
     assert got == {"invalid JSON", "unrecognized role"}  # the tool-calling turn is an assistant turn
-    assert check_row(layout, {"messages": "hi"}) == [("wrong type", "'messages' must be a list of turns, not a string", "error")]
+    assert check_row(layout, {"messages": "hi"}) == [
+        ("wrong type", "'messages' must be a list of turns, not a string", "error")
+    ]
     assert [c for c, _, _ in check_row(layout, {"messages": []})] == ["empty content"]
 
 
 def test_preference_and_kto_rows() -> None:
-    dpo = layout_for("preference", {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "from", "content": "value"})
+    dpo = layout_for(
+        "preference",
+        {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "from", "content": "value"},
+    )
     assert all(check_row(dpo, r) == [] for r in rows_of("dpo.jsonl"))
     orpo = layout_for("preference", {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"})
     assert all(check_row(orpo, r) == [] for r in rows_of("orpo.jsonl"))
     row = rows_of("dpo.jsonl")[0]
     same = {**row, "rejected": row["chosen"]}
     assert [c for c, _, _ in check_row(dpo, same)] == ["chosen equals rejected"]
-    assert ("missing key", "missing key 'rejected' (the rejected answer)", "error") in check_row(dpo, {k: v for k, v in row.items() if k != "rejected"})
+    assert ("missing key", "missing key 'rejected' (the rejected answer)", "error") in check_row(
+        dpo, {k: v for k, v in row.items() if k != "rejected"}
+    )
     kto = layout_for("kto")
     rows = [json.loads(line) for line in KTO.read_text().splitlines()]
     assert all(check_row(kto, r) == [] for r in rows)
-    assert check_row(kto, {**rows[0], "label": "yes"}) == [("wrong type", "'label' must be true or false, not 'yes'", "error")]
+    assert check_row(kto, {**rows[0], "label": "yes"}) == [
+        ("wrong type", "'label' must be true or false, not 'yes'", "error")
+    ]
 
 
 def test_text_rows() -> None:
@@ -180,6 +215,7 @@ def test_text_rows() -> None:
 
 # --- a whole file: categories, counts, content checks ----------------------------------------
 
+
 def test_malformed_variant_reports_every_category(tmp_path: Path) -> None:
     rows = rows_of("function-calling.jsonl")[:12]
     rows[3]["conversations"][0]["from"] = "humna"
@@ -188,9 +224,22 @@ def test_malformed_variant_reports_every_category(tmp_path: Path) -> None:
     rows[6]["tools"] = "[{bad"
     path = write_jsonl(tmp_path / "tools.jsonl", rows, {2: '{"conversations": [{"from": "human", "val', 7: "[1, 2]"})
     report = check_file(path, "sharegpt", tokens=False)
-    assert categories(report) == {"invalid JSON": 2, "wrong type": 1, "unrecognized role": 1, "empty content": 1, "no assistant turn": 1}
+    assert categories(report) == {
+        "invalid JSON": 2,
+        "wrong type": 1,
+        "unrecognized role": 1,
+        "empty content": 1,
+        "no assistant turn": 1,
+    }
     lines = {(f.category, f.where) for f in report.findings}
-    assert lines == {("invalid JSON", 3), ("invalid JSON", 7), ("wrong type", 8), ("unrecognized role", 4), ("empty content", 6), ("no assistant turn", 5)}
+    assert lines == {
+        ("invalid JSON", 3),
+        ("invalid JSON", 7),
+        ("wrong type", 8),
+        ("unrecognized role", 4),
+        ("empty content", 6),
+        ("no assistant turn", 5),
+    }
     assert report.datasets[0].rows == 11  # the unparsable line is not a row; the others all are
     assert not report.ok
 
@@ -203,7 +252,11 @@ def test_duplicates_and_short_targets(tmp_path: Path) -> None:
     report = check_file(write_jsonl(tmp_path / "a.jsonl", rows), "alpaca", tokens=False)
     found = {(f.category, f.where, f.message) for f in report.findings}
     assert ("duplicate (exact)", 11, f"the same row as {tmp_path / 'a.jsonl'}:1") in found
-    assert ("duplicate (normalized)", 12, f"equal to {tmp_path / 'a.jsonl'}:2 after normalizing case, spaces and punctuation") in found
+    assert (
+        "duplicate (normalized)",
+        12,
+        f"equal to {tmp_path / 'a.jsonl'}:2 after normalizing case, spaces and punctuation",
+    ) in found
     assert ("very short target", 13, "the target is only 'Y'") in found
     assert report.ok  # duplicates and short targets are warnings
 
@@ -212,7 +265,9 @@ def test_declared_format_mismatch_says_what_was_found(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", rows_of("function-calling.jsonl")[:8])
     report = check_file(path, "alpaca", tokens=False)
     mismatch = [f for f in report.findings if f.category == "format mismatch"]
-    assert [f.message for f in mismatch] == ["declared format 'alpaca', but 8 of 8 rows look like 'sharegpt' (keys: conversations, tools)"]
+    assert [f.message for f in mismatch] == [
+        "declared format 'alpaca', but 8 of 8 rows look like 'sharegpt' (keys: conversations, tools)"
+    ]
 
 
 def test_detects_format_of_a_file(tmp_path: Path) -> None:
@@ -238,6 +293,7 @@ def test_spec_holdout_overlap(workdir: Path) -> None:
 
 
 # --- CLI and validate -------------------------------------------------------------------------
+
 
 def test_cli_json_and_exit_codes(workdir: Path) -> None:
     ok = run_cli("data", "check", "examples/instruct.yaml", "--json")
@@ -272,7 +328,10 @@ def test_validate_runs_the_structural_check(workdir: Path) -> None:
     write_jsonl(workdir / "examples" / "data" / "sql.jsonl", rows, {10: "{oops"})
     res = run_cli("validate", "examples/sql.yaml")
     assert res.code == 1
-    assert "examples/data/sql.jsonl:1: error: datasets[0].path: line 1: missing key: missing key 'answer' (the output)" in res.out
+    assert (
+        "examples/data/sql.jsonl:1: error: datasets[0].path: line 1: missing key: missing key 'answer' (the output)"
+        in res.out
+    )
     assert "9 row error(s) in all (8 missing key, 1 invalid JSON); 5 shown" in res.out
 
 
@@ -293,11 +352,23 @@ def test_holdout_file_overlap_and_csv_data(workdir: Path) -> None:
         w = csv.DictWriter(fh, fieldnames=["question", "context", "answer"])
         w.writeheader()
         w.writerows(rows)
-    write_jsonl(workdir / "examples" / "data" / "held.jsonl", [{**rows[3], "question": rows[3]["question"].lower() + " "}])
+    write_jsonl(
+        workdir / "examples" / "data" / "held.jsonl", [{**rows[3], "question": rows[3]["question"].lower() + " "}]
+    )
     spec = workdir / "examples" / "csv.yaml"
-    spec.write_text((workdir / "examples" / "sql.yaml").read_text().replace("data/sql.jsonl", "data/sql.csv")
-                    .replace("eval: {holdout: 0.05}", "eval: {holdout: null, holdout_file: data/held.jsonl}"), encoding="utf-8")
+    spec.write_text(
+        (workdir / "examples" / "sql.yaml")
+        .read_text()
+        .replace("data/sql.jsonl", "data/sql.csv")
+        .replace("eval: {holdout: 0.05}", "eval: {holdout: null, holdout_file: data/held.jsonl}"),
+        encoding="utf-8",
+    )
     report = check_path(spec, tokens=False)
     assert report.datasets[0].rows == 10
     leaks = [f for f in report.findings if f.category == "train/held-out overlap"]
-    assert [(f.where, f.message) for f in leaks] == [(5, f"a training row equal to held-out row {workdir / 'examples' / 'data' / 'held.jsonl'}:1 (after normalizing)")]
+    assert [(f.where, f.message) for f in leaks] == [
+        (
+            5,
+            f"a training row equal to held-out row {workdir / 'examples' / 'data' / 'held.jsonl'}:1 (after normalizing)",
+        )
+    ]

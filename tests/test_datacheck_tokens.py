@@ -54,9 +54,13 @@ def test_alpaca_token_stats_match_the_tokenizer(tmp_path: Path, tiny_model: Path
 def test_chat_sample_renders_the_template_and_checks_eos(tmp_path: Path, tiny_model: Path) -> None:
     spec = spec_for(tmp_path, tiny_model, "chat", "chat.jsonl")
     t = check_path(spec).datasets[0].tokens
-    assert t["sample"]["text"].startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n")
+    assert t["sample"]["text"].startswith(
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+    )
     # the tiny model's EOS is </s>, but ChatML ends turns with <|im_end|>: the check says so
-    assert t["sample"]["eos"].startswith("no: the template ends assistant turns with '<|im_end|>', not the EOS token '</s>'")
+    assert t["sample"]["eos"].startswith(
+        "no: the template ends assistant turns with '<|im_end|>', not the EOS token '</s>'"
+    )
     assert 0 < t["trainable_token_fraction"] < 1 and t["rows"] == 60
 
 

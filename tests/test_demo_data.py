@@ -38,8 +38,8 @@ def test_every_gold_query_runs_on_the_bundled_database() -> None:
     answers = [r["answer"] for r in _rows("train.jsonl") + _rows("heldout.jsonl")]
     empty = 0
     for sql in answers:
-        empty += not conn.execute(sql).fetchall()   # raises if a query does not run
-    assert empty < len(answers) // 2   # the tables hold rows: results mostly non-empty
+        empty += not conn.execute(sql).fetchall()  # raises if a query does not run
+    assert empty < len(answers) // 2  # the tables hold rows: results mostly non-empty
 
 
 def test_the_metrics_separate_right_from_wrong_on_this_data() -> None:

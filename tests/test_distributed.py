@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXAMPLES, write
+from helpers import run_cli
 
 from axowrap.launch import deepspeed
 from axowrap.launch.accelerate_config import accelerate_config
@@ -17,8 +19,6 @@ from axowrap.launch.command import launch_argv
 from axowrap.launch.distributed import CPU_DDP_PLUGIN, axolotl_keys, layout, support_files
 from axowrap.render import render_spec
 from axowrap.spec import load_spec
-from conftest import EXAMPLES, write
-from helpers import run_cli
 
 SPEC = """\
 task: sql
@@ -37,13 +37,16 @@ def compute(**kw: object) -> dict:
     return {"compute": {"target": "h100-80gb", **kw}}
 
 
-@pytest.mark.parametrize(("strategy", "offload", "stage"), [("zero1", False, 1), ("zero2", False, 2), ("zero3", False, 3), ("zero3", True, 3)])
+@pytest.mark.parametrize(
+    ("strategy", "offload", "stage"),
+    [("zero1", False, 1), ("zero2", False, 2), ("zero3", False, 3), ("zero3", True, 3)],
+)
 def test_zero_keys_and_file(strategy: str, offload: bool, stage: int) -> None:
     spec = compute(gpus_per_node=8, nodes=2, strategy=strategy, offload="cpu" if offload else "none")
     keys = axolotl_keys(spec)
     name = keys["deepspeed"]
     assert name == f"deepspeed-{strategy}{'-offload' if offload else ''}.json"
-    assert strategy in name   # Axolotl recognises ZeRO-3 by "zero3" in the path
+    assert strategy in name  # Axolotl recognises ZeRO-3 by "zero3" in the path
     files = support_files(spec)
     assert list(files) == [name]
     ds = json.loads(files[name])
@@ -51,10 +54,10 @@ def test_zero_keys_and_file(strategy: str, offload: bool, stage: int) -> None:
     assert zero["stage"] == stage
     assert ("offload_optimizer" in zero) is offload
     assert ("offload_param" in zero) is (offload and stage == 3)
-    assert ds["train_micro_batch_size_per_gpu"] == "auto"   # the Trainer fills it from the config
+    assert ds["train_micro_batch_size_per_gpu"] == "auto"  # the Trainer fills it from the config
     if stage == 3:
         assert zero["stage3_gather_16bit_weights_on_model_save"] is True
-    assert files[name] == deepspeed.zero_json(strategy, offload)   # deterministic
+    assert files[name] == deepspeed.zero_json(strategy, offload)  # deterministic
 
 
 def test_fsdp2_keys() -> None:
@@ -67,7 +70,7 @@ def test_fsdp2_keys() -> None:
 
 def test_one_process_has_no_keys_and_cpu_ddp_has_the_plugin() -> None:
     assert axolotl_keys(compute()) == {}
-    assert axolotl_keys(compute(gpus_per_node=8)) == {}            # plain DDP on GPUs: nothing to add
+    assert axolotl_keys(compute(gpus_per_node=8)) == {}  # plain DDP on GPUs: nothing to add
     assert axolotl_keys({"compute": {"target": "cpu", "gpus_per_node": 2}}) == {"plugins": [CPU_DDP_PLUGIN]}
     assert layout({"compute": {"target": "cpu", "nodes": 2}}).world_size == 2
 
@@ -81,13 +84,28 @@ def test_accelerate_config_counts_processes_over_all_nodes() -> None:
 
 def test_launch_argv_single_process_is_unchanged(tmp_path: Path) -> None:
     argv, env = launch_argv({"compute": {"target": "cpu"}}, tmp_path / "axolotl.yaml")
-    assert argv[1:] == ["launch", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
-                        "--dynamo_backend", "no", "--cpu", "-m", "axolotl.cli.train", str(tmp_path / "axolotl.yaml")]
+    assert argv[1:] == [
+        "launch",
+        "--num_processes",
+        "1",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--cpu",
+        "-m",
+        "axolotl.cli.train",
+        str(tmp_path / "axolotl.yaml"),
+    ]
     assert "ACCELERATE_USE_CPU" not in env
     assert list(tmp_path.iterdir()) == []
 
 
-def test_launch_argv_multi_node_writes_files_and_takes_rank_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_launch_argv_multi_node_writes_files_and_takes_rank_from_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AXOWRAP_MACHINE_RANK", "1")
     monkeypatch.setenv("AXOWRAP_MAIN_PROCESS_IP", "10.1.2.3")
     monkeypatch.setenv("AXOWRAP_MAIN_PROCESS_PORT", "29700")
@@ -95,11 +113,22 @@ def test_launch_argv_multi_node_writes_files_and_takes_rank_from_env(tmp_path: P
     config = tmp_path / "axolotl.yaml"
     argv, env = launch_argv(spec, config)
     assert argv[:3] == [sys.executable, "-m", "axowrap.launch.envcheck"]
-    check, launch = argv[: argv.index("--")], argv[argv.index("--") + 1:]
+    check, launch = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     assert check[3:] == [str(tmp_path), "--rank", "1", "--nodes", "2", "--main-ip", "10.1.2.3", "--port", "29701"]
-    assert launch[1:] == ["launch", "--config_file", str(tmp_path / "accelerate.yaml"), "--machine_rank", "1",
-                          "--main_process_ip", "10.1.2.3", "--main_process_port", "29700",
-                          "-m", "axolotl.cli.train", str(config)]
+    assert launch[1:] == [
+        "launch",
+        "--config_file",
+        str(tmp_path / "accelerate.yaml"),
+        "--machine_rank",
+        "1",
+        "--main_process_ip",
+        "10.1.2.3",
+        "--main_process_port",
+        "29700",
+        "-m",
+        "axolotl.cli.train",
+        str(config),
+    ]
     acc = yaml.safe_load((tmp_path / "accelerate.yaml").read_text())
     assert (acc["num_processes"], acc["num_machines"]) == (16, 2)
     assert json.loads((tmp_path / "deepspeed-zero3.json").read_text())["zero_optimization"]["stage"] == 3
@@ -112,7 +141,9 @@ def test_rendered_config_carries_the_strategy(tmp_path: Path) -> None:
     assert rendered.config["deepspeed"] == "deepspeed-zero3.json"
     assert "# --- 8 process(es) x 2 node(s)" in rendered.text
     assert rendered.text == render_spec(spec, base_dir=tmp_path).text
-    fsdp = render_spec(load_spec(make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 8, strategy: fsdp2}", name="f.yaml")))
+    fsdp = render_spec(
+        load_spec(make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 8, strategy: fsdp2}", name="f.yaml"))
+    )
     assert fsdp.config["fsdp_version"] == 2 and "deepspeed" not in fsdp.config
     cpu = render_spec(load_spec(make_spec(tmp_path, "{target: cpu, gpus_per_node: 2}", name="c.yaml")))
     assert cpu.config["plugins"] == [CPU_DDP_PLUGIN]
@@ -137,11 +168,20 @@ def test_deep_validation_accepts_sharding_on_16_h100(tmp_path: Path, strategy: s
 @pytest.mark.axolotl
 def test_deep_validation_reports_bad_combination(tmp_path: Path) -> None:
     # FSDP1 with Axolotl's LoRA kernels across 16 GPUs: Axolotl refuses it (only for n_gpu > 1).
-    spec = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 8, nodes: 2, strategy: fsdp2}", extra="axolotl: {fsdp_version: 1}\n")
+    spec = make_spec(
+        tmp_path,
+        "{target: h100-80gb, gpus_per_node: 8, nodes: 2, strategy: fsdp2}",
+        extra="axolotl: {fsdp_version: 1}\n",
+    )
     res = run_cli("validate", "--deep", str(spec))
     assert res.code == 1
     assert "not compatible with FSDP1" in res.out + res.err
-    one = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 1, strategy: fsdp2}", extra="axolotl: {fsdp_version: 1}\n", name="one.yaml")
+    one = make_spec(
+        tmp_path,
+        "{target: h100-80gb, gpus_per_node: 1, strategy: fsdp2}",
+        extra="axolotl: {fsdp_version: 1}\n",
+        name="one.yaml",
+    )
     assert "not compatible with FSDP1" not in (lambda r: r.out + r.err)(run_cli("validate", "--deep", str(one)))
 
 
@@ -150,7 +190,9 @@ def test_spec_warnings_for_layouts(tmp_path: Path) -> None:
     res = run_cli("validate", str(one))
     assert res.code == 0
     assert "compute.strategy: zero3 on one GPU has nothing to shard over" in res.out + res.err
-    offload = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 1, strategy: zero3, offload: cpu}", name="off.yaml")
+    offload = make_spec(
+        tmp_path, "{target: h100-80gb, gpus_per_node: 1, strategy: zero3, offload: cpu}", name="off.yaml"
+    )
     assert "nothing to shard" not in (lambda r: r.out + r.err)(run_cli("validate", str(offload)))
     wide = make_spec(tmp_path, "{target: h100-80gb, gpus_per_node: 16}", name="wide.yaml")
     res = run_cli("validate", str(wide))
@@ -162,4 +204,9 @@ def test_one_gpu_zero3_offload_still_gets_its_json(tmp_path: Path) -> None:
     spec = compute(gpus_per_node=1, strategy="zero3", offload="cpu")
     argv, _ = launch_argv(spec, tmp_path / "axolotl.yaml")
     assert argv[1:5] == ["launch", "--num_processes", "1", "--num_machines"]
-    assert json.loads((tmp_path / "deepspeed-zero3-offload.json").read_text())["zero_optimization"]["offload_param"]["device"] == "cpu"
+    assert (
+        json.loads((tmp_path / "deepspeed-zero3-offload.json").read_text())["zero_optimization"]["offload_param"][
+            "device"
+        ]
+        == "cpu"
+    )

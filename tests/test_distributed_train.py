@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_spec
 
 from axowrap.launch.command import launch_argv
 from axowrap.pipeline import prepare_run
 from axowrap.spec import load_spec
-from conftest import tiny_spec
 
 MARK = re.compile(r"axowrap-ddp rank=(\d) world_size=(\d) backend=(\S+) first_batch=([0-9a-f]{16}|none)")
 
@@ -57,11 +57,11 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
 def assert_data_parallel(text: str, adapter: Path, *, summaries: int = 1) -> None:
     ranks = {int(m[0]): m for m in MARK.findall(text)}
     assert sorted(ranks) == [0, 1], text[-3000:]
-    assert {m[1] for m in ranks.values()} == {"2"}                 # world size 2 seen by both ranks
+    assert {m[1] for m in ranks.values()} == {"2"}  # world size 2 seen by both ranks
     assert all("gloo" in m[2] for m in ranks.values())
-    assert ranks[0][3] != ranks[1][3]                                # each rank got its own first batch
-    assert text.count("'train_runtime'") == summaries                # one final summary per node (local rank 0)
-    assert (adapter / "adapter_model.safetensors").is_file()         # one adapter, saved once
+    assert ranks[0][3] != ranks[1][3]  # each rank got its own first batch
+    assert text.count("'train_runtime'") == summaries  # one final summary per node (local rank 0)
+    assert (adapter / "adapter_model.safetensors").is_file()  # one adapter, saved once
     assert sorted(p.name for p in adapter.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
 
 
@@ -80,11 +80,14 @@ def test_two_simulated_nodes_train_together(tiny_model: Path, tmp_path: Path) ->
     run, spec = prepared(tmp_path, tiny_model, {"target": "cpu", "nodes": 2})
     port = free_port()
     procs = []
-    for rank in (0, 1):   # two launches differing only in machine_rank
+    for rank in (0, 1):  # two launches differing only in machine_rank
         argv, env = launch_argv(spec, run.config.resolve(), machine_rank=rank, main_ip="127.0.0.1", main_port=port)
         assert argv[argv.index("--machine_rank") + 1] == str(rank)
-        procs.append(subprocess.Popen(argv, cwd=run.root, env=child_env(env), stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
+        procs.append(
+            subprocess.Popen(
+                argv, cwd=run.root, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
     for rank, out in enumerate(outs):
@@ -116,9 +119,26 @@ def test_envcheck_refuses_when_a_node_differs(tmp_path: Path, differ: bool) -> N
         env = dict(os.environ)
         if differ and rank == 1:
             env["PYTHONPATH"] = str(shadowed_package(tmp_path / "site", "peft", "0.0.1"))
-        argv = [sys.executable, "-m", "axowrap.launch.envcheck", str(run_dir), "--rank", str(rank), "--nodes", "2",
-                "--main-ip", "127.0.0.1", "--port", str(port), "--timeout", "120",
-                "--", sys.executable, "-c", f"open({str(marker) + str(rank)!r}, 'w')"]
+        argv = [
+            sys.executable,
+            "-m",
+            "axowrap.launch.envcheck",
+            str(run_dir),
+            "--rank",
+            str(rank),
+            "--nodes",
+            "2",
+            "--main-ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--timeout",
+            "120",
+            "--",
+            sys.executable,
+            "-c",
+            f"open({str(marker) + str(rank)!r}, 'w')",
+        ]
         procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     errs = [p.communicate(timeout=180)[1] for p in procs]
     codes = [p.returncode for p in procs]
@@ -126,7 +146,7 @@ def test_envcheck_refuses_when_a_node_differs(tmp_path: Path, differ: bool) -> N
     if not differ:
         assert codes == [0, 0] and started == [True, True], errs
         return
-    assert codes == [1, 1] and started == [False, False], errs      # nobody starts training
+    assert codes == [1, 1] and started == [False, False], errs  # nobody starts training
     assert "the 2 nodes differ; refusing to start training" in errs[0]
     assert re.search(r"peft: node 0 \S+, node 1 0\.0\.1", errs[0]), errs[0]
     assert "rank 0 shows the differences" in errs[1]

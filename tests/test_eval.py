@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from axowrap.errors import StepFailed
 from conftest import tiny_spec
 from helpers import run_cli
+
+from axowrap.errors import StepFailed
 
 # A judge that answers like real models do: a score line, JSON, and once nothing usable.
 REPLIES = ["Score: 7\nMostly right.", '{"score": 3, "reason": "wrong table"}', "I cannot grade this."]
@@ -24,15 +24,21 @@ REPLIES = ["Score: 7\nMostly right.", '{"score": 3, "reason": "wrong table"}', "
 class JudgeHandler(BaseHTTPRequestHandler):
     requests: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path != "/v1/chat/completions" or not body.get("messages"):
             self.send_error(404)
             return
         reply = REPLIES[len(self.requests) % len(REPLIES)]
         self.requests.append(body)
-        data = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                           "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}]})
+        data = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}],
+            }
+        )
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -70,9 +76,12 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
     from axowrap.state import load_state
     from axowrap.steps import available_steps
 
-    spec = eval_spec(tmp_path / "spec", tiny_model,
-                     "eval: {holdout: 0.1, lm_eval: [arc_easy], require: {sql_exact_match: 0.9},\n"
-                     f"       judge: {{endpoint: '{judge_url}', model: judge, rubric: 'Is the SQL right?'}}}}")
+    spec = eval_spec(
+        tmp_path / "spec",
+        tiny_model,
+        "eval: {holdout: 0.1, lm_eval: [arc_easy], require: {sql_exact_match: 0.9},\n"
+        f"       judge: {{endpoint: '{judge_url}', model: judge, rubric: 'Is the SQL right?'}}}}",
+    )
     run = prepare_run(spec, runs_root=tmp_path / "runs")
     steps = [s.name for s in available_steps() if s.name in ("train", "eval", "push")]
     with pytest.raises(StepFailed, match=r"eval gate failed: sql_exact_match = 0\S*, below the required 0.9"):
@@ -81,13 +90,17 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
     state = load_state(run)["steps"]
     assert state["train"]["status"] == "done"
     assert state["eval"]["status"] == "failed" and "gate" in state["eval"]["error"]["message"]
-    assert "push" not in state    # the runner stopped at the failed gate
+    assert "push" not in state  # the runner stopped at the failed gate
 
     held = [json.loads(line) for line in (run.data / "holdout.jsonl").read_text().splitlines()]
     results = json.loads((run.eval / "results.json").read_text())
     assert results["n"] == len(held) > 0
     row = results["metrics"]["sql_exact_match"]
-    assert isinstance(row["base"], float) and isinstance(row["tuned"], float) and row["delta"] == row["tuned"] - row["base"]
+    assert (
+        isinstance(row["base"], float)
+        and isinstance(row["tuned"], float)
+        and row["delta"] == row["tuned"] - row["base"]
+    )
     assert results["gate"]["passed"] is False and results["gate"]["failures"][0].startswith("sql_exact_match = ")
 
     # the generated task: absolute data path, one doc per held-out row, prompts as in training
@@ -95,7 +108,10 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
     docs = [json.loads(line) for line in (run.eval / "task" / "docs.jsonl").read_text().splitlines()]
     assert f"test: {run.eval / 'task' / 'docs.jsonl'}" in task and Path(str(run.eval)).is_absolute()
     assert [d["target"] for d in docs] == [r["answer"] for r in held]
-    assert docs[0]["prompt"] == f"### Database schema:\n{held[0]['context']}\n\n### Question:\n{held[0]['question']}\n\n### SQL:\n"
+    assert (
+        docs[0]["prompt"]
+        == f"### Database schema:\n{held[0]['context']}\n\n### Question:\n{held[0]['question']}\n\n### SQL:\n"
+    )
     # both models really ran and answered differently (the adapter is applied)
     answers = {}
     for label in ("base", "adapter"):
@@ -103,7 +119,7 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
         answers[label] = [json.loads(s)["filtered_resps"][0] for s in samples]
         assert len(answers[label]) == len(held)
     assert answers["base"] != answers["adapter"]
-    assert (run.eval / "base" / "axowrap_domain" / "axowrap-inputs.sha256").is_file()   # base results reusable
+    assert (run.eval / "base" / "axowrap_domain" / "axowrap-inputs.sha256").is_file()  # base results reusable
     assert not (run.eval / "adapter" / "axowrap_domain" / "axowrap-inputs.sha256").exists()
 
     # the table in the report has both models' columns
@@ -112,13 +128,16 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
     assert "| judge_score |" in report and "Gate failed" in report
 
     # the standard task without offline data: named, with the fix; the domain eval still ran
-    assert "allenai/ai2_arc" in results["lm_eval_errors"]["arc_easy"] and "eval.lm_eval" in results["lm_eval_errors"]["arc_easy"]
+    assert (
+        "allenai/ai2_arc" in results["lm_eval_errors"]["arc_easy"]
+        and "eval.lm_eval" in results["lm_eval_errors"]["arc_easy"]
+    )
     assert "arc_easy" in report
 
     # the judge: every answer of both models judged, raw replies saved, unparsable ones counted
     assert len(JudgeHandler.requests) == 2 * len(held)
     assert "Is the SQL right?" in JudgeHandler.requests[0]["messages"][0]["content"]
-    assert JudgeHandler.requests[0]["max_tokens"] == 256   # a judge that keeps talking is cut
+    assert JudgeHandler.requests[0]["max_tokens"] == 256  # a judge that keeps talking is cut
     raw = [json.loads(line) for line in (run.eval / "judge-base.jsonl").read_text().splitlines()]
     assert [r["judge_raw"] for r in raw] == [REPLIES[i % 3] for i in range(len(held))]
     scores = [r["score"] for r in raw]
@@ -136,8 +155,8 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
     assert prepared, "Axolotl wrote no prepared dataset"
     texts = [_squash(tok.decode(ids)) for p in prepared for ids in load_from_disk(str(p))["input_ids"]]
     train_rows = [json.loads(line) for line in (run.data / "train-0.jsonl").read_text().splitlines()]
-    assert len(train_rows) - 3 <= len(texts) <= len(train_rows)   # Axolotl drops rows longer than sequence_len
-    assert all(any(_squash(r["answer"]) in t for t in texts) for r in train_rows[:5])   # the check can see rows
+    assert len(train_rows) - 3 <= len(texts) <= len(train_rows)  # Axolotl drops rows longer than sequence_len
+    assert all(any(_squash(r["answer"]) in t for t in texts) for r in train_rows[:5])  # the check can see rows
     assert not any(_squash(r["answer"]) in t for r in held for t in texts)
 
 

@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.axolotl, pytest.mark.slow]
 
 
 @pytest.fixture
-def gguf_eval_run(tiny_model: Path, tiny_adapter: Path, gguf_run: tuple[RunDir, dict[str, Any]], tmp_path: Path) -> RunDir:
+def gguf_eval_run(
+    tiny_model: Path, tiny_adapter: Path, gguf_run: tuple[RunDir, dict[str, Any]], tmp_path: Path
+) -> RunDir:
     """A run with the trained adapter, the real q8_0 GGUF and 4 held-out sql rows."""
     from conftest_export import make_run
 
@@ -34,11 +36,11 @@ def gguf_eval_run(tiny_model: Path, tiny_adapter: Path, gguf_run: tuple[RunDir, 
 
 
 def test_eval_scores_the_gguf_through_llama_cpp(gguf_eval_run: RunDir) -> None:
+    from conftest_export import context
     from llama_cpp import Llama
 
     from axowrap.evaluation.tasks import STOP
     from axowrap.steps.eval import STEP
-    from conftest_export import context
 
     run = gguf_eval_run
     ctx = context(run, "eval", options={"model": "gguf", "gguf_type": "q8_0", "max_gen_toks": 8})
@@ -48,21 +50,27 @@ def test_eval_scores_the_gguf_through_llama_cpp(gguf_eval_run: RunDir) -> None:
     row = json.loads((run.eval / "results.json").read_text())["metrics"]["sql_exact_match"]
     assert isinstance(row["base"], float) and isinstance(row["tuned"], float)
     # The tuned answers are llama.cpp's greedy completions of the same prompts with the same stops.
-    samples = [json.loads(s) for s in next((run.eval / "gguf" / "axowrap_domain").rglob("samples_*.jsonl")).read_text().splitlines()]
+    samples = [
+        json.loads(s)
+        for s in next((run.eval / "gguf" / "axowrap_domain").rglob("samples_*.jsonl")).read_text().splitlines()
+    ]
     assert len(samples) == 4
     gguf = next(run.gguf.glob("*-q8_0.gguf"))
     llm = Llama(model_path=str(gguf), n_ctx=1024, verbose=False)
     for sample in samples[:2]:
-        direct = llm.create_completion(sample["doc"]["prompt"], max_tokens=8, temperature=0.0, stop=STOP)["choices"][0]["text"]
+        direct = llm.create_completion(sample["doc"]["prompt"], max_tokens=8, temperature=0.0, stop=STOP)["choices"][0][
+            "text"
+        ]
         assert sample["filtered_resps"][0].strip() == direct.strip()
     log = run.log("eval").read_text()
-    assert "llama_cpp.server" in log or "Uvicorn" in log or "uvicorn" in log   # the server's output went to the step log
+    assert "llama_cpp.server" in log or "Uvicorn" in log or "uvicorn" in log  # the server's output went to the step log
     assert "| sql_exact_match |" in (run.eval / "report.md").read_text()
 
 
 def test_gguf_eval_refuses_log_likelihood_metrics(gguf_eval_run: RunDir) -> None:
-    from axowrap.steps.eval import STEP
     from conftest_export import context
+
+    from axowrap.steps.eval import STEP
 
     ctx = context(gguf_eval_run, "eval", options={"model": "gguf"})
     ctx.spec["eval"] = {"holdout": 0.1, "metric": "perplexity"}
@@ -78,13 +86,21 @@ def test_judge_parses_the_real_llama_cpp_server(gguf_run: tuple[RunDir, dict[str
 
     run, _ = gguf_run
     gguf = next(run.gguf.glob("*-q8_0.gguf"))
-    rows = [{"prompt": "Count the users.", "reference": "SELECT count(*) FROM users", "answer": "SELECT count(*) FROM users"},
-            {"prompt": "List the names.", "reference": "SELECT name FROM users", "answer": "DROP TABLE users"}]
+    rows = [
+        {
+            "prompt": "Count the users.",
+            "reference": "SELECT count(*) FROM users",
+            "answer": "SELECT count(*) FROM users",
+        },
+        {"prompt": "List the names.", "reference": "SELECT name FROM users", "answer": "DROP TABLE users"},
+    ]
     with running(gguf, tmp_path / "server.log") as url:
-        info = judge_samples(rows, {"endpoint": url, "model": "tiny", "rubric": "Is the SQL right?"}, tmp_path / "judge.jsonl")
+        info = judge_samples(
+            rows, {"endpoint": url, "model": "tiny", "rubric": "Is the SQL right?"}, tmp_path / "judge.jsonl"
+        )
     saved = [json.loads(line) for line in (tmp_path / "judge.jsonl").read_text().splitlines()]
     assert [s["answer"] for s in saved] == [r["answer"] for r in rows]
-    assert all(isinstance(s["judge_raw"], str) for s in saved)        # the server's real replies, kept verbatim
+    assert all(isinstance(s["judge_raw"], str) for s in saved)  # the server's real replies, kept verbatim
     assert all(s["score"] is None or 0.0 <= s["score"] <= 1.0 for s in saved)
     assert info["judged"] == 2 and info["unparsed"] == sum(s["score"] is None for s in saved)
 

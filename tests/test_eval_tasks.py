@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXAMPLES
 
 from axowrap.evaluation.tasks import TASK_NAME, write_task
 from axowrap.holdout import read_rows
 from axowrap.render import render_spec
 from axowrap.spec import load_spec
-from conftest import EXAMPLES
 
 PRESET_SPECS = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 
@@ -54,7 +54,7 @@ def test_task_for_every_preset(name: str, workdir: Path, tiny_model: Path) -> No
     if metric == "preference_margin":
         assert task["output_type"] == "multiple_choice" and names == ["preference_accuracy", "preference_margin"]
         assert all(len(d["choices"]) == 2 and d["choices"][0] != d["choices"][1] for d in docs)
-        assert docs[0]["prompt"].endswith("<|im_start|>assistant\n")    # the chat template's generation prompt
+        assert docs[0]["prompt"].endswith("<|im_start|>assistant\n")  # the chat template's generation prompt
         return
     assert task["output_type"] == "generate_until" and task["process_results"] == "!function utils.process_generation"
     assert all(d["target"] for d in docs)
@@ -103,10 +103,14 @@ def test_held_out_rows_are_prompted_in_their_own_dataset_format(workdir: Path, t
     docs = [json.loads(line) for line in (files.folder / "docs.jsonl").read_text().splitlines()]
     assert len(docs) == len(held)
     for doc, row, source in zip(docs, held, sources, strict=True):
-        if source == 0:   # alpaca: Axolotl's prompter, the output is the target
-            assert row["instruction"] in doc["prompt"] and "### Instruction:" in doc["prompt"] and doc["target"] == row["output"]
+        if source == 0:  # alpaca: Axolotl's prompter, the output is the target
+            assert (
+                row["instruction"] in doc["prompt"]
+                and "### Instruction:" in doc["prompt"]
+                and doc["target"] == row["output"]
+            )
             assert "<|im_start|>" not in doc["prompt"]
-        else:             # chat: the chat template up to the last assistant turn, which is the target
+        else:  # chat: the chat template up to the last assistant turn, which is the target
             assert doc["prompt"].endswith("<|im_start|>assistant\n") and doc["target"] == row["messages"][-1]["content"]
             assert row["messages"][-2]["content"] in doc["prompt"]
 

@@ -17,7 +17,9 @@ def test_tiny_model_tokenizer_and_dims(tiny_model: Path) -> None:
     tok = AutoTokenizer.from_pretrained(str(tiny_model))
     assert (tok.bos_token, tok.eos_token, tok.pad_token) == ("<s>", "</s>", "<pad>")
     assert tok.convert_tokens_to_ids("<|im_end|>") != tok.unk_token_id
-    assert "<|im_start|>assistant\n" in tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert "<|im_start|>assistant\n" in tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
 
 
 @pytest.mark.slow

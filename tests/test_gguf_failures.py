@@ -22,8 +22,12 @@ def test_unknown_type_lists_the_supported_ones() -> None:
 
 
 def test_unknown_type_fails_the_step_before_any_work(tmp_path: Path) -> None:
-    ctx = StepContext(run=RunDir(tmp_path), spec={"export": {"merge": True, "gguf": ["q4_k_m", "q9"]}}, config={},
-                      log=tmp_path / "gguf.log")
+    ctx = StepContext(
+        run=RunDir(tmp_path),
+        spec={"export": {"merge": True, "gguf": ["q4_k_m", "q9"]}},
+        config={},
+        log=tmp_path / "gguf.log",
+    )
     with pytest.raises(AxowrapError, match="unknown GGUF type 'q9'"):
         gguf_step.STEP.run(ctx)
     assert not (tmp_path / "gguf").exists()
@@ -38,6 +42,7 @@ def test_gguf_without_a_merged_model_says_merge_first(tmp_path: Path) -> None:
 
 def test_quantize_ftypes_are_llama_cpp_s() -> None:
     import llama_cpp
+
     from axowrap.gguf import QUANTIZE_FTYPES
 
     for name, value in QUANTIZE_FTYPES.items():
@@ -47,8 +52,9 @@ def test_quantize_ftypes_are_llama_cpp_s() -> None:
 @pytest.mark.axolotl
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_a_corrupted_gguf_is_reported_not_crashed_on(gguf_run: tuple[RunDir, dict[str, Any]], tmp_path: Path,
-                                                    damage: str) -> None:
+def test_a_corrupted_gguf_is_reported_not_crashed_on(
+    gguf_run: tuple[RunDir, dict[str, Any]], tmp_path: Path, damage: str
+) -> None:
     from axowrap.gguf.smoke import smoke_test
 
     run, result = gguf_run

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES
 from helpers import run_cli
 

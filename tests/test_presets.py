@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXAMPLES
+from helpers import run_cli
 
 from axowrap.presets import get_preset, preset_names
 from axowrap.render import render_spec
@@ -14,8 +16,6 @@ from axowrap.resources import schema_file
 from axowrap.spec import load_spec
 from axowrap.targets import get_target, target_names
 from axowrap.validate import validate_path
-from conftest import EXAMPLES
-from helpers import run_cli
 
 TASKS = ["sql", "function-calling", "chat", "instruct", "summarize", "classify", "dpo", "orpo", "completion"]
 

@@ -14,12 +14,12 @@ import pytest
 import yaml
 from conftest import tiny_spec
 from helpers import run_cli
-from hub_server import TOKEN, Hub, hub  # noqa: F401  (hub: the local Hub fixture)
+from hub_server import TOKEN, Hub
 
 from axowrap.errors import AxowrapError
 from axowrap.rundir import RunDir
 
-pytestmark = pytest.mark.axolotl   # the adapter is the real one Axolotl trains (tiny_adapter)
+pytestmark = pytest.mark.axolotl  # the adapter is the real one Axolotl trains (tiny_adapter)
 
 REPOS = {"adapter": "acme/sql-lora", "merged": "acme/sql", "gguf": "acme/sql-GGUF"}
 METRICS = {"exact_match": {"base": 0.1, "tuned": 0.6, "delta": 0.5, "higher_is_better": True}}
@@ -32,8 +32,15 @@ def mark_done(run: RunDir, step_name: str, result: dict[str, Any]) -> None:
     from axowrap.steps import get_step
 
     step = get_step(step_name)
-    ctx = make_context(run, step_name, echo=print, json_events=False, dry_run=False, options={},
-                       steps_state=st.load_state(run)["steps"])
+    ctx = make_context(
+        run,
+        step_name,
+        echo=print,
+        json_events=False,
+        dry_run=False,
+        options={},
+        steps_state=st.load_state(run)["steps"],
+    )
     fp = canonical_sha256({"step": step_name, "params": step.params(ctx), "needs": {n: None for n in step.needs}})
     st.update_step(run, step_name, status=st.DONE, fingerprint=fp, result=result)
 
@@ -78,7 +85,11 @@ def push(run: RunDir, *extra: str, endpoint: str | None = None) -> Any:
 
 
 def expected_files(run: RunDir) -> dict[str, dict[str, Path]]:
-    adapter = {p.name: p for p in run.adapter.iterdir() if p.is_file() and p.name not in ("README.md", "config.json", "debug.log")}
+    adapter = {
+        p.name: p
+        for p in run.adapter.iterdir()
+        if p.is_file() and p.name not in ("README.md", "config.json", "debug.log")
+    }
     merged = {p.relative_to(run.merged).as_posix(): p for p in run.merged.rglob("*") if p.is_file()}
     gguf = {p.name: p for p in run.gguf.glob("*.gguf")}
     return {"adapter": adapter, "merged": merged, "gguf": gguf}
@@ -95,15 +106,15 @@ def test_push_uploads_each_repo_exactly_its_files(push_run: RunDir, hub: Hub) ->
     lfs_seen, inline_seen = set(), set()
     for kind, files in expected_files(push_run).items():
         repo = hub.repos[REPOS[kind]]
-        assert repo.private                                     # default: nothing public by accident
+        assert repo.private  # default: nothing public by accident
         assert len(repo.commits) == 1
         names = {*files, "README.md", *(["Modelfile"] if kind == "gguf" else [])}
-        assert repo.commits[0]["files"] == sorted(names)         # the commit holds exactly these
+        assert repo.commits[0]["files"] == sorted(names)  # the commit holds exactly these
         stored = hub.file_bytes(REPOS[kind])
         assert set(stored) == names
         for path, local in files.items():
             assert sha(stored[path]) == sha(local.read_bytes()), f"{kind}: {path}"
-        if kind == "gguf":   # the Modelfile, pointed at the GGUF beside it in the repo
+        if kind == "gguf":  # the Modelfile, pointed at the GGUF beside it in the repo
             assert stored["Modelfile"] == b"FROM ./tiny-q8_0.gguf\nPARAMETER temperature 0\n"
         lfs_seen |= {p for p, f in repo.files.items() if f.lfs}
         inline_seen |= {p for p, f in repo.files.items() if not f.lfs}
@@ -126,9 +137,11 @@ def test_cards_parse_and_carry_the_run(push_run: RunDir, hub: Hub) -> None:
         assert meta["library_name"] == relation[kind]
         assert meta["tags"][:3] == ["axowrap", "axolotl", "sql"]
         assert meta["pipeline_tag"] == "text-generation"
-        assert meta["model-index"][0]["results"][0]["metrics"] == [{"type": "exact_match", "value": 0.6, "name": "exact_match"}]
+        assert meta["model-index"][0]["results"][0]["metrics"] == [
+            {"type": "exact_match", "value": 0.6, "name": "exact_match"}
+        ]
         assert "| exact_match | 0.1 | 0.6 | +0.5 |" in card.text
-        assert "lora_r" in card.text and "axolotl" in card.text      # hyperparameters and versions
+        assert "lora_r" in card.text and "axolotl" in card.text  # hyperparameters and versions
     # the GGUF card derives from the merged repo, and its usage commands name the real ids
     assert cards["gguf"].data.base_model == REPOS["merged"]
     assert cards["gguf"].data.base_model_relation == "quantized"
@@ -141,10 +154,12 @@ def test_cards_parse_and_carry_the_run(push_run: RunDir, hub: Hub) -> None:
 def test_second_push_sends_nothing(push_run: RunDir, hub: Hub) -> None:
     assert push(push_run, endpoint=hub.url).code == 0
     before = (hub.count("/commit/"), hub.count("/preupload/"), len(hub.lfs_puts))
-    res = push(push_run, "--force", "--json", endpoint=hub.url)   # --force: not skipped by the runner, compared with the Hub
+    res = push(
+        push_run, "--force", "--json", endpoint=hub.url
+    )  # --force: not skipped by the runner, compared with the Hub
     assert res.code == 0, res.err
     assert (hub.count("/commit/"), hub.count("/preupload/"), len(hub.lfs_puts)) == before
-    events = [json.loads(line) for line in res.out.splitlines()]   # --json: every line is one event
+    events = [json.loads(line) for line in res.out.splitlines()]  # --json: every line is one event
     assert [e["repo"] for e in events if e.get("uploaded") == []] == list(REPOS.values())
     result = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]["result"]
     assert all(r["uploaded"] == [] and r["commit"] is None for r in result["repos"].values())
@@ -152,7 +167,7 @@ def test_second_push_sends_nothing(push_run: RunDir, hub: Hub) -> None:
 
 def test_push_completes_what_is_missing(push_run: RunDir, hub: Hub) -> None:
     assert push(push_run, endpoint=hub.url).code == 0
-    del hub.repos[REPOS["merged"]].files["config.json"]          # lost on the Hub
+    del hub.repos[REPOS["merged"]].files["config.json"]  # lost on the Hub
     (push_run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF-changed" * 500)  # changed here
     assert push(push_run, "--force", endpoint=hub.url).code == 0
     assert hub.repos[REPOS["merged"]].commits[-1]["files"] == ["config.json"]
@@ -166,7 +181,7 @@ def test_first_commit_500_is_retried(push_run: RunDir, hub: Hub) -> None:
     res = push(push_run, endpoint=hub.url)
     assert res.code == 0, res.err
     assert "uploading to acme/sql-lora: 500, retry 1" in res.out
-    assert hub.count("/commit/") == 4                           # 3 repos + the retried one
+    assert hub.count("/commit/") == 4  # 3 repos + the retried one
     assert all(len(r.commits) == 1 for r in hub.repos.values())
 
 
@@ -183,10 +198,10 @@ def test_401_is_a_clear_error_and_nothing_is_marked_pushed(push_run: RunDir, hub
 
 
 def test_dry_run_lists_repos_files_sizes_and_cards(push_run: RunDir, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)                  # read at push time, not at import
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)  # read at push time, not at import
     res = push(push_run, "--dry-run")
     assert res.code == 0, res.err
-    assert hub.requests == []                                   # nothing sent, not even a listing
+    assert hub.requests == []  # nothing sent, not even a listing
     for kind, files in expected_files(push_run).items():
         assert f"{hub.url}/{REPOS[kind]}  ({kind}, private" in res.out
         for path in files:
@@ -208,7 +223,7 @@ def test_token_is_never_written_or_printed(push_run: RunDir, hub: Hub) -> None:
         assert TOKEN not in res.out and TOKEN not in res.err
     leaked = [p for p in push_run.root.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
     assert leaked == []
-    assert push_run.log("push").is_file()                       # the log exists and was searched
+    assert push_run.log("push").is_file()  # the log exists and was searched
 
 
 def test_no_token_is_a_clear_error(push_run: RunDir, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,19 +242,20 @@ def test_missing_artifact_names_the_step_to_run(push_run: RunDir, hub: Hub) -> N
         run_steps(push_run, ["push"], echo=lambda _l: None)
 
 
-def test_failed_push_is_not_marked_and_a_rerun_completes_it(push_run: RunDir, hub: Hub,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_push_is_not_marked_and_a_rerun_completes_it(
+    push_run: RunDir, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from axowrap.hub import client
 
     monkeypatch.setattr(client, "BACKOFF", (0.01, 0.01))
-    hub.fail_commits = 3                                        # every try of the first repo's commit
+    hub.fail_commits = 3  # every try of the first repo's commit
     res = push(push_run, endpoint=hub.url)
     assert res.code == 1
     assert "uploading to acme/sql-lora: failed at" in res.err and "(HTTP 500) after 3 tries" in res.err
     entry = json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]
     assert entry["status"] == "failed" and "result" not in entry
     assert all(r.commits == [] for r in hub.repos.values())
-    res = push(push_run, endpoint=hub.url)                      # same fingerprint: the runner resumes it
+    res = push(push_run, endpoint=hub.url)  # same fingerprint: the runner resumes it
     assert res.code == 0, res.err
     assert all(len(r.commits) == 1 for r in hub.repos.values()) and len(hub.repos) == 3
     assert json.loads(push_run.state.read_text(encoding="utf-8"))["steps"]["push"]["status"] == "done"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import write
-from hub_server import Hub, hub  # noqa: F401  (hub: the local Hub fixture)
+from hub_server import Hub
 
 from axowrap.errors import AxowrapError
 from axowrap.hub.cards import CardInputs, card_metadata, check_card, render_card
@@ -17,18 +17,41 @@ from axowrap.hub.plan import repo_modelfile
 
 BASE = "Qwen/Qwen2.5-0.5B"
 REPOS = {"adapter": "acme/sql-lora", "merged": "acme/sql", "gguf": "acme/sql-GGUF"}
-CONFIG = {"base_model": BASE, "adapter": "lora", "lora_r": 16, "lora_alpha": 32, "learning_rate": 0.0002,
-          "num_epochs": 1, "micro_batch_size": 2, "sequence_len": 512}
-MANIFEST = {"base_model": {"id": BASE, "revision": "main"}, "versions": {"axowrap": "0.1.0", "axolotl": "0.19.0"},
-            "datasets": [{"source": "b-mc2/sql-create-context", "path": "/runs/x/data/train-0.jsonl", "sha256": "ab" * 32}]}
-SPEC = {"task": "sql", "base_model": BASE, "method": "lora",
-        "datasets": [{"path": "b-mc2/sql-create-context"}, {"path": "data/extra.jsonl"}]}
+CONFIG = {
+    "base_model": BASE,
+    "adapter": "lora",
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "learning_rate": 0.0002,
+    "num_epochs": 1,
+    "micro_batch_size": 2,
+    "sequence_len": 512,
+}
+MANIFEST = {
+    "base_model": {"id": BASE, "revision": "main"},
+    "versions": {"axowrap": "0.1.0", "axolotl": "0.19.0"},
+    "datasets": [{"source": "b-mc2/sql-create-context", "path": "/runs/x/data/train-0.jsonl", "sha256": "ab" * 32}],
+}
+SPEC = {
+    "task": "sql",
+    "base_model": BASE,
+    "method": "lora",
+    "datasets": [{"path": "b-mc2/sql-create-context"}, {"path": "data/extra.jsonl"}],
+}
 METRICS = {"exact_match": {"base": 0.25, "tuned": 0.75}}
 
 
 def inputs(kind: str, **kw: Any) -> CardInputs:
-    base: dict[str, Any] = dict(kind=kind, repo_id=REPOS[kind], repos=REPOS, spec=SPEC, config=CONFIG, manifest=MANIFEST,
-                                metrics=METRICS, files=["sql-q4_k_m.gguf", "Modelfile"] if kind == "gguf" else ["config.json"])
+    base: dict[str, Any] = dict(
+        kind=kind,
+        repo_id=REPOS[kind],
+        repos=REPOS,
+        spec=SPEC,
+        config=CONFIG,
+        manifest=MANIFEST,
+        metrics=METRICS,
+        files=["sql-q4_k_m.gguf", "Modelfile"] if kind == "gguf" else ["config.json"],
+    )
     return CardInputs(**{**base, **kw})
 
 
@@ -44,18 +67,23 @@ def test_adapter_card_front_matter_round_trips() -> None:
     assert meta == card_metadata(inputs("adapter"))
     assert meta["base_model"] == BASE and meta["base_model_relation"] == "adapter"
     assert meta["library_name"] == "peft" and meta["license"] == "other"
-    assert meta["datasets"] == ["b-mc2/sql-create-context"]          # the Hub dataset; the local file has no id
+    assert meta["datasets"] == ["b-mc2/sql-create-context"]  # the Hub dataset; the local file has no id
     assert meta["tags"] == ["axowrap", "axolotl", "sql", "lora"]
-    assert meta["model-index"][0]["results"][0]["metrics"] == [{"type": "exact_match", "value": 0.75, "name": "exact_match"}]
+    assert meta["model-index"][0]["results"][0]["metrics"] == [
+        {"type": "exact_match", "value": 0.75, "name": "exact_match"}
+    ]
     assert "| exact_match | 0.25 | 0.75 | +0.5 |" in text
     assert f"vllm serve {BASE} --enable-lora --lora-modules sql-lora={REPOS['adapter']}" in text
     assert "| `lora_r` | `16` |" in text and "| axolotl | 0.19.0 |" in text
 
 
-@pytest.mark.parametrize(("kind", "parent", "relation", "library"), [
-    ("merged", BASE, "finetune", "transformers"),
-    ("gguf", REPOS["merged"], "quantized", "gguf"),
-])
+@pytest.mark.parametrize(
+    ("kind", "parent", "relation", "library"),
+    [
+        ("merged", BASE, "finetune", "transformers"),
+        ("gguf", REPOS["merged"], "quantized", "gguf"),
+    ],
+)
 def test_relations(kind: str, parent: str, relation: str, library: str) -> None:
     meta, _ = parsed(inputs(kind))
     assert (meta["base_model"], meta["base_model_relation"], meta["library_name"]) == (parent, relation, library)
@@ -70,7 +98,9 @@ def test_gguf_card_without_merged_repo_points_at_the_base() -> None:
 
 def test_no_eval_no_model_index_and_local_base_has_no_base_model(tmp_path: Path) -> None:
     local = {"base_model": str(tmp_path)}
-    meta, text = parsed(inputs("merged", metrics={}, config={**CONFIG, **local}, manifest={"base_model": {"path": str(tmp_path)}}))
+    meta, text = parsed(
+        inputs("merged", metrics={}, config={**CONFIG, **local}, manifest={"base_model": {"path": str(tmp_path)}})
+    )
     assert "model-index" not in meta and "base_model" not in meta
     assert "No evaluation was run for this model." in text
 
@@ -95,8 +125,11 @@ def test_modelfile_points_at_the_gguf_beside_it() -> None:
 def test_spec_rules_for_export_hub(workdir: Path) -> None:
     from helpers import run_cli
 
-    spec = write(workdir / "s.yaml", "task: sql\nbase_model: Qwen/Qwen2.5-0.5B\ndatasets: [{path: examples/data/sql.jsonl}]\n"
-                                     "method: full\nexport: {gguf: [], hub: {adapter: a/b, gguf: a/c, private: false}}\n")
+    spec = write(
+        workdir / "s.yaml",
+        "task: sql\nbase_model: Qwen/Qwen2.5-0.5B\ndatasets: [{path: examples/data/sql.jsonl}]\n"
+        "method: full\nexport: {gguf: [], hub: {adapter: a/b, gguf: a/c, private: false}}\n",
+    )
     res = run_cli("validate", str(spec))
     assert res.code == 1
     assert "error: export.hub.adapter: full fine-tuning makes no adapter to push" in res.out + res.err
@@ -106,7 +139,8 @@ def test_spec_rules_for_export_hub(workdir: Path) -> None:
 
 # -- the client against the local Hub ------------------------------------------------------------
 
-def test_403_and_404_name_the_repo_and_what_to_do(hub: Hub) -> None:  # noqa: F811
+
+def test_403_and_404_name_the_repo_and_what_to_do(hub: Hub) -> None:
     from axowrap.hub.client import HubClient
 
     client = HubClient(hub.url)
@@ -121,18 +155,20 @@ def test_403_and_404_name_the_repo_and_what_to_do(hub: Hub) -> None:  # noqa: F8
     assert err.value.message == f"listing acme/missing: not found at {hub.url} (404)"
 
 
-def test_connection_errors_are_retried_with_backoff(hub: Hub) -> None:  # noqa: F811
+def test_connection_errors_are_retried_with_backoff(hub: Hub) -> None:
     from axowrap.hub.client import BACKOFF, HubClient
 
     slept: list[float] = []
-    closed = "http://127.0.0.1:9"   # discard port: connection refused
+    closed = "http://127.0.0.1:9"  # discard port: connection refused
     client = HubClient(closed, sleep=slept.append)
-    with pytest.raises(AxowrapError, match=r"creating acme/sql: failed at http://127.0.0.1:9 \(ConnectError\) after 5 tries"):
+    with pytest.raises(
+        AxowrapError, match=r"creating acme/sql: failed at http://127.0.0.1:9 \(ConnectError\) after 5 tries"
+    ):
         client.ensure_repo("acme/sql", private=True)
     assert slept == list(BACKOFF)
 
 
-def test_offline_mode_is_a_clear_error(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_offline_mode_is_a_clear_error(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 
     from axowrap.hub.client import HubClient

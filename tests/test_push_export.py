@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from conftest_export import context
-from hub_server import Hub, hub  # noqa: F401  (hub: the local Hub fixture)
+from hub_server import Hub
 
 from axowrap.rundir import RunDir
 
 pytestmark = [pytest.mark.slow, pytest.mark.axolotl]
 
 
-def test_push_real_gguf_and_merged(gguf_run: tuple[RunDir, dict[str, Any]], hub: Hub) -> None:  # noqa: F811
+def test_push_real_gguf_and_merged(gguf_run: tuple[RunDir, dict[str, Any]], hub: Hub) -> None:
     from huggingface_hub import ModelCard
 
     from axowrap.steps.push import STEP
@@ -33,7 +33,7 @@ def test_push_real_gguf_and_merged(gguf_run: tuple[RunDir, dict[str, Any]], hub:
         assert hashlib.sha256(stored[p.name]).hexdigest() == hashlib.sha256(p.read_bytes()).hexdigest()
         assert hub.repos["acme/tiny-GGUF"].files[p.name].lfs
     src = next(line for line in stored["Modelfile"].decode().splitlines() if line.startswith("FROM "))
-    assert src.removeprefix("FROM ./") in stored                  # the Modelfile's GGUF is in the repo
+    assert src.removeprefix("FROM ./") in stored  # the Modelfile's GGUF is in the repo
     merged = {p.relative_to(run.merged).as_posix(): p for p in run.merged.rglob("*") if p.is_file()}
     assert set(hub.file_bytes("acme/tiny")) == {*merged, "README.md"}
     card = ModelCard(stored["README.md"].decode())

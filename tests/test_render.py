@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXAMPLES, REPO, write
 
 from axowrap.render import render_spec
 from axowrap.spec import load_spec
 from axowrap.targets import get_target
-from conftest import EXAMPLES, REPO, write
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLE_SPECS = sorted(EXAMPLES.glob("*.yaml"))
@@ -47,7 +47,10 @@ def test_deterministic_whatever_the_key_order(workdir: Path) -> None:
     data["axolotl"] = {"save_safetensors": True, "lora_dropout": 0.1, "hub_strategy": "end"}
     texts = set()
     for seed in range(5):
-        write(workdir / "examples" / "shuffled.yaml", yaml.safe_dump(_shuffled(data, random.Random(seed)), sort_keys=False))
+        write(
+            workdir / "examples" / "shuffled.yaml",
+            yaml.safe_dump(_shuffled(data, random.Random(seed)), sort_keys=False),
+        )
         text = render_spec(load_spec("examples/shuffled.yaml")).text
         # the sha256 line records the spec's bytes, which differ; everything else must not
         texts.add("\n".join(line for line in text.splitlines() if not line.startswith("# spec sha256")))
@@ -84,8 +87,10 @@ def test_cpu_target_turns_off_cuda_only_features(workdir: Path) -> None:
 
 
 def test_yaml12_numbers_in_specs(workdir: Path) -> None:
-    write(workdir / "s.yaml", "task: sql\nbase_model: org/m\ndatasets: [{path: examples/data/sql.jsonl}]\n"
-          "training: {learning_rate: 2e-5}\n")
+    write(
+        workdir / "s.yaml",
+        "task: sql\nbase_model: org/m\ndatasets: [{path: examples/data/sql.jsonl}]\ntraining: {learning_rate: 2e-5}\n",
+    )
     rendered = render_spec(load_spec("s.yaml"))
     assert rendered.config["learning_rate"] == 2e-5
     assert "learning_rate: 2.0e-05\n" in rendered.text
@@ -106,8 +111,10 @@ def test_methods(workdir: Path) -> None:
 
 
 def test_lora_alpha_defaults_to_twice_r(workdir: Path) -> None:
-    write(workdir / "s.yaml", "task: chat\nbase_model: org/m\ndatasets: [{path: examples/data/chat.jsonl}]\n"
-          "lora: {r: 8}\n")
+    write(
+        workdir / "s.yaml",
+        "task: chat\nbase_model: org/m\ndatasets: [{path: examples/data/chat.jsonl}]\nlora: {r: 8}\n",
+    )
     cfg = render_spec(load_spec("s.yaml")).config
     # the preset sets alpha 32 explicitly for r 16; a spec that changes r and not alpha keeps
     # the preset's alpha, which is what the merge rules say (documented in the README)
@@ -115,8 +122,11 @@ def test_lora_alpha_defaults_to_twice_r(workdir: Path) -> None:
 
 
 def test_override_replaces_rendered_key(workdir: Path) -> None:
-    write(workdir / "s.yaml", "task: chat\nbase_model: org/m\ndatasets: [{path: examples/data/chat.jsonl}]\n"
-          "axolotl: {lora_dropout: 0.0, save_safetensors: true}\n")
+    write(
+        workdir / "s.yaml",
+        "task: chat\nbase_model: org/m\ndatasets: [{path: examples/data/chat.jsonl}]\n"
+        "axolotl: {lora_dropout: 0.0, save_safetensors: true}\n",
+    )
     text = render_spec(load_spec("s.yaml")).text
     assert text.count("lora_dropout:") == 1
     assert "# --- from the spec's `axolotl:` section\nlora_dropout: 0.0\nsave_safetensors: true\n" in text

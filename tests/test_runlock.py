@@ -35,12 +35,16 @@ def test_a_busy_run_directory_is_refused_and_freed_when_the_holder_dies(workdir:
     state_before = run.state.read_bytes() if run.state.exists() else None
     holder = hold(run.root)
     try:
-        for argv in (("run", "examples/sql.yaml", "--steps", "train"), ("train", str(run.root)), ("merge", str(run.root))):
+        for argv in (
+            ("run", "examples/sql.yaml", "--steps", "train"),
+            ("train", str(run.root)),
+            ("merge", str(run.root)),
+        ):
             res = run_cli(*argv)
             assert res.code == 1, (argv, res.err)
             assert f"{run.root}: run directory in use by pid {holder.pid}" in res.err
             assert "wait for that run to finish or stop it" in res.err
-        assert (run.state.read_bytes() if run.state.exists() else None) == state_before   # nothing touched
+        assert (run.state.read_bytes() if run.state.exists() else None) == state_before  # nothing touched
     finally:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
@@ -53,8 +57,8 @@ def test_the_lock_is_reentrant_within_one_process(tmp_path: Path) -> None:
     from axowrap.runlock import run_lock
 
     with run_lock(tmp_path), run_lock(tmp_path):
-        assert "pid %d" % os.getpid() in (tmp_path / ".lock").read_text()
-    with run_lock(tmp_path):   # released after the outer block: can be taken again
+        assert f"pid {os.getpid()}" in (tmp_path / ".lock").read_text()
+    with run_lock(tmp_path):  # released after the outer block: can be taken again
         pass
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -43,8 +42,10 @@ def test_axowrap_plugins_keep_unknown_keys_errors(tmp_path) -> None:
     from axowrap.validate import validate_path
 
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("plugins: [axowrap.launch.cpu_ddp.CpuDdpPlugin]\nbase_model: org/m\nlearning_rate: 0.0001\n"
-                   "micro_batch_size: 1\nlora_rr: 8\n")
+    cfg.write_text(
+        "plugins: [axowrap.launch.cpu_ddp.CpuDdpPlugin]\nbase_model: org/m\nlearning_rate: 0.0001\n"
+        "micro_batch_size: 1\nlora_rr: 8\n"
+    )
     assert [(p.severity, p.message) for p in validate_path(cfg).problems] == [
         ("error", "unknown Axolotl key 'lora_rr'; did you mean 'lora_r'? (Axolotl would silently ignore it)")
     ]

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import run_cli
 
 from axowrap.errors import AxowrapError
 from axowrap.rundir import RunDir
 from axowrap.serve.server import find_gguf, server_argv
-from helpers import run_cli
 
 START_TIMEOUT_S = 120
 
@@ -44,8 +44,12 @@ def test_axowrap_serve_answers_chat_completions(gguf_run: tuple[RunDir, dict[str
     port = free_port()
     axowrap = Path(sys.executable).parent / "axowrap"
     log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen([str(axowrap), "serve", str(run.root), "--gguf", "q4_k_m", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(axowrap), "serve", str(run.root), "--gguf", "q4_k_m", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -58,14 +62,16 @@ def test_axowrap_serve_answers_chat_completions(gguf_run: tuple[RunDir, dict[str
                 assert time.monotonic() < deadline, "server did not come up:\n" + (tmp_path / "serve.log").read_text()
                 time.sleep(0.5)
         assert models["data"][0]["id"].endswith("-q4_k_m.gguf")
-        reply = _get(f"{base}/chat/completions", {"messages": [{"role": "user", "content": "How many users?"}],
-                                                  "max_tokens": 8, "temperature": 0})
+        reply = _get(
+            f"{base}/chat/completions",
+            {"messages": [{"role": "user", "content": "How many users?"}], "max_tokens": 8, "temperature": 0},
+        )
         assert reply["object"] == "chat.completion"
         assert reply["choices"][0]["message"]["role"] == "assistant"
         assert reply["usage"]["completion_tokens"] >= 1
-        assert reply["usage"]["prompt_tokens"] > 5        # the chat template was applied
+        assert reply["usage"]["prompt_tokens"] > 5  # the chat template was applied
     finally:
-        proc.send_signal(signal.SIGTERM)     # axowrap serve stops its server, then exits
+        proc.send_signal(signal.SIGTERM)  # axowrap serve stops its server, then exits
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -73,7 +79,7 @@ def test_axowrap_serve_answers_chat_completions(gguf_run: tuple[RunDir, dict[str
             proc.wait()
         log.close()
     assert proc.returncode is not None
-    with socket.socket() as s:   # stopped: nothing listens on the port any more (TIME_WAIT is fine)
+    with socket.socket() as s:  # stopped: nothing listens on the port any more (TIME_WAIT is fine)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
         s.listen()

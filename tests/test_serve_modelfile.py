@@ -28,7 +28,7 @@ def _tokens(src: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     pos = 0
     for m in ACTION.finditer(src):
-        text = src[pos:m.start()]
+        text = src[pos : m.start()]
         if m.group(1):
             text = text.rstrip()
         if out and out[-1][0] == "trim":
@@ -68,7 +68,7 @@ def _parse(tokens: list[tuple[str, str]], i: int = 0) -> tuple[list[Any], int, s
                 if stop == "end":
                     break
                 branches.append((stop[8:], None) if stop.startswith("else if ") else ("true", None))
-            nodes.append(("if", [(c, b) for (c, _), b in zip(branches, bodies)]))
+            nodes.append(("if", [(c, b) for (c, _), b in zip(branches, bodies, strict=True)]))
         else:
             nodes.append(("field", val))
     return nodes, i, ""
@@ -110,7 +110,9 @@ def template_of(modelfile: str) -> str:
 
 
 def test_go_render_follows_go_trimming() -> None:
-    assert go_render("a  {{- range .Messages }} [{{ .Role }}] {{- end }}  b", [{"role": "x", "content": ""}]) == "a [x]  b"
+    assert (
+        go_render("a  {{- range .Messages }} [{{ .Role }}] {{- end }}  b", [{"role": "x", "content": ""}]) == "a [x]  b"
+    )
 
 
 def test_chatml_modelfile_renders_the_hf_chat_template_of_the_tiny_model(tiny_model: Path) -> None:
@@ -145,8 +147,9 @@ def test_each_family_renders_like_its_hf_template(name: str) -> None:
     conversation = CONVERSATION if name in ("llama3", "phi3") else CONVERSATION[1:]
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     # BOS is added by the tokenizer in Ollama/llama.cpp, not by the TEMPLATE.
-    want = env.from_string(HF_TEMPLATES[name]).render(messages=conversation, bos_token="", eos_token="</s>",
-                                                       add_generation_prompt=name != "mistral")
+    want = env.from_string(HF_TEMPLATES[name]).render(
+        messages=conversation, bos_token="", eos_token="</s>", add_generation_prompt=name != "mistral"
+    )
     assert go_render(family.template, conversation) == want
 
 
@@ -163,4 +166,6 @@ def test_every_family_has_stops_and_distinct_markers() -> None:
     names = [f.name for f in FAMILIES]
     assert len(set(names)) == len(names)
     for family in FAMILIES:
-        assert family.stop and all(m in family.template or m in family.stop or m == "<|eot_id|>" for m in family.markers)
+        assert family.stop and all(
+            m in family.template or m in family.stop or m == "<|eot_id|>" for m in family.markers
+        )

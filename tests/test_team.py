@@ -36,8 +36,15 @@ def add_spec(team: Path) -> Path:
 
 
 def test_init_writes_the_scaffold_and_refuses_a_non_empty_folder(team: Path) -> None:
-    for name in ("team.yaml", "specs/example.yaml", "README.md", ".pre-commit-config.yaml",
-                 ".github/workflows/axowrap.yml", "schemas/spec.schema.json", "rendered/example.axolotl.yaml"):
+    for name in (
+        "team.yaml",
+        "specs/example.yaml",
+        "README.md",
+        ".pre-commit-config.yaml",
+        ".github/workflows/axowrap.yml",
+        "schemas/spec.schema.json",
+        "rendered/example.axolotl.yaml",
+    ):
         assert (team / name).is_file(), name
     assert "axowrap render --all --check" in (team / ".github/workflows/axowrap.yml").read_text()
     again = run_cli("init", str(team))
@@ -125,15 +132,22 @@ def _git(cwd: Path, *args: str) -> None:
 
 def _hook_env(tmp_path: Path) -> dict[str, str]:
     bindir = str(Path(sys.executable).parent)  # `language: system` hooks find this axowrap
-    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "PRE_COMMIT_HOME": str(tmp_path / "pc-home"),
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return {
+        **os.environ,
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(tmp_path / "pc-home"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
 
 
 def _pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     bindir = Path(sys.executable).parent
-    return subprocess.run([str(bindir / "pre-commit"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [str(bindir / "pre-commit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_scaffold_pre_commit_hooks_run_through_pre_commit(team: Path, tmp_path: Path) -> None:
@@ -168,7 +182,9 @@ def test_shipped_pre_commit_hooks_via_try_repo(team: Path, tmp_path: Path) -> No
         res = _pre_commit(team, env, "try-repo", str(hooks), hook, "--all-files")
         assert res.returncode == 0, res.stdout + res.stderr
         assert "Passed" in res.stdout
-    (team / "specs/example.yaml").write_text((team / "specs/example.yaml").read_text().replace("epochs: 1", "epochs: 2"))
+    (team / "specs/example.yaml").write_text(
+        (team / "specs/example.yaml").read_text().replace("epochs: 1", "epochs: 2")
+    )
     _git(team, "add", "-A")
     res = _pre_commit(team, env, "try-repo", str(hooks), "axowrap-render-check", "--all-files")
     assert res.returncode == 1 and "-num_epochs: 1\n+num_epochs: 2" in res.stdout

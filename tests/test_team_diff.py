@@ -40,21 +40,28 @@ def test_two_specs_differ_in_sorted_keys_side_by_side(repo: Path) -> None:
         "key            a/sql.yaml  a/sql-v2.yaml\n"
         "learning_rate  1.0e-4      3.0e-4\n"
         "lora_r         8           16\n"
-        "2 difference(s)\n")
+        "2 difference(s)\n"
+    )
 
 
 def test_a_spec_and_its_rendered_yaml_are_the_same(repo: Path) -> None:
     rendered = run_cli("render", "a/sql.yaml")
     write(repo / "a.axolotl.yaml", rendered.out.replace("# task:", "# a comment that does not count\n# task:"))
     same = run_cli("diff", "a/sql.yaml", "a.axolotl.yaml", "--exit-code")
-    assert same.code == 0 and same.out.startswith("no differences: a/sql.yaml (spec) and a.axolotl.yaml (axolotl config)")
-    write(repo / "b.axolotl.yaml", re.sub(r"micro_batch_size: \d+", "micro_batch_size: 64", rendered.out)
-          .replace("seed: 42\n", ""))
+    assert same.code == 0 and same.out.startswith(
+        "no differences: a/sql.yaml (spec) and a.axolotl.yaml (axolotl config)"
+    )
+    write(
+        repo / "b.axolotl.yaml",
+        re.sub(r"micro_batch_size: \d+", "micro_batch_size: 64", rendered.out).replace("seed: 42\n", ""),
+    )
     res = run_cli("diff", "a.axolotl.yaml", "b.axolotl.yaml", "--json", "--exit-code")
     assert res.code == 1 and "error: a.axolotl.yaml and b.axolotl.yaml differ" in res.err
     rows = json.loads(res.out)["config"]
-    assert rows == [{"key": "micro_batch_size", "left": 2, "right": 64, "only": None},
-                    {"key": "seed", "left": 42, "right": None, "only": "left"}]
+    assert rows == [
+        {"key": "micro_batch_size", "left": 2, "right": 64, "only": None},
+        {"key": "seed", "left": 42, "right": None, "only": "left"},
+    ]
 
 
 def test_run_directories_also_diff_their_manifests(repo: Path) -> None:

@@ -46,7 +46,8 @@ def explain(*keys: str) -> str:
 def test_maps_merge_deeply_and_each_key_names_its_layer(repo: Path) -> None:
     assert explain("lora_r") == (
         "lora_r: 8\n  from spec key lora.r\n  set by: the spec itself (specs/a.yaml:4)\n"
-        "  overrides: preset default (every task) = 16\n  overrides: base spec base.yaml:2 (via extends) = 32\n")
+        "  overrides: preset default (every task) = 16\n  overrides: base spec base.yaml:2 (via extends) = 32\n"
+    )
     out = explain("lora_alpha", "lora_dropout")
     assert "lora_alpha: 64\n  from spec key lora.alpha\n  set by: base spec base.yaml:2 (via extends)\n" in out
     assert "lora_dropout: 0.1\n" in out
@@ -63,22 +64,28 @@ def test_lists_replace(repo: Path) -> None:
 
 def test_null_removes_an_inherited_key(repo: Path) -> None:
     assert explain("warmup_ratio") == (
-        "warmup_ratio: 0.0\n  axowrap default: spec key training.warmup_ratio is not set by any layer\n")
+        "warmup_ratio: 0.0\n  axowrap default: spec key training.warmup_ratio is not set by any layer\n"
+    )
 
 
 def test_preset_defaults_and_spec_keys(repo: Path) -> None:
     assert explain("learning_rate") == (
         "learning_rate: 1.0e-4\n  from spec key training.learning_rate\n  set by: base spec base.yaml:3 (via extends)\n"
-        "  overrides: preset default (every task) = 2.0e-4\n")
+        "  overrides: preset default (every task) = 2.0e-4\n"
+    )
     assert "set by: preset default" in explain("sequence_len")
     assert explain("training.epochs").startswith("training.epochs: 2\n  set by: the spec itself (specs/a.yaml:7)\n")
 
 
 def test_target_adjustments_overrides_and_fixed_values(repo: Path) -> None:
     out = explain("bf16")
-    assert out == ("bf16: false\n  target adjustment: axowrap's choice for target cpu x1\n"
-                   "  compute.target set by: base spec base.yaml:4 (via extends)\n")
-    assert "target h100-80gb x8" in run_cli("render", "specs/a.yaml", "--target", "h100-80gb:8", "--explain", "bf16").out
+    assert out == (
+        "bf16: false\n  target adjustment: axowrap's choice for target cpu x1\n"
+        "  compute.target set by: base spec base.yaml:4 (via extends)\n"
+    )
+    assert (
+        "target h100-80gb x8" in run_cli("render", "specs/a.yaml", "--target", "h100-80gb:8", "--explain", "bf16").out
+    )
     assert "from the spec's axolotl: section (axolotl.save_safetensors)" in explain("save_safetensors")
     assert "fixed by axowrap for every spec" in explain("val_set_size")
 

@@ -28,11 +28,15 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> P
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # an empty cache, never ~/.cache
     shutil.copytree(tiny_model, tmp_path / "models" / "tiny")
     shutil.copytree(EXAMPLES / "data", tmp_path / "specs" / "data")
-    write(tmp_path / "specs" / "local.yaml",
-          "task: sql\nbase_model: ../models/tiny\ndatasets: [{path: data/sql.jsonl}]\ncompute: {target: cpu}\n")
-    write(tmp_path / "specs" / "hub.yaml",
-          "task: chat\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\ndatasets: [{path: data/chat.jsonl}]\n"
-          "compute: {target: cpu}\n")
+    write(
+        tmp_path / "specs" / "local.yaml",
+        "task: sql\nbase_model: ../models/tiny\ndatasets: [{path: data/sql.jsonl}]\ncompute: {target: cpu}\n",
+    )
+    write(
+        tmp_path / "specs" / "hub.yaml",
+        "task: chat\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\ndatasets: [{path: data/chat.jsonl}]\n"
+        "compute: {target: cpu}\n",
+    )
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -45,8 +49,10 @@ def cache_ref(repo: Path, model: str, commit: str) -> None:
 def test_an_unpinnable_hub_model_says_how_to_pin_it(repo: Path) -> None:
     res = run_cli("lock")
     assert res.code == 1
-    assert ("error: specs/hub.yaml: cannot pin base model 'HuggingFaceTB/SmolLM2-135M-Instruct' at 'main': "
-            "HF_HUB_OFFLINE is set, and the local cache") in res.err
+    assert (
+        "error: specs/hub.yaml: cannot pin base model 'HuggingFaceTB/SmolLM2-135M-Instruct' at 'main': "
+        "HF_HUB_OFFLINE is set, and the local cache"
+    ) in res.err
     assert "hint: pin it in the spec: `revision: <40-hex commit>`" in res.err
     assert not (repo / "axowrap.lock").exists()
 
@@ -87,7 +93,9 @@ def test_a_changed_dataset_byte_makes_run_locked_refuse(repo: Path) -> None:
     assert len(drift) == 1 and drift[0].startswith("specs/local.yaml: dataset specs/data/sql.jsonl: sha256 locked ")
     res = run_cli("run", "specs/local.yaml", "--locked", "--dry-run")
     assert res.code == 1
-    assert "error: specs/local.yaml drifted from" in res.err and "dataset specs/data/sql.jsonl: sha256 locked" in res.err
+    assert (
+        "error: specs/local.yaml drifted from" in res.err and "dataset specs/data/sql.jsonl: sha256 locked" in res.err
+    )
     assert not (repo / "runs").exists()  # refused before anything was prepared
 
 
@@ -103,8 +111,10 @@ def test_model_package_and_unlocked_spec_drift(repo: Path) -> None:
     assert drift[1].startswith("specs/local.yaml: base model ") and "sha256 locked" in drift[1]
     res = run_cli("lock", "specs/local.yaml", "--check")
     assert res.code == 1 and res.out.splitlines() == drift and "error: 2 drift(s) from axowrap.lock" in res.err
-    assert check_lock(Path("specs/hub.yaml"))[-1] == "specs/hub.yaml: not in " + str(lock_file) + \
-        " (run `axowrap lock specs/hub.yaml`)"
+    assert (
+        check_lock(Path("specs/hub.yaml"))[-1]
+        == "specs/hub.yaml: not in " + str(lock_file) + " (run `axowrap lock specs/hub.yaml`)"
+    )
 
 
 def test_no_lock_is_an_error_that_says_what_to_run(repo: Path) -> None:
@@ -134,15 +144,17 @@ def test_lock_resolves_the_revision_from_the_hub_when_reachable(repo: Path) -> N
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}"}
     axowrap = str(Path(sys.executable).parent / "axowrap")
     try:
-        res = subprocess.run([axowrap, "lock", "specs/hub.yaml"], env=env, capture_output=True, text=True, timeout=120,
-                             check=False)
+        res = subprocess.run(
+            [axowrap, "lock", "specs/hub.yaml"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert res.returncode == 0, res.stderr
         pin = yaml.safe_load((repo / "axowrap.lock").read_text())["specs"]["specs/hub.yaml"]["base_model"]
         assert pin == {"id": "HuggingFaceTB/SmolLM2-135M-Instruct", "revision": COMMIT, "source": "hub"}
         spec = repo / "specs" / "hub.yaml"
         spec.write_text(spec.read_text() + "revision: v2\n")  # a ref the Hub does not know, not in the cache
-        res = subprocess.run([axowrap, "lock", "specs/hub.yaml"], env=env, capture_output=True, text=True, timeout=120,
-                             check=False)
+        res = subprocess.run(
+            [axowrap, "lock", "specs/hub.yaml"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert res.returncode == 1 and "at 'v2': the Hub did not resolve it" in res.stderr
     finally:
         server.shutdown()

@@ -34,7 +34,7 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     runs = tmp_path / "runs"
     res = run_cli("run", str(spec), "--steps", "train", "--json", "--runs-dir", str(runs))
     assert res.code == 0, res.err + res.out
-    events = [json.loads(line) for line in res.out.splitlines()]          # --json: only JSON lines
+    events = [json.loads(line) for line in res.out.splitlines()]  # --json: only JSON lines
     metrics = [e for e in events if e.get("event") == "metrics"]
     assert [e["step"] for e in metrics] == [1, 2, 3, 4, 5, 6] and all(e["total"] == 6 for e in metrics)
     assert all("loss" in e and "lr" in e for e in metrics)
@@ -74,7 +74,7 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     assert (run.adapter / "adapter_model.safetensors").stat().st_mtime_ns == before
 
 
-def _wait(what: str, check, proc: subprocess.Popen, timeout: float = 400.0):  # noqa: ANN001, ANN202
+def _wait(what: str, check, proc: subprocess.Popen, timeout: float = 400.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -93,8 +93,12 @@ def _complete(run: RunDir) -> list[Path]:
 
 
 def _start(spec: Path, runs: Path) -> subprocess.Popen:
-    return subprocess.Popen([AXOWRAP, "run", str(spec), "--steps", "train", "--runs-dir", str(runs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [AXOWRAP, "run", str(spec), "--steps", "train", "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _finish(proc: subprocess.Popen, run: RunDir, timeout: float) -> str:
@@ -112,7 +116,9 @@ def _finish(proc: subprocess.Popen, run: RunDir, timeout: float) -> str:
 def test_sigkill_sigint_and_truncated_checkpoint_all_resume(tiny_model: Path, tmp_path: Path) -> None:
     max_steps = 12
     spec = tiny_spec(tmp_path / "spec", tiny_model)
-    spec.write_text(spec.read_text().replace("max_steps: 6", f"max_steps: {max_steps}").replace("save_steps: 3", "save_steps: 1"))
+    spec.write_text(
+        spec.read_text().replace("max_steps: 6", f"max_steps: {max_steps}").replace("save_steps: 3", "save_steps: 1")
+    )
     runs = tmp_path / "runs"
     run = run_dir_for(spec, "tiny", runs)
 
@@ -130,7 +136,11 @@ def test_sigkill_sigint_and_truncated_checkpoint_all_resume(tiny_model: Path, tm
 
     # 2. Rerun: resumes from the newest complete checkpoint; SIGINT it (Ctrl-C) -> 130, interrupted.
     proc = _start(spec, runs)
-    _wait("a checkpoint after the resume", lambda: any(int(p.name.split("-")[1]) > killed_at + 1 for p in _complete(run)), proc)
+    _wait(
+        "a checkpoint after the resume",
+        lambda: any(int(p.name.split("-")[1]) > killed_at + 1 for p in _complete(run)),
+        proc,
+    )
     proc.send_signal(signal.SIGINT)
     out = _finish(proc, run, 300)
     assert proc.returncode == 130, out
@@ -159,13 +169,13 @@ def test_sigkill_sigint_and_truncated_checkpoint_all_resume(tiny_model: Path, tm
     assert final is not None and final.name == f"checkpoint-{max_steps}"
     history = json.loads((final / "trainer_state.json").read_text())["log_history"]
     assert [h["step"] for h in history if "loss" in h] == list(range(1, max_steps + 1))
-    assert (run.adapter / f"incomplete-{newest.name}").is_dir()   # kept for inspection, out of Axolotl's way
+    assert (run.adapter / f"incomplete-{newest.name}").is_dir()  # kept for inspection, out of Axolotl's way
 
 
 def test_failing_launch_names_step_command_code_log_and_status_shows_it(tiny_model: Path, tmp_path: Path) -> None:
     spec = tiny_spec(tmp_path / "spec", tiny_model)
-    run = prepare_run(spec, tmp_path / "runs")        # validated and prepared ...
-    (run.data / "train-0.jsonl").unlink()               # ... then the training data disappears
+    run = prepare_run(spec, tmp_path / "runs")  # validated and prepared ...
+    (run.data / "train-0.jsonl").unlink()  # ... then the training data disappears
     res = run_cli("train", str(run.root))
     assert res.code == 1
     assert "error: step train failed: exit code 1 from `" in res.err

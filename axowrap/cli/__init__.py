@@ -14,13 +14,26 @@ from pathlib import Path
 import click
 
 from axowrap import __version__
-from axowrap.cli import data, new, plan, render, run, status, steps, tasks, validate
+from axowrap.cli import (
+    data,
+    diff,
+    import_gguf,
+    init,
+    launch,
+    lock,
+    new,
+    plan,
+    render,
+    run,
+    schema,
+    serve,
+    status,
+    steps,
+    tasks,
+    validate,
+)
 from axowrap.cli import eval as eval_cmd
-from axowrap.cli import import_gguf
 from axowrap.cli import push as push_cmd
-from axowrap.cli import diff, init, lock, schema
-from axowrap.cli import launch
-from axowrap.cli import serve
 from axowrap.cli.report import print_problems
 from axowrap.errors import AxowrapError, ValidationFailed
 
@@ -41,7 +54,25 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for module in (tasks, new, render, validate, run, status, data, plan, eval_cmd, import_gguf, diff, init, lock, schema, push_cmd, launch, serve):
+for module in (
+    tasks,
+    new,
+    render,
+    validate,
+    run,
+    status,
+    data,
+    plan,
+    eval_cmd,
+    import_gguf,
+    diff,
+    init,
+    lock,
+    schema,
+    push_cmd,
+    launch,
+    serve,
+):
     cli.add_command(module.command)
 for step_command in steps.commands:  # train|merge|gguf|eval|push RUN, for steps without their own module
     cli.add_command(step_command)

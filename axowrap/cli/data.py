@@ -23,8 +23,13 @@ def command() -> None:
 
 @command.command("check")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None,
-              help="Row format (default: the spec's, or detected from the first rows of a file).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_CHOICES),
+    default=None,
+    help="Row format (default: the spec's, or detected from the first rows of a file).",
+)
 @click.option("--no-tokens", is_flag=True, help="Skip token statistics (no tokenizer load).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
 def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None:
@@ -48,7 +53,9 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None
     else:
         _print(report)
     if not report.ok:
-        raise AxowrapError(f"{report.errors} error(s) in the data", hint="fix the rows above, or map fields/roles in the spec")
+        raise AxowrapError(
+            f"{report.errors} error(s) in the data", hint="fix the rows above, or map fields/roles in the spec"
+        )
 
 
 def _print(report: Any) -> None:
@@ -59,7 +66,9 @@ def _print(report: Any) -> None:
     for ds in report.datasets:
         console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows, format {ds.format}")
     if report.findings:
-        table = Table("where", "category", "problem", "excerpt", title="findings (first 20 per category)", show_lines=False)
+        table = Table(
+            "where", "category", "problem", "excerpt", title="findings (first 20 per category)", show_lines=False
+        )
         for f in report.findings:
             where = f"{f.file}:{f.where}" if f.where is not None else f.file
             colour = "red" if f.severity == "error" else "yellow"
@@ -76,7 +85,9 @@ def _print(report: Any) -> None:
     for note in report.notes:
         console.print(f"note: {note}")
     if report.ok:
-        console.print("[green]ok[/green]: no errors" + (f" ({sum(report.counts.values())} warning(s))" if report.counts else ""))
+        console.print(
+            "[green]ok[/green]: no errors" + (f" ({sum(report.counts.values())} warning(s))" if report.counts else "")
+        )
 
 
 def _print_tokens(console: Any, file: str, t: dict[str, Any]) -> None:

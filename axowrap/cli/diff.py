@@ -29,13 +29,28 @@ def command(left: Path, right: Path, as_json: bool, exit_code: bool) -> None:
 
     diff = semantic_diff(left, right)
     if as_json:
-        def row(k: str, a: object, b: object) -> dict[str, object]:
-            return {"key": k, "left": None if a is ABSENT else a, "right": None if b is ABSENT else b,
-                    "only": "right" if a is ABSENT else "left" if b is ABSENT else None}
 
-        click.echo(json.dumps({"left": diff.left.label, "right": diff.right.label, "same": diff.same,
-                               "config": [row(*r) for r in diff.config],
-                               "manifest": [row(*r) for r in diff.manifest]}, indent=2, default=str))
+        def row(k: str, a: object, b: object) -> dict[str, object]:
+            return {
+                "key": k,
+                "left": None if a is ABSENT else a,
+                "right": None if b is ABSENT else b,
+                "only": "right" if a is ABSENT else "left" if b is ABSENT else None,
+            }
+
+        click.echo(
+            json.dumps(
+                {
+                    "left": diff.left.label,
+                    "right": diff.right.label,
+                    "same": diff.same,
+                    "config": [row(*r) for r in diff.config],
+                    "manifest": [row(*r) for r in diff.manifest],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     else:
         click.echo(format_diff(diff), nl=False)
     if exit_code and not diff.same:

@@ -10,17 +10,40 @@ import click
 
 @click.command("eval")
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--model", "model", type=click.Choice(["base", "adapter", "merged", "gguf"]), default="adapter",
-              show_default=True, help="The model scored against the base: base alone, base + adapter, the merged model, "
-                                      "or a GGUF file through llama.cpp.")
-@click.option("--gguf-type", default=None, metavar="TYPE", help="With --model gguf: which of the run's GGUF files (e.g. q8_0).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N held-out rows (and N per standard task).")
-@click.option("--max-gen-toks", type=click.IntRange(min=1), default=None, help="Longest generated answer in tokens (default 256).")
+@click.option(
+    "--model",
+    "model",
+    type=click.Choice(["base", "adapter", "merged", "gguf"]),
+    default="adapter",
+    show_default=True,
+    help="The model scored against the base: base alone, base + adapter, the merged model, "
+    "or a GGUF file through llama.cpp.",
+)
+@click.option(
+    "--gguf-type", default=None, metavar="TYPE", help="With --model gguf: which of the run's GGUF files (e.g. q8_0)."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Score only the first N held-out rows (and N per standard task).",
+)
+@click.option(
+    "--max-gen-toks", type=click.IntRange(min=1), default=None, help="Longest generated answer in tokens (default 256)."
+)
 @click.option("--force", is_flag=True, help="Redo the eval even if it is up to date.")
 @click.option("--dry-run", is_flag=True, help="Say what would be scored; run nothing.")
 @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
-def command(run_dir: Path, model: str, gguf_type: str | None, limit: int | None, max_gen_toks: int | None, force: bool,
-            dry_run: bool, json_events: bool) -> None:
+def command(
+    run_dir: Path,
+    model: str,
+    gguf_type: str | None,
+    limit: int | None,
+    max_gen_toks: int | None,
+    force: bool,
+    dry_run: bool,
+    json_events: bool,
+) -> None:
     """Evaluate RUN (a run directory made by `axowrap run`): the held-out domain eval and the
     spec's `eval.lm_eval` tasks on the base and the fine-tuned model, a base vs tuned table,
     then the `eval.require` gate (exit 1 when a metric is below its bar).
@@ -39,9 +62,15 @@ def command(run_dir: Path, model: str, gguf_type: str | None, limit: int | None,
     if gguf_type and model != "gguf":
         raise click.UsageError("--gguf-type goes with --model gguf")
     options = {"model": model, "gguf_type": gguf_type, "limit": limit, "max_gen_toks": max_gen_toks}
-    state = run_steps(run, ["eval"], force=force, dry_run=dry_run, options=options, echo=click.echo, json_events=json_events)
+    state = run_steps(
+        run, ["eval"], force=force, dry_run=dry_run, options=options, echo=click.echo, json_events=json_events
+    )
     result = (state.get("eval") or {}).get("result") or {}
     if json_events:
-        click.echo(json.dumps({"event": "finished", "run": str(run.root), "dry_run": dry_run, "metrics": result.get("metrics")}))
+        click.echo(
+            json.dumps(
+                {"event": "finished", "run": str(run.root), "dry_run": dry_run, "metrics": result.get("metrics")}
+            )
+        )
     elif result.get("report") and not dry_run:
         click.echo(result["report"], nl=False)

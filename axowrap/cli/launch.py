@@ -29,11 +29,19 @@ def command() -> None:
     """
 
 
-OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                      help="Write the job file here.")
-ENV = click.option("--env", "env", multiple=True, metavar="NAME=VALUE",
-                   help="Set/override an environment default (e.g. NCCL_SOCKET_IFNAME=ib0). Repeatable.")
-PORT = click.option("--port", type=int, default=29500, show_default=True, help="Main node port (the env check uses port+1).")
+OUTPUT = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Write the job file here."
+)
+ENV = click.option(
+    "--env",
+    "env",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set/override an environment default (e.g. NCCL_SOCKET_IFNAME=ib0). Repeatable.",
+)
+PORT = click.option(
+    "--port", type=int, default=29500, show_default=True, help="Main node port (the env check uses port+1)."
+)
 
 
 @command.command("slurm")
@@ -43,12 +51,26 @@ PORT = click.option("--port", type=int, default=29500, show_default=True, help="
 @click.option("--partition", default=None, help="Slurm partition.")
 @click.option("--account", default=None, help="Slurm account.")
 @click.option("--job-name", default=None, help="Job name (default: the spec's name).")
-@click.option("--runs-root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
-              help="Where the run directory goes (a filesystem every node sees).")
+@click.option(
+    "--runs-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where the run directory goes (a filesystem every node sees).",
+)
 @ENV
 @PORT
-def slurm(spec: Path, output: Path, time_: str, partition: str | None, account: str | None, job_name: str | None,
-          runs_root: Path, env: tuple[str, ...], port: int) -> None:
+def slurm(
+    spec: Path,
+    output: Path,
+    time_: str,
+    partition: str | None,
+    account: str | None,
+    job_name: str | None,
+    runs_root: Path,
+    env: tuple[str, ...],
+    port: int,
+) -> None:
     """An sbatch script: one task per node running `accelerate launch` with --machine_rank from
     SLURM_NODEID and the allocation's first host as main process; requeue resumes the run.
 
@@ -58,8 +80,15 @@ def slurm(spec: Path, output: Path, time_: str, partition: str | None, account: 
     """
     from axowrap.launch.slurm import SlurmOptions, write_slurm
 
-    opts = SlurmOptions(time=time_, partition=partition, account=account, job_name=job_name, runs_root=runs_root,
-                        port=port, nccl=_env(env))
+    opts = SlurmOptions(
+        time=time_,
+        partition=partition,
+        account=account,
+        job_name=job_name,
+        runs_root=runs_root,
+        port=port,
+        nccl=_env(env),
+    )
     click.echo(f"wrote {write_slurm(spec, opts, output)} (submit: sbatch {output})", err=True)
 
 
@@ -72,8 +101,16 @@ def slurm(spec: Path, output: Path, time_: str, partition: str | None, account: 
 @click.option("--install", default=None, help="pip requirement(s) for axowrap instead of axowrap.lock / this version.")
 @ENV
 @PORT
-def skypilot(spec: Path, output: Path, bucket: str | None, spot: bool, disk_size: int, install: str | None,
-             env: tuple[str, ...], port: int) -> None:
+def skypilot(
+    spec: Path,
+    output: Path,
+    bucket: str | None,
+    spot: bool,
+    disk_size: int,
+    install: str | None,
+    env: tuple[str, ...],
+    port: int,
+) -> None:
     """A SkyPilot task: num_nodes, accelerators, setup from the spec's lock, file mounts for the
     data, and a run section using SKYPILOT_NODE_RANK and SKYPILOT_NODE_IPS.
 
@@ -84,6 +121,8 @@ def skypilot(spec: Path, output: Path, bucket: str | None, spot: bool, disk_size
     from axowrap.launch.skypilot import SkyOptions, write_skypilot
 
     if spot and not bucket:
-        raise click.BadParameter("spot capacity needs --bucket (else a preempted run loses its checkpoints)", param_hint="--spot")
+        raise click.BadParameter(
+            "spot capacity needs --bucket (else a preempted run loses its checkpoints)", param_hint="--spot"
+        )
     opts = SkyOptions(bucket=bucket, use_spot=spot, disk_size=disk_size, port=port, install=install, nccl=_env(env))
     click.echo(f"wrote {write_skypilot(spec, opts, output)} (launch: sky launch {output})", err=True)

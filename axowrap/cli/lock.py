@@ -31,15 +31,19 @@ def command(specs: tuple[Path, ...], check: bool) -> None:
         path, lock = write_lock(chosen)
         for name, pins in lock["specs"].items():
             model = pins["base_model"]
-            click.echo(f"{name}: {model.get('id') or model.get('path')} @ "
-                       f"{(model.get('revision') or model.get('sha256'))[:12]} ({model['source']}), "
-                       f"{len(pins['datasets'])} dataset file(s)")
+            click.echo(
+                f"{name}: {model.get('id') or model.get('path')} @ "
+                f"{(model.get('revision') or model.get('sha256'))[:12]} ({model['source']}), "
+                f"{len(pins['datasets'])} dataset file(s)"
+            )
         click.echo(f"wrote {path}")
         return
     drift = [line for spec in chosen for line in check_lock(spec)]
     for line in dict.fromkeys(drift):
         click.echo(line)
     if drift:
-        raise AxowrapError(f"{len(dict.fromkeys(drift))} drift(s) from axowrap.lock",
-                           hint="if intended, run `axowrap lock` and commit axowrap.lock")
+        raise AxowrapError(
+            f"{len(dict.fromkeys(drift))} drift(s) from axowrap.lock",
+            hint="if intended, run `axowrap lock` and commit axowrap.lock",
+        )
     click.echo("no drift")

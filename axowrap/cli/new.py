@@ -9,16 +9,29 @@ import click
 
 @click.command("new")
 @click.option("--task", "task", required=True, help="Task preset (see `axowrap tasks`).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the spec ('-' for stdout). Default: <task>.yaml.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the spec ('-' for stdout). Default: <task>.yaml.",
+)
 @click.option("--model", default=None, help="Base model: Hub id or local folder.")
 @click.option("--method", default="lora", show_default=True, help="lora | qlora | dora | full")
 @click.option("--data", default=None, help="Dataset path (relative to the spec) or Hub id.")
 @click.option("--format", "fmt", default=None, help="alpaca | messages | sharegpt | preference | text")
 @click.option("--target", default=None, help="Target GPU profile (e.g. a10g-24gb, cpu).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def command(task: str, output: Path | None, model: str | None, method: str, data: str | None,
-            fmt: str | None, target: str | None, force: bool) -> None:
+def command(
+    task: str,
+    output: Path | None,
+    model: str | None,
+    method: str,
+    data: str | None,
+    fmt: str | None,
+    target: str | None,
+    force: bool,
+) -> None:
     """Write a short spec for TASK, with comments, ready to edit.
 
     \b

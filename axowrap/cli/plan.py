@@ -12,12 +12,23 @@ import click
 
 @click.command("plan")
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--target", "targets", multiple=True, help="GPU[:N] to plan for, repeatable (default: the spec's compute.target).")
-@click.option("--throughput", type=float, default=None, help="Tokens per second per GPU (default: from the GPU's TFLOPs at 35% utilization).")
-@click.option("--price", type=float, default=None, help="Price per GPU-hour (default: a typical on-demand price for the GPU).")
+@click.option(
+    "--target", "targets", multiple=True, help="GPU[:N] to plan for, repeatable (default: the spec's compute.target)."
+)
+@click.option(
+    "--throughput",
+    type=float,
+    default=None,
+    help="Tokens per second per GPU (default: from the GPU's TFLOPs at 35% utilization).",
+)
+@click.option(
+    "--price", type=float, default=None, help="Price per GPU-hour (default: a typical on-demand price for the GPU)."
+)
 @click.option("--no-data", is_flag=True, help="Do not read the data (no token count, no time or cost).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
-def command(spec: Path, targets: tuple[str, ...], throughput: float | None, price: float | None, no_data: bool, as_json: bool) -> None:
+def command(
+    spec: Path, targets: tuple[str, ...], throughput: float | None, price: float | None, no_data: bool, as_json: bool
+) -> None:
     """Plan SPEC: memory per GPU by component, a verdict per target, and time/cost/disk.
 
     Model dimensions come from the base model's config.json when it is a local folder, else
@@ -51,9 +62,11 @@ def _print(plan: dict[str, Any]) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     m, t, s = plan["model"], plan["target"], plan["setup"]
-    console.print(f"[bold]{m['name']}[/bold] ({m['params'] / 1e9:.2f}B params, {m['source']}) on "
-                  f"[bold]{t['name']} x{t['gpus']}[/bold]: {s['method']} {s['bits']}-bit, micro batch {s['micro_batch']} x "
-                  f"{s['sequence_len']} tokens, {s['optimizer']}, checkpointing {'on' if s['checkpointing'] else 'off'}, {s['strategy']}")
+    console.print(
+        f"[bold]{m['name']}[/bold] ({m['params'] / 1e9:.2f}B params, {m['source']}) on "
+        f"[bold]{t['name']} x{t['gpus']}[/bold]: {s['method']} {s['bits']}-bit, micro batch {s['micro_batch']} x "
+        f"{s['sequence_len']} tokens, {s['optimizer']}, checkpointing {'on' if s['checkpointing'] else 'off'}, {s['strategy']}"
+    )
     table = Table("component", "GB per GPU", title="memory")
     for name, gb in plan["memory_gb"].items():
         table.add_row(name, f"{gb:.2f}")
@@ -68,8 +81,10 @@ def _print(plan: dict[str, Any]) -> None:
         console.print(rec)
     tm = plan["time"]
     if "hours" in tm:
-        console.print(f"time: {tm['tokens']:,} tokens at {tm['tokens_per_s_per_gpu']:,} tokens/s per GPU ({tm['throughput_source']}) "
-                      f"= {tm['hours']:.2f} h, {tm['gpu_hours']:.2f} GPU-hours x ${tm['price_per_gpu_hour']:.2f} = ${tm['cost']:.2f}")
+        console.print(
+            f"time: {tm['tokens']:,} tokens at {tm['tokens_per_s_per_gpu']:,} tokens/s per GPU ({tm['throughput_source']}) "
+            f"= {tm['hours']:.2f} h, {tm['gpu_hours']:.2f} GPU-hours x ${tm['price_per_gpu_hour']:.2f} = ${tm['cost']:.2f}"
+        )
     elif tm:
         console.print(f"time: {tm.get('note', '')}")
     disk = Table("file", "GB", title="disk")

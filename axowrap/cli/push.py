@@ -28,7 +28,14 @@ def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, jso
     from axowrap.pipeline import open_run, run_steps
 
     options = {"endpoint": endpoint} if endpoint else {}
-    run_steps(open_run(run_dir), ["push"], force=force, dry_run=dry_run, options=options, echo=click.echo,
-              json_events=json_events)
+    run_steps(
+        open_run(run_dir),
+        ["push"],
+        force=force,
+        dry_run=dry_run,
+        options=options,
+        echo=click.echo,
+        json_events=json_events,
+    )
     if json_events:
         click.echo(json.dumps({"event": "finished", "run": str(run_dir), "dry_run": dry_run}))

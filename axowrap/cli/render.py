@@ -9,17 +9,32 @@ import click
 
 @click.command("render")
 @click.argument("spec", type=click.Path(path_type=Path), required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the Axolotl config here (default: stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the Axolotl config here (default: stdout).",
+)
 @click.option("--target", default=None, help="Render for this target, e.g. cpu or h100-80gb:8.")
-@click.option("--all", "all_specs", is_flag=True,
-              help="Every spec under the current directory -> rendered/<name>.axolotl.yaml.")
-@click.option("--check", is_flag=True,
-              help="Write nothing; fail with a diff when the committed rendered config differs from a fresh render.")
-@click.option("--explain", "explain", multiple=True, metavar="KEY",
-              help="Say where KEY's value came from (Axolotl key like lora_r, or spec key like training.epochs).")
-def command(spec: Path | None, output: Path | None, target: str | None, all_specs: bool, check: bool,
-            explain: tuple[str, ...]) -> None:
+@click.option(
+    "--all", "all_specs", is_flag=True, help="Every spec under the current directory -> rendered/<name>.axolotl.yaml."
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; fail with a diff when the committed rendered config differs from a fresh render.",
+)
+@click.option(
+    "--explain",
+    "explain",
+    multiple=True,
+    metavar="KEY",
+    help="Say where KEY's value came from (Axolotl key like lora_r, or spec key like training.epochs).",
+)
+def command(
+    spec: Path | None, output: Path | None, target: str | None, all_specs: bool, check: bool, explain: tuple[str, ...]
+) -> None:
     """Render SPEC into a validated Axolotl config.
 
     The config is checked against Axolotl's schema before anything is written; on any error
@@ -39,7 +54,9 @@ def command(spec: Path | None, output: Path | None, target: str | None, all_spec
     from axowrap.errors import UsageError
 
     if (spec is None) == (not all_specs):
-        raise UsageError("give one SPEC, or --all", hint="e.g. `axowrap render specs/sql.yaml` or `axowrap render --all --check`")
+        raise UsageError(
+            "give one SPEC, or --all", hint="e.g. `axowrap render specs/sql.yaml` or `axowrap render --all --check`"
+        )
     if explain:
         from axowrap.team.explain import explain_keys
 
@@ -70,7 +87,9 @@ def _team(spec: Path | None, output: Path | None, target: str | None, check: boo
     from axowrap.team.render_check import failure, sync_rendered
 
     if target:
-        raise UsageError("--target does not apply to --all/--check", hint="rendered/ configs use each spec's compute.target")
+        raise UsageError(
+            "--target does not apply to --all/--check", hint="rendered/ configs use each spec's compute.target"
+        )
     specs = [spec] if spec is not None else find_specs(Path("."))
     outcomes = sync_rendered(specs, check=check, dest=output, prune=spec is None)
     for o in outcomes:

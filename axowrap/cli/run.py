@@ -20,11 +20,26 @@ def split_steps(value: str | None) -> list[str] | None:
 @click.option("--force", is_flag=True, help="Redo the chosen steps even if they are up to date (no resume).")
 @click.option("--dry-run", is_flag=True, help="Print the exact commands and environment changes; run nothing.")
 @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout (for CI and scripts).")
-@click.option("--locked", is_flag=True, help="Refuse to start when anything drifted from axowrap.lock (see `axowrap lock`).")
-@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
-              help="Where run directories go.")
-def command(spec: Path, steps: str | None, from_step: str | None, force: bool, dry_run: bool, json_events: bool,
-            runs_dir: Path, locked: bool = False) -> None:
+@click.option(
+    "--locked", is_flag=True, help="Refuse to start when anything drifted from axowrap.lock (see `axowrap lock`)."
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where run directories go.",
+)
+def command(
+    spec: Path,
+    steps: str | None,
+    from_step: str | None,
+    force: bool,
+    dry_run: bool,
+    json_events: bool,
+    runs_dir: Path,
+    locked: bool = False,
+) -> None:
     """Validate SPEC, then run its pipeline in runs/<name>-<hash>/, resuming what was cut short.
 
     A step whose inputs did not change is skipped; a changed spec re-runs what it changes
@@ -40,9 +55,18 @@ def command(spec: Path, steps: str | None, from_step: str | None, force: bool, d
 
     if locked:  # before anything is prepared: a drifted run must not start
         from axowrap.team.lock import require_locked
+
         require_locked(spec)
-    run, _ = run_spec(spec, runs_root=runs_dir, steps=split_steps(steps), from_step=from_step, force=force,
-                      dry_run=dry_run, echo=click.echo, json_events=json_events)
+    run, _ = run_spec(
+        spec,
+        runs_root=runs_dir,
+        steps=split_steps(steps),
+        from_step=from_step,
+        force=force,
+        dry_run=dry_run,
+        echo=click.echo,
+        json_events=json_events,
+    )
     if json_events:
         click.echo(json.dumps({"event": "finished", "run": str(run.root), "dry_run": dry_run}))
     else:

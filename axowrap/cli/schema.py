@@ -9,8 +9,13 @@ import click
 
 @click.command("schema")
 @click.argument("kind", type=click.Choice(["spec", "axolotl"]))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the schema here (default: stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema here (default: stdout).",
+)
 def command(kind: str, output: Path | None) -> None:
     """Print the JSON Schema of axowrap specs (spec) or of Axolotl configs (axolotl).
 

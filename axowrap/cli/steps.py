@@ -43,6 +43,5 @@ def _has(module: str) -> bool:
 
 
 commands = [
-    step_command(name) for name in STEP_NAMES
-    if _has(f"axowrap.steps.{name}") and not _has(f"axowrap.cli.{name}")
+    step_command(name) for name in STEP_NAMES if _has(f"axowrap.steps.{name}") and not _has(f"axowrap.cli.{name}")
 ]

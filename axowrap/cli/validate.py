@@ -12,7 +12,9 @@ import click
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--all", "all_specs", is_flag=True, help="Also every spec under the current directory (a team repo).")
 @click.option("--deep", is_flag=True, help="Also run Axolotl's own validator (imports Axolotl: ~10 s).")
-@click.option("--target", default=None, help="Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target).")
+@click.option(
+    "--target", default=None, help="Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
 def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | None, as_json: bool) -> None:
     """Validate FILES: axowrap specs or Axolotl configs (detected per file).
@@ -47,12 +49,23 @@ def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | 
             reports.append(Report(str(path), "unreadable", exc.problems))
         except SpecError as exc:
             message = exc.message.removeprefix(f"{path}: ")
-            reports.append(Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)]))
+            reports.append(
+                Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
+            )
     bad = [r for r in reports if not r.ok]
     if as_json:
-        click.echo(json.dumps({"ok": not bad, "files": [
-            {"file": r.file, "kind": r.kind, "ok": r.ok, "problems": [p.to_json() for p in r.problems]}
-            for r in reports]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not bad,
+                    "files": [
+                        {"file": r.file, "kind": r.kind, "ok": r.ok, "problems": [p.to_json() for p in r.problems]}
+                        for r in reports
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         for r in reports:
             print_problems(r.problems, err=False)

@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.datacheck.content import CONTENT_CATEGORIES, ContentCheck
-from axowrap.datacheck.formats import CATEGORIES, FORMATS, INVALID_JSON, WRONG_TYPE, Layout, check_row, detect_format, guess_fields, layout_for
+from axowrap.datacheck.formats import (
+    CATEGORIES,
+    FORMATS,
+    INVALID_JSON,
+    WRONG_TYPE,
+    Layout,
+    check_row,
+    detect_format,
+    guess_fields,
+    layout_for,
+)
 from axowrap.datacheck.readers import Unreadable, excerpt, iter_rows, location_name
 from axowrap.errors import AxowrapError, UsageError
 
@@ -23,13 +33,20 @@ class Finding:
     category: str
     message: str
     file: str
-    where: int | None      # line (text files) or row index (Parquet); None: the whole file
-    unit: str              # "line" or "row"
+    where: int | None  # line (text files) or row index (Parquet); None: the whole file
+    unit: str  # "line" or "row"
     excerpt: str
     severity: str = "error"
 
     def to_json(self) -> dict[str, Any]:
-        return {"category": self.category, "severity": self.severity, "file": self.file, self.unit: self.where, "message": self.message, "excerpt": self.excerpt}
+        return {
+            "category": self.category,
+            "severity": self.severity,
+            "file": self.file,
+            self.unit: self.where,
+            "message": self.message,
+            "excerpt": self.excerpt,
+        }
 
 
 @dataclass
@@ -44,7 +61,7 @@ class DatasetReport:
 @dataclass
 class DataReport:
     datasets: list[DatasetReport] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)   # at most SHOWN_PER_CATEGORY each
+    findings: list[Finding] = field(default_factory=list)  # at most SHOWN_PER_CATEGORY each
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, category) -> n
     notes: list[str] = field(default_factory=list)
 
@@ -64,7 +81,9 @@ class DataReport:
 
     def summary(self) -> list[tuple[str, str, int]]:
         order = {c: i for i, c in enumerate((*CATEGORIES, *CONTENT_CATEGORIES))}
-        return sorted(((s, c, n) for (s, c), n in self.counts.items()), key=lambda x: (x[0] != "error", order.get(x[1], 99), x[1]))
+        return sorted(
+            ((s, c, n) for (s, c), n in self.counts.items()), key=lambda x: (x[0] != "error", order.get(x[1], 99), x[1])
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,14 +115,23 @@ def sniff_layout(path: Path, fmt: str | None) -> Layout:
         if guess:
             found[guess] += 1
     if fmt is None and not found:
-        raise UsageError(f"{path}: cannot tell the data format from its rows", hint=f"pass --format, one of: {', '.join(FORMATS)}")
+        raise UsageError(
+            f"{path}: cannot tell the data format from its rows", hint=f"pass --format, one of: {', '.join(FORMATS)}"
+        )
     fmt = fmt or found.most_common(1)[0][0]
     return layout_for(fmt, guess_fields(fmt, first))
 
 
-def check_dataset(report: DataReport, path: Path, layout: Layout, *, shown: str | None = None,
-                  holdout: tuple[float, int] | None = None, holdout_file: Path | None = None,
-                  token_counter: Any = None) -> DatasetReport:
+def check_dataset(
+    report: DataReport,
+    path: Path,
+    layout: Layout,
+    *,
+    shown: str | None = None,
+    holdout: tuple[float, int] | None = None,
+    holdout_file: Path | None = None,
+    token_counter: Any = None,
+) -> DatasetReport:
     """Check one data file: every row structurally, then across rows; tokens if a counter is given."""
     shown = shown or str(path)
     content = ContentCheck(layout, holdout)
@@ -152,10 +180,9 @@ def check_file(path: Path, fmt: str | None = None, *, tokens: bool = True) -> Da
 
 def check_spec_data(spec_path: Path, fmt: str | None = None, *, tokens: bool = True) -> DataReport:
     """Check every local dataset of a spec, with its fields, roles, held-out split and model."""
+    from axowrap.datacheck.rules import SKIP_ROWS
     from axowrap.spec import load_spec
     from axowrap.spec_rules import local_path
-
-    from axowrap.datacheck.rules import SKIP_ROWS
 
     token = SKIP_ROWS.set(True)
     try:
@@ -184,7 +211,17 @@ def check_spec_data(spec_path: Path, fmt: str | None = None, *, tokens: bool = T
             counter = counter_for_spec(spec, entry, layout)
             if counter.note not in report.notes:
                 report.notes.append(counter.note)
-        report.datasets.append(check_dataset(report, path, layout, shown=entry["path"], holdout=holdout, holdout_file=holdout_file, token_counter=counter))
+        report.datasets.append(
+            check_dataset(
+                report,
+                path,
+                layout,
+                shown=entry["path"],
+                holdout=holdout,
+                holdout_file=holdout_file,
+                token_counter=counter,
+            )
+        )
     return report
 
 
@@ -197,7 +234,9 @@ def dataset_layout(entry: dict[str, Any], fmt: str | None = None) -> Layout:
 def check_path(path: Path, fmt: str | None = None, *, tokens: bool = True) -> DataReport:
     """A spec (YAML) or a data file, whichever `path` is."""
     if not path.exists():
-        raise AxowrapError(f"{path}: no such file", hint="give a spec (.yaml) or a data file (.jsonl, .json, .csv, .parquet)")
+        raise AxowrapError(
+            f"{path}: no such file", hint="give a spec (.yaml) or a data file (.jsonl, .json, .csv, .parquet)"
+        )
     if path.suffix.lower() in SPEC_SUFFIXES:
         return check_spec_data(path, fmt, tokens=tokens)
     return check_file(path, fmt, tokens=tokens)

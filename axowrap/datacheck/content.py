@@ -30,8 +30,10 @@ try:  # a canonical form of the row for exact duplicates (sorted keys); orjson i
     def _exact(row: Any) -> bytes:
         return _dumps(row, option=OPT_SORT_KEYS)
 except ImportError:  # pragma: no cover - depends on the environment
+
     def _exact(row: Any) -> bytes:
         return canonical(row).encode("utf-8")
+
 
 Located = tuple[str, int]  # (file, line or row)
 
@@ -50,7 +52,7 @@ class ContentCheck:
     """Feed every parsed row with `add`; `add` returns per-row findings, `finish` the rest."""
 
     layout: Layout
-    holdout: tuple[float, int] | None = None           # (fraction, seed) of the spec's split
+    holdout: tuple[float, int] | None = None  # (fraction, seed) of the spec's split
     held_keys: dict[bytes, Located] = field(default_factory=dict)  # rows of a holdout_file
     exact: dict[bytes, Located] = field(default_factory=dict)
     normal: dict[bytes, tuple[Located, bool]] = field(default_factory=dict)  # key -> (first, held?)
@@ -96,14 +98,28 @@ class ContentCheck:
         seen = self.normal.setdefault(nkey, (where, held))
         if self.held_keys.get(nkey):
             self.leaks += 1
-            out.append((LEAK, f"a training row equal to held-out row {_at(self.held_keys[nkey])} (after normalizing)", "error"))
+            out.append(
+                (LEAK, f"a training row equal to held-out row {_at(self.held_keys[nkey])} (after normalizing)", "error")
+            )
         elif seen[0] != where:
             if seen[1] != held:
                 self.leaks += 1
                 side = "held-out" if seen[1] else "training"
-                out.append((LEAK, f"equal (after normalizing) to {_at(seen[0])}, which goes to the {side} set: the eval would test a trained row", "error"))
+                out.append(
+                    (
+                        LEAK,
+                        f"equal (after normalizing) to {_at(seen[0])}, which goes to the {side} set: the eval would test a trained row",
+                        "error",
+                    )
+                )
             else:
-                out.append((NEAR_DUPLICATE, f"equal to {_at(seen[0])} after normalizing case, spaces and punctuation", "warning"))
+                out.append(
+                    (
+                        NEAR_DUPLICATE,
+                        f"equal to {_at(seen[0])} after normalizing case, spaces and punctuation",
+                        "warning",
+                    )
+                )
         return out
 
     def finish(self) -> list[Issue]:
@@ -116,7 +132,13 @@ class ContentCheck:
             return []
         keys = ", ".join(self.example_keys.get(found, []))
         total = sum(self.detected.values())
-        return [(MISMATCH, f"declared format {declared!r}, but {n} of {total} rows look like {found!r} (keys: {keys})", "error")]
+        return [
+            (
+                MISMATCH,
+                f"declared format {declared!r}, but {n} of {total} rows look like {found!r} (keys: {keys})",
+                "error",
+            )
+        ]
 
 
 def _at(where: Located) -> str:

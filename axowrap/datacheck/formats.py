@@ -27,7 +27,17 @@ WRONG_TYPE = "wrong type"
 INVALID_JSON = "invalid JSON"
 TOOL_CALL = "bad tool call"
 IDENTICAL = "chosen equals rejected"
-CATEGORIES = (INVALID_JSON, WRONG_TYPE, MISSING_KEY, UNKNOWN_KEY, UNKNOWN_ROLE, EMPTY, NO_ASSISTANT, TOOL_CALL, IDENTICAL)
+CATEGORIES = (
+    INVALID_JSON,
+    WRONG_TYPE,
+    MISSING_KEY,
+    UNKNOWN_KEY,
+    UNKNOWN_ROLE,
+    EMPTY,
+    NO_ASSISTANT,
+    TOOL_CALL,
+    IDENTICAL,
+)
 
 Issue = tuple[str, str, str]  # (category, message, severity)
 
@@ -39,14 +49,30 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "tool": ("tool", "observation"),
 }
 TOOL_CALL_ROLES = frozenset({"function_call", "tool_call"})
-TURN_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name", "weight", "reasoning_content", "thinking", "training"})
+TURN_KEYS = frozenset(
+    {"role", "content", "tool_calls", "tool_call_id", "name", "weight", "reasoning_content", "thinking", "training"}
+)
 
 DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "alpaca": {"instruction": "instruction", "input": "input", "output": "output", "system": "system"},
     "messages": {"messages": "messages", "role": "role", "content": "content", "tools": "tools"},
     "sharegpt": {"messages": "conversations", "role": "from", "content": "value", "tools": "tools"},
-    "preference": {"prompt": "prompt", "messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "role", "content": "content"},
-    "kto": {"messages": "messages", "prompt": "prompt", "completion": "completion", "label": "label", "role": "role", "content": "content"},
+    "preference": {
+        "prompt": "prompt",
+        "messages": "conversations",
+        "chosen": "chosen",
+        "rejected": "rejected",
+        "role": "role",
+        "content": "content",
+    },
+    "kto": {
+        "messages": "messages",
+        "prompt": "prompt",
+        "completion": "completion",
+        "label": "label",
+        "role": "role",
+        "content": "content",
+    },
     "text": {"text": "text"},
 }
 
@@ -117,7 +143,9 @@ def check_row(layout: Layout, row: Any) -> list[Issue]:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), f"a {type(value).__name__}")
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
 
 
 def _unknown_keys(row: dict[str, Any], known: frozenset[str], where: str = "") -> list[Issue]:
@@ -156,7 +184,9 @@ def _alpaca(layout: Layout, row: dict[str, Any]) -> list[Issue]:
         if all(v is None or type(v) is str for v in extra) and row.keys() <= layout.columns:
             return []
     out = _text_field(row, f["instruction"], "instruction") + _text_field(row, f["output"], "output")
-    out += _text_field(row, f["input"], "input", required=False) + _text_field(row, f["system"], "system prompt", required=False)
+    out += _text_field(row, f["input"], "input", required=False) + _text_field(
+        row, f["system"], "system prompt", required=False
+    )
     if len(row) > 4 or (out and any(c == MISSING_KEY for c, _, _ in out)):
         out += _unknown_keys(row, layout.columns)
     return out
@@ -180,7 +210,13 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
     for i, turn in enumerate(turns):
         at = f"{column}[{i}]"
         if not isinstance(turn, dict):
-            out.append((WRONG_TYPE, f"{at} must be an object with {role_key!r} and {content_key!r}, not {_kind(turn)}", "error"))
+            out.append(
+                (
+                    WRONG_TYPE,
+                    f"{at} must be an object with {role_key!r} and {content_key!r}, not {_kind(turn)}",
+                    "error",
+                )
+            )
             continue
         name = turn.get(role_key)
         if role_key not in turn:
@@ -188,7 +224,13 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
         elif not isinstance(name, str) or name not in role_of:
             guess = did_you_mean(str(name), role_of)
             tip = f" (did you mean {guess!r}?)" if guess else ""
-            out.append((UNKNOWN_ROLE, f"{at}: role {name!r} is not mapped to system/user/assistant/tool{tip}; map it under `roles:`", "error"))
+            out.append(
+                (
+                    UNKNOWN_ROLE,
+                    f"{at}: role {name!r} is not mapped to system/user/assistant/tool{tip}; map it under `roles:`",
+                    "error",
+                )
+            )
         role = role_of.get(name) if isinstance(name, str) else None
         calls = turn.get("tool_calls")
         if calls is not None:
@@ -200,10 +242,18 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
             content = turn[content_key]
             if isinstance(content, str):
                 if not content.strip() and not calls:
-                    out.append((EMPTY, f"{at} ({name}) has empty content", "error" if role in ("assistant", "user") else "warning"))
+                    out.append(
+                        (
+                            EMPTY,
+                            f"{at} ({name}) has empty content",
+                            "error" if role in ("assistant", "user") else "warning",
+                        )
+                    )
                 elif name in TOOL_CALL_ROLES:
                     out += _sharegpt_tool_call(content, at)
-            elif not (isinstance(content, list) and all(isinstance(p, dict) for p in content)) and not (content is None and calls):
+            elif not (isinstance(content, list) and all(isinstance(p, dict) for p in content)) and not (
+                content is None and calls
+            ):
                 out.append((WRONG_TYPE, f"{at}: {content_key!r} must be a string, not {_kind(content)}", "error"))
         if role == "tool" and not last_call:
             out.append((TOOL_CALL, f"{at}: a tool result ({name}) with no tool call before it", "warning"))
@@ -261,7 +311,10 @@ def _tools(row: dict[str, Any], column: str) -> list[Issue]:
 def _chat(layout: Layout, row: dict[str, Any]) -> list[Issue]:
     column = layout.fields["messages"]
     if column not in row:
-        return [(MISSING_KEY, f"missing key {column!r} (the list of turns)", "error"), *_unknown_keys(row, layout.columns)]
+        return [
+            (MISSING_KEY, f"missing key {column!r} (the list of turns)", "error"),
+            *_unknown_keys(row, layout.columns),
+        ]
     out = check_turns(layout, row[column], column) + _tools(row, layout.fields["tools"])
     if len(row) > 2:
         out += _unknown_keys(row, layout.columns)
@@ -284,7 +337,11 @@ def _preference(layout: Layout, row: dict[str, Any]) -> list[Issue]:
     out: list[Issue] = []
     if f["prompt"] in row:
         prompt = row[f["prompt"]]
-        out += _text_field(row, f["prompt"], "prompt") if not isinstance(prompt, list) else check_turns(layout, prompt, f["prompt"], need_assistant=False)
+        out += (
+            _text_field(row, f["prompt"], "prompt")
+            if not isinstance(prompt, list)
+            else check_turns(layout, prompt, f["prompt"], need_assistant=False)
+        )
     elif f["messages"] in row:
         out += check_turns(layout, row[f["messages"]], f["messages"], need_assistant=False)
     else:

@@ -153,10 +153,22 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
         start = 2  # line 1 is the header
         for row in reader:
             if None in row:
-                yield start, Unreadable(f"{len(row[None])} more value(s) than header columns", excerpt(",".join(str(v) for v in row.values())))
+                yield (
+                    start,
+                    Unreadable(
+                        f"{len(row[None])} more value(s) than header columns",
+                        excerpt(",".join(str(v) for v in row.values())),
+                    ),
+                )
             elif any(v is None for v in row.values()):
                 missing = [k for k, v in row.items() if v is None]
-                yield start, Unreadable(f"fewer values than header columns (no {', '.join(missing)})", excerpt(",".join(v for v in row.values() if v)))
+                yield (
+                    start,
+                    Unreadable(
+                        f"fewer values than header columns (no {', '.join(missing)})",
+                        excerpt(",".join(v for v in row.values() if v)),
+                    ),
+                )
             else:
                 yield start, row
             start = reader.line_num + 1
@@ -166,7 +178,9 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise AxowrapError(f"{path}: reading Parquet needs pyarrow", hint="pip install pyarrow (Axolotl installs it)") from None
+        raise AxowrapError(
+            f"{path}: reading Parquet needs pyarrow", hint="pip install pyarrow (Axolotl installs it)"
+        ) from None
     n = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
         for row in batch.to_pylist():

@@ -36,7 +36,11 @@ def dataset_rows(spec: Spec) -> Iterator[Problem]:
         local = local_path(spec, entry["path"])
         if fmt not in FORMATS or "type" in entry or local is None or not local.is_file():
             continue
-        if not isinstance(fields, dict) or not isinstance(roles, dict) or not all(isinstance(v, list) for v in roles.values()):
+        if (
+            not isinstance(fields, dict)
+            or not isinstance(roles, dict)
+            or not all(isinstance(v, list) for v in roles.values())
+        ):
             continue
         layout = layout_for(fmt, fields, roles)
         counts: Counter[str] = Counter()
@@ -45,20 +49,30 @@ def dataset_rows(spec: Spec) -> Iterator[Problem]:
             for n, (where, row) in enumerate(iter_rows(local)):
                 if n >= MAX_ROWS:
                     break
-                issues = [("invalid JSON", row.reason, "error")] if isinstance(row, Unreadable) else check_row(layout, row)
+                issues = (
+                    [("invalid JSON", row.reason, "error")] if isinstance(row, Unreadable) else check_row(layout, row)
+                )
                 for category, message, severity in issues:
                     if severity != "error":
                         continue
                     counts[category] += 1
                     if shown < SHOWN:
                         shown += 1
-                        yield Problem(("datasets", i, "path"), f"{location_name(local)} {where}: {category}: {message}", file=str(local), line=where,
-                                      hint="run `axowrap data check` for every finding")
+                        yield Problem(
+                            ("datasets", i, "path"),
+                            f"{location_name(local)} {where}: {category}: {message}",
+                            file=str(local),
+                            line=where,
+                            hint="run `axowrap data check` for every finding",
+                        )
         except AxowrapError as exc:
             yield spec.problem(("datasets", i, "path"), exc.message, hint=exc.hint)
             continue
         hidden = sum(counts.values()) - shown
         if hidden > 0:
             summary = ", ".join(f"{n} {c}" for c, n in counts.most_common())
-            yield spec.problem(("datasets", i, "path"), f"{entry['path']}: {sum(counts.values())} row error(s) in all ({summary}); {shown} shown",
-                               hint=f"axowrap data check {spec.path}")
+            yield spec.problem(
+                ("datasets", i, "path"),
+                f"{entry['path']}: {sum(counts.values())} row error(s) in all ({summary}); {shown} shown",
+                hint=f"axowrap data check {spec.path}",
+            )

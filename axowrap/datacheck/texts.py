@@ -54,7 +54,7 @@ def conversation(layout: Layout, row: dict[str, Any]) -> list[Turn]:
         head = [("user", prompt)] if isinstance(prompt, str) else turns_of(layout, prompt)
         chosen = turns_of(layout, row.get(f["chosen"]))
         if chosen[: len(head)] == head:  # chosen repeats the prompt (the ORPO layout)
-            chosen = chosen[len(head):]
+            chosen = chosen[len(head) :]
         return head + chosen
     if fmt == "kto":
         if f["messages"] in row:

@@ -17,7 +17,7 @@ from axowrap.datacheck.formats import Layout
 from axowrap.datacheck.texts import conversation, prompt_and_target
 
 CHARS_PER_TOKEN = 4
-TURN_OVERHEAD = 4      # role markers per chat turn (ChatML: <|im_start|>role\n ... <|im_end|>\n)
+TURN_OVERHEAD = 4  # role markers per chat turn (ChatML: <|im_start|>role\n ... <|im_end|>\n)
 BATCH = 2048
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
@@ -33,11 +33,11 @@ class TokenCounter:
     """Feed rows with `add`; `result()` gives the length distribution and masking figures."""
 
     layout: Layout
-    tokenizer: Any = None                  # a transformers tokenizer, or None: approximate
+    tokenizer: Any = None  # a transformers tokenizer, or None: approximate
     name: str = "approximate"
     sequence_len: int | None = None
     train_on_inputs: bool = False
-    prompt_layout: str | None = None       # alpaca prompt layout with {instruction}/{input}
+    prompt_layout: str | None = None  # alpaca prompt layout with {instruction}/{input}
     lengths: list[int] = field(default_factory=list)
     trainable: int = 0
     total: int = 0
@@ -72,7 +72,9 @@ class TokenCounter:
         if self.layout.format == "alpaca" and self.prompt_layout:
             f = self.layout.fields
             values = {"instruction": row.get(f["instruction"]) or "", "input": row.get(f["input"]) or ""}
-            prompt = self.prompt_layout.replace("{instruction}", str(values["instruction"])).replace("{input}", str(values["input"]))
+            prompt = self.prompt_layout.replace("{instruction}", str(values["instruction"])).replace(
+                "{input}", str(values["input"])
+            )
             self._turns.append(0)
             return prompt, str(row.get(f["output"]) or "")
         turns = conversation(self.layout, row)
@@ -96,7 +98,7 @@ class TokenCounter:
         prompts = self._count(self._prompts, special=True)
         targets = self._count(self._targets, special=False)
         seq = self.sequence_len
-        for p, t, turns in zip(prompts, targets, self._turns):
+        for p, t, turns in zip(prompts, targets, self._turns, strict=True):
             if text_only:
                 p, t = (1 if self.tokenizer is not None else 0), t
             full = p + t + 1 + turns * TURN_OVERHEAD * (self.tokenizer is None)  # +1: EOS after the target
@@ -121,18 +123,31 @@ class TokenCounter:
             prompt, target = self._texts(row)
             self._turns.pop()
             text = prompt + target + (eos or "")
-            return {"text": text[:1200], "eos": f"yes: Axolotl appends {eos!r} after alpaca outputs" if eos else "unknown (no tokenizer)"}
+            return {
+                "text": text[:1200],
+                "eos": f"yes: Axolotl appends {eos!r} after alpaca outputs" if eos else "unknown (no tokenizer)",
+            }
         if self.tokenizer is None or not getattr(self.tokenizer, "chat_template", None) or self.layout.format == "text":
-            return {"text": "\n".join(f"{r}: {c}" for r, c in turns)[:1200], "eos": "unknown (no tokenizer chat template here)"}
+            return {
+                "text": "\n".join(f"{r}: {c}" for r, c in turns)[:1200],
+                "eos": "unknown (no tokenizer chat template here)",
+            }
         messages = [{"role": r, "content": c} for r, c in turns]
         try:
             text = self.tokenizer.apply_chat_template(messages, tokenize=False)
         except Exception as exc:  # a template may refuse a row (e.g. no system role): say so, go on
-            return {"text": "\n".join(f"{r}: {c}" for r, c in turns)[:1200], "eos": f"unknown: the chat template refused the first row ({exc})"}
+            return {
+                "text": "\n".join(f"{r}: {c}" for r, c in turns)[:1200],
+                "eos": f"unknown: the chat template refused the first row ({exc})",
+            }
         last = next((c for r, c in reversed(turns) if r == "assistant" and c), "")
-        after = text[text.rfind(last) + len(last):] if last and last in text else ""
-        verdict = f"yes: {eos!r} follows the last assistant turn" if eos and after.lstrip().startswith(eos) else (
-            f"no: the template ends assistant turns with {after.strip()[:20]!r}, not the EOS token {eos!r}; generation may not stop"
+        after = text[text.rfind(last) + len(last) :] if last and last in text else ""
+        verdict = (
+            f"yes: {eos!r} follows the last assistant turn"
+            if eos and after.lstrip().startswith(eos)
+            else (
+                f"no: the template ends assistant turns with {after.strip()[:20]!r}, not the EOS token {eos!r}; generation may not stop"
+            )
         )
         return {"text": text[:1200], "eos": verdict}
 

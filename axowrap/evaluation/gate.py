@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
-
 from axowrap.evaluation.metrics import lower_is_better, reported
 from axowrap.problems import Problem
 from axowrap.spec import Spec
@@ -56,7 +55,7 @@ def require_is_reportable(spec: Spec) -> Iterator[Problem]:
             ("eval", "require", name),
             f"the eval does not report {name!r}",
             hint=f"metrics for eval.metric {ev.get('metric', 'exact_match')!r}: {', '.join(sorted(names))}; "
-                 f"standard tasks as `task/metric` (e.g. arc_easy/acc)",
+            f"standard tasks as `task/metric` (e.g. arc_easy/acc)",
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from axowrap.errors import AxowrapError
 from axowrap.yamlio import atomic_write
 
-MAX_TOKENS = 256   # "Score: N" and one sentence; a judge that keeps talking is cut, not waited for
+MAX_TOKENS = 256  # "Score: N" and one sentence; a judge that keeps talking is cut, not waited for
 DEFAULT_RUBRIC = "Is the answer correct, complete and helpful for the question, compared with the reference answer?"
 PROMPT = """You are grading an answer.
 Rubric: {rubric}
@@ -64,8 +64,9 @@ def chat(endpoint: str, model: str, prompt: str, *, timeout: float = 120.0, api_
     url = endpoint.rstrip("/")
     if not url.endswith("/chat/completions"):
         url += "/chat/completions" if url.endswith("/v1") else "/v1/chat/completions"
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0,
-                       "max_tokens": MAX_TOKENS}).encode()
+    body = json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0, "max_tokens": MAX_TOKENS}
+    ).encode()
     headers = {"Content-Type": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -75,18 +76,27 @@ def chat(endpoint: str, model: str, prompt: str, *, timeout: float = 120.0, api_
             data = json.loads(response.read().decode("utf-8"))
         return str(data["choices"][0]["message"]["content"])
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise AxowrapError(f"eval.judge: {url} did not answer a chat completion: {exc}",
-                           hint="start the judge server (e.g. `axowrap serve RUN`) or fix eval.judge.endpoint") from None
+        raise AxowrapError(
+            f"eval.judge: {url} did not answer a chat completion: {exc}",
+            hint="start the judge server (e.g. `axowrap serve RUN`) or fix eval.judge.endpoint",
+        ) from None
 
 
-def judge_samples(samples: list[dict[str, Any]], settings: dict[str, Any], out: Path, *, api_key: str | None = None) -> dict[str, Any]:
+def judge_samples(
+    samples: list[dict[str, Any]], settings: dict[str, Any], out: Path, *, api_key: str | None = None
+) -> dict[str, Any]:
     """Score every (prompt, reference, answer) sample; save raw judgements to `out` (JSONL)."""
     scale = float(settings.get("scale", 10))
     rubric = settings.get("rubric") or DEFAULT_RUBRIC
     rows, scores = [], []
     for sample in samples:
-        prompt = PROMPT.format(rubric=rubric, prompt=sample["prompt"], reference=sample["reference"],
-                               answer=sample["answer"], scale=f"{scale:g}")
+        prompt = PROMPT.format(
+            rubric=rubric,
+            prompt=sample["prompt"],
+            reference=sample["reference"],
+            answer=sample["answer"],
+            scale=f"{scale:g}",
+        )
         raw = chat(settings["endpoint"], settings.get("model", "judge"), prompt, api_key=api_key)
         score = parse_score(raw, scale)
         rows.append({**sample, "judge_raw": raw, "score": score})

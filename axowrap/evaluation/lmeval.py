@@ -16,8 +16,17 @@ from typing import Any
 
 from axowrap.errors import AxowrapError
 
-OFFLINE_SIGNS = ("offline", "couldn't reach", "connection", "not found on the hub", "no such file", "doesn't exist on the hub",
-                 "couldn't find", "localentrynotfounderror", "datasetnotfounderror")
+OFFLINE_SIGNS = (
+    "offline",
+    "couldn't reach",
+    "connection",
+    "not found on the hub",
+    "no such file",
+    "doesn't exist on the hub",
+    "couldn't find",
+    "localentrynotfounderror",
+    "datasetnotfounderror",
+)
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class Model:
     PEFT adapter), or a GGUF file served by llama.cpp at `server` (an OpenAI-style base URL),
     which lm-eval reaches through its `local-completions` model with the prompts as text."""
 
-    label: str                 # base | adapter | merged | gguf
+    label: str  # base | adapter | merged | gguf
     pretrained: str
     peft: str | None = None
     server: str | None = None
@@ -38,16 +47,41 @@ class Model:
     def model_args(self) -> str:
         if self.server:
             # Text prompts, no local tokenizer: llama.cpp tokenizes with the GGUF's own vocabulary.
-            return (f"base_url={self.server}/completions,model={Path(self.pretrained).name},tokenizer_backend=None,"
-                    "tokenized_requests=False,num_concurrent=1,max_retries=3,timeout=600")
+            return (
+                f"base_url={self.server}/completions,model={Path(self.pretrained).name},tokenizer_backend=None,"
+                "tokenized_requests=False,num_concurrent=1,max_retries=3,timeout=600"
+            )
         args = f"pretrained={self.pretrained},dtype=float32"
         return args + (f",peft={self.peft}" if self.peft else "")
 
 
-def lm_eval_argv(model: Model, tasks: list[str], out: Path, *, include_path: Path | None = None,
-                 limit: int | None = None, device: str = "cpu", batch_size: int = 1) -> list[str]:
-    argv = [sys.executable, "-m", "lm_eval", "run", "--model", model.lm_eval_model, "--model_args", model.model_args(),
-            "--tasks", ",".join(tasks), "--output_path", str(out), "--log_samples", "--batch_size", str(batch_size)]
+def lm_eval_argv(
+    model: Model,
+    tasks: list[str],
+    out: Path,
+    *,
+    include_path: Path | None = None,
+    limit: int | None = None,
+    device: str = "cpu",
+    batch_size: int = 1,
+) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "run",
+        "--model",
+        model.lm_eval_model,
+        "--model_args",
+        model.model_args(),
+        "--tasks",
+        ",".join(tasks),
+        "--output_path",
+        str(out),
+        "--log_samples",
+        "--batch_size",
+        str(batch_size),
+    ]
     if model.server:
         # llama-cpp-python's server penalizes repeats (1.1) unless told not to: greedy, like the hf model.
         argv += ["--gen_kwargs", "repeat_penalty=1.0"]
@@ -99,7 +133,9 @@ def standard_task_error(task: str, tail: list[str]) -> str:
     if any(sign in text for sign in OFFLINE_SIGNS):
         found = re.findall(r"Couldn't reach '([^'{}]+)'", "\n".join(tail), re.I)
         dataset = f"dataset {found[-1]!r}" if found else "dataset"
-        return (f"lm-eval task {task!r}: its {dataset} is not available offline; download it once where the Hub is "
-                f"reachable (run the task there, or `datasets.load_dataset` with that name) so it is in the "
-                f"HF datasets cache, or remove {task!r} from eval.lm_eval")
+        return (
+            f"lm-eval task {task!r}: its {dataset} is not available offline; download it once where the Hub is "
+            f"reachable (run the task there, or `datasets.load_dataset` with that name) so it is in the "
+            f"HF datasets cache, or remove {task!r} from eval.lm_eval"
+        )
     return f"lm-eval task {task!r} failed: {tail[-1] if tail else 'no output'}"

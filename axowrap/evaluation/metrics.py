@@ -17,7 +17,7 @@ from typing import Any
 # What each spec `eval.metric` reports (names in results.json), and which way is better.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "exact_match": ("exact_match",),
-    "sql_exact_match": ("sql_exact_match",),          # + exec_match, exec_valid when a database is named
+    "sql_exact_match": ("sql_exact_match",),  # + exec_match, exec_valid when a database is named
     "tool_call_match": ("tool_call_match",),
     "accuracy": ("accuracy", "macro_f1"),
     "rouge_l": ("rouge_l",),
@@ -41,6 +41,7 @@ LOWER_IS_BETTER = frozenset({"perplexity", "word_perplexity", "byte_perplexity",
 def lower_is_better(name: str) -> bool:
     """For a metric name, or a standard task's `task/metric`."""
     return name.rsplit("/", 1)[-1] in LOWER_IS_BETTER
+
 
 _SQL_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\w+|<=|>=|<>|!=|\|\||\S")
 

@@ -51,7 +51,7 @@ class TaskFiles:
     folder: Path
     name: str
     n: int
-    metrics: tuple[str, ...]   # what the task reports (names in lm-eval's results)
+    metrics: tuple[str, ...]  # what the task reports (names in lm-eval's results)
 
 
 def _alpaca_prompt(row: dict[str, Any], ds_type: Any) -> tuple[str, str]:
@@ -95,11 +95,15 @@ class _Chat:
         out = []
         for m in raw:
             role = str(m.get(self.role_key, m.get("role", "user")))
-            out.append({"role": self.role_of.get(role, role), "content": str(m.get(self.content_key, m.get("content", "")))})
+            out.append(
+                {"role": self.role_of.get(role, role), "content": str(m.get(self.content_key, m.get("content", "")))}
+            )
         return out
 
     def prompt(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(messages, chat_template=self.template, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(
+            messages, chat_template=self.template, tokenize=False, add_generation_prompt=True
+        )
 
 
 def _chat_doc(row: dict[str, Any], chat: _Chat, prefer_tool_call: bool) -> dict[str, Any]:
@@ -126,24 +130,30 @@ def _preference_doc(row: dict[str, Any], chat: _Chat, entry: dict[str, Any]) -> 
         return msgs[-1]["content"] if msgs else ""
 
     chosen, rejected = answer(row[fields.get("chosen", "chosen")]), answer(row[fields.get("rejected", "rejected")])
-    return {"prompt": chat.prompt([m for m in context if m["role"] != "assistant"] or context), "choices": [chosen, rejected]}
+    return {
+        "prompt": chat.prompt([m for m in context if m["role"] != "assistant"] or context),
+        "choices": [chosen, rejected],
+    }
 
 
 def _doc_kind(fmt: str | None) -> str:
     return {"text": "text", "preference": "preference"}.get(fmt or "", "generation")
 
 
-def build_docs(rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any],
-               sources: list[int] | None = None) -> list[dict[str, Any]]:
+def build_docs(
+    rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any], sources: list[int] | None = None
+) -> list[dict[str, Any]]:
     """One lm-eval doc per held-out row, prompted as its own dataset was trained (`sources[i]`
     is row i's dataset index; all rows from the first dataset when not given)."""
     sources = sources if sources is not None else [0] * len(rows)
     kinds = {_doc_kind(spec["datasets"][i].get("format")) for i in set(sources)}
     if len(kinds) > 1:
         formats = sorted({str(spec["datasets"][i].get("format")) for i in set(sources)})
-        raise AxowrapError(f"the held-out rows come from datasets of different kinds ({', '.join(formats)}): "
-                           "one eval task scores one kind (generated answers, preferences or text)",
-                           hint="give `eval.holdout_file` with rows of one format, or hold out rows of one kind of dataset")
+        raise AxowrapError(
+            f"the held-out rows come from datasets of different kinds ({', '.join(formats)}): "
+            "one eval task scores one kind (generated answers, preferences or text)",
+            hint="give `eval.holdout_file` with rows of one format, or hold out rows of one kind of dataset",
+        )
     docs: list[dict[str, Any] | None] = [None] * len(rows)
     for index in sorted(set(sources)):
         picked = [n for n, i in enumerate(sources) if i == index]
@@ -153,7 +163,9 @@ def build_docs(rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[st
     return [d for d in docs if d is not None]
 
 
-def _docs_of(index: int, rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+def _docs_of(
+    index: int, rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Docs for rows of the spec's dataset `index`, in that dataset's format."""
     entry = spec["datasets"][index]
     ds_cfg = config["datasets"][index]
@@ -182,15 +194,36 @@ def _task_config(spec: dict[str, Any], docs_path: Path, max_gen_toks: int) -> tu
     }
     if metric == "perplexity":
         task |= {"output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "text"}
-        return task | {"metric_list": [{"metric": "word_perplexity", "aggregation": "weighted_perplexity", "higher_is_better": False}]}, names
+        return task | {
+            "metric_list": [
+                {"metric": "word_perplexity", "aggregation": "weighted_perplexity", "higher_is_better": False}
+            ]
+        }, names
     if metric == "preference_margin":
-        task |= {"output_type": "multiple_choice", "doc_to_text": "prompt", "doc_to_choice": "choices",
-                 "doc_to_target": 0, "target_delimiter": "", "process_results": "!function utils.process_preference"}
+        task |= {
+            "output_type": "multiple_choice",
+            "doc_to_text": "prompt",
+            "doc_to_choice": "choices",
+            "doc_to_target": 0,
+            "target_delimiter": "",
+            "process_results": "!function utils.process_preference",
+        }
     else:
-        task |= {"output_type": "generate_until", "doc_to_text": "prompt", "doc_to_target": "target",
-                 "generation_kwargs": {"until": STOP, "max_gen_toks": max_gen_toks, "do_sample": False},
-                 "process_results": "!function utils.process_generation"}
-    metrics = [{"metric": n, "aggregation": "!function utils.macro_f1" if n == "macro_f1" else "mean", "higher_is_better": True} for n in names]
+        task |= {
+            "output_type": "generate_until",
+            "doc_to_text": "prompt",
+            "doc_to_target": "target",
+            "generation_kwargs": {"until": STOP, "max_gen_toks": max_gen_toks, "do_sample": False},
+            "process_results": "!function utils.process_generation",
+        }
+    metrics = [
+        {
+            "metric": n,
+            "aggregation": "!function utils.macro_f1" if n == "macro_f1" else "mean",
+            "higher_is_better": True,
+        }
+        for n in names
+    ]
     return task | {"metric_list": metrics}, names
 
 
@@ -201,7 +234,8 @@ def _dump(task: dict[str, Any]) -> str:
         if key == "metric_list":
             text += "metric_list:\n" + "".join(
                 f"  - {{metric: {m['metric']}, aggregation: {m['aggregation']}, higher_is_better: {str(m['higher_is_better']).lower()}}}\n"
-                for m in value)
+                for m in value
+            )
         elif isinstance(value, str) and value.startswith("!function "):
             text += f"{key}: {value}\n"
         else:
@@ -209,15 +243,24 @@ def _dump(task: dict[str, Any]) -> str:
     return text
 
 
-def write_task(folder: Path, holdout: Path, spec: dict[str, Any], config: dict[str, Any], *,
-               max_gen_toks: int = 128, limit: int | None = None) -> TaskFiles:
+def write_task(
+    folder: Path,
+    holdout: Path,
+    spec: dict[str, Any],
+    config: dict[str, Any],
+    *,
+    max_gen_toks: int = 128,
+    limit: int | None = None,
+) -> TaskFiles:
     """Write the task YAML, its docs and utils into `folder` (absolute data paths)."""
     rows = list(read_rows(holdout))
     sources = holdout_sources(holdout.parent, len(rows))
     if limit:
         rows, sources = rows[:limit], sources[:limit]
     if not rows:
-        raise AxowrapError(f"{holdout}: no held-out rows to evaluate", hint="raise `eval.holdout` or give `eval.holdout_file`")
+        raise AxowrapError(
+            f"{holdout}: no held-out rows to evaluate", hint="raise `eval.holdout` or give `eval.holdout_file`"
+        )
     docs = build_docs(rows, spec, config, sources)
     folder.mkdir(parents=True, exist_ok=True)
     docs_path = folder / "docs.jsonl"

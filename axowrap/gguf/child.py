@@ -17,8 +17,9 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**BASE_ENV, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", **(extra or {})}
 
 
-def run_logged(step: str, argv: Sequence[str], log: Path, *, cwd: Path | None = None,
-               env: dict[str, str] | None = None) -> None:
+def run_logged(
+    step: str, argv: Sequence[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> None:
     """Run `argv` with its output appended to `log`; raise StepFailed/StepInterrupted when it fails."""
     from axowrap.pipeline import StepInterrupted, run_child, step_failed
 

@@ -38,7 +38,9 @@ def converter_input(merged: Path, staging: Path) -> Path:
     added = json.loads(fast.read_text(encoding="utf-8")).get("added_tokens") or []
     if "added_tokens_decoder" in config or not added:
         return merged
-    config["added_tokens_decoder"] = {str(t["id"]): {"content": t["content"], "special": bool(t.get("special"))} for t in added}
+    config["added_tokens_decoder"] = {
+        str(t["id"]): {"content": t["content"], "special": bool(t.get("special"))} for t in added
+    }
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for item in merged.iterdir():

@@ -24,8 +24,22 @@ from axowrap.spec_rules import local_path, rule
 from axowrap.steps.merge import DTYPE_BYTES, config_dtype, weights_bytes
 
 # Approximate bits per weight of each GGUF type (llama.cpp's quantize table).
-BITS = {"f16": 16, "bf16": 16, "q8_0": 8.5, "q6_k": 6.56, "q5_k_m": 5.69, "q5_k_s": 5.54, "q5_0": 5.5, "q4_k_m": 4.89,
-        "q4_k_s": 4.57, "q4_0": 4.5, "q3_k_l": 4.27, "q3_k_m": 3.91, "q3_k_s": 3.5, "q2_k": 3.35}
+BITS = {
+    "f16": 16,
+    "bf16": 16,
+    "q8_0": 8.5,
+    "q6_k": 6.56,
+    "q5_k_m": 5.69,
+    "q5_k_s": 5.54,
+    "q5_0": 5.5,
+    "q4_k_m": 4.89,
+    "q4_k_s": 4.57,
+    "q4_0": 4.5,
+    "q3_k_l": 4.27,
+    "q3_k_m": 3.91,
+    "q3_k_s": 3.5,
+    "q2_k": 3.35,
+}
 REGISTER = re.compile(r"register\(([^)]*)\)", re.S)
 
 
@@ -105,25 +119,40 @@ def gguf_preflight(spec: Spec) -> Iterator[Problem]:
     where = ("export", "gguf")
     arch = (cfg.get("architectures") or [None])[0]
     supported = converter_architectures()
-    if arch and supported is not None and arch not in supported:   # without the converter: no opinion
-        yield spec.problem(where, f"the GGUF converter does not support architecture {arch!r} (base model {folder})",
-                           hint="remove `export.gguf`, or use a base model llama.cpp supports (Llama, Mistral, Qwen, Gemma, Phi...)")
+    if arch and supported is not None and arch not in supported:  # without the converter: no opinion
+        yield spec.problem(
+            where,
+            f"the GGUF converter does not support architecture {arch!r} (base model {folder})",
+            hint="remove `export.gguf`, or use a base model llama.cpp supports (Llama, Mistral, Qwen, Gemma, Phi...)",
+        )
     if not any((folder / f).is_file() for f in ("tokenizer.model", "tokenizer.json")):
-        yield spec.problem(where, f"the base model {folder} has no tokenizer.model or tokenizer.json: the GGUF converter needs one")
+        yield spec.problem(
+            where, f"the base model {folder} has no tokenizer.model or tokenizer.json: the GGUF converter needs one"
+        )
     size, vocab = tokenizer_size(folder), cfg.get("vocab_size")
     if size is not None and isinstance(vocab, int) and size > vocab:
-        yield spec.problem(where, f"the tokenizer has {size} tokens but the embedding has {vocab} rows (config.json vocab_size)",
-                           hint="resize the embeddings to the tokenizer (or fix the tokenizer) before exporting GGUF")
+        yield spec.problem(
+            where,
+            f"the tokenizer has {size} tokens but the embedding has {vocab} rows (config.json vocab_size)",
+            hint="resize the embeddings to the tokenizer (or fix the tokenizer) before exporting GGUF",
+        )
     k_quants = [t for t in types if t in K_QUANTS]
     count = fallback_tensors(cfg)
     if k_quants and count:
         yield spec.problem(
-            where, f"{', '.join(k_quants)}: {count} tensors have rows that are not a multiple of {QK_K} "
-                   f"(hidden_size {cfg.get('hidden_size')}, intermediate_size {cfg.get('intermediate_size')}); llama.cpp "
-                   "quantizes them with a fallback type, which costs quality", severity="warning",
-            hint="prefer q8_0 or f16 for this model")
+            where,
+            f"{', '.join(k_quants)}: {count} tensors have rows that are not a multiple of {QK_K} "
+            f"(hidden_size {cfg.get('hidden_size')}, intermediate_size {cfg.get('intermediate_size')}); llama.cpp "
+            "quantizes them with a fallback type, which costs quality",
+            severity="warning",
+            hint="prefer q8_0 or f16 for this model",
+        )
     need = disk_needed(cfg, folder, types)
     free = shutil.disk_usage(spec.base_dir).free
     if need > free:
-        yield spec.problem(where, f"the merged model and GGUF files need about {need / 1e9:.1f} GB, but only "
-                                  f"{free / 1e9:.1f} GB is free on {spec.base_dir}", hint="free disk space or ask for fewer GGUF types")
+        yield spec.problem(
+            where,
+            f"the merged model and GGUF files need about {need / 1e9:.1f} GB, but only "
+            f"{free / 1e9:.1f} GB is free on {spec.base_dir}",
+            hint="free disk space or ask for fewer GGUF types",
+        )

@@ -66,17 +66,30 @@ def smoke_test(gguf: Path, merged: Path, gguf_type: str, log: Path, *, timeout: 
         fh.write(f"$ {' '.join(argv)}\n")
         fh.flush()
         try:
-            code: int | str = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             env={**os.environ, **child_env()}, timeout=timeout, check=False).returncode
+            code: int | str = subprocess.run(
+                argv,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **child_env()},
+                timeout=timeout,
+                check=False,
+            ).returncode
         except subprocess.TimeoutExpired:
             code = f"timeout after {timeout:.0f}s"
     if code != 0 or not out.is_file():
         from axowrap.pipeline import TAIL_LINES
 
-        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][-TAIL_LINES:]
+        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][
+            -TAIL_LINES:
+        ]
         last = next((ln for ln in reversed(lines) if "rror" in ln), lines[-1] if lines else "")
-        return {"file": gguf.name, "type": gguf_type, "ok": False,
-                "error": f"llama.cpp could not load or run it (exit {code}): {last.strip()}"}
+        return {
+            "file": gguf.name,
+            "type": gguf_type,
+            "ok": False,
+            "error": f"llama.cpp could not load or run it (exit {code}): {last.strip()}",
+        }
     result = json.loads(out.read_text(encoding="utf-8"))
     out.unlink()
     return {"file": gguf.name, "type": gguf_type, **result}
@@ -91,12 +104,15 @@ def _check(gguf: str, merged: str, check_logits: bool) -> dict[str, Any]:
     mismatches = []
     for text in PROBES:
         want = tok.encode(text, add_special_tokens=True)
-        got = llm.tokenize(text.encode("utf-8"), add_bos=tok.bos_token_id is not None and want[:1] == [tok.bos_token_id],
-                           special=True)
+        got = llm.tokenize(
+            text.encode("utf-8"), add_bos=tok.bos_token_id is not None and want[:1] == [tok.bos_token_id], special=True
+        )
         if got != want:
             mismatches.append({"text": text, "hf": want, "gguf": got})
     prompt = tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True) if tok.chat_template else None
-    chat_same = prompt is None or llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True) == tok.encode(prompt, add_special_tokens=False)
+    chat_same = prompt is None or llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True) == tok.encode(
+        prompt, add_special_tokens=False
+    )
     reply = llm.create_chat_completion(messages=CHAT, max_tokens=GENERATE_TOKENS, temperature=0.0, top_k=1, seed=0)
     usage = reply.get("usage", {})
     result: dict[str, Any] = {
@@ -106,15 +122,19 @@ def _check(gguf: str, merged: str, check_logits: bool) -> dict[str, Any]:
     result["logits"] = _logits(gguf, tok, merged, check_logits)
     errors = []
     if not chat_same:
-        result["warning"] = ("llama.cpp tokenizes the chat prompt differently from HF (usually a space after each "
-                             "special token); served prompts differ slightly from training")
+        result["warning"] = (
+            "llama.cpp tokenizes the chat prompt differently from HF (usually a space after each "
+            "special token); served prompts differ slightly from training"
+        )
     if mismatches:
         errors.append(f"tokenization differs from the HF tokenizer on {len(mismatches)} of {len(PROBES)} probes")
     if result["generation"]["tokens"] < 1:
         errors.append("greedy generation produced no tokens")
     if check_logits and not result["logits"]["within_tolerance"]:
-        errors.append(f"next-token logits differ from the merged model by {result['logits']['max_abs_diff']:.4g} "
-                      f"(tolerance {result['logits']['tolerance']:.3g})")
+        errors.append(
+            f"next-token logits differ from the merged model by {result['logits']['max_abs_diff']:.4g} "
+            f"(tolerance {result['logits']['tolerance']:.3g})"
+        )
     result["ok"] = not errors
     if errors:
         result["error"] = "; ".join(errors)
@@ -127,18 +147,27 @@ def _logits(gguf: str, tok: Any, merged: str, judged: bool) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    prompt = tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True) if tok.chat_template else PROBES[0]
+    prompt = (
+        tok.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True) if tok.chat_template else PROBES[0]
+    )
     ids = tok.encode(prompt, add_special_tokens=True)
     model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
     with torch.no_grad():
         want = model(torch.tensor([ids])).logits[0, -1].numpy()
-    llm = llama_cpp.Llama(model_path=gguf, n_ctx=512, n_threads=2, seed=0, verbose=False, logits_all=True)  # fresh; scores[-1] is wrong without logits_all (0.3.36)
+    llm = llama_cpp.Llama(
+        model_path=gguf, n_ctx=512, n_threads=2, seed=0, verbose=False, logits_all=True
+    )  # fresh; scores[-1] is wrong without logits_all (0.3.36)
     llm.eval(ids)
     got = np.asarray(llm.scores[llm.n_tokens - 1], dtype=np.float32)
     diff = float(np.abs(got - want).max())
     tolerance = F16_TOLERANCE * max(1.0, float(np.abs(want).max()))
-    return {"max_abs_diff": diff, "tolerance": tolerance, "judged": judged, "within_tolerance": diff <= tolerance,
-            "top1_match": int(got.argmax()) == int(want.argmax())}
+    return {
+        "max_abs_diff": diff,
+        "tolerance": tolerance,
+        "judged": judged,
+        "within_tolerance": diff <= tolerance,
+        "top1_match": int(got.argmax()) == int(want.argmax()),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -18,22 +18,37 @@ LIBRARY = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}
 TITLE = {"adapter": "LoRA adapter", "merged": "merged model", "gguf": "GGUF files"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt")
-HYPERPARAMETERS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "lora_target_linear", "lora_target_modules",
-                   "learning_rate", "optimizer", "lr_scheduler", "num_epochs", "max_steps", "micro_batch_size",
-                   "gradient_accumulation_steps", "sequence_len", "sample_packing", "rl")
-DEFAULT_LICENSE = "other"   # the spec has no license key; the base model's license applies
+HYPERPARAMETERS = (
+    "adapter",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_linear",
+    "lora_target_modules",
+    "learning_rate",
+    "optimizer",
+    "lr_scheduler",
+    "num_epochs",
+    "max_steps",
+    "micro_batch_size",
+    "gradient_accumulation_steps",
+    "sequence_len",
+    "sample_packing",
+    "rl",
+)
+DEFAULT_LICENSE = "other"  # the spec has no license key; the base model's license applies
 
 
 @dataclass(frozen=True)
 class CardInputs:
-    kind: str                          # adapter | merged | gguf
+    kind: str  # adapter | merged | gguf
     repo_id: str
-    repos: dict[str, str]              # every repo this run pushes (kind -> id), for cross-links
-    spec: dict[str, Any]               # the effective spec
-    config: dict[str, Any]             # the rendered Axolotl config
+    repos: dict[str, str]  # every repo this run pushes (kind -> id), for cross-links
+    spec: dict[str, Any]  # the effective spec
+    config: dict[str, Any]  # the rendered Axolotl config
     manifest: dict[str, Any]
     metrics: dict[str, dict[str, Any]]  # eval results: {metric: {"base": x, "tuned": y}}
-    files: list[str]                   # the repo's files (the card aside)
+    files: list[str]  # the repo's files (the card aside)
 
 
 def is_hub_id(ref: str) -> bool:
@@ -65,18 +80,33 @@ def card_metadata(inp: CardInputs) -> dict[str, Any]:
     if datasets := hub_datasets(inp):
         meta["datasets"] = datasets
     task = str(inp.spec.get("task", "custom"))
-    meta["tags"] = ["axowrap", "axolotl", task, *(["lora"] if inp.kind == "adapter" else []),
-                    *(["gguf"] if inp.kind == "gguf" else [])]
+    meta["tags"] = [
+        "axowrap",
+        "axolotl",
+        task,
+        *(["lora"] if inp.kind == "adapter" else []),
+        *(["gguf"] if inp.kind == "gguf" else []),
+    ]
     meta["pipeline_tag"] = "text-generation"
     if inp.metrics:
-        metrics = [{"type": name, "value": values["tuned"], "name": name}
-                   for name, values in sorted(inp.metrics.items()) if isinstance(values.get("tuned"), (int, float))]
+        metrics = [
+            {"type": name, "value": values["tuned"], "name": name}
+            for name, values in sorted(inp.metrics.items())
+            if isinstance(values.get("tuned"), (int, float))
+        ]
         if metrics:
-            meta["model-index"] = [{"name": inp.repo_id.split("/")[-1], "results": [{
-                "task": {"type": "text-generation", "name": task},
-                "dataset": {"name": "held-out split of the training data", "type": "json"},
-                "metrics": metrics,
-            }]}]
+            meta["model-index"] = [
+                {
+                    "name": inp.repo_id.split("/")[-1],
+                    "results": [
+                        {
+                            "task": {"type": "text-generation", "name": task},
+                            "dataset": {"name": "held-out split of the training data", "type": "json"},
+                            "metrics": metrics,
+                        }
+                    ],
+                }
+            ]
     return meta
 
 
@@ -96,8 +126,14 @@ def eval_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         delta = values.get("delta")
         if delta is None and isinstance(base, (int, float)) and isinstance(tuned, (int, float)):
             delta = tuned - base
-        rows.append({"metric": name, "base": show(base), "tuned": show(tuned),
-                     "delta": (f"{delta:+.4g}" if isinstance(delta, (int, float)) else "-")})
+        rows.append(
+            {
+                "metric": name,
+                "base": show(base),
+                "tuned": show(tuned),
+                "delta": (f"{delta:+.4g}" if isinstance(delta, (int, float)) else "-"),
+            }
+        )
     return rows
 
 
@@ -118,10 +154,22 @@ def render_card(inp: CardInputs) -> str:
     holdout = {k: held.get(k) for k in ("rows", "fraction", "seed")}
     hyper = {k: inp.config[k] for k in HYPERPARAMETERS if inp.config.get(k) not in (None, False)}
     text = render_template(
-        "modelcard.md.j2", meta=meta, kind=inp.kind, title=TITLE[inp.kind], repo_id=inp.repo_id, repos=inp.repos,
-        base=base_model(inp), base_on_hub=is_hub_id(base_model(inp)), task=inp.spec.get("task", "custom"),
-        method=inp.spec.get("method", "lora"), datasets=datasets(inp), holdout=holdout, hyper=hyper, eval_rows=eval_rows(inp.metrics),
-        ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")], has_modelfile="Modelfile" in inp.files,
+        "modelcard.md.j2",
+        meta=meta,
+        kind=inp.kind,
+        title=TITLE[inp.kind],
+        repo_id=inp.repo_id,
+        repos=inp.repos,
+        base=base_model(inp),
+        base_on_hub=is_hub_id(base_model(inp)),
+        task=inp.spec.get("task", "custom"),
+        method=inp.spec.get("method", "lora"),
+        datasets=datasets(inp),
+        holdout=holdout,
+        hyper=hyper,
+        eval_rows=eval_rows(inp.metrics),
+        ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")],
+        has_modelfile="Modelfile" in inp.files,
         spec_yaml=yaml.safe_dump(inp.spec, sort_keys=False, allow_unicode=True).rstrip("\n"),
         versions={k: v for k, v in (inp.manifest.get("versions") or {}).items() if v},
     )
@@ -135,8 +183,12 @@ def check_card(text: str, meta: dict[str, Any], repo_id: str) -> None:
 
     try:
         parsed = ModelCard(text, ignore_metadata_errors=False).data.to_dict()
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bug in the card
-        raise AxowrapError(f"model card for {repo_id} does not parse: {exc}", hint="report this: the card template is wrong") from None
+    except Exception as exc:
+        raise AxowrapError(
+            f"model card for {repo_id} does not parse: {exc}", hint="report this: the card template is wrong"
+        ) from None
     if parsed != meta:
-        raise AxowrapError(f"model card for {repo_id}: metadata does not round-trip ({parsed} != {meta})",
-                           hint="report this: the card template is wrong")
+        raise AxowrapError(
+            f"model card for {repo_id}: metadata does not round-trip ({parsed} != {meta})",
+            hint="report this: the card template is wrong",
+        )

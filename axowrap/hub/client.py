@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from axowrap.hub.plan import PlanFile
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-BACKOFF = (1.0, 2.0, 4.0, 8.0)   # seconds slept before each retry
+BACKOFF = (1.0, 2.0, 4.0, 8.0)  # seconds slept before each retry
 RETRY_STATUS = {429, 500, 502, 503, 504}
 T = TypeVar("T")
 
@@ -29,8 +29,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class RemoteFile:
     size: int
-    git_oid: str            # sha1 of the git blob (for LFS files: of the pointer)
-    sha256: str | None      # LFS files only
+    git_oid: str  # sha1 of the git blob (for LFS files: of the pointer)
+    sha256: str | None  # LFS files only
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -69,34 +69,50 @@ def hub_error(exc: BaseException, repo_id: str, endpoint: str, what: str) -> Axo
     status = _status(exc)
     owner = repo_id.split("/")[0]
     if status == 401:
-        return AxowrapError(f"{what} {repo_id}: the Hub at {endpoint} rejected the token (401 Unauthorized)",
-                            hint="log in with `hf auth login` or set HF_TOKEN to a valid token")
+        return AxowrapError(
+            f"{what} {repo_id}: the Hub at {endpoint} rejected the token (401 Unauthorized)",
+            hint="log in with `hf auth login` or set HF_TOKEN to a valid token",
+        )
     if status == 403:
-        return AxowrapError(f"{what} {repo_id}: the token may not write there (403 Forbidden)",
-                            hint=f"use a token with write access, and check you are a member of `{owner}` with write rights")
+        return AxowrapError(
+            f"{what} {repo_id}: the token may not write there (403 Forbidden)",
+            hint=f"use a token with write access, and check you are a member of `{owner}` with write rights",
+        )
     if status == 404:
-        return AxowrapError(f"{what} {repo_id}: not found at {endpoint} (404)",
-                            hint=f"check the repo id and that the user or org `{owner}` exists and you belong to it")
+        return AxowrapError(
+            f"{what} {repo_id}: not found at {endpoint} (404)",
+            hint=f"check the repo id and that the user or org `{owner}` exists and you belong to it",
+        )
     detail = f"HTTP {status}" if status else type(exc).__name__
-    return AxowrapError(f"{what} {repo_id}: failed at {endpoint} ({detail}) after {len(BACKOFF) + 1} tries",
-                        hint="check the endpoint and your connection, then rerun `axowrap push RUN` (it resumes)")
+    return AxowrapError(
+        f"{what} {repo_id}: failed at {endpoint} ({detail}) after {len(BACKOFF) + 1} tries",
+        hint="check the endpoint and your connection, then rerun `axowrap push RUN` (it resumes)",
+    )
 
 
 class HubClient:
     """HfApi for one endpoint and token, with retries and clear errors."""
 
-    def __init__(self, endpoint: str | None = None, *, sleep: Callable[[float], None] = time.sleep,
-                 echo: Callable[[str], None] = lambda _line: None) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        echo: Callable[[str], None] = lambda _line: None,
+    ) -> None:
         from huggingface_hub import HfApi, constants, get_token
 
         self.endpoint = resolve_endpoint(endpoint)
         if constants.HF_HUB_OFFLINE:
-            raise AxowrapError("HF_HUB_OFFLINE is set: huggingface_hub will not reach any Hub",
-                               hint="unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) to push")
+            raise AxowrapError(
+                "HF_HUB_OFFLINE is set: huggingface_hub will not reach any Hub",
+                hint="unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) to push",
+            )
         token = get_token()
         if not token:
-            raise AxowrapError(f"no Hugging Face token to push to {self.endpoint}",
-                               hint="set HF_TOKEN or run `hf auth login`")
+            raise AxowrapError(
+                f"no Hugging Face token to push to {self.endpoint}", hint="set HF_TOKEN or run `hf auth login`"
+            )
         self._api = HfApi(endpoint=self.endpoint, token=token)
         self._sleep = sleep
         self._echo = echo
@@ -107,10 +123,12 @@ class HubClient:
                 return fn()
             except AxowrapError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below, re-raised as AxowrapError
+            except Exception as exc:
                 if delay is None or not _transient(exc):
                     raise hub_error(exc, repo_id, self.endpoint, what) from None
-                self._echo(f"push: {what} {repo_id}: {_status(exc) or type(exc).__name__}, retry {attempt + 1} in {delay:g}s")
+                self._echo(
+                    f"push: {what} {repo_id}: {_status(exc) or type(exc).__name__}, retry {attempt + 1} in {delay:g}s"
+                )
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -121,6 +139,7 @@ class HubClient:
 
     def remote_files(self, repo_id: str) -> dict[str, RemoteFile]:
         """Every file in the repo's main branch with its size and hashes."""
+
         def listing() -> dict[str, RemoteFile]:
             out = {}
             for entry in self._api.list_repo_tree(repo_id, recursive=True):
@@ -139,8 +158,12 @@ class HubClient:
 
         def attempt() -> Any:
             # fresh operations each try: a failed try may have consumed upload state
-            ops = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=f.content if f.content is not None else str(f.local))
-                   for f in files]
+            ops = [
+                CommitOperationAdd(
+                    path_in_repo=f.path, path_or_fileobj=f.content if f.content is not None else str(f.local)
+                )
+                for f in files
+            ]
             return self._api.create_commit(repo_id, operations=ops, commit_message=message)
 
         info = self._call("uploading to", repo_id, attempt)

@@ -21,8 +21,15 @@ from axowrap.rundir import RunDir
 
 KINDS = ("adapter", "merged", "gguf")
 ADAPTER_FILES = (
-    "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "tokenizer.json", "tokenizer.model",
-    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "chat_template.jinja",
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
 )
 CARD = "README.md"
 NOT_MODEL_FILES = (CARD, "debug.log", "training_args.bin")
@@ -30,7 +37,7 @@ NOT_MODEL_FILES = (CARD, "debug.log", "training_args.bin")
 
 @dataclass(frozen=True)
 class PlanFile:
-    path: str                  # path in the repo
+    path: str  # path in the repo
     size: int
     sha256: str
     local: Path | None = None  # a file of the run directory ...
@@ -79,8 +86,10 @@ def generated_file(name: str, text: str) -> PlanFile:
 
 
 def _missing(kind: str, where: Path, step: str, run: RunDir) -> StepFailed:
-    return StepFailed(f"push: export.hub.{kind} is set but there is nothing to upload in {where}",
-                      hint=f"run `axowrap {step} {run.root}` first (and make sure the spec enables it)")
+    return StepFailed(
+        f"push: export.hub.{kind} is set but there is nothing to upload in {where}",
+        hint=f"run `axowrap {step} {run.root}` first (and make sure the spec enables it)",
+    )
 
 
 def artifact_files(kind: str, run: RunDir, spec: dict[str, Any]) -> list[PlanFile]:
@@ -110,13 +119,18 @@ def artifact_files(kind: str, run: RunDir, spec: dict[str, Any]) -> list[PlanFil
 
 def repo_modelfile(text: str) -> str:
     """serve/Modelfile points at ../gguf/NAME.gguf; in the repo the GGUF sits beside it."""
-    lines = [f"FROM ./{line.split()[-1].rsplit('/', 1)[-1]}" if line.startswith("FROM ") and line.rstrip().endswith(".gguf")
-             else line for line in text.splitlines()]
+    lines = [
+        f"FROM ./{line.split()[-1].rsplit('/', 1)[-1]}"
+        if line.startswith("FROM ") and line.rstrip().endswith(".gguf")
+        else line
+        for line in text.splitlines()
+    ]
     return "\n".join(lines) + "\n"
 
 
-def build_plan(run: RunDir, spec: dict[str, Any], config: dict[str, Any], state: dict[str, Any],
-               manifest: dict[str, Any]) -> list[RepoPlan]:
+def build_plan(
+    run: RunDir, spec: dict[str, Any], config: dict[str, Any], state: dict[str, Any], manifest: dict[str, Any]
+) -> list[RepoPlan]:
     """One RepoPlan per repo the spec names, each with its rendered, checked card."""
     from axowrap.hub.cards import CardInputs, render_card
 
@@ -125,8 +139,16 @@ def build_plan(run: RunDir, spec: dict[str, Any], config: dict[str, Any], state:
     plans = []
     for kind, repo_id in repos.items():
         files = artifact_files(kind, run, spec)
-        inputs = CardInputs(kind=kind, repo_id=repo_id, repos=repos, spec=spec, config=config, manifest=manifest,
-                            metrics=eval_metrics(run, state), files=[f.path for f in files])
+        inputs = CardInputs(
+            kind=kind,
+            repo_id=repo_id,
+            repos=repos,
+            spec=spec,
+            config=config,
+            manifest=manifest,
+            metrics=eval_metrics(run, state),
+            files=[f.path for f in files],
+        )
         plans.append(RepoPlan(kind, repo_id, private, [*files, generated_file(CARD, render_card(inputs))]))
     return plans
 
@@ -155,7 +177,9 @@ def describe(plans: list[RepoPlan], endpoint: str) -> str:
     lines = []
     for plan in plans:
         visibility = "private" if plan.private else "public"
-        lines.append(f"{endpoint}/{plan.repo_id}  ({plan.kind}, {visibility}, {len(plan.files)} files, {human_size(plan.size)})")
+        lines.append(
+            f"{endpoint}/{plan.repo_id}  ({plan.kind}, {visibility}, {len(plan.files)} files, {human_size(plan.size)})"
+        )
         lines += [f"  {f.path:<40} {human_size(f.size):>10}" for f in plan.files]
     for plan in plans:
         lines += ["", f"----- {plan.repo_id}/{CARD} -----", plan.card.rstrip("\n")]

@@ -23,16 +23,16 @@ def accelerate_config(lay: Layout, main_ip: str = "127.0.0.1", main_port: int = 
         "compute_environment": "LOCAL_MACHINE",
         "distributed_type": "MULTI_GPU",
         "num_machines": lay.nodes,
-        "num_processes": lay.world_size,          # total, over all nodes (accelerate's meaning)
+        "num_processes": lay.world_size,  # total, over all nodes (accelerate's meaning)
         "machine_rank": 0,
         "main_process_ip": main_ip,
         "main_process_port": main_port,
         "rdzv_backend": "static",
         "same_network": True,
         "main_training_function": "main",
-        "mixed_precision": "no",                  # Axolotl's bf16/fp16 keys decide
+        "mixed_precision": "no",  # Axolotl's bf16/fp16 keys decide
         "dynamo_config": {},
-        "use_cpu": False,                         # CPU DDP: ACCELERATE_USE_CPU in the environment
+        "use_cpu": False,  # CPU DDP: ACCELERATE_USE_CPU in the environment
         "gpu_ids": "all",
         "downcast_bf16": "no",
         "tpu_env": [],

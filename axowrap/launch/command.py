@@ -58,9 +58,20 @@ def launch_argv(
     lay = layout(spec)
     env = dict(BASE_ENV)
     if not lay.distributed:
-        if support_files(spec):   # ZeRO with CPU offload on one GPU still needs its JSON
+        if support_files(spec):  # ZeRO with CPU offload on one GPU still needs its JSON
             write_launch_files(spec, config_path.parent)
-        argv = [accelerate, "launch", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        argv = [
+            accelerate,
+            "launch",
+            "--num_processes",
+            "1",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+        ]
         if lay.is_cpu:
             argv.append("--cpu")
         return [*argv, "-m", "axolotl.cli.train", str(config_path)], env
@@ -71,13 +82,36 @@ def launch_argv(
     check: list[str] = []
     if lay.nodes > 1:
         # Every node reports its environment first; all refuse to start when they differ.
-        check = [sys.executable, "-m", "axowrap.launch.envcheck", str(config_path.parent), "--rank", str(rank),
-                 "--nodes", str(lay.nodes), "--main-ip", ip, "--port", str(port + 1), "--"]
+        check = [
+            sys.executable,
+            "-m",
+            "axowrap.launch.envcheck",
+            str(config_path.parent),
+            "--rank",
+            str(rank),
+            "--nodes",
+            str(lay.nodes),
+            "--main-ip",
+            ip,
+            "--port",
+            str(port + 1),
+            "--",
+        ]
     argv = [
         *check,
-        accelerate, "launch", "--config_file", str(acc_config),
-        "--machine_rank", str(rank), "--main_process_ip", ip, "--main_process_port", str(port),
-        "-m", "axolotl.cli.train", str(config_path),
+        accelerate,
+        "launch",
+        "--config_file",
+        str(acc_config),
+        "--machine_rank",
+        str(rank),
+        "--main_process_ip",
+        ip,
+        "--main_process_port",
+        str(port),
+        "-m",
+        "axolotl.cli.train",
+        str(config_path),
     ]
     if lay.is_cpu:
         # gloo DDP on CPU (see axowrap.launch.cpu_ddp): without this each process trains alone.

@@ -32,7 +32,7 @@ def zero_config(strategy: str, offload: bool = False) -> dict[str, Any]:
             stage3_param_persistence_threshold="auto",
             stage3_max_live_parameters=0,
             stage3_max_reuse_distance=0,
-            stage3_gather_16bit_weights_on_model_save=True,   # a loadable final model
+            stage3_gather_16bit_weights_on_model_save=True,  # a loadable final model
         )
     if offload:
         zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
@@ -42,8 +42,15 @@ def zero_config(strategy: str, offload: bool = False) -> dict[str, Any]:
     return {
         "zero_optimization": zero,
         "bf16": {"enabled": "auto"},
-        "fp16": {"enabled": "auto", "auto_cast": False, "loss_scale": 0, "initial_scale_power": 32,
-                 "loss_scale_window": 1000, "hysteresis": 2, "min_loss_scale": 1},
+        "fp16": {
+            "enabled": "auto",
+            "auto_cast": False,
+            "loss_scale": 0,
+            "initial_scale_power": 32,
+            "loss_scale_window": 1000,
+            "hysteresis": 2,
+            "min_loss_scale": 1,
+        },
         "gradient_accumulation_steps": "auto",
         "gradient_clipping": "auto",
         "train_batch_size": "auto",

@@ -20,7 +20,7 @@ CPU_DDP_PLUGIN = "axowrap.launch.cpu_ddp.CpuDdpPlugin"
 @dataclass(frozen=True)
 class Layout:
     target: str
-    gpus_per_node: int     # processes per node (on CPU: processes)
+    gpus_per_node: int  # processes per node (on CPU: processes)
     nodes: int
     strategy: str
     offload: bool

@@ -43,8 +43,12 @@ def _cuda() -> dict[str, Any]:
         pass
     if shutil.which("nvidia-smi"):
         try:
-            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=20)
+            smi = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             out["driver"] = (smi.stdout.split() or [None])[0]
         except (OSError, subprocess.TimeoutExpired):
             pass
@@ -78,8 +82,9 @@ def differences(reports: dict[int, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def exchange(report: dict[str, Any], *, rank: int, nodes: int, host: str, port: int,
-             timeout_s: float = TIMEOUT_S) -> list[str]:
+def exchange(
+    report: dict[str, Any], *, rank: int, nodes: int, host: str, port: int, timeout_s: float = TIMEOUT_S
+) -> list[str]:
     """Share `report` with every node; returns the differences rank 0 found (same list on all)."""
     from torch.distributed import TCPStore
 
@@ -91,7 +96,7 @@ def exchange(report: dict[str, Any], *, rank: int, nodes: int, host: str, port: 
         reports = {r: json.loads(store.get(f"env/{r}")) for r in range(nodes)}
         diffs = differences(reports)
         store.set("verdict", json.dumps(diffs))
-        store.wait([f"ack/{r}" for r in range(1, nodes)])   # the store lives as long as rank 0 does
+        store.wait([f"ack/{r}" for r in range(1, nodes)])  # the store lives as long as rank 0 does
         return diffs
     store.wait(["verdict"])
     diffs = json.loads(store.get("verdict"))
@@ -118,11 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True, help="the exchange port (training port + 1)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S)
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[argv.index("--") + 1:] if "--" in argv else []
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     try:
-        check_nodes(RunDir(args.run_dir), rank=args.rank, nodes=args.nodes, host=args.main_ip, port=args.port,
-                    timeout_s=args.timeout)
+        check_nodes(
+            RunDir(args.run_dir),
+            rank=args.rank,
+            nodes=args.nodes,
+            host=args.main_ip,
+            port=args.port,
+            timeout_s=args.timeout,
+        )
     except AxowrapError as exc:
         if args.rank == 0:
             print(f"error: {exc.message}\n  hint: {exc.hint}", file=sys.stderr, flush=True)

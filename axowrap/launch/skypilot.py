@@ -20,19 +20,25 @@ REMOTE_ROOT = "/axowrap/job"
 REMOTE_RUNS = "/axowrap/runs"
 # SkyPilot accelerator names for axowrap's targets.
 ACCELERATORS = {
-    "t4-16gb": "T4", "a10g-24gb": "A10G", "l4-24gb": "L4", "rtx4090-24gb": "RTX4090",
-    "a100-40gb": "A100", "a100-80gb": "A100-80GB", "h100-80gb": "H100", "h200-141gb": "H200",
+    "t4-16gb": "T4",
+    "a10g-24gb": "A10G",
+    "l4-24gb": "L4",
+    "rtx4090-24gb": "RTX4090",
+    "a100-40gb": "A100",
+    "a100-80gb": "A100-80GB",
+    "h100-80gb": "H100",
+    "h200-141gb": "H200",
 }
 TORCH_PIN = "torch==2.13.0"
 
 
 @dataclass
 class SkyOptions:
-    bucket: str | None = None          # a bucket name for the run directory (resume after preemption)
+    bucket: str | None = None  # a bucket name for the run directory (resume after preemption)
     use_spot: bool = False
     disk_size: int = 256
     port: int = 29500
-    install: str | None = None         # pip requirement(s) for axowrap instead of the lock / version pin
+    install: str | None = None  # pip requirement(s) for axowrap instead of the lock / version pin
     nccl: dict[str, str] = field(default_factory=dict)
 
 
@@ -78,7 +84,7 @@ def install_line(spec_path: Path, override: str | None) -> tuple[str, str, str]:
         return TORCH_PIN, override, "from --install"
     try:
         from axowrap.team.lock import find_lock, read_lock
-    except ImportError:   # the lock module is optional
+    except ImportError:  # the lock module is optional
         find_lock = None
     if find_lock is not None:
         try:

@@ -26,7 +26,7 @@ class SlurmOptions:
     job_name: str | None = None
     runs_root: Path = Path("runs")
     port: int = 29500
-    nccl: dict[str, str] = field(default_factory=dict)   # NAME=VALUE defaults replacing/adding to NCCL_DEFAULTS
+    nccl: dict[str, str] = field(default_factory=dict)  # NAME=VALUE defaults replacing/adding to NCCL_DEFAULTS
 
 
 def _directive(option: str, value: str | None) -> str | None:
@@ -69,7 +69,7 @@ def write_slurm(spec_path: Path, opts: SlurmOptions, output: Path) -> Path:
     text = slurm_script(spec_path, opts, script_name=output.name)
     if re.search(r"\s", str(opts.runs_root.expanduser().resolve())):
         raise UsageError(f"--runs-root {opts.runs_root}: #SBATCH --output cannot hold a path with spaces")
-    opts.runs_root.expanduser().mkdir(parents=True, exist_ok=True)   # Slurm does not create the log folder
+    opts.runs_root.expanduser().mkdir(parents=True, exist_ok=True)  # Slurm does not create the log folder
     atomic_write(output, text)
     output.chmod(0o755)
     return output

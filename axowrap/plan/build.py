@@ -92,16 +92,30 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "model": {"name": self.dims.name, "source": self.dims.source, "params": self.dims.params,
-                      "hidden": self.dims.hidden, "layers": self.dims.layers, "vocab": self.dims.vocab},
-            "target": {"name": self.target.name, "gpus": self.target.gpus * self.target.nodes, "limit_gb": round(self.limit / GB, 2), "limit": self.limit_label},
+            "model": {
+                "name": self.dims.name,
+                "source": self.dims.source,
+                "params": self.dims.params,
+                "hidden": self.dims.hidden,
+                "layers": self.dims.layers,
+                "vocab": self.dims.vocab,
+            },
+            "target": {
+                "name": self.target.name,
+                "gpus": self.target.gpus * self.target.nodes,
+                "limit_gb": round(self.limit / GB, 2),
+                "limit": self.limit_label,
+            },
             "setup": vars(self.setup),
             "memory_gb": self.estimate.gb(),
             "total_gb": round(self.estimate.total / GB, 2),
             "trainable_params": self.estimate.trainable,
             "fits": self.fits,
             "headroom_gb": round(self.headroom / GB, 2),
-            "recommendations": [{"change": r.change, "total_gb": round(r.estimate.total / GB, 2), "fits": r.fits} for r in self.recommendations],
+            "recommendations": [
+                {"change": r.change, "total_gb": round(r.estimate.total / GB, 2), "fits": r.fits}
+                for r in self.recommendations
+            ],
             "time": self.time,
             "disk_gb": {k: round(v / GB, 2) for k, v in self.disk.items()},
             "notes": self.notes,
@@ -120,10 +134,17 @@ def fit_check(spec: Spec, target: Target) -> Plan:
     return plan
 
 
-def plan_spec(spec_path: Path, target: Target | None = None, *, throughput: float | None = None,
-              price: float | None = None, tokens: bool = True) -> Plan:
+def plan_spec(
+    spec_path: Path,
+    target: Target | None = None,
+    *,
+    throughput: float | None = None,
+    price: float | None = None,
+    tokens: bool = True,
+) -> Plan:
     """The full plan: memory, verdict, recommendations, time and cost from the data, disk."""
-    from axowrap.plan.cost import checkpoint_count, disk, throughput as assumed, time_and_cost
+    from axowrap.plan.cost import checkpoint_count, disk, time_and_cost
+    from axowrap.plan.cost import throughput as assumed
     from axowrap.render import spec_target
     from axowrap.spec import load_spec
 
@@ -143,10 +164,18 @@ def plan_spec(spec_path: Path, target: Target | None = None, *, throughput: floa
         epochs_float = training["max_steps"] * per_step / rows
         count = round(count * epochs_float)
         epochs = 1
-    plan.time = time_and_cost(count, epochs, plan.setup, assumed(plan.dims, plan.setup, tgt.name, throughput), tgt.name, price)
+    plan.time = time_and_cost(
+        count, epochs, plan.setup, assumed(plan.dims, plan.setup, tgt.name, throughput), tgt.name, price
+    )
     export = spec.data.get("export") or {}
-    plan.disk = disk(plan.dims, plan.setup, plan.estimate, checkpoint_count(training, rows, plan.setup),
-                     list(export.get("gguf") or []), bool(export.get("merge")))
+    plan.disk = disk(
+        plan.dims,
+        plan.setup,
+        plan.estimate,
+        checkpoint_count(training, rows, plan.setup),
+        list(export.get("gguf") or []),
+        bool(export.get("merge")),
+    )
     return plan
 
 

@@ -24,13 +24,25 @@ GPU_CLASSES: dict[str, tuple[float, float]] = {
     "h200-141gb": (989, 3.79),
 }
 # Bits per weight of each GGUF type (llama.cpp's figures for a 7B; k-quants mix types).
-GGUF_BITS = {"f16": 16.0, "bf16": 16.0, "q8_0": 8.5, "q6_k": 6.56, "q5_k_m": 5.69, "q5_k_s": 5.54, "q5_0": 5.5,
-             "q4_k_m": 4.85, "q4_k_s": 4.58, "q4_0": 4.5, "q3_k_m": 3.91, "q2_k": 3.35}
+GGUF_BITS = {
+    "f16": 16.0,
+    "bf16": 16.0,
+    "q8_0": 8.5,
+    "q6_k": 6.56,
+    "q5_k_m": 5.69,
+    "q5_k_s": 5.54,
+    "q5_0": 5.5,
+    "q4_k_m": 4.85,
+    "q4_k_s": 4.58,
+    "q4_0": 4.5,
+    "q3_k_m": 3.91,
+    "q2_k": 3.35,
+}
 
 
 @dataclass(frozen=True)
 class Throughput:
-    tokens_per_s: float       # per GPU
+    tokens_per_s: float  # per GPU
     source: str
 
 
@@ -49,10 +61,15 @@ def throughput(dims: Dims, setup: Setup, target: str, override: float | None = N
     tflops = GPU_CLASSES[target][0]
     mfu = MFU * (QLORA_SLOWDOWN if setup.bits == 4 else 1.0)
     tps = tflops * 1e12 * mfu / flops_per_token(dims, setup)
-    return Throughput(tps, f"{tflops:g} TFLOPs x {mfu:.0%} utilization / {flops_per_token(dims, setup) / dims.params:g} x params FLOPs per token")
+    return Throughput(
+        tps,
+        f"{tflops:g} TFLOPs x {mfu:.0%} utilization / {flops_per_token(dims, setup) / dims.params:g} x params FLOPs per token",
+    )
 
 
-def time_and_cost(tokens: int, epochs: int, setup: Setup, tp: Throughput | None, target: str, price: float | None = None) -> dict[str, Any]:
+def time_and_cost(
+    tokens: int, epochs: int, setup: Setup, tp: Throughput | None, target: str, price: float | None = None
+) -> dict[str, Any]:
     if tp is None:
         return {"tokens": tokens * epochs, "note": f"no throughput assumption for {target!r}: pass --throughput"}
     gpus = max(1, setup.gpus)
@@ -81,7 +98,11 @@ def disk(dims: Dims, setup: Setup, est: Estimate, checkpoints: int, gguf: list[s
     else:
         output = dims.params * 2.0
         ckpt = dims.params * (2.0 + 4.0 + moments)
-    out = {"base model download": dims.params * 2.0, f"checkpoints ({checkpoints})": ckpt * checkpoints, "trained output": output}
+    out = {
+        "base model download": dims.params * 2.0,
+        f"checkpoints ({checkpoints})": ckpt * checkpoints,
+        "trained output": output,
+    }
     if merge and setup.adapter:
         out["merged model"] = dims.params * 2.0
     for q in gguf:

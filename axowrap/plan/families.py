@@ -43,8 +43,13 @@ class Dims:
         """(in, out) of each linear layer in one decoder layer, by Hugging Face module name."""
         h, i = self.hidden, self.intermediate
         return {
-            "q_proj": (h, self.q_dim), "k_proj": (h, self.kv_dim), "v_proj": (h, self.kv_dim), "o_proj": (self.q_dim, h),
-            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h),
+            "q_proj": (h, self.q_dim),
+            "k_proj": (h, self.kv_dim),
+            "v_proj": (h, self.kv_dim),
+            "o_proj": (self.q_dim, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
         }
 
     @property
@@ -62,7 +67,9 @@ class Dims:
         return self.layers * self.layer_linear_params + self.embedding_params + norms
 
 
-def _d(name: str, pattern: str, h: int, L: int, i: int, nh: int, nkv: int, V: int, tied: bool, hd: int | None = None) -> tuple[re.Pattern[str], Dims]:
+def _d(
+    name: str, pattern: str, h: int, L: int, i: int, nh: int, nkv: int, V: int, tied: bool, hd: int | None = None
+) -> tuple[re.Pattern[str], Dims]:
     return re.compile(pattern), Dims(name, h, L, i, nh, nkv, V, tied, hd)
 
 
@@ -140,7 +147,10 @@ def from_config(path: Path) -> Dims:
             source=str(path),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise AxowrapError(f"{path}: the model config has no usable {exc}", hint="the plan needs hidden_size, num_hidden_layers, intermediate_size, num_attention_heads, vocab_size") from None
+        raise AxowrapError(
+            f"{path}: the model config has no usable {exc}",
+            hint="the plan needs hidden_size, num_hidden_layers, intermediate_size, num_attention_heads, vocab_size",
+        ) from None
 
 
 def model_dims(model: str, local: Path | None = None) -> Dims:

@@ -9,15 +9,22 @@ from typing import Any
 from axowrap.plan.families import Dims
 
 GB = 1e9
-OVERHEAD = 1.5 * GB          # CUDA context + allocator fragmentation (anchors: 1-2 GB)
+OVERHEAD = 1.5 * GB  # CUDA context + allocator fragmentation (anchors: 1-2 GB)
 QUANT_BYTES = {4: 0.55, 8: 1.06}  # bytes per weight of quantized linear layers (NF4 / int8 + constants)
-LOGIT_BYTES = 8              # per token per vocab entry: fp32 logits + their gradient
-MIXED_MASTER = 4             # fp32 master copy per trainable 16-bit weight (mixed precision)
+LOGIT_BYTES = 8  # per token per vocab entry: fp32 logits + their gradient
+MIXED_MASTER = 4  # fp32 master copy per trainable 16-bit weight (mixed precision)
 # Optimizer state bytes per trainable parameter (moments only; a master copy is separate).
 OPTIMIZER_BYTES = {
-    "adamw_torch": 8, "adamw_torch_fused": 8, "paged_adamw_32bit": 8, "adamw_hf": 8,
-    "adamw_8bit": 2, "paged_adamw_8bit": 2, "adamw_bnb_8bit": 2,
-    "lion_8bit": 1, "adafactor": 0.5, "sgd": 0,
+    "adamw_torch": 8,
+    "adamw_torch_fused": 8,
+    "paged_adamw_32bit": 8,
+    "adamw_hf": 8,
+    "adamw_8bit": 2,
+    "paged_adamw_8bit": 2,
+    "adamw_bnb_8bit": 2,
+    "lion_8bit": 1,
+    "adafactor": 0.5,
+    "sgd": 0,
 }
 SHARDED = {  # what each strategy divides by the number of GPUs
     "ddp": (),
@@ -32,8 +39,8 @@ SHARDED = {  # what each strategy divides by the number of GPUs
 class Setup:
     """What memory depends on, read from a spec (see `setup_from_spec`)."""
 
-    method: str = "lora"                  # lora | qlora | dora | full
-    bits: int = 16                        # base weights: 16, 8 (load_in_8bit) or 4 (qlora); 32 on CPU
+    method: str = "lora"  # lora | qlora | dora | full
+    bits: int = 16  # base weights: 16, 8 (load_in_8bit) or 4 (qlora); 32 on CPU
     lora_r: int = 16
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     lora_dropout: float = 0.05
@@ -57,7 +64,7 @@ class Setup:
 
 @dataclass(frozen=True)
 class Estimate:
-    components: dict[str, float]          # bytes per GPU, by component
+    components: dict[str, float]  # bytes per GPU, by component
     trainable: int
     total_params: int
 
@@ -116,7 +123,7 @@ def estimate(dims: Dims, setup: Setup) -> Estimate:
     comps: dict[str, float] = {"weights": weight_bytes(dims, setup)}
     if setup.adapter:
         trainable = adapter_params(dims, setup)
-        comps["adapter"] = trainable * 4.0          # PEFT keeps adapters in fp32
+        comps["adapter"] = trainable * 4.0  # PEFT keeps adapters in fp32
         comps["gradients"] = trainable * 4.0
         comps["optimizer"] = trainable * float(moments)
     else:

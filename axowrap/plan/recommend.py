@@ -38,7 +38,9 @@ def _smaller_batch(s: Setup) -> tuple[str, Setup] | None:
     if s.micro_batch > 1:
         mb = max(1, s.micro_batch // 2)
         ga = s.grad_accum * s.micro_batch // mb
-        return f"micro_batch_size {mb} with gradient_accumulation_steps {ga} (same effective batch)", s.but(micro_batch=mb, grad_accum=ga)
+        return f"micro_batch_size {mb} with gradient_accumulation_steps {ga} (same effective batch)", s.but(
+            micro_batch=mb, grad_accum=ga
+        )
     return None
 
 
@@ -56,7 +58,9 @@ def _optimizer_8bit(s: Setup) -> tuple[str, Setup] | None:
 
 def _zero3(s: Setup) -> tuple[str, Setup] | None:
     if s.gpus > 1 and s.strategy not in ("zero3", "fsdp2"):
-        return f"compute.strategy: zero3 (shard weights, gradients and optimizer over {s.gpus} GPUs)", s.but(strategy="zero3")
+        return f"compute.strategy: zero3 (shard weights, gradients and optimizer over {s.gpus} GPUs)", s.but(
+            strategy="zero3"
+        )
     return None
 
 

@@ -31,15 +31,21 @@ def fit_problems(spec: Spec, target: Target) -> list[Problem]:
     if plan.fits:
         return []
     fixes = [r for r in plan.recommendations if r.fits][:2]
-    tip = "; ".join(f"{r.change} -> {r.estimate.total / GB:.1f} GB" for r in fixes) or "no single change fits: see `axowrap plan`"
+    tip = (
+        "; ".join(f"{r.change} -> {r.estimate.total / GB:.1f} GB" for r in fixes)
+        or "no single change fits: see `axowrap plan`"
+    )
     gpus = target.gpus * target.nodes
-    return [spec.problem(
-        ("compute", "target"),
-        f"the plan estimates {plan.estimate.total / GB:.1f} GB per GPU, more than the {plan.limit / GB:g} GB of {target.name}"
-        + (f" x{gpus}" if gpus > 1 else "") + ": it will not fit",
-        hint=f"{tip} (axowrap plan {spec.path} --target {target.name}:{gpus})",
-        severity="warning",
-    )]
+    return [
+        spec.problem(
+            ("compute", "target"),
+            f"the plan estimates {plan.estimate.total / GB:.1f} GB per GPU, more than the {plan.limit / GB:g} GB of {target.name}"
+            + (f" x{gpus}" if gpus > 1 else "")
+            + ": it will not fit",
+            hint=f"{tip} (axowrap plan {spec.path} --target {target.name}:{gpus})",
+            severity="warning",
+        )
+    ]
 
 
 @rule

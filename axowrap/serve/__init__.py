@@ -10,8 +10,22 @@ from axowrap.rundir import RunDir
 from axowrap.yamlio import atomic_write
 
 # The GGUF the Modelfile and the README use, first one the run has: small but good.
-PREFERENCE = ("q4_k_m", "q5_k_m", "q6_k", "q8_0", "q4_k_s", "q5_k_s", "q5_0", "q4_0", "f16", "bf16", "q3_k_m", "q3_k_l",
-              "q3_k_s", "q2_k")
+PREFERENCE = (
+    "q4_k_m",
+    "q5_k_m",
+    "q6_k",
+    "q8_0",
+    "q4_k_s",
+    "q5_k_s",
+    "q5_0",
+    "q4_0",
+    "f16",
+    "bf16",
+    "q3_k_m",
+    "q3_k_l",
+    "q3_k_s",
+    "q2_k",
+)
 
 
 def choose(types: list[str] | tuple[str, ...]) -> str:

@@ -11,7 +11,14 @@ def readme_text(run: RunDir, name: str, ggufs: dict[str, Path], chosen: str, fam
     from axowrap.render import render_template
 
     return render_template(
-        "serve-README.md.j2", model=name, run_root=str(run.root), merged=str(run.merged), serve_dir=str(run.serve),
-        modelfile=str(run.serve / "Modelfile"), ggufs=[(t, str(p)) for t, p in ggufs.items()], chosen=chosen,
-        chosen_path=str(ggufs[chosen]), family=family,
+        "serve-README.md.j2",
+        model=name,
+        run_root=str(run.root),
+        merged=str(run.merged),
+        serve_dir=str(run.serve),
+        modelfile=str(run.serve / "Modelfile"),
+        ggufs=[(t, str(p)) for t, p in ggufs.items()],
+        chosen=chosen,
+        chosen_path=str(ggufs[chosen]),
+        family=family,
     )

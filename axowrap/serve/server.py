@@ -40,8 +40,10 @@ def find_gguf(run: RunDir, gguf_type: str | None) -> Path:
         return files[choose(list(files))]
     key = check_type(gguf_type)
     if key not in files:
-        raise AxowrapError(f"this run has no {key} GGUF (it has: {', '.join(files)})",
-                           hint=f"add {key} to `export.gguf` in the spec and run `axowrap gguf {run.root}`")
+        raise AxowrapError(
+            f"this run has no {key} GGUF (it has: {', '.join(files)})",
+            hint=f"add {key} to `export.gguf` in the spec and run `axowrap gguf {run.root}`",
+        )
     return files[key]
 
 
@@ -64,7 +66,9 @@ def running(gguf: Path, log: Path, *, n_ctx: int | None = None, start_timeout: f
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
-        proc = subprocess.Popen(server_argv(gguf, port, n_ctx), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            server_argv(gguf, port, n_ctx), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+        )
     url = f"http://{HOST}:{port}/v1"
     try:
         _wait_ready(proc, gguf, url, log, start_timeout)
@@ -88,9 +92,11 @@ def _wait_ready(proc: subprocess.Popen[bytes], gguf: Path, url: str, log: Path, 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-10:]
-            raise AxowrapError(f"the llama.cpp server for {gguf} exited with code {proc.returncode} before answering"
-                               + "".join(f"\n    {line}" for line in tail),
-                               hint=f"see {log}; check the GGUF loads with `axowrap serve`")
+            raise AxowrapError(
+                f"the llama.cpp server for {gguf} exited with code {proc.returncode} before answering"
+                + "".join(f"\n    {line}" for line in tail),
+                hint=f"see {log}; check the GGUF loads with `axowrap serve`",
+            )
         try:
             with urllib.request.urlopen(f"{url}/models", timeout=2):
                 return

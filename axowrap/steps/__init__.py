@@ -24,14 +24,14 @@ class StepContext:
     """What a step gets: the run directory, the effective spec, the rendered Axolotl config."""
 
     run: RunDir
-    spec: dict[str, Any]                 # the effective spec (presets + extends applied)
-    config: dict[str, Any]               # the rendered Axolotl config (as in run.config)
-    log: Path                            # this step's log file (logs/<step>.log)
-    env: dict[str, str] = field(default_factory=dict)   # extra environment for child processes
+    spec: dict[str, Any]  # the effective spec (presets + extends applied)
+    config: dict[str, Any]  # the rendered Axolotl config (as in run.config)
+    log: Path  # this step's log file (logs/<step>.log)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for child processes
     echo: Callable[[str], None] = print  # progress lines for the user (the runner decides where)
-    json_events: bool = False            # --json: the runner wants machine-readable events
+    json_events: bool = False  # --json: the runner wants machine-readable events
     state: dict[str, Any] = field(default_factory=dict)  # results of earlier steps (state.json "steps")
-    dry_run: bool = False                # say what would be done, do nothing
+    dry_run: bool = False  # say what would be done, do nothing
     options: dict[str, Any] = field(default_factory=dict)  # step-specific CLI options (e.g. eval --model)
 
 
@@ -39,10 +39,10 @@ class StepContext:
 class Step:
     name: str
     needs: tuple[str, ...]
-    enabled: Callable[[StepContext], bool]          # does the spec ask for this step?
+    enabled: Callable[[StepContext], bool]  # does the spec ask for this step?
     params: Callable[[StepContext], dict[str, Any]]  # what the fingerprint covers (JSON-able)
-    outputs: Callable[[StepContext], list[Path]]     # must all exist for the step to count as done
-    run: Callable[[StepContext], dict[str, Any]]     # does the work; returns results for state.json
+    outputs: Callable[[StepContext], list[Path]]  # must all exist for the step to count as done
+    run: Callable[[StepContext], dict[str, Any]]  # does the work; returns results for state.json
 
 
 def get_step(name: str) -> Step:

@@ -67,7 +67,9 @@ def tuned_model(ctx: StepContext, which: str) -> Model | None:
         return None
     if which == "merged":
         if not ctx.dry_run and not (ctx.run.merged / "config.json").is_file():
-            raise AxowrapError(f"{ctx.run.merged}: no merged model to evaluate", hint=f"run `axowrap merge {ctx.run.root}` first")
+            raise AxowrapError(
+                f"{ctx.run.merged}: no merged model to evaluate", hint=f"run `axowrap merge {ctx.run.root}` first"
+            )
         return Model("merged", str(ctx.run.merged))
     if which == "gguf":
         from axowrap.serve.server import find_gguf
@@ -77,10 +79,12 @@ def tuned_model(ctx: StepContext, which: str) -> Model | None:
         return Model("gguf", str(find_gguf(ctx.run, ctx.options.get("gguf_type"))))
     if which != "adapter":
         raise AxowrapError(f"eval --model {which!r}: expected one of {', '.join(MODELS)}")
-    if not ctx.config.get("adapter"):   # full fine-tune: output_dir holds the whole model
+    if not ctx.config.get("adapter"):  # full fine-tune: output_dir holds the whole model
         return Model("adapter", str(ctx.run.adapter))
     if not ctx.dry_run and not (ctx.run.adapter / "adapter_config.json").is_file():
-        raise AxowrapError(f"{ctx.run.adapter}: no trained adapter to evaluate", hint=f"run `axowrap train {ctx.run.root}` first")
+        raise AxowrapError(
+            f"{ctx.run.adapter}: no trained adapter to evaluate", hint=f"run `axowrap train {ctx.run.root}` first"
+        )
     return Model("adapter", base, peft=str(ctx.run.adapter))
 
 
@@ -94,7 +98,9 @@ def _database(ctx: StepContext, ev: dict[str, Any]) -> str | None:
 
         path = Path(load_manifest(ctx.run)["spec"]["path"]).parent / path
     if not path.is_file():
-        raise AxowrapError(f"eval.database {ev['database']!r}: {path} not found", hint="point it at the SQLite file of the task")
+        raise AxowrapError(
+            f"eval.database {ev['database']!r}: {path} not found", hint="point it at the SQLite file of the task"
+        )
     return str(path.resolve())
 
 
@@ -104,9 +110,11 @@ LOGLIKELIHOOD_METRICS = ("perplexity", "preference_margin")
 def _check_gguf_metric(ev: dict[str, Any]) -> None:
     metric = ev.get("metric", "exact_match")
     if metric in LOGLIKELIHOOD_METRICS:
-        raise AxowrapError(f"eval --model gguf: metric {metric!r} scores log-likelihoods, which llama.cpp's server "
-                           "cannot give lm-eval token by token",
-                           hint="score the merged model instead (`--model merged`: the GGUF files are converted from it)")
+        raise AxowrapError(
+            f"eval --model gguf: metric {metric!r} scores log-likelihoods, which llama.cpp's server "
+            "cannot give lm-eval token by token",
+            hint="score the merged model instead (`--model merged`: the GGUF files are converted from it)",
+        )
 
 
 def _serve(ctx: StepContext, stack: ExitStack, model: Model) -> Model:
@@ -125,7 +133,9 @@ def device(ctx: StepContext) -> str:
     return str(ctx.options.get("device") or ("cpu" if target == "cpu" else "cuda"))
 
 
-def _run_lm_eval(ctx: StepContext, model: Model, argv: list[str], out: Path, inputs: list[Path]) -> tuple[int, list[str]]:
+def _run_lm_eval(
+    ctx: StepContext, model: Model, argv: list[str], out: Path, inputs: list[Path]
+) -> tuple[int, list[str]]:
     """Run one lm-eval child. The base model's results are reused when its command and the task
     files are unchanged (`eval --model merged` after `--model adapter` does not redo the base)."""
     from axowrap.pipeline import StepInterrupted, run_child
@@ -134,35 +144,60 @@ def _run_lm_eval(ctx: StepContext, model: Model, argv: list[str], out: Path, inp
     for path in inputs:
         digest.update(path.read_bytes())
     stamp = out / "axowrap-inputs.sha256"
-    if model.label == "base" and stamp.is_file() and stamp.read_text() == digest.hexdigest() and any(out.rglob("results_*.json")):
+    if (
+        model.label == "base"
+        and stamp.is_file()
+        and stamp.read_text() == digest.hexdigest()
+        and any(out.rglob("results_*.json"))
+    ):
         ctx.echo(f"eval: reusing the base model's results in {out}")
         return 0, []
     env = {**ctx.env, "TOKENIZERS_PARALLELISM": "false"}
     code, interrupted, tail = run_child(argv, env=env, log=ctx.log, on_record=lambda _rec: None)
     if interrupted:
         raise StepInterrupted("step eval interrupted", hint="rerun the same command to redo the eval")
-    if code == 0 and model.label == "base":   # a tuned model changes with every training: never reused
+    if code == 0 and model.label == "base":  # a tuned model changes with every training: never reused
         atomic_write(stamp, digest.hexdigest())
     return code, tail
 
 
-def _domain(ctx: StepContext, models: list[Model], ev: dict[str, Any]) -> tuple[dict[str, dict[str, float]], int, dict[str, Any]]:
+def _domain(
+    ctx: StepContext, models: list[Model], ev: dict[str, Any]
+) -> tuple[dict[str, dict[str, float]], int, dict[str, Any]]:
     """Write and run the domain task on every model: ({label: {metric: value}}, rows, judge info)."""
     from axowrap.evaluation.tasks import write_task
     from axowrap.pipeline import step_failed
 
     opts = ctx.options
     spec = {**ctx.spec, "eval": {**ev, "database": _database(ctx, ev)}}
-    task = write_task(ctx.run.eval / "task", _holdout(ctx), spec, ctx.config,
-                      max_gen_toks=int(opts.get("max_gen_toks") or 256), limit=opts.get("limit"))
+    task = write_task(
+        ctx.run.eval / "task",
+        _holdout(ctx),
+        spec,
+        ctx.config,
+        max_gen_toks=int(opts.get("max_gen_toks") or 256),
+        limit=opts.get("limit"),
+    )
     values: dict[str, dict[str, float]] = {}
     judged: dict[str, Any] = {}
     for model in models:
         ctx.echo(f"eval: {model.label} model on {task.n} held-out rows")
         out = ctx.run.eval / model.label / task.name
-        argv = lm_eval_argv(model, [task.name], out, include_path=task.folder, device=device(ctx),
-                            batch_size=int(opts.get("batch_size") or 1))
-        code, tail = _run_lm_eval(ctx, model, argv, out, [task.folder / f"{task.name}.yaml", task.folder / "docs.jsonl", task.folder / "utils.py"])
+        argv = lm_eval_argv(
+            model,
+            [task.name],
+            out,
+            include_path=task.folder,
+            device=device(ctx),
+            batch_size=int(opts.get("batch_size") or 1),
+        )
+        code, tail = _run_lm_eval(
+            ctx,
+            model,
+            argv,
+            out,
+            [task.folder / f"{task.name}.yaml", task.folder / "docs.jsonl", task.folder / "utils.py"],
+        )
         if code != 0:
             raise step_failed("eval", argv, code, ctx.log, tail)
         values[model.label] = read_results(out, task.name)
@@ -175,20 +210,32 @@ def _domain(ctx: StepContext, models: list[Model], ev: dict[str, Any]) -> tuple[
 def _judge(ctx: StepContext, settings: dict[str, Any], label: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
     from axowrap.evaluation.judge import judge_samples
 
-    rows = [{"prompt": s["doc"].get("prompt", ""), "reference": s["doc"].get("target", ""),
-             "answer": (s.get("filtered_resps") or [""])[0]} for s in samples]
+    rows = [
+        {
+            "prompt": s["doc"].get("prompt", ""),
+            "reference": s["doc"].get("target", ""),
+            "answer": (s.get("filtered_resps") or [""])[0],
+        }
+        for s in samples
+    ]
     ctx.echo(f"eval: judging {len(rows)} {label} answers at {settings['endpoint']}")
-    return judge_samples(rows, settings, ctx.run.eval / f"judge-{label}.jsonl", api_key=os.environ.get("AXOWRAP_JUDGE_API_KEY"))
+    return judge_samples(
+        rows, settings, ctx.run.eval / f"judge-{label}.jsonl", api_key=os.environ.get("AXOWRAP_JUDGE_API_KEY")
+    )
 
 
-def _standard(ctx: StepContext, models: list[Model], tasks: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+def _standard(
+    ctx: StepContext, models: list[Model], tasks: list[str]
+) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
     """Each listed lm-eval task on each model, alone; a failing task is recorded, not fatal."""
     values: dict[str, dict[str, float]] = {m.label: {} for m in models}
     errors: dict[str, str] = {}
     for task in tasks:
         if any(m.server for m in models):
-            errors[task] = (f"lm-eval task {task!r} not run on the GGUF (standard tasks score log-likelihoods with the "
-                            "model's tokenizer); run `axowrap eval RUN --model merged` for it")
+            errors[task] = (
+                f"lm-eval task {task!r} not run on the GGUF (standard tasks score log-likelihoods with the "
+                "model's tokenizer); run `axowrap eval RUN --model merged` for it"
+            )
             ctx.echo(f"eval: {errors[task]}")
             continue
         for model in models:
@@ -196,8 +243,14 @@ def _standard(ctx: StepContext, models: list[Model], tasks: list[str]) -> tuple[
                 break
             ctx.echo(f"eval: {model.label} model on lm-eval task {task}")
             out = ctx.run.eval / model.label / task
-            argv = lm_eval_argv(model, [task], out, limit=ctx.options.get("limit"), device=device(ctx),
-                                batch_size=int(ctx.options.get("batch_size") or 1))
+            argv = lm_eval_argv(
+                model,
+                [task],
+                out,
+                limit=ctx.options.get("limit"),
+                device=device(ctx),
+                batch_size=int(ctx.options.get("batch_size") or 1),
+            )
             code, tail = _run_lm_eval(ctx, model, argv, out, [])
             if code != 0:
                 errors[task] = standard_task_error(task, tail)
@@ -214,19 +267,32 @@ def table(values: dict[str, dict[str, float]], base: str, tuned: str | None) -> 
     out = {}
     for name in names:
         b, t = values.get(base, {}).get(name), tuned_values.get(name)
-        out[name] = {"base": b, "tuned": t, "delta": (t - b) if b is not None and t is not None else None,
-                     "higher_is_better": not lower_is_better(name)}
+        out[name] = {
+            "base": b,
+            "tuned": t,
+            "delta": (t - b) if b is not None and t is not None else None,
+            "higher_is_better": not lower_is_better(name),
+        }
     return out
 
 
-def report_markdown(metrics: dict[str, dict[str, Any]], n: int, tuned: str, errors: dict[str, str], gate: list[str]) -> str:
+def report_markdown(
+    metrics: dict[str, dict[str, Any]], n: int, tuned: str, errors: dict[str, str], gate: list[str]
+) -> str:
     def fmt(x: float | None, sign: str = "") -> str:
         return "n/a" if x is None else f"{x:{sign}.4f}"
 
-    lines = ["## Evaluation", "", f"Held-out rows: {n}; " + (f"fine-tuned model: {tuned}." if tuned != "base" else "base model only."), "",
-             "| metric | base | tuned | delta |", "|---|---:|---:|---:|"]
-    lines += [f"| {name} | {fmt(m['base'])} | {fmt(m['tuned'])} | {fmt(m['delta'], '+')} |"
-              for name, m in metrics.items()]
+    lines = [
+        "## Evaluation",
+        "",
+        f"Held-out rows: {n}; " + (f"fine-tuned model: {tuned}." if tuned != "base" else "base model only."),
+        "",
+        "| metric | base | tuned | delta |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {fmt(m['base'])} | {fmt(m['tuned'])} | {fmt(m['delta'], '+')} |" for name, m in metrics.items()
+    ]
     if errors:
         lines += [""] + [f"- not run: {e}" for e in errors.values()]
     if gate:
@@ -246,8 +312,10 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if which == "gguf" and has_holdout:
         _check_gguf_metric(ev)
     if ctx.dry_run:
-        ctx.echo(f"eval: would score {', '.join(m.label for m in models)} on "
-                 f"{'the held-out rows' if has_holdout else 'no held-out rows'} and {ev.get('lm_eval') or 'no standard tasks'}")
+        ctx.echo(
+            f"eval: would score {', '.join(m.label for m in models)} on "
+            f"{'the held-out rows' if has_holdout else 'no held-out rows'} and {ev.get('lm_eval') or 'no standard tasks'}"
+        )
         return {"dry_run": True}
     values: dict[str, dict[str, float]] = {m.label: {} for m in models}
     n, judged = 0, {}
@@ -261,18 +329,33 @@ def run(ctx: StepContext) -> dict[str, Any]:
     for label, extra in std_values.items():
         values[label].update(extra)
     metrics = table(values, "base", tuned.label if tuned else None)
-    gate = check_gate(dict(ev.get("require") or {}), metrics) if tuned else []   # no fine-tuned model: nothing to gate
-    results = {"metrics": metrics, "n": n, "model": which, "task": str(ctx.run.eval / "task") if has_holdout else None,
-               "lm_eval_errors": errors, "judge": judged, "require": ev.get("require") or {},
-               "gate": {"passed": not gate, "failures": gate}}
+    gate = check_gate(dict(ev.get("require") or {}), metrics) if tuned else []  # no fine-tuned model: nothing to gate
+    results = {
+        "metrics": metrics,
+        "n": n,
+        "model": which,
+        "task": str(ctx.run.eval / "task") if has_holdout else None,
+        "lm_eval_errors": errors,
+        "judge": judged,
+        "require": ev.get("require") or {},
+        "gate": {"passed": not gate, "failures": gate},
+    }
     atomic_write(ctx.run.eval / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
     report = report_markdown(metrics, n, which, errors, gate)
     atomic_write(ctx.run.eval / "report.md", report)
     if gate:
-        raise StepFailed(f"eval gate failed: {'; '.join(gate)}",
-                         hint=f"the pipeline stops here (nothing is pushed); results in {ctx.run.eval / 'results.json'}")
-    return {"n": n, "model": which, "metrics": metrics, "lm_eval_errors": errors,
-            "results": str(ctx.run.eval / "results.json"), "report": report}
+        raise StepFailed(
+            f"eval gate failed: {'; '.join(gate)}",
+            hint=f"the pipeline stops here (nothing is pushed); results in {ctx.run.eval / 'results.json'}",
+        )
+    return {
+        "n": n,
+        "model": which,
+        "metrics": metrics,
+        "lm_eval_errors": errors,
+        "results": str(ctx.run.eval / "results.json"),
+        "report": report,
+    }
 
 
 STEP = Step(name="eval", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)

@@ -35,7 +35,12 @@ def enabled(ctx: StepContext) -> bool:
 def params(ctx: StepContext) -> dict[str, Any]:
     from axowrap.gguf import smoke
 
-    return {"types": requested(ctx), "name": model_name(ctx), "probes": list(smoke.PROBES), "tolerance": smoke.F16_TOLERANCE}
+    return {
+        "types": requested(ctx),
+        "name": model_name(ctx),
+        "probes": list(smoke.PROBES),
+        "tolerance": smoke.F16_TOLERANCE,
+    }
 
 
 def outputs(ctx: StepContext) -> list[Path]:
@@ -43,20 +48,33 @@ def outputs(ctx: StepContext) -> list[Path]:
 
 
 def _report(files: dict[str, dict[str, Any]], serve: dict[str, Any]) -> str:
-    rows = ["### GGUF", "", "| file | size | fallback tensors | tokenization | generation | logits vs HF |", "|---|---|---|---|---|---|"]
+    rows = [
+        "### GGUF",
+        "",
+        "| file | size | fallback tensors | tokenization | generation | logits vs HF |",
+        "|---|---|---|---|---|---|",
+    ]
     for info in files.values():
         s = info["smoke"]
         if not s.get("ok") and "tokenization" not in s:
-            rows.append(f"| {info['file']} | {info['bytes'] / 1e6:.2f} MB | {info['fallback_tensors']} | FAILED: {s['error']} | | |")
+            rows.append(
+                f"| {info['file']} | {info['bytes'] / 1e6:.2f} MB | {info['fallback_tensors']} | FAILED: {s['error']} | | |"
+            )
             continue
         tokens = "match" if not s["tokenization"]["mismatches"] else f"{len(s['tokenization']['mismatches'])} differ"
         lg = s["logits"]
         logits = f"{lg['max_abs_diff']:.2e}" + (f" (tol {lg['tolerance']:.1e})" if lg["judged"] else "")
-        rows.append(f"| {info['file']} | {info['bytes'] / 1e6:.2f} MB | {info['fallback_tensors']} | {tokens} | "
-                    f"{s['generation']['tokens']} tokens | {logits} |")
+        rows.append(
+            f"| {info['file']} | {info['bytes'] / 1e6:.2f} MB | {info['fallback_tensors']} | {tokens} | "
+            f"{s['generation']['tokens']} tokens | {logits} |"
+        )
     warnings = sorted({s["smoke"]["warning"] for s in files.values() if s["smoke"].get("warning")})
-    rows += ["", *(f"Warning: {w}." for w in warnings), f"Serving files: `{serve['modelfile']}` (template: {serve['template']}), "
-             f"`{serve['readme']}`.", ""]
+    rows += [
+        "",
+        *(f"Warning: {w}." for w in warnings),
+        f"Serving files: `{serve['modelfile']}` (template: {serve['template']}), `{serve['readme']}`.",
+        "",
+    ]
     return "\n".join(rows)
 
 
@@ -69,11 +87,16 @@ def run(ctx: StepContext) -> dict[str, Any]:
     merged = ctx.run.merged
     types = requested(ctx)
     if not (merged / "config.json").is_file():
-        raise StepFailed(f"gguf: no merged model in {merged}", hint="GGUF files are made from the merged model: run `axowrap merge RUN` first")
+        raise StepFailed(
+            f"gguf: no merged model in {merged}",
+            hint="GGUF files are made from the merged model: run `axowrap merge RUN` first",
+        )
     needs_f16 = any(t not in CONVERT_TYPES for t in types)
     plan = [t for t in types if t in CONVERT_TYPES] + (["f16"] if needs_f16 and "f16" not in types else [])
     if ctx.dry_run:
-        ctx.echo(f"gguf: would convert {merged} to {', '.join(plan)}; quantize {', '.join(t for t in types if t not in CONVERT_TYPES) or 'nothing'}")
+        ctx.echo(
+            f"gguf: would convert {merged} to {', '.join(plan)}; quantize {', '.join(t for t in types if t not in CONVERT_TYPES) or 'nothing'}"
+        )
         return {"dry_run": True, "types": types}
     fallbacks: dict[str, int] = {}
     for t in plan:
@@ -85,22 +108,31 @@ def run(ctx: StepContext) -> dict[str, Any]:
             ctx.echo(f"gguf: quantizing to {t}")
             fallbacks[t] = quantize(gguf_path(ctx, "f16"), gguf_path(ctx, t), t, ctx.log, env=ctx.env)
             if fallbacks[t]:
-                ctx.echo(f"gguf: warning: {fallbacks[t]} tensors of {t} fell back to another type (rows not a multiple of 256)")
+                ctx.echo(
+                    f"gguf: warning: {fallbacks[t]} tensors of {t} fell back to another type (rows not a multiple of 256)"
+                )
     if "f16" in plan and "f16" not in types:
         gguf_path(ctx, "f16").unlink()
     files: dict[str, dict[str, Any]] = {}
     for t in types:
         path = gguf_path(ctx, t)
         ctx.echo(f"gguf: smoke-testing {path.name} in llama.cpp")
-        files[t] = {"file": path.name, "path": str(path), "bytes": path.stat().st_size, "fallback_tensors": fallbacks[t],
-                    "smoke": smoke_test(path, merged, t, ctx.log)}
+        files[t] = {
+            "file": path.name,
+            "path": str(path),
+            "bytes": path.stat().st_size,
+            "fallback_tensors": fallbacks[t],
+            "smoke": smoke_test(path, merged, t, ctx.log),
+        }
     serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()})
     result = {"files": files, "serve": serve}
     result["report"] = _report(files, serve)
     failed = {f["file"]: f["smoke"]["error"] for f in files.values() if not f["smoke"]["ok"]}
     if failed:
-        raise StepFailed("gguf: smoke test failed for " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
-                         hint=f"details in {ctx.log}")
+        raise StepFailed(
+            "gguf: smoke test failed for " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
+            hint=f"details in {ctx.log}",
+        )
     return result
 
 

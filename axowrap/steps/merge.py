@@ -41,8 +41,13 @@ def enabled(ctx: StepContext) -> bool:
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
-    return {"base_model": ctx.config.get("base_model"), "adapter": ctx.config.get("adapter"), "probes": list(PROBES),
-            "atol": ATOL, "rtol": RTOL}
+    return {
+        "base_model": ctx.config.get("base_model"),
+        "adapter": ctx.config.get("adapter"),
+        "probes": list(PROBES),
+        "atol": ATOL,
+        "rtol": RTOL,
+    }
 
 
 def outputs(ctx: StepContext) -> list[Path]:
@@ -109,8 +114,11 @@ def merged_dtype(merged: Path) -> str:
 def probe_texts(tokenizer: Any) -> list[str]:
     texts = list(PROBES)
     if getattr(tokenizer, "chat_template", None):
-        texts.append(tokenizer.apply_chat_template([{"role": "user", "content": "List all tables."}], tokenize=False,
-                                                   add_generation_prompt=True))
+        texts.append(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": "List all tables."}], tokenize=False, add_generation_prompt=True
+            )
+        )
     return texts
 
 
@@ -127,7 +135,9 @@ def verify_merge(base: str, adapter: Path, merged: Path, *, judged: bool = True)
     tok = AutoTokenizer.from_pretrained(str(merged))
     texts = probe_texts(tok)
     with torch.no_grad():
-        ref_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), str(adapter))
+        ref_model = PeftModel.from_pretrained(
+            AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), str(adapter)
+        )
         ref_model.eval()
         ref = [ref_model(**tok(t, return_tensors="pt")).logits[0].float() for t in texts]
         with ref_model.disable_adapter():
@@ -136,14 +146,21 @@ def verify_merge(base: str, adapter: Path, merged: Path, *, judged: bool = True)
         model = AutoModelForCausalLM.from_pretrained(str(merged), dtype=torch.float32)
         model.eval()
         got = [model(**tok(t, return_tensors="pt")).logits[0].float() for t in texts]
-    diff = max(float((a - b).abs().max()) for a, b in zip(got, ref))
-    effect = max(float((a - b).abs().max()) for a, b in zip(plain, ref))
+    diff = max(float((a - b).abs().max()) for a, b in zip(got, ref, strict=True))
+    effect = max(float((a - b).abs().max()) for a, b in zip(plain, ref, strict=True))
     scale = max(float(r.abs().max()) for r in ref)
     dtype = merged_dtype(merged)
     tolerance = ATOL + RTOL.get(dtype, RTOL["bfloat16"]) * scale
-    top1 = sum(int((a.argmax(-1) == b.argmax(-1)).all()) for a, b in zip(got, ref))
-    result = {"probes": len(texts), "max_abs_logit_diff": diff, "tolerance": tolerance, "adapter_effect": effect,
-              "merged_dtype": dtype, "top1_match": f"{top1}/{len(texts)}", "judged": judged}
+    top1 = sum(int((a.argmax(-1) == b.argmax(-1)).all()) for a, b in zip(got, ref, strict=True))
+    result = {
+        "probes": len(texts),
+        "max_abs_logit_diff": diff,
+        "tolerance": tolerance,
+        "adapter_effect": effect,
+        "merged_dtype": dtype,
+        "top1_match": f"{top1}/{len(texts)}",
+        "judged": judged,
+    }
     if judged and diff > tolerance:
         raise StepFailed(
             f"merge: the merged model's logits differ from base + adapter by {diff:.4g} (tolerance {tolerance:.3g}) "
@@ -173,7 +190,9 @@ def run(ctx: StepContext) -> dict[str, Any]:
     run_dir, config = ctx.run, ctx.config
     adapter = run_dir.adapter
     if not (adapter / "adapter_config.json").is_file():
-        raise StepFailed(f"merge: no adapter in {adapter} (adapter_config.json missing)", hint="run `axowrap train RUN` first")
+        raise StepFailed(
+            f"merge: no adapter in {adapter} (adapter_config.json missing)", hint="run `axowrap train RUN` first"
+        )
     base = local_model(config, run_dir.root)
     ram = check_ram(base, available_ram())
     argv = merge_argv(run_dir)
@@ -196,8 +215,14 @@ def run(ctx: StepContext) -> dict[str, Any]:
         ctx.echo("merge: QLoRA - the logit difference includes NF4 rounding of the base: recorded, not judged")
     check = verify_merge(str(base or config["base_model"]), adapter, run_dir.merged, judged=not is_qlora(config))
     size = weights_bytes(run_dir.merged)
-    result = {"merged": str(run_dir.merged), "bytes": size, "qlora_dequantized": is_qlora(config),
-              "tokenizer_from_adapter": copied, **ram, "check": check}
+    result = {
+        "merged": str(run_dir.merged),
+        "bytes": size,
+        "qlora_dequantized": is_qlora(config),
+        "tokenizer_from_adapter": copied,
+        **ram,
+        "check": check,
+    }
     result["report"] = (
         f"### Merge\n\nMerged model: `{run_dir.merged}` ({size / 1e6:.1f} MB, {check['merged_dtype']}).\n"
         f"Logit check on {check['probes']} probe prompts: max |diff| {check['max_abs_logit_diff']:.2e} "

@@ -32,7 +32,7 @@ def params(ctx: StepContext) -> dict[str, Any]:
 
 
 def outputs(ctx: StepContext) -> list:
-    return []   # what is pushed lives on the Hub; a rerun compares with it and sends only the difference
+    return []  # what is pushed lives on the Hub; a rerun compares with it and sends only the difference
 
 
 def _manifest(ctx: StepContext) -> dict[str, Any]:
@@ -62,18 +62,30 @@ def push_repo(client: Any, plan: RepoPlan, ctx: StepContext) -> dict[str, Any]:
     changed = []
     for f in plan.files:
         have = remote.get(f.path)
-        same = have is not None and have.size == f.size and (
-            have.sha256 == f.sha256 if have.sha256 else have.git_oid == f.git_oid())
+        same = (
+            have is not None
+            and have.size == f.size
+            and (have.sha256 == f.sha256 if have.sha256 else have.git_oid == f.git_oid())
+        )
         if not same:
             changed.append(f)
-    out: dict[str, Any] = {"repo_id": plan.repo_id, "url": url, "private": plan.private,
-                           "files": {f.path: f.sha256 for f in plan.files}, "uploaded": [f.path for f in changed]}
+    out: dict[str, Any] = {
+        "repo_id": plan.repo_id,
+        "url": url,
+        "private": plan.private,
+        "files": {f.path: f.sha256 for f in plan.files},
+        "uploaded": [f.path for f in changed],
+    }
     if not changed:
         say(ctx, f"push: {plan.repo_id} is up to date ({len(plan.files)} files)", repo=plan.repo_id, uploaded=[])
         out["commit"] = None
         return out
-    say(ctx, f"push: {plan.repo_id}: uploading {len(changed)} of {len(plan.files)} files", repo=plan.repo_id,
-        uploading=[f.path for f in changed])
+    say(
+        ctx,
+        f"push: {plan.repo_id}: uploading {len(changed)} of {len(plan.files)} files",
+        repo=plan.repo_id,
+        uploading=[f.path for f in changed],
+    )
     commit = client.commit(plan.repo_id, changed, f"axowrap: upload {plan.kind} ({len(changed)} files)")
     _log(ctx, f"{plan.repo_id}: commit {commit['oid']}: {', '.join(f.path for f in changed)}")
     out["commit"] = commit
@@ -86,7 +98,9 @@ def run(ctx: StepContext) -> dict[str, Any]:
     where = endpoint(ctx)
     plans = build_plan(ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx))
     if ctx.dry_run:
-        listing = {p.repo_id: {"kind": p.kind, "private": p.private, "files": {f.path: f.size for f in p.files}} for p in plans}
+        listing = {
+            p.repo_id: {"kind": p.kind, "private": p.private, "files": {f.path: f.size for f in p.files}} for p in plans
+        }
         if ctx.json_events:
             ctx.echo(json.dumps({"step_name": "push", "event": "plan", "endpoint": where, "repos": listing}))
         else:
@@ -104,7 +118,9 @@ def run(ctx: StepContext) -> dict[str, Any]:
     repos = {}
     for plan in plans:
         repos[plan.kind] = push_repo(client, plan, ctx)
-    lines = [f"- {kind}: [{r['repo_id']}]({r['url']}) ({len(r['uploaded'])} files uploaded)" for kind, r in repos.items()]
+    lines = [
+        f"- {kind}: [{r['repo_id']}]({r['url']}) ({len(r['uploaded'])} files uploaded)" for kind, r in repos.items()
+    ]
     return {"endpoint": where, "repos": repos, "report": "### Hub\n\n" + "\n".join(lines) + "\n"}
 
 

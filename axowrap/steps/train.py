@@ -25,8 +25,19 @@ from axowrap.state import update_step
 from axowrap.steps import Step, StepContext
 
 # Keys that only change logging, where files go, or how often checkpoints are written.
-NOT_WEIGHTS = {"logging_steps", "use_wandb", "wandb_project", "wandb_entity", "wandb_name", "wandb_mode",
-               "save_total_limit", "dataset_prepared_path", "output_dir", "save_steps", "saves_per_epoch"}
+NOT_WEIGHTS = {
+    "logging_steps",
+    "use_wandb",
+    "wandb_project",
+    "wandb_entity",
+    "wandb_name",
+    "wandb_mode",
+    "save_total_limit",
+    "dataset_prepared_path",
+    "output_dir",
+    "save_steps",
+    "saves_per_epoch",
+}
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
@@ -48,7 +59,7 @@ def command(ctx: StepContext) -> tuple[list[str], dict[str, str]]:
     argv, env = launch_argv(ctx.spec, ctx.run.config)
     bindir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
-    if bindir not in path.split(os.pathsep):   # Axolotl starts helpers (accelerate) from PATH
+    if bindir not in path.split(os.pathsep):  # Axolotl starts helpers (accelerate) from PATH
         env["PATH"] = f"{bindir}{os.pathsep}{path}"
     return argv, env
 
@@ -83,21 +94,33 @@ def run(ctx: StepContext) -> dict[str, Any]:
         argv.append(f"--resume_from_checkpoint={resume_from}")
     if ctx.dry_run:
         ctx.echo(f"would run: {shlex.join(argv)}")
-        ctx.echo("environment changes: " + (" ".join(f"{k}={shown_env(k, v)}" for k, v in scrub_env(env).items()) or "none"))
+        ctx.echo(
+            "environment changes: " + (" ".join(f"{k}={shown_env(k, v)}" for k, v in scrub_env(env).items()) or "none")
+        )
         if ctx.run.adapter.exists() and not ctx.options.get("resume"):
             ctx.echo(f"would remove the previous training outputs in {ctx.run.adapter}")
         return {"argv": argv, "env": scrub_env(env), "resume_from": str(resume_from) if resume_from else None}
     if resume_from is None and ctx.run.adapter.exists():
-        shutil.rmtree(ctx.run.adapter)   # another training's checkpoints must never be resumed
+        shutil.rmtree(ctx.run.adapter)  # another training's checkpoints must never be resumed
     resumed_at = global_step(resume_from) if resume_from is not None else None
-    if resume_from is not None:   # read now: Axolotl may rotate that checkpoint away while training
+    if resume_from is not None:  # read now: Axolotl may rotate that checkpoint away while training
         ctx.echo(f"resuming from {resume_from.name} (global step {resumed_at})")
-    sink = make_sink(ctx.echo, json_events=ctx.json_events, tty=sys.stdout.isatty(), step="train",
-                     logging_steps=int(ctx.config.get("logging_steps") or 1), start_step=resumed_at or 0,
-                     total=ctx.config.get("max_steps"))   # known up front when the spec sets max_steps
+    sink = make_sink(
+        ctx.echo,
+        json_events=ctx.json_events,
+        tty=sys.stdout.isatty(),
+        step="train",
+        logging_steps=int(ctx.config.get("logging_steps") or 1),
+        start_step=resumed_at or 0,
+        total=ctx.config.get("max_steps"),
+    )  # known up front when the spec sets max_steps
     try:
         code, interrupted, tail = run_child(
-            argv, env=env, log=ctx.log, on_record=sink.record, cwd=ctx.run.root,
+            argv,
+            env=env,
+            log=ctx.log,
+            on_record=sink.record,
+            cwd=ctx.run.root,
             on_start=lambda pid: update_step(ctx.run, "train", pid=pid),
         )
     finally:

@@ -55,7 +55,9 @@ def flatten(value: Any, prefix: str = "", skip: frozenset[str] = frozenset()) ->
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(key, left, right) for every flattened key whose values differ; ABSENT where missing."""
-    return [(k, a.get(k, ABSENT), b.get(k, ABSENT)) for k in sorted(set(a) | set(b)) if a.get(k, ABSENT) != b.get(k, ABSENT)]
+    return [
+        (k, a.get(k, ABSENT), b.get(k, ABSENT)) for k in sorted(set(a) | set(b)) if a.get(k, ABSENT) != b.get(k, ABSENT)
+    ]
 
 
 def load_side(path: Path) -> Side:
@@ -70,7 +72,9 @@ def load_side(path: Path) -> Side:
         run = open_run(path)
         return Side(str(path), "run directory", load_yaml(run.config, yaml12_floats=False).data, load_manifest(run))
     if not path.is_file():
-        raise UsageError(f"{path}: no such file or run directory", hint="give two specs, Axolotl YAMLs or run directories")
+        raise UsageError(
+            f"{path}: no such file or run directory", hint="give two specs, Axolotl YAMLs or run directories"
+        )
     doc = load_yaml(path, yaml12_floats=False)
     if detect(doc) == AXOLOTL:
         return Side(str(path), "axolotl config", doc.data)
@@ -82,6 +86,7 @@ def semantic_diff(a: Path, b: Path) -> Diff:
     left, right = load_side(a), load_side(b)
     out = Diff(left, right, compare(flatten(left.config), flatten(right.config)))
     if left.manifest is not None and right.manifest is not None:
+
         def pick(m: dict[str, Any]) -> dict[str, Any]:
             return flatten({k: m.get(k) for k in MANIFEST_KEYS}, skip=MANIFEST_SKIP)
 
@@ -97,13 +102,17 @@ def shown(value: Any) -> str:
 
 def format_diff(diff: Diff, width: int = 40) -> str:
     """Keys sorted, values side by side; long values are cut to `width` characters."""
+
     def cut(text: str) -> str:
         return text if len(text) <= width else text[: width - 1] + "…"
 
     header = ("key", cut(diff.left.label), cut(diff.right.label))
     blocks = [("config", diff.config), ("manifest", diff.manifest)]
-    rows = [(f"{'manifest: ' if name == 'manifest' else ''}{k}", cut(shown(a)), cut(shown(b)))
-            for name, found in blocks for k, a, b in found]
+    rows = [
+        (f"{'manifest: ' if name == 'manifest' else ''}{k}", cut(shown(a)), cut(shown(b)))
+        for name, found in blocks
+        for k, a, b in found
+    ]
     if not rows:
         return f"no differences: {diff.left.label} ({diff.left.kind}) and {diff.right.label} ({diff.right.kind})\n"
     w0 = max(len(r[0]) for r in (header, *rows))

@@ -94,7 +94,7 @@ def find_specs(root: Path) -> list[Path]:
         raise AxowrapError(
             f"no specs found under {root.resolve()}",
             hint="a spec is a YAML file with `task:` or `extends:`, or any YAML file in specs/; "
-                 "create one with `axowrap new --task TASK -o specs/NAME.yaml`",
+            "create one with `axowrap new --task TASK -o specs/NAME.yaml`",
         )
     return specs
 

@@ -18,17 +18,45 @@ from axowrap.problems import Path_, did_you_mean
 
 # Axolotl key -> the spec key it is computed from (keys not here are fixed or target-chosen).
 FROM_SPEC: dict[str, Path_] = {
-    "base_model": ("base_model",), "model_revision": ("revision",), "chat_template": ("chat_template",),
-    "load_in_4bit": ("method",), "adapter": ("method",), "peft_use_dora": ("method",),
-    "lora_r": ("lora", "r"), "lora_alpha": ("lora", "alpha"), "lora_dropout": ("lora", "dropout"),
-    "lora_target_linear": ("lora", "target"), "lora_target_modules": ("lora", "target"),
-    "datasets": ("datasets",), "output_dir": ("output_dir",), "dataset_prepared_path": ("output_dir",),
-    "rl": ("task",), "num_epochs": ("training", "epochs"), "rl_beta": ("training", "beta"),
+    "base_model": ("base_model",),
+    "model_revision": ("revision",),
+    "chat_template": ("chat_template",),
+    "load_in_4bit": ("method",),
+    "adapter": ("method",),
+    "peft_use_dora": ("method",),
+    "lora_r": ("lora", "r"),
+    "lora_alpha": ("lora", "alpha"),
+    "lora_dropout": ("lora", "dropout"),
+    "lora_target_linear": ("lora", "target"),
+    "lora_target_modules": ("lora", "target"),
+    "datasets": ("datasets",),
+    "output_dir": ("output_dir",),
+    "dataset_prepared_path": ("output_dir",),
+    "rl": ("task",),
+    "num_epochs": ("training", "epochs"),
+    "rl_beta": ("training", "beta"),
     "orpo_alpha": ("training", "beta"),
-    **{k: ("training", k) for k in (
-        "sequence_len", "sample_packing", "max_steps", "micro_batch_size", "gradient_accumulation_steps",
-        "learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay", "optimizer", "train_on_inputs",
-        "gradient_checkpointing", "seed", "logging_steps", "save_steps", "save_total_limit")},
+    **{
+        k: ("training", k)
+        for k in (
+            "sequence_len",
+            "sample_packing",
+            "max_steps",
+            "micro_batch_size",
+            "gradient_accumulation_steps",
+            "learning_rate",
+            "lr_scheduler",
+            "warmup_ratio",
+            "weight_decay",
+            "optimizer",
+            "train_on_inputs",
+            "gradient_checkpointing",
+            "seed",
+            "logging_steps",
+            "save_steps",
+            "save_total_limit",
+        )
+    },
 }
 # Sections of render.axolotl_values whose values axowrap picks for the target machine.
 TARGET_SECTIONS = ("hardware", "distributed")
@@ -50,7 +78,8 @@ def parse_key(key: str) -> Path_:
 def _get(data: Any, path: Path_) -> tuple[bool, Any]:
     for part in path:
         if (isinstance(part, int) and isinstance(data, list) and part < len(data)) or (
-                isinstance(part, str) and isinstance(data, dict) and part in data):
+            isinstance(part, str) and isinstance(data, dict) and part in data
+        ):
             data = data[part]
         else:
             return False, None
@@ -100,16 +129,30 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
     if key in config:
         head = f"{key}: {to_yaml(config[key])}"
         if key in overrides:
-            return "\n".join([head, f"  from the spec's axolotl: section (axolotl.{key}), written as is",
-                              *_spec_origin(spec, ("axolotl", key))])
+            return "\n".join(
+                [
+                    head,
+                    f"  from the spec's axolotl: section (axolotl.{key}), written as is",
+                    *_spec_origin(spec, ("axolotl", key)),
+                ]
+            )
         path = FROM_SPEC.get(key)
         if path is not None and _get(spec.data, path)[0]:
             return "\n".join([head, f"  from spec key {_shown(path)}", *_spec_origin(spec, path)])
         if key in TARGET_KEYS or any(key in sections.get(s, {}) for s in TARGET_SECTIONS):
             found = _get(spec.data, ("compute", "target"))[0]
-            why = describe_layer(spec, spec.source_of(("compute", "target")), ("compute", "target")) if found else "the default"
-            return "\n".join([head, f"  target adjustment: axowrap's choice for target {target.name} x{target.gpus}",
-                              f"  compute.target set by: {why}"])
+            why = (
+                describe_layer(spec, spec.source_of(("compute", "target")), ("compute", "target"))
+                if found
+                else "the default"
+            )
+            return "\n".join(
+                [
+                    head,
+                    f"  target adjustment: axowrap's choice for target {target.name} x{target.gpus}",
+                    f"  compute.target set by: {why}",
+                ]
+            )
         if path is not None:
             return f"{head}\n  axowrap default: spec key {_shown(path)} is not set by any layer"
         return f"{head}\n  fixed by axowrap for every spec (not a spec setting)"
@@ -117,9 +160,11 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
     found, value = _get(spec.data, path)
     if not found:
         guess = did_you_mean(key, [*config, *(_shown(p) for p in spec.sources)])
-        raise UsageError(f"{key!r} is neither a key of the rendered config nor set in the spec"
-                         + (f"; did you mean {guess!r}?" if guess else ""),
-                         hint="Axolotl keys as in the rendered config (lora_r), spec keys as paths (training.epochs)")
+        raise UsageError(
+            f"{key!r} is neither a key of the rendered config nor set in the spec"
+            + (f"; did you mean {guess!r}?" if guess else ""),
+            hint="Axolotl keys as in the rendered config (lora_r), spec keys as paths (training.epochs)",
+        )
     return "\n".join([f"{_shown(path)}: {to_yaml(value)}", *_spec_origin(spec, path)])
 
 

@@ -58,8 +58,10 @@ def _from_hub(repo_id: str, revision: str) -> str | None:
         from huggingface_hub import HfApi
 
         # HF_ENDPOINT read now, not at import: a mirror (or a test's local Hub) can be given per call.
-        return str(HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).model_info(repo_id, revision=revision, timeout=10).sha)
-    except Exception:  # noqa: BLE001  unreachable, unknown, gated: fall back to the cache, then to the pin hint
+        return str(
+            HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None).model_info(repo_id, revision=revision, timeout=10).sha
+        )
+    except Exception:
         return None
 
 
@@ -85,7 +87,9 @@ def model_pin(spec: Any, root: Path) -> dict[str, str]:
     local = _local_model(spec)
     if local is not None:
         if not local.is_dir():
-            raise AxowrapError(f"{spec.path}: base model folder {local} not found", hint="fix `base_model:` in the spec")
+            raise AxowrapError(
+                f"{spec.path}: base model folder {local} not found", hint="fix `base_model:` in the spec"
+            )
         return {"path": _rel(local, root), "sha256": dir_sha256(local), "source": "local folder"}
     repo_id = str(spec.data["base_model"])
     revision = str(spec.data.get("revision") or "main")
@@ -100,7 +104,7 @@ def model_pin(spec: Any, root: Path) -> dict[str, str]:
         f"{spec.path}: cannot pin base model {repo_id!r} at {revision!r}: {why}, and the local cache "
         f"({hub_cache()}) has no {revision!r} ref for it",
         hint=f"pin it in the spec: `revision: <40-hex commit>` (the model's commit history on the Hub), "
-             f"or download it once with `hf download {repo_id}` and lock again",
+        f"or download it once with `hf download {repo_id}` and lock again",
     )
 
 
@@ -134,7 +138,9 @@ def read_lock(path: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as exc:
         raise AxowrapError(f"{path}: cannot read the lock ({exc})", hint="write it again with `axowrap lock`") from None
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION or not isinstance(data.get("specs"), dict):
-        raise AxowrapError(f"{path}: not an axowrap.lock of version {LOCK_VERSION}", hint="write it again with `axowrap lock`")
+        raise AxowrapError(
+            f"{path}: not an axowrap.lock of version {LOCK_VERSION}", hint="write it again with `axowrap lock`"
+        )
     return data
 
 
@@ -156,8 +162,10 @@ def find_lock(spec_path: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / LOCK_NAME).is_file():
             return folder / LOCK_NAME
-    raise AxowrapError(f"no {LOCK_NAME} in {start} or any folder above it",
-                       hint="run `axowrap lock` at the repo root and commit axowrap.lock")
+    raise AxowrapError(
+        f"no {LOCK_NAME} in {start} or any folder above it",
+        hint="run `axowrap lock` at the repo root and commit axowrap.lock",
+    )
 
 
 def _short(value: Any) -> str:
@@ -186,9 +194,11 @@ def check_lock(spec_path: Path) -> list[str]:
     lock_path = find_lock(spec_path)
     root = lock_path.parent
     lock = read_lock(lock_path)
-    drift = [f"{name}: locked {want}, installed {have}"
-             for name, have in package_versions().items()
-             if (want := (lock.get("packages") or {}).get(name)) != have]
+    drift = [
+        f"{name}: locked {want}, installed {have}"
+        for name, have in package_versions().items()
+        if (want := (lock.get("packages") or {}).get(name)) != have
+    ]
     key = _rel(spec_path, root)
     entry = lock["specs"].get(key)
     if not isinstance(entry, dict):
@@ -212,5 +222,7 @@ def require_locked(spec_path: Path) -> None:
     """Raise (listing every drift) unless the spec matches axowrap.lock."""
     drift = check_lock(spec_path)
     if drift:
-        raise AxowrapError(f"{spec_path} drifted from {find_lock(spec_path)}:\n  " + "\n  ".join(drift),
-                           hint="if the change is intended, run `axowrap lock` and commit axowrap.lock")
+        raise AxowrapError(
+            f"{spec_path} drifted from {find_lock(spec_path)}:\n  " + "\n  ".join(drift),
+            hint="if the change is intended, run `axowrap lock` and commit axowrap.lock",
+        )

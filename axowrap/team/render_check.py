@@ -46,13 +46,18 @@ def _render(spec_path: Path, root: Path) -> tuple[str, str, list[Problem]]:
 
 
 def unified(old: str, new: str, committed: Path, spec: Path) -> str:
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 fromfile=f"{committed} (committed)", tofile=f"{committed} (rendered from {spec})")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"{committed} (committed)",
+        tofile=f"{committed} (rendered from {spec})",
+    )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def sync_rendered(specs: list[Path], *, check: bool, dest: Path | None = None, root: Path = Path("."),
-                  prune: bool = False) -> list[Outcome]:
+def sync_rendered(
+    specs: list[Path], *, check: bool, dest: Path | None = None, root: Path = Path("."), prune: bool = False
+) -> list[Outcome]:
     """Write (or, with `check`, compare) each spec's rendered config; one Outcome per spec.
 
     `dest` overrides the conventional `rendered/<name>.axolotl.yaml` (one spec only). With
@@ -73,8 +78,10 @@ def sync_rendered(specs: list[Path], *, check: bool, dest: Path | None = None, r
             continue
         target = dest or rendered_path(root, name)
         if target in owners:
-            raise AxowrapError(f"{spec} and {owners[target]} both render to {target} (same spec name {name!r})",
-                               hint="give one of them its own `name:`")
+            raise AxowrapError(
+                f"{spec} and {owners[target]} both render to {target} (same spec name {name!r})",
+                hint="give one of them its own `name:`",
+            )
         owners[target] = spec
         old = target.read_text(encoding="utf-8") if target.is_file() else None
         if not check:

@@ -41,8 +41,14 @@ def init_repo(
         raise UsageError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not force:
         raise UsageError(f"{folder} is not empty", hint="choose a new folder, or pass --force to write into it anyway")
-    context = {"org": org, "target": target, "optimizer": optimizer, "private": private, "rendered": rendered,
-               "version": __version__}
+    context = {
+        "org": org,
+        "target": target,
+        "optimizer": optimizer,
+        "private": private,
+        "rendered": rendered,
+        "version": __version__,
+    }
     written: list[Path] = []
     for dest, template in FILES.items():
         path = folder / dest
@@ -53,5 +59,7 @@ def init_repo(
         atomic_write(path, schema_text(kind))
         written.append(path)
     if rendered:
-        written.extend(o.dest for o in sync_rendered([folder / "specs/example.yaml"], check=False, root=folder) if o.dest)
+        written.extend(
+            o.dest for o in sync_rendered([folder / "specs/example.yaml"], check=False, root=folder) if o.dest
+        )
     return written

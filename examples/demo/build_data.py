@@ -20,12 +20,19 @@ import sqlite3
 import sys
 from pathlib import Path
 
-DATABASES = ("restaurants", "geography", "scholar")   # small schemas, no clashing table names
+DATABASES = ("restaurants", "geography", "scholar")  # small schemas, no clashing table names
 HELD_OUT_PER_DB = 5
 SEED = 10
 HERE = Path(__file__).resolve().parent
-TYPES = {"bigint": "INTEGER", "integer": "INTEGER", "smallint": "INTEGER", "real": "REAL",
-         "double precision": "REAL", "numeric": "REAL", "boolean": "INTEGER"}
+TYPES = {
+    "bigint": "INTEGER",
+    "integer": "INTEGER",
+    "smallint": "INTEGER",
+    "real": "REAL",
+    "double precision": "REAL",
+    "numeric": "REAL",
+    "boolean": "INTEGER",
+}
 
 
 def tables(dump: str) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -44,8 +44,10 @@ def scores_table(run: RunDir) -> list[str]:
     if not path.is_file():
         return ["(no eval results: the spec has no held-out data, or the eval step did not run)"]
     results = json.loads(path.read_text(encoding="utf-8"))
-    lines = [f"held-out rows: {results.get('n')}; tuned = the fine-tune as {results.get('model')}",
-             f"{'metric':<22}{'base':>8}{'tuned':>8}{'delta':>8}"]
+    lines = [
+        f"held-out rows: {results.get('n')}; tuned = the fine-tune as {results.get('model')}",
+        f"{'metric':<22}{'base':>8}{'tuned':>8}{'delta':>8}",
+    ]
     for name, m in sorted(results.get("metrics", {}).items()):
         lines.append(f"{name:<22}{_fmt(m.get('base')):>8}{_fmt(m.get('tuned')):>8}{_fmt(m.get('delta'), sign=True):>8}")
     return lines
@@ -72,10 +74,13 @@ def chat_answer(run: RunDir, database: Path | None) -> list[str]:
     llm = Llama(model_path=str(ggufs[0]), n_ctx=1024, verbose=False, seed=0)
     reply = llm.create_completion(doc["prompt"], max_tokens=128, temperature=0.0, stop=["<|im_end|>", "\n\n"])
     answer = first_statement(reply["choices"][0]["text"]).strip()
-    lines = [f"llama.cpp ({ggufs[0].name}, {time.perf_counter() - start:.1f} s):",
-             "  question: " + doc["prompt"].rsplit("### Question:", 1)[-1].split("###")[0].strip(),
-             f"  answer:   {answer}", f"  gold:     {doc['target']}",
-             f"  exact match: {sql_exact_match(answer, doc['target']):.0f}"]
+    lines = [
+        f"llama.cpp ({ggufs[0].name}, {time.perf_counter() - start:.1f} s):",
+        "  question: " + doc["prompt"].rsplit("### Question:", 1)[-1].split("###")[0].strip(),
+        f"  answer:   {answer}",
+        f"  gold:     {doc['target']}",
+        f"  exact match: {sql_exact_match(answer, doc['target']):.0f}",
+    ]
     if database is not None:
         lines[-1] += f", same rows on {database.name}: {execution_match(answer, doc['target'], database):.0f}"
     return lines
@@ -86,7 +91,9 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--database", type=Path)
     parser.add_argument("--timings", type=Path, help="the demo script's own stages: name<TAB>seconds per line")
-    parser.add_argument("--started", type=float, help="when the demo started (epoch seconds): prints the total wall time")
+    parser.add_argument(
+        "--started", type=float, help="when the demo started (epoch seconds): prints the total wall time"
+    )
     args = parser.parse_args()
     run = RunDir(args.run_dir.resolve())
     print("\n== time per stage")
