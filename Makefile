@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export AXOLOTL_DO_NOT_TRACK := 1
 export WANDB_MODE := disabled
 
-.PHONY: install test demo bench
+.PHONY: install lint test demo bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The house style (ruff lint + format, mypy on the package); .ci/run runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check axowrap tests bench examples
+	$(VENV)/bin/ruff format --check axowrap tests bench examples
+	$(VENV)/bin/mypy
 
 test: install
 	$(PY) -m pytest

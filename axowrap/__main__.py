@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from axowrap.cli import main
+from axowrap.cli.main import main
 
 raise SystemExit(main())

@@ -45,4 +45,33 @@ class ValidationFailed(AxowrapError):
 
 
 class StepFailed(AxowrapError):
-    """A pipeline step (a child process) failed."""
+    """A pipeline step failed; when a child process failed, its command, exit code, log and
+    last lines are carried (and recorded in state.json)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        argv: list[str] | None = None,
+        exit_code: int | str | None = None,
+        log: str | None = None,
+        tail: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.argv = argv
+        self.child_exit_code = exit_code
+        self.log = log
+        self.tail = tail
+
+    @property
+    def details(self) -> dict[str, object]:
+        """What state.json records beside the message (only the fields that are set)."""
+        found = {"argv": self.argv, "exit_code": self.child_exit_code, "log": self.log, "tail": self.tail}
+        return {k: v for k, v in found.items() if v is not None}
+
+
+class StepInterrupted(AxowrapError):
+    """Ctrl-C / SIGTERM stopped a step; the run can be resumed (exit 130)."""
+
+    exit_code = 130

@@ -37,3 +37,9 @@ def schema_file(name: str) -> Path:
 
 def presets_dir() -> Path:
     return PACKAGE_DIR / "presets"
+
+
+def example_data_dir() -> Path:
+    """The presets' example rows (examples/data/ in a checkout, axowrap/example_data in a wheel)."""
+    inside = PACKAGE_DIR / "example_data"
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / "examples" / "data"

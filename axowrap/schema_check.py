@@ -7,12 +7,13 @@ the key path, the offending value, what was expected, and a did-you-mean for nam
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from axowrap.problems import Problem, did_you_mean, short_repr
@@ -61,7 +62,7 @@ def describe(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
             return words
     kind = schema.get("type")
     if isinstance(kind, list):
-        return [{"object": "mapping", "array": "list"}.get(k, k) for k in kind]
+        return [{"object": "mapping", "array": "list"}.get(k, str(k)) for k in kind]
     if kind:
         word = {"object": "mapping", "array": "list"}.get(kind, kind)
         if "pattern" in schema:
@@ -152,13 +153,30 @@ def check(
     return out
 
 
-_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+@cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern with ECMA-262's `$` (the end of the text): Python's `$` also
+    matches before a final newline, which would let `name: "sql\n"` through."""
+    out, escaped = [], False
+    for ch in pattern:
+        out.append("\\Z" if ch == "$" and not escaped else ch)
+        escaped = ch == "\\" and not escaped
+    return re.compile("".join(out))
 
 
-def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Any:
     """One validator per schema object (schemas are cached, so this is per schema file)."""
     hit = _VALIDATORS.get(id(schema))
     if hit is None or hit[0] is not schema:
-        hit = (schema, Draft202012Validator(schema))
+        hit = (schema, _Validator(schema))
         _VALIDATORS[id(schema)] = hit
     return hit[1]

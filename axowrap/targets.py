@@ -25,6 +25,9 @@ class Target:
     tf32: bool
     compute_capability: str | None
     flash_attention: bool
+    tflops: float | None  # dense 16-bit tensor TFLOPs per GPU (None: not a GPU)
+    price_per_hour: float | None  # a typical on-demand price per GPU-hour, USD
+    skypilot: str | None  # SkyPilot's accelerator name
 
     @property
     def is_cpu(self) -> bool:

@@ -1,14 +1,23 @@
-"""Validate a spec or a hand-written Axolotl config: every problem, before any GPU time."""
+"""Validate a spec or a hand-written Axolotl config: every problem, before any GPU time.
+
+The layer above the rule registry: `load_spec` reads a spec (axowrap.spec.read) and, when it
+passed the schema, runs the feature rules (axowrap.rules) on it. The pipeline, the team
+tools and the CLI load specs through here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axowrap.axolotl_config import MARKER_KEYS, check_config
+from axowrap.config.check import MARKER_KEYS, check_config
 from axowrap.errors import ValidationFailed
 from axowrap.problems import Problem, sort_problems
+from axowrap.rules import check_rules
+from axowrap.spec.model import Spec
+from axowrap.spec.read import read_spec
 from axowrap.targets import Target
 from axowrap.yamlio import Document, load_yaml, parse_yaml
 
@@ -47,7 +56,7 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
     rdoc = parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
     found = check_config(rdoc)
     if deep:
-        from axowrap.deep import deep_check
+        from axowrap.config.deep import deep_check
 
         found += deep_check(rendered.config, rendered.target, rdoc)
     # Problems in keys from the spec's `axolotl:` section were reported when the spec was
@@ -64,16 +73,26 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
     return out
 
 
+def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
+    """The effective spec at `path` with every rule checked (but those named in `skip`), or
+    ValidationFailed with every problem found. Rules never run on a spec that failed the schema."""
+    spec = read_spec(path)
+    problems = [*spec.warnings, *check_rules(spec, skip)]
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    spec.warnings = problems
+    return spec
+
+
 def render_checked(path: Path, *, target: Target | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
     """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
-    from axowrap.render import render_spec
-    from axowrap.spec import load_spec
+    from axowrap.config.render import render_spec
 
     spec = load_spec(path)
     rendered = render_spec(spec, target=target)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
     if target is not None:  # the spec rule planned for compute.target; plan for the one asked for too
-        from axowrap.plan.rules import fit_problems
+        from axowrap.rules.fit import fit_problems
 
         problems += fit_problems(spec, target)
     if any(p.severity == "error" for p in problems):
@@ -92,7 +111,7 @@ def validate_spec(path: Path, *, target: Target | None = None, deep: bool = Fals
 def validate_axolotl(doc: Document, *, target: Target | None = None, deep: bool = False) -> Report:
     problems = check_config(doc)
     if deep and isinstance(doc.data, dict):
-        from axowrap.deep import deep_check
+        from axowrap.config.deep import deep_check
         from axowrap.targets import get_target
 
         tgt = target or get_target("cpu")

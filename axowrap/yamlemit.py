@@ -30,7 +30,7 @@ _SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 # Strings that may stay unquoted: word-like, and read back by YAML 1.1 and 1.2 as themselves.
-_PLAIN = re.compile(r"^(?:[A-Za-z_]|\.{1,2}/|/)[A-Za-z0-9_./-]*$")
+_PLAIN = re.compile(r"^(?:[A-Za-z_]|\.{1,2}/|/)[A-Za-z0-9_./-]*\Z")
 _AMBIGUOUS = re.compile(
     r"^(?:y|Y|n|N|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$"
 )

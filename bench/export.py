@@ -70,10 +70,10 @@ def model_folder(kind: str, work: Path) -> Path:
 
 
 def bench_model(kind: str, work: Path, targets: Targets) -> None:
-    from axowrap.gguf.child import child_env
     from axowrap.gguf.convert import convert_argv, converter_input
     from axowrap.gguf.quantize import quantize_argv
-    from axowrap.pipeline import prepare_run, run_steps
+    from axowrap.run.child import child_env
+    from axowrap.run.pipeline import prepare_run, run_steps
     from axowrap.steps.merge import merge_argv, verify_merge
 
     model = model_folder(kind, work)

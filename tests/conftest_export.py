@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from axowrap.rundir import RunDir
-from axowrap.steps import StepContext
+from axowrap.run.rundir import RunDir
+from axowrap.steps.base import StepContext
 
 GGUF_TYPES = ["f16", "q8_0", "q4_k_m"]
 
@@ -21,8 +21,8 @@ def make_run(root: Path, model: Path, adapter: Path | None) -> RunDir:
     """A run directory as the runner lays it out: spec, absolute-path config, adapter/ copied in."""
     from conftest import tiny_spec
 
-    from axowrap.render import render_spec
-    from axowrap.spec import load_spec
+    from axowrap.config.render import render_spec
+    from axowrap.validate import load_spec
 
     run = RunDir(root)
     spec_path = tiny_spec(root / "src", model)
@@ -38,15 +38,17 @@ def make_run(root: Path, model: Path, adapter: Path | None) -> RunDir:
 
 
 def context(run: RunDir, step: str, echo: Any = None, **kw: Any) -> StepContext:
-    from axowrap.spec import load_spec
+    from axowrap.run.events import Events
+    from axowrap.validate import load_spec
 
     lines: list[str] = []
     return StepContext(
+        name=step,
         run=run,
         spec=load_spec(run.root / "src" / "tiny.yaml").data,
         config=yaml.safe_load(run.config.read_text(encoding="utf-8")),
         log=run.log(step),
-        echo=echo or lines.append,
+        events=Events(echo or lines.append),
         **kw,
     )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from click.testing import CliRunner
 
-from axowrap.cli import main
+from axowrap.cli.main import main
 
 
 @dataclass

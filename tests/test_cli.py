@@ -76,7 +76,7 @@ def test_validate_json(workdir: Path) -> None:
 
 def test_fast_commands_import_no_heavy_modules(workdir: Path) -> None:
     code = (
-        "import sys; from axowrap.cli import main; "
+        "import sys; from axowrap.cli.main import main; "
         "rc = main(['validate', 'examples/sql.yaml']); rc |= main(['render', 'examples/sql.yaml', '-o', 'x.yaml']); "
         "heavy = [m for m in ('torch', 'transformers', 'axolotl', 'lm_eval', 'huggingface_hub', 'rich') if m in sys.modules]; "
         "print(rc, heavy)"
@@ -106,5 +106,16 @@ def test_module_entry_point() -> None:
 
 
 def test_readme_spec_reference_is_up_to_date() -> None:
-    out = subprocess.run([sys.executable, "-m", "axowrap.specdoc", "--check"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "axowrap.spec.doc", "--check"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_usage_errors_have_one_format() -> None:
+    # click's usage errors ("No such option") and axowrap's (UsageError) print alike, exit 2
+    res = run_cli("validate", "--nope")
+    assert res.code == 2
+    first, hint = res.err.splitlines()
+    assert first.startswith("error: No such option") and "--nope" in first  # click's wording varies by version
+    assert hint == "  hint: see `axowrap validate --help`"
+    res = run_cli("render")
+    assert res.code == 2 and res.err.startswith("error: give one SPEC, or --all\n")

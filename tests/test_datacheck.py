@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from helpers import run_cli
 
-from axowrap.datacheck.check import check_file, check_path
-from axowrap.datacheck.formats import check_row, layout_for
-from axowrap.datacheck.readers import Unreadable, iter_rows
+from axowrap.cli.data import check_source
+from axowrap.data.check import check_file
+from axowrap.data.formats import check_row, layout_for
+from axowrap.data.readers import Unreadable, iter_rows
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "examples" / "data"
@@ -63,7 +64,7 @@ def test_json_array_reader_streams_with_line_numbers(tmp_path: Path) -> None:
 
 
 def test_json_array_reader_small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import axowrap.datacheck.readers as readers
+    import axowrap.data.readers as readers
 
     monkeypatch.setattr(readers, "CHUNK", 64)  # every element crosses a chunk boundary
     rows = rows_of("function-calling.jsonl")[:12]
@@ -278,7 +279,7 @@ def test_detects_format_of_a_file(tmp_path: Path) -> None:
 
 def test_spec_holdout_overlap(workdir: Path) -> None:
     rows = rows_of("sql.jsonl")
-    from axowrap.holdout import in_holdout
+    from axowrap.data.split import in_holdout
 
     held = next(r for r in rows if in_holdout(r, 0.05, 42))
     # the same question, re-typed with different case and spacing, lands in training
@@ -286,7 +287,7 @@ def test_spec_holdout_overlap(workdir: Path) -> None:
     assert not in_holdout(twin, 0.05, 42)
     path = workdir / "examples" / "data" / "sql.jsonl"
     write_jsonl(path, [*rows, twin])
-    report = check_path(workdir / "examples" / "sql.yaml", tokens=False)
+    report = check_source(workdir / "examples" / "sql.yaml", tokens=False)
     leaks = [f for f in report.findings if f.category == "train/held-out overlap"]
     assert len(leaks) == 1 and leaks[0].where in (1 + rows.index(held), len(rows) + 1)
     assert not report.ok
@@ -336,7 +337,7 @@ def test_validate_runs_the_structural_check(workdir: Path) -> None:
 
 
 def test_reader_without_orjson(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import axowrap.datacheck.readers as readers
+    import axowrap.data.readers as readers
 
     monkeypatch.setattr(readers, "loads", json.loads)  # the standard-library fallback
     path = write_jsonl(tmp_path / "a.jsonl", rows_of("instruct.jsonl")[:3], {1: "{bad"})
@@ -363,7 +364,7 @@ def test_holdout_file_overlap_and_csv_data(workdir: Path) -> None:
         .replace("eval: {holdout: 0.05}", "eval: {holdout: null, holdout_file: data/held.jsonl}"),
         encoding="utf-8",
     )
-    report = check_path(spec, tokens=False)
+    report = check_source(spec, tokens=False)
     assert report.datasets[0].rows == 10
     leaks = [f for f in report.findings if f.category == "train/held-out overlap"]
     assert [(f.where, f.message) for f in leaks] == [

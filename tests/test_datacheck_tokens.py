@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from axowrap.datacheck.check import check_path
-from axowrap.render import DEFAULT_PROMPT
+from axowrap.cli.data import check_source
+from axowrap.config.render import DEFAULT_PROMPT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def test_alpaca_token_stats_match_the_tokenizer(tmp_path: Path, tiny_model: Path
     from transformers import AutoTokenizer
 
     spec = spec_for(tmp_path, tiny_model, "instruct", "instruct.jsonl", "training: {sequence_len: 64}\n")
-    report = check_path(spec)
+    report = check_source(spec)
     t = report.datasets[0].tokens
     assert t["tokenizer"] == str(tiny_model)
     assert f"token counts use the base model's tokenizer ({tiny_model})" in report.notes
@@ -53,7 +53,7 @@ def test_alpaca_token_stats_match_the_tokenizer(tmp_path: Path, tiny_model: Path
 @pytest.mark.slow
 def test_chat_sample_renders_the_template_and_checks_eos(tmp_path: Path, tiny_model: Path) -> None:
     spec = spec_for(tmp_path, tiny_model, "chat", "chat.jsonl")
-    t = check_path(spec).datasets[0].tokens
+    t = check_source(spec).datasets[0].tokens
     assert t["sample"]["text"].startswith(
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
     )
@@ -65,7 +65,7 @@ def test_chat_sample_renders_the_template_and_checks_eos(tmp_path: Path, tiny_mo
 
 
 def test_approximation_is_stated_without_a_local_model(workdir: Path) -> None:
-    report = check_path(workdir / "examples" / "chat.yaml")
+    report = check_source(workdir / "examples" / "chat.yaml")
     t = report.datasets[0].tokens
     assert t["tokenizer"] == "approximate"
     assert any("approximate (4 characters per token" in n for n in report.notes)

@@ -13,12 +13,12 @@ import yaml
 from conftest import EXAMPLES, write
 from helpers import run_cli
 
-from axowrap.launch import deepspeed
-from axowrap.launch.accelerate_config import accelerate_config
-from axowrap.launch.command import launch_argv
-from axowrap.launch.distributed import CPU_DDP_PLUGIN, axolotl_keys, layout, support_files
-from axowrap.render import render_spec
-from axowrap.spec import load_spec
+from axowrap.config.render import render_spec
+from axowrap.distributed import deepspeed
+from axowrap.distributed.accelerate_config import accelerate_config
+from axowrap.distributed.strategy import CPU_DDP_PLUGIN, axolotl_keys, layout, support_files
+from axowrap.run.launch import launch_argv
+from axowrap.validate import load_spec
 
 SPEC = """\
 task: sql
@@ -34,7 +34,8 @@ def make_spec(folder: Path, compute: str, extra: str = "", name: str = "big.yaml
 
 
 def compute(**kw: object) -> dict:
-    return {"compute": {"target": "h100-80gb", **kw}}
+    """An effective spec's `compute:` (every key present, as after the presets)."""
+    return {"compute": {"target": "h100-80gb", "gpus_per_node": 1, "nodes": 1, "strategy": "ddp", **kw}}
 
 
 @pytest.mark.parametrize(
@@ -71,8 +72,8 @@ def test_fsdp2_keys() -> None:
 def test_one_process_has_no_keys_and_cpu_ddp_has_the_plugin() -> None:
     assert axolotl_keys(compute()) == {}
     assert axolotl_keys(compute(gpus_per_node=8)) == {}  # plain DDP on GPUs: nothing to add
-    assert axolotl_keys({"compute": {"target": "cpu", "gpus_per_node": 2}}) == {"plugins": [CPU_DDP_PLUGIN]}
-    assert layout({"compute": {"target": "cpu", "nodes": 2}}).world_size == 2
+    assert axolotl_keys(compute(target="cpu", gpus_per_node=2)) == {"plugins": [CPU_DDP_PLUGIN]}
+    assert layout(compute(target="cpu", nodes=2)).world_size == 2
 
 
 def test_accelerate_config_counts_processes_over_all_nodes() -> None:
@@ -83,7 +84,7 @@ def test_accelerate_config_counts_processes_over_all_nodes() -> None:
 
 
 def test_launch_argv_single_process_is_unchanged(tmp_path: Path) -> None:
-    argv, env = launch_argv({"compute": {"target": "cpu"}}, tmp_path / "axolotl.yaml")
+    argv, env = launch_argv(compute(target="cpu"), tmp_path / "axolotl.yaml")
     assert argv[1:] == [
         "launch",
         "--num_processes",
@@ -112,9 +113,9 @@ def test_launch_argv_multi_node_writes_files_and_takes_rank_from_env(
     spec = compute(gpus_per_node=8, nodes=2, strategy="zero3")
     config = tmp_path / "axolotl.yaml"
     argv, env = launch_argv(spec, config)
-    assert argv[:3] == [sys.executable, "-m", "axowrap.launch.envcheck"]
+    assert argv[:4] == [sys.executable, "-m", "axowrap", "_envcheck"]
     check, launch = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
-    assert check[3:] == [str(tmp_path), "--rank", "1", "--nodes", "2", "--main-ip", "10.1.2.3", "--port", "29701"]
+    assert check[4:] == [str(tmp_path), "--rank", "1", "--nodes", "2", "--main-ip", "10.1.2.3", "--port", "29701"]
     assert launch[1:] == [
         "launch",
         "--config_file",

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from conftest import tiny_spec
 
-from axowrap.launch.command import launch_argv
-from axowrap.pipeline import prepare_run
-from axowrap.spec import load_spec
+from axowrap.run.launch import launch_argv
+from axowrap.run.pipeline import prepare_run
+from axowrap.validate import load_spec
 
 MARK = re.compile(r"axowrap-ddp rank=(\d) world_size=(\d) backend=(\S+) first_batch=([0-9a-f]{16}|none)")
 
@@ -122,7 +122,8 @@ def test_envcheck_refuses_when_a_node_differs(tmp_path: Path, differ: bool) -> N
         argv = [
             sys.executable,
             "-m",
-            "axowrap.launch.envcheck",
+            "axowrap",
+            "_envcheck",
             str(run_dir),
             "--rank",
             str(rank),

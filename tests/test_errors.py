@@ -145,3 +145,12 @@ def test_unknown_target_is_a_usage_error(workdir: Path) -> None:
     res = run_cli("validate", "--target", "h100:8", "examples/sql.yaml")
     assert res.code == 2
     assert res.err.startswith("error: unknown target 'h100'; did you mean 'h100-80gb'?\n  hint: known targets: cpu,")
+
+
+def test_schema_patterns_end_at_the_end_of_the_text(workdir: Path) -> None:
+    # JSON Schema's `$` is the end of the text; Python's also matched before a final newline
+    spec = workdir / "examples" / "sql.yaml"
+    spec.write_text(spec.read_text().replace("task: sql\n", 'task: sql\nname: "sql\\n"\n'), encoding="utf-8")
+    res = run_cli("validate", str(spec))
+    assert res.code == 1
+    assert "name: 'sql\\n' does not match the expected form" in res.out

@@ -16,6 +16,7 @@ from conftest import tiny_spec
 from helpers import run_cli
 
 from axowrap.errors import StepFailed
+from axowrap.run.events import Events
 
 # A judge that answers like real models do: a score line, JSON, and once nothing usable.
 REPLIES = ["Score: 7\nMostly right.", '{"score": 3, "reason": "wrong table"}', "I cannot grade this."]
@@ -72,9 +73,9 @@ def _squash(text: str) -> str:
 @pytest.mark.axolotl
 @pytest.mark.slow
 def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, judge_url: str) -> None:
-    from axowrap.pipeline import prepare_run, run_steps
-    from axowrap.state import load_state
-    from axowrap.steps import available_steps
+    from axowrap.run.pipeline import prepare_run, run_steps
+    from axowrap.run.state import load_state
+    from axowrap.steps.registry import STEPS
 
     spec = eval_spec(
         tmp_path / "spec",
@@ -83,9 +84,9 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
         f"       judge: {{endpoint: '{judge_url}', model: judge, rubric: 'Is the SQL right?'}}}}",
     )
     run = prepare_run(spec, runs_root=tmp_path / "runs")
-    steps = [s.name for s in available_steps() if s.name in ("train", "eval", "push")]
+    steps = [s.name for s in STEPS if s.name in ("train", "eval", "push")]
     with pytest.raises(StepFailed, match=r"eval gate failed: sql_exact_match = 0\S*, below the required 0.9"):
-        run_steps(run, steps, options={"max_gen_toks": 8}, echo=lambda _line: None)
+        run_steps(run, steps, options={"max_gen_toks": 8}, events=Events(lambda _line: None))
 
     state = load_state(run)["steps"]
     assert state["train"]["status"] == "done"
@@ -161,7 +162,7 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
 
 
 def test_eval_cli_dry_run_and_model_choice(tmp_path: Path) -> None:
-    from axowrap.pipeline import prepare_run
+    from axowrap.run.pipeline import prepare_run
 
     spec = eval_spec(tmp_path / "spec", tmp_path / "no-model-needed", "eval: {holdout: 0.1}")
     run = prepare_run(spec, runs_root=tmp_path / "runs")

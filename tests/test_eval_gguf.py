@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from axowrap.errors import AxowrapError
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 
 pytestmark = [pytest.mark.axolotl, pytest.mark.slow]
 

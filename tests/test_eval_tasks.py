@@ -9,10 +9,10 @@ import pytest
 import yaml
 from conftest import EXAMPLES
 
+from axowrap.config.render import render_spec
+from axowrap.data.split import read_rows
 from axowrap.evaluation.tasks import TASK_NAME, write_task
-from axowrap.holdout import read_rows
-from axowrap.render import render_spec
-from axowrap.spec import load_spec
+from axowrap.validate import load_spec
 
 PRESET_SPECS = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 
@@ -72,7 +72,7 @@ def test_task_for_every_preset(name: str, workdir: Path, tiny_model: Path) -> No
 
 
 def _two_dataset_run(workdir: Path, model: Path, second: str) -> Path:
-    from axowrap.pipeline import prepare_run
+    from axowrap.run.pipeline import prepare_run
 
     spec = workdir / "examples" / "mixed.yaml"
     spec.write_text(f"""\
@@ -91,7 +91,7 @@ compute: {{target: cpu}}
 @pytest.mark.axolotl
 def test_held_out_rows_are_prompted_in_their_own_dataset_format(workdir: Path, tiny_model: Path) -> None:
     """Rows held out of an alpaca and of a chat dataset: each prompted the way it was trained."""
-    from axowrap.holdout import holdout_sources
+    from axowrap.data.split import holdout_sources
 
     data = _two_dataset_run(workdir, tiny_model, "{path: data/chat.jsonl, format: messages}")
     held = list(read_rows(data / "holdout.jsonl"))

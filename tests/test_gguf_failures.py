@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from axowrap.errors import AxowrapError, StepFailed
-from axowrap.gguf import SUPPORTED, check_type
-from axowrap.rundir import RunDir
-from axowrap.steps import StepContext
+from axowrap.gguf_types import SUPPORTED, check_type
+from axowrap.run.rundir import RunDir
 from axowrap.steps import gguf as gguf_step
+from axowrap.steps.base import StepContext
 
 
 def test_unknown_type_lists_the_supported_ones() -> None:
@@ -23,6 +23,7 @@ def test_unknown_type_lists_the_supported_ones() -> None:
 
 def test_unknown_type_fails_the_step_before_any_work(tmp_path: Path) -> None:
     ctx = StepContext(
+        name="gguf",
         run=RunDir(tmp_path),
         spec={"export": {"merge": True, "gguf": ["q4_k_m", "q9"]}},
         config={},
@@ -34,7 +35,9 @@ def test_unknown_type_fails_the_step_before_any_work(tmp_path: Path) -> None:
 
 
 def test_gguf_without_a_merged_model_says_merge_first(tmp_path: Path) -> None:
-    ctx = StepContext(run=RunDir(tmp_path), spec={"export": {"gguf": ["f16"]}}, config={}, log=tmp_path / "gguf.log")
+    ctx = StepContext(
+        name="gguf", run=RunDir(tmp_path), spec={"export": {"gguf": ["f16"]}}, config={}, log=tmp_path / "gguf.log"
+    )
     with pytest.raises(StepFailed, match="no merged model in") as err:
         gguf_step.STEP.run(ctx)
     assert "axowrap merge" in (err.value.hint or "")
@@ -43,7 +46,7 @@ def test_gguf_without_a_merged_model_says_merge_first(tmp_path: Path) -> None:
 def test_quantize_ftypes_are_llama_cpp_s() -> None:
     import llama_cpp
 
-    from axowrap.gguf import QUANTIZE_FTYPES
+    from axowrap.gguf_types import QUANTIZE_FTYPES
 
     for name, value in QUANTIZE_FTYPES.items():
         assert getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{name.upper()}") == value, name

@@ -11,7 +11,7 @@ import pytest
 from conftest import tiny_spec
 from helpers import run_cli
 
-from axowrap.gguf import preflight
+from axowrap.rules import gguf as preflight
 
 CONFIG = {
     "architectures": ["LlamaForCausalLM"],

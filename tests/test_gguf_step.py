@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 
 pytestmark = [pytest.mark.axolotl, pytest.mark.slow]
 

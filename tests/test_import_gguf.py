@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from axowrap.importgguf import RECORD, _fix_byte_level
-from axowrap.manifest import file_sha256
+from axowrap.hashing import file_sha256
+from axowrap.models.gguf_import import RECORD, _fix_byte_level
 
 
 def test_needs_a_file_or_a_package() -> None:

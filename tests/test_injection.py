@@ -9,12 +9,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from axowrap.render import render_spec
-from axowrap.spec import load_spec
+from axowrap.config.render import render_spec
+from axowrap.validate import load_spec
 from axowrap.yamlemit import to_yaml
 
 NASTY = ": # { } [ ] & * ! | > ' \" % @ ` \n\r\t\\ - ? , \x85 \u2028 \ufeff"
 text = st.text(alphabet=st.sampled_from(list(NASTY)) | st.characters(), min_size=1, max_size=40)
+# Text a file can hold: no lone surrogates (tests/test_fuzz.py checks those are refused cleanly).
+valid_text = st.text(
+    alphabet=st.sampled_from(list(NASTY)) | st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40
+)
 
 
 @given(value=text)
@@ -39,6 +43,12 @@ def test_to_yaml_round_trips_nested(value: object) -> None:
     assert yaml.safe_load(f"k: {to_yaml(value)}\n") == {"k": value}
 
 
+def test_a_trailing_newline_is_quoted() -> None:
+    # `$` matched before the final newline, so "org/\n" was written plain and read back as "org/"
+    assert to_yaml("org/\n") == '"org/\\n"'
+    assert yaml.safe_load("k: " + to_yaml("org/\n") + "\n") == {"k": "org/\n"}
+
+
 def test_the_classic_injection() -> None:
     assert yaml.safe_load("base_model: " + to_yaml("x\nlearning_rate: 1") + "\n") == {
         "base_model": "x\nlearning_rate: 1"
@@ -46,7 +56,7 @@ def test_the_classic_injection() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(model=text, column=text, prompt=text, system=text, out_dir=text)
+@given(model=valid_text, column=valid_text, prompt=valid_text, system=valid_text, out_dir=valid_text)
 def test_spec_strings_never_change_the_key_set(
     workdir: Path, model: str, column: str, prompt: str, system: str, out_dir: str
 ) -> None:
@@ -62,7 +72,8 @@ def test_spec_strings_never_change_the_key_set(
     spec["datasets"][0]["prompt"] = "{instruction}" + prompt
     spec["datasets"][0]["system_prompt"] = system
     spec["output_dir"] = out_dir
-    Path("examples/fuzz.yaml").write_text(yaml.safe_dump(spec, allow_unicode=False), encoding="utf-8")
+    # written with axowrap's own emitter: specs are YAML 1.2 (PyYAML's dumper leaves `0E0` unquoted)
+    Path("examples/fuzz.yaml").write_text("".join(f"{k}: {to_yaml(v)}\n" for k, v in spec.items()), encoding="utf-8")
     cfg = render_spec(load_spec("examples/fuzz.yaml")).config
     assert set(cfg) == set(baseline)
     assert cfg["base_model"] == "org/" + model

@@ -158,6 +158,10 @@ def test_sbatch_script_options_and_lint(tmp_path: Path) -> None:
         (("--partition", "gpu; rm -rf /"), "--partition 'gpu; rm -rf /': Slurm names use"),
         (("--time", "tomorrow"), "--time 'tomorrow': use Slurm's format"),
         (("--env", "NCCL_DEBUG=$(reboot)"), "--env NCCL_DEBUG=$(reboot): use NAME=VALUE with a plain value"),
+        # a trailing newline passed `$`-anchored checks and became a line of its own in the script
+        (("--time", "24:00:00\n"), "--time '24:00:00\\n': use Slurm's format"),
+        (("--env", "X\n=1"), "use NAME=VALUE with a plain value"),
+        (("--env", "NCCL_DEBUG=INFO\n"), "use NAME=VALUE with a plain value"),
     ],
 )
 def test_sbatch_refuses_unsafe_values(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -308,7 +312,7 @@ def test_skypilot_run_section_on_two_fake_nodes(tmp_path: Path) -> None:
 def test_prepare_reports_a_bad_spec_in_one_line(tmp_path: Path) -> None:
     spec = spec_in(tmp_path, BIG.replace("strategy: zero3", "strategy: zero4"))
     res = subprocess.run(
-        [sys.executable, "-m", "axowrap.launch.prepare", str(spec), "--runs-root", str(tmp_path / "runs")],
+        [sys.executable, "-m", "axowrap", "_prepare", str(spec), "--runs-dir", str(tmp_path / "runs")],
         capture_output=True,
         text=True,
         cwd=tmp_path,

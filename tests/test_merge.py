@@ -6,9 +6,9 @@ from pathlib import Path
 
 from conftest import write
 
-from axowrap.merge import layered
-from axowrap.render import render_spec
-from axowrap.spec import load_spec
+from axowrap.config.render import render_spec
+from axowrap.spec.layers import layered
+from axowrap.validate import load_spec
 
 
 def test_merge_rules() -> None:

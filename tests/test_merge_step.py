@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from axowrap.errors import StepFailed
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 from axowrap.steps import merge
 
 pytestmark = pytest.mark.axolotl
@@ -83,14 +83,14 @@ def test_ram_estimate_refuses_clearly_when_short(tiny_model: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "wanted"),
     [
-        ({"export": {"merge": True}}, True),
+        ({"export": {"merge": True}, "method": "lora"}, True),
         ({"export": {"merge": True}, "method": "full"}, False),  # nothing to merge
-        ({"export": {"gguf": ["f16"]}}, False),
-        ({}, False),
+        ({"export": {"gguf": ["f16"]}, "method": "lora"}, False),
+        ({"export": {}, "method": "lora"}, False),
     ],
 )
 def test_merge_runs_only_when_the_spec_asks(spec: dict[str, Any], wanted: bool, tmp_path: Path) -> None:
-    from axowrap.steps import StepContext
+    from axowrap.steps.base import StepContext
 
-    ctx = StepContext(run=RunDir(tmp_path), spec=spec, config={}, log=tmp_path / "m.log")
+    ctx = StepContext(name="merge", run=RunDir(tmp_path), spec=spec, config={}, log=tmp_path / "m.log")
     assert merge.STEP.enabled(ctx) is wanted

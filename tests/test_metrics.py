@@ -167,7 +167,7 @@ def test_gate_failures_reads_results_json(tmp_path: Path) -> None:
 
 def test_require_of_an_unreported_metric_is_a_spec_error(workdir: Path) -> None:
     from axowrap.errors import ValidationFailed
-    from axowrap.spec import load_spec
+    from axowrap.validate import load_spec
 
     spec = Path("examples/sql.yaml")
     spec.write_text(

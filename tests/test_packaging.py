@@ -31,7 +31,7 @@ def test_installed_wheel_finds_its_data(tmp_path: Path) -> None:
     (work / "data" / "sql.jsonl").write_text((EXAMPLES / "data" / "sql.jsonl").read_text())
     (work / "sql.yaml").write_text((EXAMPLES / "sql.yaml").read_text())
     code = (
-        "import axowrap.resources as r, sys; from axowrap.cli import main; "
+        "import axowrap.resources as r, sys; from axowrap.cli.main import main; "
         "print(r.templates_dir()); print(r.schemas_dir()); sys.exit(main(['render', 'sql.yaml', '-o', 'out.yaml']))"
     )
     out = subprocess.run(

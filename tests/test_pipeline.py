@@ -8,18 +8,21 @@ import os
 import shutil
 import signal
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from helpers import run_cli
 
-from axowrap.checkpoints import newest_complete, problem
-from axowrap.pipeline import canonical_sha256, prepare_run, run_child, run_dir_for, step_failed
-from axowrap.progress import ProgressParser, Sink
-from axowrap.spec import load_spec
-from axowrap.state import load_state
-from axowrap.steps import StepContext, get_step
+from axowrap.hashing import canonical_sha256
+from axowrap.run.checkpoints import newest_complete, problem
+from axowrap.run.child import run_child, step_failed
+from axowrap.run.events import Events
+from axowrap.run.pipeline import prepare_run, run_dir_for
+from axowrap.run.progress import ProgressParser, Sink
+from axowrap.run.state import load_state
+from axowrap.steps.base import StepContext
+from axowrap.steps.registry import get_step
+from axowrap.validate import load_spec
 
 # Real trainer output (Axolotl 0.19 / HF Trainer): tqdm refreshes end in \r, log dicts follow.
 TRAINER_OUTPUT = (
@@ -63,7 +66,7 @@ def test_progress_parser_reads_step_loss_lr_tokens_eta() -> None:
 
 def test_plain_and_json_sinks() -> None:
     plain: list[str] = []
-    sink = Sink(plain.append)
+    sink = Sink(Events(plain.append))
     for rec in records(TRAINER_OUTPUT):
         sink.record(rec)
     assert plain[0] == "step 1/6  loss 6.3450  lr 0.0002  eta 0:06"
@@ -71,7 +74,7 @@ def test_plain_and_json_sinks() -> None:
     assert any(line.startswith("Saving the dataset") for line in plain)  # other lines pass through
     assert not any("{'loss'" in line or "it/s]" in line and "%|" in line for line in plain)
     events: list[str] = []
-    sink = Sink(events.append, json_events=True)
+    sink = Sink(Events(events.append, json_lines=True))
     for rec in records(TRAINER_OUTPUT):
         sink.record(rec)
     parsed = [json.loads(line) for line in events]  # nothing but JSON on stdout
@@ -79,9 +82,9 @@ def test_plain_and_json_sinks() -> None:
 
 
 def test_rich_sink_bar_follows_the_trainer() -> None:
-    from axowrap.progress import RichSink
+    from axowrap.run.progress import RichSink
 
-    sink = RichSink(lambda _line: None)
+    sink = RichSink(Events(lambda _line: None, tty=True))
     for rec in records(TRAINER_OUTPUT):
         sink.record(rec)
     task = sink.progress.tasks[0]
@@ -116,7 +119,11 @@ def _train_fingerprint(run) -> str:
 
     manifest = json.loads(run.manifest.read_text())
     ctx = StepContext(
-        run=run, spec=manifest["spec"]["effective"], config=yaml.safe_load(run.config.read_text()), log=run.log("train")
+        name="train",
+        run=run,
+        spec=manifest["spec"]["effective"],
+        config=yaml.safe_load(run.config.read_text()),
+        log=run.log("train"),
     )
     return canonical_sha256(step.params(ctx))
 
@@ -164,8 +171,9 @@ def test_run_child_tees_and_reports_failure(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "x.log"
     seen: list[str] = []
     argv = [sys.executable, "-c", "import sys; print('one'); print('two\\rthree', flush=True); sys.exit(3)"]
-    code, interrupted, tail = run_child(argv, env={}, log=log, on_record=seen.append)
-    assert (code, interrupted) == (3, False)
+    result = run_child(argv, env={}, log=log, on_record=seen.append)
+    code, tail = result.code, result.tail
+    assert (code, result.interrupted) == (3, False)
     assert tail == ["one", "two", "three"]
     assert b"one\ntwo\rthree\n" in log.read_bytes()
     err = step_failed("x", argv, code, log, tail)
@@ -174,25 +182,27 @@ def test_run_child_tees_and_reports_failure(tmp_path: Path) -> None:
 
 
 def test_run_child_forwards_sigint_to_the_group(tmp_path: Path) -> None:
-    # A child that starts a grandchild; both must get the forwarded signal.
+    # A child that starts a grandchild; both must get the forwarded signal. Each says it is
+    # ready from inside its `try`, and SIGINT is sent only once both have said so (under load the
+    # grandchild can start seconds after the child: no fixed delay).
     script = (
         "import subprocess, sys, time\n"
-        "g = subprocess.Popen([sys.executable, '-c', 'import time\\ntry:\\n time.sleep(60)\\n"
-        'except KeyboardInterrupt:\\n print("grandchild interrupted", flush=True)\'])\n'
-        "print('started', flush=True)\n"
-        "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    g.wait(); print('child interrupted', flush=True); sys.exit(0)\n"
+        "try:\n"
+        "    g = subprocess.Popen([sys.executable, '-c', 'import time\\ntry:\\n print(\"grandchild ready\", flush=True)\\n"
+        ' time.sleep(60)\\nexcept KeyboardInterrupt:\\n print("grandchild interrupted", flush=True)\'])\n'
+        "    print('child ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n    g.wait(); print('child interrupted', flush=True); sys.exit(0)\n"
     )
     seen: list[str] = []
 
     def on_record(rec: str) -> None:
         seen.append(rec)
-        if rec == "started":
-            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        if rec in ("child ready", "grandchild ready") and {"child ready", "grandchild ready"} <= set(seen):
+            os.kill(os.getpid(), signal.SIGINT)
 
-    code, interrupted, _ = run_child(
-        [sys.executable, "-c", script], env={}, log=tmp_path / "x.log", on_record=on_record
-    )
-    assert interrupted is True and code == 0
+    result = run_child([sys.executable, "-c", script], env={}, log=tmp_path / "x.log", on_record=on_record)
+    assert result.interrupted is True and result.code == 0
     assert "grandchild interrupted" in seen and "child interrupted" in seen
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
@@ -216,7 +226,7 @@ def test_newest_complete_checkpoint_skips_truncated_ones(tiny_adapter: Path, tmp
 
 
 def test_state_file_is_written_atomically_and_read_back(workdir: Path) -> None:
-    from axowrap.state import update_step
+    from axowrap.run.state import update_step
 
     run = prepare_run(Path("examples/sql.yaml"))
     update_step(run, "train", status="failed", error={"message": "boom"})
@@ -228,11 +238,11 @@ def test_state_file_is_written_atomically_and_read_back(workdir: Path) -> None:
 
 
 def test_dry_run_of_every_step_before_anything_exists(workdir: Path) -> None:
-    from axowrap.steps import available_steps
+    from axowrap.steps.registry import STEPS
 
     res = run_cli("run", "examples/sql.yaml", "--dry-run")
     assert res.code == 0, res.err
-    for step in available_steps():
+    for step in STEPS:
         if step.name != "push":  # sql.yaml asks for no upload
             assert f"==> {step.name}: dry-run" in res.out
     run = run_dir_for(Path("examples/sql.yaml"), "sql", Path("runs"))

@@ -34,7 +34,7 @@ PUBLISHED_PARAMS = {
     "meta-llama/Llama-2-7b-hf": 6.74,
 }
 
-# ../shared/reference/vram-anchors.md (copied; sources named there):
+# Published figures (copied with their sources: Modal's guide and LLaMA-Factory's README):
 # - "Full fine-tune, mixed precision with AdamW: ~16 bytes per parameter before activations:
 #   7B -> ... = ~112 GB" (Modal) and "LoRA on a 7B at 16-bit: ~16 GB" (LLaMA-Factory table).
 # - LLaMA-Factory README "hardware requirement" (estimated, GB), rows full (AMP), freeze/LoRA 16,

@@ -10,12 +10,11 @@ import yaml
 from conftest import EXAMPLES
 from helpers import run_cli
 
-from axowrap.presets import get_preset, preset_names
-from axowrap.render import render_spec
+from axowrap.config.render import render_spec
 from axowrap.resources import schema_file
-from axowrap.spec import load_spec
+from axowrap.spec.presets import get_preset, preset_names
 from axowrap.targets import get_target, target_names
-from axowrap.validate import validate_path
+from axowrap.validate import load_spec, validate_path
 
 TASKS = ["sql", "function-calling", "chat", "instruct", "summarize", "classify", "dpo", "orpo", "completion"]
 

@@ -17,7 +17,8 @@ from helpers import run_cli
 from hub_server import TOKEN, Hub
 
 from axowrap.errors import AxowrapError
-from axowrap.rundir import RunDir
+from axowrap.run.events import Events
+from axowrap.run.rundir import RunDir
 
 pytestmark = pytest.mark.axolotl  # the adapter is the real one Axolotl trains (tiny_adapter)
 
@@ -27,16 +28,17 @@ METRICS = {"exact_match": {"base": 0.1, "tuned": 0.6, "delta": 0.5, "higher_is_b
 
 def mark_done(run: RunDir, step_name: str, result: dict[str, Any]) -> None:
     """Record `step_name` as done for the current spec, with the fingerprint the runner computes."""
-    from axowrap import state as st
-    from axowrap.pipeline import canonical_sha256, make_context
-    from axowrap.steps import get_step
+    from axowrap.hashing import canonical_sha256
+    from axowrap.run import state as st
+    from axowrap.run.events import Events
+    from axowrap.run.pipeline import make_context
+    from axowrap.steps.registry import get_step
 
     step = get_step(step_name)
     ctx = make_context(
         run,
-        step_name,
-        echo=print,
-        json_events=False,
+        step,
+        events=Events(),
         dry_run=False,
         options={},
         steps_state=st.load_state(run)["steps"],
@@ -50,7 +52,7 @@ def push_run_template(tiny_model: Path, tiny_adapter: Path, tmp_path_factory: py
     """A prepared run (real runner layout) with every artifact push reads: the real adapter
     (with its checkpoints, which must not be uploaded), a merged stand-in (the tiny model), two
     small .gguf files, serve/Modelfile, and eval results."""
-    from axowrap.pipeline import prepare_run
+    from axowrap.run.pipeline import prepare_run
 
     folder = tmp_path_factory.mktemp("push-src")
     spec_path = tiny_spec(folder, tiny_model)
@@ -237,9 +239,9 @@ def test_no_token_is_a_clear_error(push_run: RunDir, hub: Hub, monkeypatch: pyte
 def test_missing_artifact_names_the_step_to_run(push_run: RunDir, hub: Hub) -> None:
     shutil.rmtree(push_run.gguf)
     with pytest.raises(AxowrapError, match=r"export.hub.gguf is set but there is nothing to upload"):
-        from axowrap.pipeline import run_steps
+        from axowrap.run.pipeline import run_steps
 
-        run_steps(push_run, ["push"], echo=lambda _l: None)
+        run_steps(push_run, ["push"], events=Events(lambda _l: None))
 
 
 def test_failed_push_is_not_marked_and_a_rerun_completes_it(

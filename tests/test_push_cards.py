@@ -13,7 +13,7 @@ from hub_server import Hub
 
 from axowrap.errors import AxowrapError
 from axowrap.hub.cards import CardInputs, card_metadata, check_card, render_card
-from axowrap.hub.plan import repo_modelfile
+from axowrap.hub.upload import repo_modelfile
 
 BASE = "Qwen/Qwen2.5-0.5B"
 REPOS = {"adapter": "acme/sql-lora", "merged": "acme/sql", "gguf": "acme/sql-GGUF"}

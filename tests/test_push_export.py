@@ -11,7 +11,7 @@ import pytest
 from conftest_export import context
 from hub_server import Hub
 
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 
 pytestmark = [pytest.mark.slow, pytest.mark.axolotl]
 

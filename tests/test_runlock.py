@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from axowrap.pipeline import prepare_run
+from axowrap.run.pipeline import prepare_run
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from axowrap.runlock import run_lock
+from axowrap.run.runlock import run_lock
 with run_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -54,7 +54,7 @@ def test_a_busy_run_directory_is_refused_and_freed_when_the_holder_dies(workdir:
 
 
 def test_the_lock_is_reentrant_within_one_process(tmp_path: Path) -> None:
-    from axowrap.runlock import run_lock
+    from axowrap.run.runlock import run_lock
 
     with run_lock(tmp_path), run_lock(tmp_path):
         assert f"pid {os.getpid()}" in (tmp_path / ".lock").read_text()
@@ -66,7 +66,7 @@ def test_preparing_alone_waits_its_turn(tmp_path: Path) -> None:
     """Nodes of one job on a shared filesystem prepare the same run directory: they take turns."""
     import time
 
-    from axowrap.runlock import RunBusy, run_lock
+    from axowrap.run.runlock import RunBusy, run_lock
 
     holder = hold(tmp_path, seconds=1.5)
     try:

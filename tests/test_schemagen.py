@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from axowrap.axolotl_config import base_schema, plugin_names
+from axowrap.config.check import base_schema, plugin_names
 
 
 @pytest.mark.axolotl
 def test_committed_schema_is_up_to_date() -> None:
-    out = subprocess.run([sys.executable, "-m", "axowrap.schemagen", "--check"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "axowrap.config.schemagen", "--check"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
 
 
@@ -43,7 +43,7 @@ def test_axowrap_plugins_keep_unknown_keys_errors(tmp_path) -> None:
 
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(
-        "plugins: [axowrap.launch.cpu_ddp.CpuDdpPlugin]\nbase_model: org/m\nlearning_rate: 0.0001\n"
+        "plugins: [axowrap.distributed.cpu_ddp.CpuDdpPlugin]\nbase_model: org/m\nlearning_rate: 0.0001\n"
         "micro_batch_size: 1\nlora_rr: 8\n"
     )
     assert [(p.severity, p.message) for p in validate_path(cfg).problems] == [

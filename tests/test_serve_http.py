@@ -18,7 +18,7 @@ import pytest
 from helpers import run_cli
 
 from axowrap.errors import AxowrapError
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 from axowrap.serve.server import find_gguf, server_argv
 
 START_TIMEOUT_S = 120
@@ -45,7 +45,7 @@ def test_axowrap_serve_answers_chat_completions(gguf_run: tuple[RunDir, dict[str
     axowrap = Path(sys.executable).parent / "axowrap"
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [str(axowrap), "serve", str(run.root), "--gguf", "q4_k_m", "--port", str(port)],
+        [str(axowrap), "serve", str(run.root), "--gguf-type", "q4_k_m", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

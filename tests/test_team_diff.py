@@ -39,8 +39,9 @@ def test_two_specs_differ_in_sorted_keys_side_by_side(repo: Path) -> None:
     assert res.out == (
         "key            a/sql.yaml  a/sql-v2.yaml\n"
         "learning_rate  1.0e-4      3.0e-4\n"
+        "lora_alpha     16          32\n"
         "lora_r         8           16\n"
-        "2 difference(s)\n"
+        "3 difference(s)\n"
     )
 
 
@@ -65,7 +66,7 @@ def test_a_spec_and_its_rendered_yaml_are_the_same(repo: Path) -> None:
 
 
 def test_run_directories_also_diff_their_manifests(repo: Path) -> None:
-    from axowrap.pipeline import prepare_run
+    from axowrap.run.pipeline import prepare_run
 
     data = repo / "b" / "data" / "sql.jsonl"
     data.write_bytes(data.read_bytes().replace(b"SELECT", b"select", 1))

@@ -62,9 +62,12 @@ def test_lists_replace(repo: Path) -> None:
     assert explain("datasets[0].fields").endswith("set by: preset default of task 'instruct'\n")
 
 
-def test_null_removes_an_inherited_key(repo: Path) -> None:
+def test_null_falls_back_to_the_base_default(repo: Path) -> None:
+    # `null` removes the inherited value; a key every run needs then comes from presets/_base.yaml
     assert explain("warmup_ratio") == (
-        "warmup_ratio: 0.0\n  axowrap default: spec key training.warmup_ratio is not set by any layer\n"
+        "warmup_ratio: 0.05\n  from spec key training.warmup_ratio\n  set by: preset default (every task)\n"
+        "  overrides: base spec base.yaml:3 (via extends) = 0.1\n"
+        "  overrides: the spec itself (specs/a.yaml:7) = null\n"
     )
 
 

@@ -62,7 +62,17 @@ def test_lock_pins_versions_revisions_and_data(repo: Path) -> None:
     res = run_cli("lock")
     assert res.code == 0, res.err
     lock = yaml.safe_load((repo / "axowrap.lock").read_text())
-    assert set(lock["packages"]) == {"axowrap", "axolotl", "transformers", "peft", "trl", "accelerate", "torch"}
+    assert set(lock["packages"]) == {
+        "axowrap",
+        "python",
+        "axolotl",
+        "transformers",
+        "peft",
+        "trl",
+        "accelerate",
+        "torch",
+        "datasets",
+    }
     hub = lock["specs"]["specs/hub.yaml"]
     assert hub["base_model"] == {"id": "HuggingFaceTB/SmolLM2-135M-Instruct", "revision": COMMIT, "source": "cache"}
     assert list(hub["datasets"]) == ["specs/data/chat.jsonl"]

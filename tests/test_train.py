@@ -20,10 +20,10 @@ import pytest
 from conftest import tiny_spec
 from helpers import run_cli
 
-from axowrap.checkpoints import newest_complete, problem
-from axowrap.pipeline import prepare_run, run_dir_for
-from axowrap.rundir import RunDir
-from axowrap.state import load_state
+from axowrap.run.checkpoints import newest_complete, problem
+from axowrap.run.pipeline import prepare_run, run_dir_for
+from axowrap.run.rundir import RunDir
+from axowrap.run.state import load_state
 
 pytestmark = pytest.mark.axolotl
 AXOWRAP = str(Path(sys.executable).parent / "axowrap")

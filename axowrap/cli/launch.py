@@ -52,7 +52,9 @@ PORT = click.option(
 @click.option("--account", default=None, help="Slurm account.")
 @click.option("--job-name", default=None, help="Job name (default: the spec's name).")
 @click.option(
+    "--runs-dir",
     "--runs-root",
+    "runs_root",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("runs"),
     show_default=True,
@@ -78,7 +80,7 @@ def slurm(
       axowrap launch slurm specs/big.yaml -o job.sbatch --partition gpu --account ml
       sbatch job.sbatch
     """
-    from axowrap.launch.slurm import SlurmOptions, write_slurm
+    from axowrap.jobs.slurm import SlurmOptions, write_slurm
 
     opts = SlurmOptions(
         time=time_,
@@ -118,7 +120,7 @@ def skypilot(
       axowrap launch skypilot specs/big.yaml -o task.yaml --bucket my-runs --spot
       sky launch -c big task.yaml
     """
-    from axowrap.launch.skypilot import SkyOptions, write_skypilot
+    from axowrap.jobs.skypilot import SkyOptions, write_skypilot
 
     if spot and not bucket:
         raise click.BadParameter(

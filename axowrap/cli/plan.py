@@ -42,10 +42,12 @@ def command(
     """
     from axowrap.errors import AxowrapError
     from axowrap.plan.build import plan_spec
-    from axowrap.targets import parse_target
+    from axowrap.targets import Target, parse_target
+    from axowrap.validate import load_spec
 
-    parsed = [parse_target(t) for t in targets] or [None]
-    plans = [plan_spec(spec, t, throughput=throughput, price=price, tokens=not no_data) for t in parsed]
+    parsed: list[Target | None] = [parse_target(t) for t in targets] or [None]
+    loaded = load_spec(spec)
+    plans = [plan_spec(loaded, t, throughput=throughput, price=price, tokens=not no_data) for t in parsed]
     if as_json:
         click.echo(json.dumps({"ok": all(p.fits for p in plans), "plans": [p.to_json() for p in plans]}, indent=2))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -25,17 +24,12 @@ def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, jso
       HF_TOKEN=hf_... axowrap push runs/sql-3f2a9c1d
       axowrap push runs/sql-3f2a9c1d --endpoint https://hub.example.com
     """
-    from axowrap.pipeline import open_run, run_steps
+    from axowrap.cli.output import finished, run_events
+    from axowrap.run.pipeline import run_steps
+    from axowrap.run.rundir import open_run
 
     options = {"endpoint": endpoint} if endpoint else {}
-    run_steps(
-        open_run(run_dir),
-        ["push"],
-        force=force,
-        dry_run=dry_run,
-        options=options,
-        echo=click.echo,
-        json_events=json_events,
-    )
-    if json_events:
-        click.echo(json.dumps({"event": "finished", "run": str(run_dir), "dry_run": dry_run}))
+    events = run_events(json_events)
+    run = open_run(run_dir)
+    run_steps(run, ["push"], force=force, dry_run=dry_run, options=options, events=events)
+    finished(events, run.root, dry_run)

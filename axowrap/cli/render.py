@@ -50,7 +50,7 @@ def command(
       axowrap render --all --check                 # CI: rendered/ is up to date
       axowrap render specs/sql.yaml --explain learning_rate
     """
-    from axowrap.cli.report import print_problems
+    from axowrap.cli.output import print_problems
     from axowrap.errors import UsageError
 
     if (spec is None) == (not all_specs):
@@ -71,6 +71,7 @@ def command(
     from axowrap.validate import render_checked
     from axowrap.yamlio import atomic_write
 
+    assert spec is not None  # checked above: one SPEC unless --all
     rendered, warnings = render_checked(spec, target=parse_target(target) if target else None)
     print_problems(warnings)
     if output is None:
@@ -81,7 +82,7 @@ def command(
 
 
 def _team(spec: Path | None, output: Path | None, target: str | None, check: bool) -> None:
-    from axowrap.cli.report import print_problems
+    from axowrap.cli.output import print_problems
     from axowrap.errors import UsageError
     from axowrap.team.discovery import find_specs
     from axowrap.team.render_check import failure, sync_rendered

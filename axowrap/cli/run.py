@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -51,23 +50,23 @@ def command(
       axowrap run specs/sql.yaml --dry-run       # show the commands, run nothing
       axowrap status runs/sql-3f2a9c1d           # what ran, what is left
     """
-    from axowrap.pipeline import run_spec
+    from axowrap.cli.output import finished, run_events
+    from axowrap.run.pipeline import run_spec
 
     if locked:  # before anything is prepared: a drifted run must not start
         from axowrap.team.lock import require_locked
 
         require_locked(spec)
+    events = run_events(json_events)
     run, _ = run_spec(
         spec,
         runs_root=runs_dir,
-        steps=split_steps(steps),
+        names=split_steps(steps),
         from_step=from_step,
         force=force,
         dry_run=dry_run,
-        echo=click.echo,
-        json_events=json_events,
+        events=events,
     )
-    if json_events:
-        click.echo(json.dumps({"event": "finished", "run": str(run.root), "dry_run": dry_run}))
-    else:
+    finished(events, run.root, dry_run)
+    if not json_events:
         click.echo(f"run directory: {run.root}", err=not sys.stdout.isatty())

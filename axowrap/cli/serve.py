@@ -10,7 +10,11 @@ import click
 @click.command("serve")
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option(
-    "--gguf", "gguf_type", default=None, help="GGUF type to serve, e.g. q4_k_m (default: the Modelfile's choice)."
+    "--gguf-type",
+    "--gguf",
+    "gguf_type",
+    default=None,
+    help="GGUF type to serve, e.g. q4_k_m (default: the Modelfile's choice).",
 )
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")
 def command(run: Path, gguf_type: str | None, port: int) -> None:

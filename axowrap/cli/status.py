@@ -16,13 +16,16 @@ def command(run_dir: Path, as_json: bool) -> None:
 
     \b
       axowrap status runs/sql-3f2a9c1d
-      axowrap status runs/sql-3f2a9c1d --json | jq '.[0].status'
+      axowrap status runs/sql-3f2a9c1d --json | jq '.steps[0].status'
     """
-    from axowrap.pipeline import open_run, run_status
+    from axowrap.run.pipeline import run_status
+    from axowrap.run.rundir import open_run
 
-    rows = run_status(open_run(run_dir))
+    run = open_run(run_dir)
+    rows = run_status(run)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        ok = not any(row["status"] in ("failed", "interrupted", "crashed") for row in rows)
+        click.echo(json.dumps({"ok": ok, "run": str(run.root), "steps": rows}, indent=2))
         return
     click.echo(f"run {run_dir}")
     for row in rows:

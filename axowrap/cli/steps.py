@@ -1,18 +1,15 @@
-"""`axowrap train|merge|gguf|eval|push RUN`: one step on a run directory.
-
-Generated for every step that has a step module but no CLI module of its own
-(`axowrap/cli/<name>.py`), so a new step gets its subcommand without touching this file.
-"""
+"""`axowrap train|merge|gguf RUN`: one step on a run directory, for the registry's steps that
+have no command module of their own (`axowrap eval` and `axowrap push` take more options)."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from pathlib import Path
 
 import click
 
-from axowrap.steps import STEP_NAMES
+from axowrap.steps.registry import STEP_NAMES
+
+OWN_COMMANDS = ("eval", "push")  # steps with a module in axowrap/cli/
 
 
 def step_command(name: str) -> click.Command:
@@ -22,11 +19,14 @@ def step_command(name: str) -> click.Command:
     @click.option("--dry-run", is_flag=True, help="Print what would run; run nothing.")
     @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
     def command(run_dir: Path, force: bool, dry_run: bool, json_events: bool) -> None:
-        from axowrap.pipeline import open_run, run_steps
+        from axowrap.cli.output import finished, run_events
+        from axowrap.run.pipeline import run_steps
+        from axowrap.run.rundir import open_run
 
-        run_steps(open_run(run_dir), [name], force=force, dry_run=dry_run, echo=click.echo, json_events=json_events)
-        if json_events:
-            click.echo(json.dumps({"event": "finished", "run": str(run_dir), "dry_run": dry_run}))
+        events = run_events(json_events)
+        run = open_run(run_dir)
+        run_steps(run, [name], force=force, dry_run=dry_run, events=events)
+        finished(events, run.root, dry_run)
 
     command.help = (
         f"Run the {name} step on RUN (a run directory made by `axowrap run`), resuming if it was cut short.\n\n"
@@ -35,13 +35,4 @@ def step_command(name: str) -> click.Command:
     return command
 
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-commands = [
-    step_command(name) for name in STEP_NAMES if _has(f"axowrap.steps.{name}") and not _has(f"axowrap.cli.{name}")
-]
+commands = [step_command(name) for name in STEP_NAMES if name not in OWN_COMMANDS]

@@ -12,7 +12,7 @@ def command() -> None:
     \b
       axowrap tasks
     """
-    from axowrap.presets import get_preset, preset_names
+    from axowrap.spec.presets import get_preset, preset_names
 
     width = max(len(n) for n in preset_names())
     for name in preset_names():

@@ -28,7 +28,7 @@ def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | 
       axowrap validate specs/*.yaml hand-written.axolotl.yaml
       axowrap validate --all                      # every spec in the repo (CI)
     """
-    from axowrap.cli.report import print_problems
+    from axowrap.cli.output import print_problems
     from axowrap.errors import AxowrapError, SpecError, ValidationFailed
     from axowrap.problems import Problem
     from axowrap.targets import parse_target

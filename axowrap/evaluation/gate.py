@@ -2,21 +2,17 @@
 
 Below a bar the eval step fails, so the runner stops and push never runs. For metrics where
 lower is better (perplexity) the bar is a maximum. Also a spec rule: a required metric must be
-one the eval can report. Light module (imported by `validate`).
+one the eval can report (axowrap.rules.gate). Light module (imported by `validate`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
 from axowrap.evaluation.metrics import lower_is_better, reported
-from axowrap.problems import Problem
-from axowrap.spec import Spec
-from axowrap.spec_rules import rule
 
 
 def reportable(ev: dict[str, Any]) -> set[str]:
@@ -41,22 +37,6 @@ def check_gate(require: dict[str, float], metrics: dict[str, dict[str, Any]]) ->
         elif not lower_is_better(name) and tuned < bar:
             failures.append(f"{name} = {tuned:.4g}, below the required {bar:g}")
     return failures
-
-
-@rule
-def require_is_reportable(spec: Spec) -> Iterator[Problem]:
-    ev = spec.data.get("eval") or {}
-    names = reportable(ev)
-    for name in ev.get("require") or {}:
-        task = name.split("/", 1)[0]
-        if name in names or ("/" in name and task in (ev.get("lm_eval") or [])):
-            continue
-        yield spec.problem(
-            ("eval", "require", name),
-            f"the eval does not report {name!r}",
-            hint=f"metrics for eval.metric {ev.get('metric', 'exact_match')!r}: {', '.join(sorted(names))}; "
-            f"standard tasks as `task/metric` (e.g. arc_easy/acc)",
-        )
 
 
 def gate_failures(results_json: Path) -> list[str] | None:

@@ -28,7 +28,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 
 def reported(ev: dict[str, Any]) -> tuple[str, ...]:
     """The domain metrics an `eval` section's metric reports (execution ones when a database is named)."""
-    metric = ev.get("metric", "exact_match")
+    metric = ev["metric"]
     names = FAMILIES.get(metric, (metric,))
     if metric == "sql_exact_match" and ev.get("database"):
         names = (*names, "exec_match", "exec_valid")

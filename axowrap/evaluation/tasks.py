@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from axowrap.data.split import canonical, holdout_sources, read_rows
 from axowrap.errors import AxowrapError
 from axowrap.evaluation.metrics import reported
-from axowrap.holdout import canonical, holdout_sources, read_rows
 from axowrap.yamlemit import to_yaml
 from axowrap.yamlio import atomic_write
 
@@ -101,8 +101,10 @@ class _Chat:
         return out
 
     def prompt(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(
-            messages, chat_template=self.template, tokenize=False, add_generation_prompt=True
+        return str(
+            self.tokenizer.apply_chat_template(
+                messages, chat_template=self.template, tokenize=False, add_generation_prompt=True
+            )
         )
 
 
@@ -170,7 +172,7 @@ def _docs_of(
     entry = spec["datasets"][index]
     ds_cfg = config["datasets"][index]
     fmt = entry.get("format")
-    metric = (spec.get("eval") or {}).get("metric", "exact_match")
+    metric = spec["eval"]["metric"]
     if fmt == "alpaca":
         return [dict(zip(("prompt", "target"), _alpaca_prompt(row, ds_cfg.get("type")), strict=True)) for row in rows]
     if fmt == "text":
@@ -184,7 +186,7 @@ def _docs_of(
 
 def _task_config(spec: dict[str, Any], docs_path: Path, max_gen_toks: int) -> tuple[dict[str, Any], tuple[str, ...]]:
     ev = spec.get("eval") or {}
-    metric = ev.get("metric", "exact_match")
+    metric = ev["metric"]
     names = reported(ev)
     task: dict[str, Any] = {
         "task": TASK_NAME,
@@ -268,6 +270,6 @@ def write_task(
     task, names = _task_config(spec, docs_path, max_gen_toks)
     ev = spec.get("eval") or {}
     database = str(Path(ev["database"]).resolve()) if ev.get("database") else None
-    atomic_write(folder / "utils.py", UTILS.format(metric=ev.get("metric", "exact_match"), database=database))
+    atomic_write(folder / "utils.py", UTILS.format(metric=ev["metric"], database=database))
     atomic_write(folder / f"{TASK_NAME}.yaml", _dump(task))
     return TaskFiles(folder, TASK_NAME, len(docs), names)

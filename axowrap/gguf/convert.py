@@ -13,8 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from axowrap.gguf import CONVERT_TYPES
-from axowrap.gguf.child import run_logged
+from axowrap.gguf_types import CONVERT_TYPES
+from axowrap.run.child import run_logged
 
 
 def convert_argv(merged: Path, out: Path, outtype: str) -> list[str]:
@@ -50,14 +50,14 @@ def converter_input(merged: Path, staging: Path) -> Path:
     return staging
 
 
-def convert(merged: Path, out: Path, outtype: str, log: Path, *, env: dict[str, str] | None = None) -> Path:
+def convert(merged: Path, out: Path, outtype: str, log: Path) -> Path:
     """Write `out` (a GGUF of type `outtype`) from the HF model folder `merged`."""
     tmp = partial(out)
     tmp.unlink(missing_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / ".convert-input"
     try:
-        run_logged("gguf", convert_argv(converter_input(merged, staging), tmp, outtype), log, env=env)
+        run_logged("gguf", convert_argv(converter_input(merged, staging), tmp, outtype), log)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     os.replace(tmp, out)

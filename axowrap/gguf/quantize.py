@@ -14,9 +14,9 @@ import re
 import sys
 from pathlib import Path
 
-from axowrap.gguf import QUANTIZE_FTYPES, check_type
-from axowrap.gguf.child import run_logged
 from axowrap.gguf.convert import partial
+from axowrap.gguf_types import QUANTIZE_FTYPES, check_type
+from axowrap.run.child import run_logged
 
 FALLBACK = re.compile(r"WARNING: (\d+) of (\d+) tensor\(s\) required fallback quantization")
 
@@ -25,13 +25,13 @@ def quantize_argv(src: Path, dst: Path, qtype: str) -> list[str]:
     return [sys.executable, "-m", "axowrap.gguf.quantize", str(src), str(dst), qtype]
 
 
-def quantize(src: Path, dst: Path, qtype: str, log: Path, *, env: dict[str, str] | None = None) -> int:
+def quantize(src: Path, dst: Path, qtype: str, log: Path) -> int:
     """Write `dst` of type `qtype` from `src`; returns how many tensors llama.cpp had to fall back on."""
     qtype = check_type(qtype)
     tmp = partial(dst)
     tmp.unlink(missing_ok=True)
     start = log.stat().st_size if log.exists() else 0
-    run_logged("gguf", quantize_argv(src, tmp, qtype), log, env=env)
+    run_logged("gguf", quantize_argv(src, tmp, qtype), log)
     os.replace(tmp, dst)
     with log.open("rb") as fh:
         fh.seek(start)

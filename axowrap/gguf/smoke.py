@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from axowrap.gguf.child import child_env
+from axowrap.run.child import child_env
 
 # Must tokenize identically. Text that starts with spaces or follows a special token is left out on
 # purpose: llama.cpp's SentencePiece tokenizer puts a space before the text after every special
@@ -78,7 +78,7 @@ def smoke_test(gguf: Path, merged: Path, gguf_type: str, log: Path, *, timeout: 
         except subprocess.TimeoutExpired:
             code = f"timeout after {timeout:.0f}s"
     if code != 0 or not out.is_file():
-        from axowrap.pipeline import TAIL_LINES
+        from axowrap.run.child import TAIL_LINES
 
         lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][
             -TAIL_LINES:
@@ -99,8 +99,8 @@ def _check(gguf: str, merged: str, check_logits: bool) -> dict[str, Any]:
     import llama_cpp
     from transformers import AutoTokenizer
 
-    llm = llama_cpp.Llama(model_path=gguf, n_ctx=512, n_threads=2, seed=0, verbose=False)
-    tok = AutoTokenizer.from_pretrained(merged)
+    llm: Any = llama_cpp.Llama(model_path=gguf, n_ctx=512, n_threads=2, seed=0, verbose=False)
+    tok: Any = AutoTokenizer.from_pretrained(merged)
     mismatches = []
     for text in PROBES:
         want = tok.encode(text, add_special_tokens=True)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
+from axowrap.spec.model import local_path
 
 RELATION = {"adapter": "adapter", "merged": "finetune", "gguf": "quantized"}
 LIBRARY = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}
 TITLE = {"adapter": "LoRA adapter", "merged": "merged model", "gguf": "GGUF files"}
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt")
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 HYPERPARAMETERS = (
     "adapter",
     "lora_r",
@@ -52,7 +52,7 @@ class CardInputs:
 
 
 def is_hub_id(ref: str) -> bool:
-    return bool(HUB_ID.match(ref)) and not ref.lower().endswith(LOCAL_SUFFIXES) and not Path(ref).exists()
+    return bool(HUB_ID.match(ref)) and local_path(Path("."), ref) is None
 
 
 def base_model(inp: CardInputs) -> str:
@@ -72,7 +72,7 @@ def card_metadata(inp: CardInputs) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     # A quantized repo derives from the merged repo when this run pushes one.
     parent = inp.repos.get("merged") if inp.kind == "gguf" and inp.repos.get("merged") else base
-    if is_hub_id(parent):
+    if parent and is_hub_id(parent):
         meta["base_model"] = parent
         meta["base_model_relation"] = RELATION[inp.kind]
     meta["library_name"] = LIBRARY[inp.kind]
@@ -147,7 +147,7 @@ def render_card(inp: CardInputs) -> str:
     """The card's text; raises AxowrapError if it does not parse back to the same metadata."""
     import yaml
 
-    from axowrap.render import render_template
+    from axowrap.templating import render_template
 
     meta = card_metadata(inp)
     held = inp.manifest.get("holdout") or {}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from axowrap.errors import AxowrapError
 
 if TYPE_CHECKING:
-    from axowrap.hub.plan import PlanFile
+    from axowrap.hub.upload import PlanFile
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 BACKOFF = (1.0, 2.0, 4.0, 8.0)  # seconds slept before each retry
@@ -140,11 +140,13 @@ class HubClient:
     def remote_files(self, repo_id: str) -> dict[str, RemoteFile]:
         """Every file in the repo's main branch with its size and hashes."""
 
+        from huggingface_hub.hf_api import RepoFile
+
         def listing() -> dict[str, RemoteFile]:
             out = {}
             for entry in self._api.list_repo_tree(repo_id, recursive=True):
-                if hasattr(entry, "size"):
-                    lfs = getattr(entry, "lfs", None)
+                if isinstance(entry, RepoFile):  # not a folder
+                    lfs = entry.lfs
                     out[entry.path] = RemoteFile(entry.size, entry.blob_id, lfs.sha256 if lfs else None)
             return out
 

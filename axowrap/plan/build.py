@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from axowrap.plan.families import Dims, model_dims
 from axowrap.plan.memory import GB, Estimate, Setup, estimate
 from axowrap.plan.recommend import Recommendation, recommend
-from axowrap.spec import Spec
+from axowrap.spec.model import Spec
 from axowrap.targets import Target
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -19,12 +18,12 @@ ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 
 def setup_from_spec(spec: Spec, target: Target) -> Setup:
     """The memory-relevant settings of a spec as rendered for `target`."""
-    from axowrap.render import _optimizer  # the optimizer the rendered config will use
+    from axowrap.config.render import optimizer  # the optimizer the rendered config will use
 
     d = spec.data
-    tr = d.get("training") or {}
-    lora = d.get("lora") or {}
-    method = d.get("method", "lora")
+    tr = d["training"]
+    lora = d["lora"]
+    method = d["method"]
     overrides = d.get("axolotl") or {}
     bits = 16
     if method == "qlora" or overrides.get("load_in_4bit"):
@@ -33,31 +32,29 @@ def setup_from_spec(spec: Spec, target: Target) -> Setup:
         bits = 8
     if target.is_cpu:
         bits = 32
-    targets = lora.get("target", "all-linear")
-    compute = d.get("compute") or {}
+    targets = lora["target"]
+    compute = d["compute"]
     return Setup(
         method=method,
         bits=bits,
-        lora_r=int(lora.get("r", 16)),
+        lora_r=int(lora["r"]),
         lora_targets=ALL_LINEAR if targets == "all-linear" else tuple(targets),
-        lora_dropout=float(lora.get("dropout", 0.05)),
-        optimizer=_optimizer(tr, method, target),
-        micro_batch=int(tr.get("micro_batch_size", 2)),
-        sequence_len=int(tr.get("sequence_len", 2048)),
-        grad_accum=int(tr.get("gradient_accumulation_steps", 4)),
-        checkpointing=bool(tr.get("gradient_checkpointing", True)),
+        lora_dropout=float(lora["dropout"]),
+        optimizer=optimizer(tr, method, target),
+        micro_batch=int(tr["micro_batch_size"]),
+        sequence_len=int(tr["sequence_len"]),
+        grad_accum=int(tr["gradient_accumulation_steps"]),
+        checkpointing=bool(tr["gradient_checkpointing"]),
         flash_attention=target.flash_attention,
         gpus=target.gpus * target.nodes,
-        strategy=str(compute.get("strategy", "ddp")),
+        strategy=str(compute["strategy"]),
         offload=compute.get("offload") == "cpu",
     )
 
 
 def spec_dims(spec: Spec) -> Dims:
-    from axowrap.spec_rules import local_path
-
     model = str(spec.data["base_model"])
-    return model_dims(model, local_path(spec, model))
+    return model_dims(model, spec.local_path(model))
 
 
 def memory_limit(target: Target) -> tuple[float, str]:
@@ -135,7 +132,7 @@ def fit_check(spec: Spec, target: Target) -> Plan:
 
 
 def plan_spec(
-    spec_path: Path,
+    spec: Spec,
     target: Target | None = None,
     *,
     throughput: float | None = None,
@@ -145,20 +142,17 @@ def plan_spec(
     """The full plan: memory, verdict, recommendations, time and cost from the data, disk."""
     from axowrap.plan.cost import checkpoint_count, disk, time_and_cost
     from axowrap.plan.cost import throughput as assumed
-    from axowrap.render import spec_target
-    from axowrap.spec import load_spec
 
-    spec = load_spec(spec_path)
-    tgt = spec_target(spec, target)
+    tgt = spec.target(target)
     plan = fit_check(spec, tgt)
     training = spec.data.get("training") or {}
-    count, rows, note = _data_tokens(spec_path, plan.setup) if tokens else (0, 0, "data not read (--no-data)")
+    count, rows, note = _data_tokens(spec, plan.setup) if tokens else (0, 0, "data not read (--no-data)")
     plan.notes.append(note)
     ev = spec.data.get("eval") or {}
     if ev.get("holdout") and "holdout_file" not in ev:  # held-out rows are not trained on
         count = round(count * (1 - float(ev["holdout"])))
         rows = round(rows * (1 - float(ev["holdout"])))
-    epochs = int(training.get("epochs", 1))
+    epochs = int(training["epochs"])
     if training.get("max_steps") and rows:
         per_step = plan.setup.micro_batch * plan.setup.grad_accum * max(1, plan.setup.gpus)
         epochs_float = training["max_steps"] * per_step / rows
@@ -179,11 +173,11 @@ def plan_spec(
     return plan
 
 
-def _data_tokens(spec_path: Path, setup: Setup) -> tuple[int, int, str]:
+def _data_tokens(spec: Spec, setup: Setup) -> tuple[int, int, str]:
     """(tokens per epoch, rows, note) from the token check of the spec's local datasets."""
-    from axowrap.datacheck.check import check_spec_data
+    from axowrap.data.check import check_spec_data
 
-    report = check_spec_data(spec_path, tokens=True)
+    report = check_spec_data(spec, tokens=True)
     total = rows = 0
     for ds in report.datasets:
         if ds.tokens:

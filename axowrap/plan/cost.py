@@ -6,38 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from axowrap.gguf_types import BITS
 from axowrap.plan.families import Dims
 from axowrap.plan.memory import OPTIMIZER_BYTES, Estimate, Setup
+from axowrap.targets import profiles
 
 MFU = 0.35  # model FLOPs utilization assumed for fine-tuning with Axolotl (stated; override throughput)
 QLORA_SLOWDOWN = 0.6  # 4-bit weights are dequantized on every forward and backward
-# Dense 16-bit tensor TFLOPs per GPU (vendor datasheets) and an on-demand price per GPU-hour
-# (typical public cloud list prices; both are assumptions, overridable on the command line).
-GPU_CLASSES: dict[str, tuple[float, float]] = {
-    "t4-16gb": (65, 0.35),
-    "a10g-24gb": (70, 1.01),
-    "l4-24gb": (121, 0.80),
-    "rtx4090-24gb": (165, 0.69),
-    "a100-40gb": (312, 1.29),
-    "a100-80gb": (312, 1.79),
-    "h100-80gb": (989, 2.99),
-    "h200-141gb": (989, 3.79),
-}
-# Bits per weight of each GGUF type (llama.cpp's figures for a 7B; k-quants mix types).
-GGUF_BITS = {
-    "f16": 16.0,
-    "bf16": 16.0,
-    "q8_0": 8.5,
-    "q6_k": 6.56,
-    "q5_k_m": 5.69,
-    "q5_k_s": 5.54,
-    "q5_0": 5.5,
-    "q4_k_m": 4.85,
-    "q4_k_s": 4.58,
-    "q4_0": 4.5,
-    "q3_k_m": 3.91,
-    "q2_k": 3.35,
-}
 
 
 @dataclass(frozen=True)
@@ -56,9 +31,9 @@ def flops_per_token(dims: Dims, setup: Setup) -> float:
 def throughput(dims: Dims, setup: Setup, target: str, override: float | None = None) -> Throughput | None:
     if override:
         return Throughput(override, "given on the command line")
-    if target not in GPU_CLASSES:
+    tflops = profiles().get(target, {}).get("tflops")
+    if not tflops:
         return None
-    tflops = GPU_CLASSES[target][0]
     mfu = MFU * (QLORA_SLOWDOWN if setup.bits == 4 else 1.0)
     tps = tflops * 1e12 * mfu / flops_per_token(dims, setup)
     return Throughput(
@@ -75,7 +50,7 @@ def time_and_cost(
     gpus = max(1, setup.gpus)
     scaling = 1.0 if gpus == 1 else 0.9  # communication between GPUs
     seconds = tokens * epochs / (tp.tokens_per_s * gpus * scaling)
-    hourly = price if price is not None else GPU_CLASSES.get(target, (0, 0.0))[1]
+    hourly = price if price is not None else (profiles().get(target, {}).get("price_per_hour") or 0.0)
     gpu_hours = seconds / 3600 * gpus
     return {
         "tokens": tokens * epochs,
@@ -106,7 +81,7 @@ def disk(dims: Dims, setup: Setup, est: Estimate, checkpoints: int, gguf: list[s
     if merge and setup.adapter:
         out["merged model"] = dims.params * 2.0
     for q in gguf:
-        out[f"gguf {q}"] = dims.params * GGUF_BITS.get(q, 16.0) / 8
+        out[f"gguf {q}"] = dims.params * BITS.get(q, 16.0) / 8
     return out
 
 

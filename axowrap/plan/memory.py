@@ -107,7 +107,7 @@ def activation_bytes(dims: Dims, setup: Setup) -> float:
         shapes = dims.linear_shapes()
         per_layer += width * sum(shapes[n][0] for n in setup.lora_targets if n in shapes)
     if not setup.flash_attention:  # eager/sdpa-math attention keeps the score matrix
-        per_layer += width * dims.heads * setup.sequence_len * 1.5
+        per_layer += int(width * dims.heads * setup.sequence_len * 1.5)
     if setup.checkpointing:  # each layer's input is kept; one layer is recomputed at a time
         layers = dims.layers * width * h + per_layer
     else:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 from axowrap.yamlio import atomic_write
 
 # The GGUF the Modelfile and the README use, first one the run has: small but good.

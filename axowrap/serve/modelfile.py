@@ -78,7 +78,7 @@ def detect_family(template: str | None) -> Family | None:
 
 
 def modelfile_text(gguf: str, family: Family | None) -> str:
-    from axowrap.render import render_template
+    from axowrap.templating import render_template
 
     return render_template(
         "Modelfile.j2",

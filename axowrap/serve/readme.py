@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axowrap.rundir import RunDir
+from axowrap.run.rundir import RunDir
 
 
 def readme_text(run: RunDir, name: str, ggufs: dict[str, Path], chosen: str, family: str | None) -> str:
-    from axowrap.render import render_template
+    from axowrap.templating import render_template
 
     return render_template(
         "serve-README.md.j2",

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from axowrap.errors import AxowrapError
-from axowrap.gguf import check_type
-from axowrap.rundir import RunDir
+from axowrap.gguf_types import check_type
+from axowrap.run.rundir import RunDir
 
 HOST = "127.0.0.1"
 
@@ -107,7 +107,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], gguf: Path, url: str, log: Path, 
 
 def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str], None]) -> int:
     """Run the server until it exits or Ctrl-C; returns its exit code."""
-    from axowrap.pipeline import open_run
+    from axowrap.run.rundir import open_run
 
     gguf = find_gguf(open_run(run_path), gguf_type)
     echo(f"serving {gguf} on http://{HOST}:{port}/v1 (OpenAI API; Ctrl-C stops)")

@@ -30,7 +30,7 @@ from typing import Any
 from axowrap.errors import AxowrapError, StepFailed
 from axowrap.evaluation.lmeval import Model, lm_eval_argv, read_results, read_samples, standard_task_error
 from axowrap.evaluation.metrics import lower_is_better
-from axowrap.steps import Step, StepContext
+from axowrap.steps.base import Step, StepContext
 from axowrap.yamlio import atomic_write
 
 MODELS = ("base", "adapter", "merged", "gguf")
@@ -94,7 +94,7 @@ def _database(ctx: StepContext, ev: dict[str, Any]) -> str | None:
         return None
     path = Path(ev["database"]).expanduser()
     if not path.is_absolute():
-        from axowrap.pipeline import load_manifest
+        from axowrap.run.manifest import load_manifest
 
         path = Path(load_manifest(ctx.run)["spec"]["path"]).parent / path
     if not path.is_file():
@@ -108,7 +108,7 @@ LOGLIKELIHOOD_METRICS = ("perplexity", "preference_margin")
 
 
 def _check_gguf_metric(ev: dict[str, Any]) -> None:
-    metric = ev.get("metric", "exact_match")
+    metric = ev["metric"]
     if metric in LOGLIKELIHOOD_METRICS:
         raise AxowrapError(
             f"eval --model gguf: metric {metric!r} scores log-likelihoods, which llama.cpp's server "
@@ -122,14 +122,14 @@ def _serve(ctx: StepContext, stack: ExitStack, model: Model) -> Model:
     from axowrap.serve.server import running
 
     n_ctx = int(ctx.config.get("sequence_len") or 2048) + int(ctx.options.get("max_gen_toks") or 256)
-    ctx.echo(f"eval: serving {model.pretrained} with llama.cpp (n_ctx {n_ctx})")
+    ctx.say(f"eval: serving {model.pretrained} with llama.cpp (n_ctx {n_ctx})")
     url = stack.enter_context(running(Path(model.pretrained), ctx.log, n_ctx=n_ctx))
     return dataclasses.replace(model, server=url)
 
 
 def device(ctx: StepContext) -> str:
     """Where lm-eval runs: `options.device`, else the GPU when the spec trains on one."""
-    target = str((ctx.spec.get("compute") or {}).get("target", "cpu"))
+    target = str(ctx.spec["compute"]["target"])
     return str(ctx.options.get("device") or ("cpu" if target == "cpu" else "cuda"))
 
 
@@ -138,7 +138,8 @@ def _run_lm_eval(
 ) -> tuple[int, list[str]]:
     """Run one lm-eval child. The base model's results are reused when its command and the task
     files are unchanged (`eval --model merged` after `--model adapter` does not redo the base)."""
-    from axowrap.pipeline import StepInterrupted, run_child
+    from axowrap.errors import StepInterrupted
+    from axowrap.run.child import run_child
 
     digest = hashlib.sha256(json.dumps(argv).encode())
     for path in inputs:
@@ -150,11 +151,11 @@ def _run_lm_eval(
         and stamp.read_text() == digest.hexdigest()
         and any(out.rglob("results_*.json"))
     ):
-        ctx.echo(f"eval: reusing the base model's results in {out}")
+        ctx.say(f"eval: reusing the base model's results in {out}")
         return 0, []
-    env = {**ctx.env, "TOKENIZERS_PARALLELISM": "false"}
-    code, interrupted, tail = run_child(argv, env=env, log=ctx.log, on_record=lambda _rec: None)
-    if interrupted:
+    result = run_child(argv, env={"TOKENIZERS_PARALLELISM": "false"}, log=ctx.log)
+    code, tail = result.code, result.tail
+    if result.interrupted:
         raise StepInterrupted("step eval interrupted", hint="rerun the same command to redo the eval")
     if code == 0 and model.label == "base":  # a tuned model changes with every training: never reused
         atomic_write(stamp, digest.hexdigest())
@@ -166,7 +167,7 @@ def _domain(
 ) -> tuple[dict[str, dict[str, float]], int, dict[str, Any]]:
     """Write and run the domain task on every model: ({label: {metric: value}}, rows, judge info)."""
     from axowrap.evaluation.tasks import write_task
-    from axowrap.pipeline import step_failed
+    from axowrap.run.child import step_failed
 
     opts = ctx.options
     spec = {**ctx.spec, "eval": {**ev, "database": _database(ctx, ev)}}
@@ -181,7 +182,7 @@ def _domain(
     values: dict[str, dict[str, float]] = {}
     judged: dict[str, Any] = {}
     for model in models:
-        ctx.echo(f"eval: {model.label} model on {task.n} held-out rows")
+        ctx.say(f"eval: {model.label} model on {task.n} held-out rows")
         out = ctx.run.eval / model.label / task.name
         argv = lm_eval_argv(
             model,
@@ -218,7 +219,7 @@ def _judge(ctx: StepContext, settings: dict[str, Any], label: str, samples: list
         }
         for s in samples
     ]
-    ctx.echo(f"eval: judging {len(rows)} {label} answers at {settings['endpoint']}")
+    ctx.say(f"eval: judging {len(rows)} {label} answers at {settings['endpoint']}")
     return judge_samples(
         rows, settings, ctx.run.eval / f"judge-{label}.jsonl", api_key=os.environ.get("AXOWRAP_JUDGE_API_KEY")
     )
@@ -236,12 +237,12 @@ def _standard(
                 f"lm-eval task {task!r} not run on the GGUF (standard tasks score log-likelihoods with the "
                 "model's tokenizer); run `axowrap eval RUN --model merged` for it"
             )
-            ctx.echo(f"eval: {errors[task]}")
+            ctx.say(f"eval: {errors[task]}")
             continue
         for model in models:
             if task in errors:
                 break
-            ctx.echo(f"eval: {model.label} model on lm-eval task {task}")
+            ctx.say(f"eval: {model.label} model on lm-eval task {task}")
             out = ctx.run.eval / model.label / task
             argv = lm_eval_argv(
                 model,
@@ -254,7 +255,7 @@ def _standard(
             code, tail = _run_lm_eval(ctx, model, argv, out, [])
             if code != 0:
                 errors[task] = standard_task_error(task, tail)
-                ctx.echo(f"eval: {errors[task]} (log: {ctx.log})")
+                ctx.say(f"eval: {errors[task]} (log: {ctx.log})")
                 continue
             values[model.label].update({f"{task}/{k}": v for k, v in read_results(out, task).items()})
     return values, errors
@@ -312,13 +313,14 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if which == "gguf" and has_holdout:
         _check_gguf_metric(ev)
     if ctx.dry_run:
-        ctx.echo(
+        ctx.say(
             f"eval: would score {', '.join(m.label for m in models)} on "
             f"{'the held-out rows' if has_holdout else 'no held-out rows'} and {ev.get('lm_eval') or 'no standard tasks'}"
         )
         return {"dry_run": True}
     values: dict[str, dict[str, float]] = {m.label: {} for m in models}
-    n, judged = 0, {}
+    n = 0
+    judged: dict[str, Any] = {}
     with ExitStack() as stack:
         if tuned is not None and tuned.label == "gguf":
             tuned = _serve(ctx, stack, tuned)

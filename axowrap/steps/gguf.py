@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import StepFailed
-from axowrap.gguf import CONVERT_TYPES, check_type, gguf_name
-from axowrap.steps import Step, StepContext
+from axowrap.gguf_types import CONVERT_TYPES, check_type, gguf_name
+from axowrap.steps.base import Step, StepContext
 
 
 def requested(ctx: StepContext) -> list[str]:
@@ -94,21 +94,21 @@ def run(ctx: StepContext) -> dict[str, Any]:
     needs_f16 = any(t not in CONVERT_TYPES for t in types)
     plan = [t for t in types if t in CONVERT_TYPES] + (["f16"] if needs_f16 and "f16" not in types else [])
     if ctx.dry_run:
-        ctx.echo(
+        ctx.say(
             f"gguf: would convert {merged} to {', '.join(plan)}; quantize {', '.join(t for t in types if t not in CONVERT_TYPES) or 'nothing'}"
         )
         return {"dry_run": True, "types": types}
     fallbacks: dict[str, int] = {}
     for t in plan:
-        ctx.echo(f"gguf: converting to {t}")
-        convert(merged, gguf_path(ctx, t), t, ctx.log, env=ctx.env)
+        ctx.say(f"gguf: converting to {t}")
+        convert(merged, gguf_path(ctx, t), t, ctx.log)
         fallbacks[t] = 0
     for t in types:
         if t not in CONVERT_TYPES:
-            ctx.echo(f"gguf: quantizing to {t}")
-            fallbacks[t] = quantize(gguf_path(ctx, "f16"), gguf_path(ctx, t), t, ctx.log, env=ctx.env)
+            ctx.say(f"gguf: quantizing to {t}")
+            fallbacks[t] = quantize(gguf_path(ctx, "f16"), gguf_path(ctx, t), t, ctx.log)
             if fallbacks[t]:
-                ctx.echo(
+                ctx.say(
                     f"gguf: warning: {fallbacks[t]} tensors of {t} fell back to another type (rows not a multiple of 256)"
                 )
     if "f16" in plan and "f16" not in types:
@@ -116,7 +116,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     files: dict[str, dict[str, Any]] = {}
     for t in types:
         path = gguf_path(ctx, t)
-        ctx.echo(f"gguf: smoke-testing {path.name} in llama.cpp")
+        ctx.say(f"gguf: smoke-testing {path.name} in llama.cpp")
         files[t] = {
             "file": path.name,
             "path": str(path),
@@ -125,7 +125,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
             "smoke": smoke_test(path, merged, t, ctx.log),
         }
     serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()})
-    result = {"files": files, "serve": serve}
+    result: dict[str, Any] = {"files": files, "serve": serve}
     result["report"] = _report(files, serve)
     failed = {f["file"]: f["smoke"]["error"] for f in files.values() if not f["smoke"]["ok"]}
     if failed:

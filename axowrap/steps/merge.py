@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import StepFailed
-from axowrap.gguf.child import run_logged
-from axowrap.rundir import RunDir
-from axowrap.steps import Step, StepContext
+from axowrap.models.facts import DTYPE_BYTES, config_dtype, weights_bytes
+from axowrap.run.child import run_logged
+from axowrap.run.rundir import RunDir
+from axowrap.steps.base import Step, StepContext
 
 PROBES = (
     "SELECT name FROM users WHERE",
@@ -31,13 +32,12 @@ PROBES = (
 ATOL = 1e-3
 RTOL = {"float32": 1e-4, "float16": 5e-3, "bfloat16": 2e-2}
 TOKENIZER_FILES = ("tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json", "added_tokens.json")
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 GIB = 1024**3
 
 
 def enabled(ctx: StepContext) -> bool:
     export = ctx.spec.get("export") or {}
-    return bool(export.get("merge")) and ctx.spec.get("method", "lora") != "full"
+    return bool(export.get("merge")) and ctx.spec["method"] != "full"
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
@@ -64,15 +64,6 @@ def local_model(config: dict[str, Any], run_root: Path) -> Path | None:
     if not base.is_absolute():
         base = run_root / base
     return base if (base / "config.json").is_file() else None
-
-
-def weights_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file())
-
-
-def config_dtype(cfg: dict[str, Any]) -> str:
-    """The weights' dtype a config.json states ('float32' when it states none)."""
-    return str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32").replace("torch.", "")
 
 
 def available_ram() -> int | None:
@@ -197,22 +188,22 @@ def run(ctx: StepContext) -> dict[str, Any]:
     ram = check_ram(base, available_ram())
     argv = merge_argv(run_dir)
     if ctx.dry_run:
-        ctx.echo(f"merge: would run {' '.join(argv)} and move {adapter / 'merged'} to {run_dir.merged}")
+        ctx.say(f"merge: would run {' '.join(argv)} and move {adapter / 'merged'} to {run_dir.merged}")
         return {"dry_run": True, "argv": argv}
     if is_qlora(config):
-        ctx.echo("merge: QLoRA adapter - the base is dequantized to 16 bit for the merge (NF4 rounding simulated)")
-    ctx.echo(f"merge: merging {adapter} into {config.get('base_model')}")
+        ctx.say("merge: QLoRA adapter - the base is dequantized to 16 bit for the merge (NF4 rounding simulated)")
+    ctx.say(f"merge: merging {adapter} into {config.get('base_model')}")
     staged = adapter / "merged"
     shutil.rmtree(staged, ignore_errors=True)
-    run_logged("merge", argv, ctx.log, cwd=run_dir.root, env=ctx.env)
+    run_logged("merge", argv, ctx.log, cwd=run_dir.root)
     if not (staged / "config.json").is_file():
         raise StepFailed(f"merge: Axolotl's merge exited 0 but wrote no model to {staged}", hint=f"see {ctx.log}")
     copied = copy_tokenizer(adapter, staged)
     shutil.rmtree(run_dir.merged, ignore_errors=True)
     os.replace(staged, run_dir.merged)
-    ctx.echo("merge: checking logits of the merged model against base + adapter")
+    ctx.say("merge: checking logits of the merged model against base + adapter")
     if is_qlora(config):
-        ctx.echo("merge: QLoRA - the logit difference includes NF4 rounding of the base: recorded, not judged")
+        ctx.say("merge: QLoRA - the logit difference includes NF4 rounding of the base: recorded, not judged")
     check = verify_merge(str(base or config["base_model"]), adapter, run_dir.merged, judged=not is_qlora(config))
     size = weights_bytes(run_dir.merged)
     result = {

@@ -8,12 +8,11 @@ rerun after success sends nothing and a rerun after a failure completes what is 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from axowrap.errors import AxowrapError
-from axowrap.hub.plan import RepoPlan, build_plan, describe, targets
-from axowrap.steps import Step, StepContext
+from axowrap.hub.upload import RepoPlan, build_plan, describe, targets
+from axowrap.steps.base import Step, StepContext
 
 
 def enabled(ctx: StepContext) -> bool:
@@ -36,17 +35,9 @@ def outputs(ctx: StepContext) -> list:
 
 
 def _manifest(ctx: StepContext) -> dict[str, Any]:
-    from axowrap.pipeline import load_manifest
+    from axowrap.run.manifest import load_manifest
 
     return load_manifest(ctx.run) if ctx.run.manifest.is_file() else {}
-
-
-def say(ctx: StepContext, line: str, **fields: Any) -> None:
-    """A progress line, or with --json one JSON event."""
-    if ctx.json_events:
-        ctx.echo(json.dumps({"step_name": "push", "event": "progress", "detail": line, **fields}))
-    else:
-        ctx.echo(line)
 
 
 def _log(ctx: StepContext, line: str) -> None:
@@ -77,11 +68,10 @@ def push_repo(client: Any, plan: RepoPlan, ctx: StepContext) -> dict[str, Any]:
         "uploaded": [f.path for f in changed],
     }
     if not changed:
-        say(ctx, f"push: {plan.repo_id} is up to date ({len(plan.files)} files)", repo=plan.repo_id, uploaded=[])
+        ctx.say(f"push: {plan.repo_id} is up to date ({len(plan.files)} files)", repo=plan.repo_id, uploaded=[])
         out["commit"] = None
         return out
-    say(
-        ctx,
+    ctx.say(
         f"push: {plan.repo_id}: uploading {len(changed)} of {len(plan.files)} files",
         repo=plan.repo_id,
         uploading=[f.path for f in changed],
@@ -101,10 +91,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
         listing = {
             p.repo_id: {"kind": p.kind, "private": p.private, "files": {f.path: f.size for f in p.files}} for p in plans
         }
-        if ctx.json_events:
-            ctx.echo(json.dumps({"step_name": "push", "event": "plan", "endpoint": where, "repos": listing}))
-        else:
-            ctx.echo(describe(plans, where))
+        ctx.events.emit("push", "plan", text=describe(plans, where), endpoint=where, repos=listing)
         return {"dry_run": True, "repos": {p.kind: p.repo_id for p in plans}}
     from axowrap.evaluation.gate import gate_failures
 
@@ -114,7 +101,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
             "not pushing: the eval gate failed (" + "; ".join(failures) + ")",
             hint="improve the model or change eval.require, then rerun `axowrap eval RUN`",
         )
-    client = HubClient(where, echo=lambda line: say(ctx, line))
+    client = HubClient(where, echo=ctx.say)
     repos = {}
     for plan in plans:
         repos[plan.kind] = push_repo(client, plan, ctx)

@@ -12,17 +12,17 @@ import json
 import os
 import shlex
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from axowrap.checkpoints import global_step, newest_complete
-from axowrap.launch.command import launch_argv
-from axowrap.manifest import scrub_env
-from axowrap.pipeline import StepInterrupted, load_manifest, run_child, step_failed
-from axowrap.progress import make_sink
-from axowrap.state import update_step
-from axowrap.steps import Step, StepContext
+from axowrap.errors import StepInterrupted
+from axowrap.run.checkpoints import global_step, newest_complete
+from axowrap.run.child import child_env, run_child, step_failed
+from axowrap.run.launch import launch_argv
+from axowrap.run.manifest import load_manifest, scrub_env
+from axowrap.run.progress import make_sink
+from axowrap.run.state import update_step
+from axowrap.steps.base import Step, StepContext
 
 # Keys that only change logging, where files go, or how often checkpoints are written.
 NOT_WEIGHTS = {
@@ -56,12 +56,7 @@ def outputs(ctx: StepContext) -> list[Path]:
 
 def command(ctx: StepContext) -> tuple[list[str], dict[str, str]]:
     """(argv, env changes) of the training launch for this run."""
-    argv, env = launch_argv(ctx.spec, ctx.run.config)
-    bindir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if bindir not in path.split(os.pathsep):  # Axolotl starts helpers (accelerate) from PATH
-        env["PATH"] = f"{bindir}{os.pathsep}{path}"
-    return argv, env
+    return launch_argv(ctx.spec, ctx.run.config)
 
 
 def shown_env(key: str, value: str) -> str:
@@ -69,6 +64,10 @@ def shown_env(key: str, value: str) -> str:
     if key == "PATH" and value.endswith(os.pathsep + os.environ.get("PATH", "")):
         return shlex.quote(value[: -len(os.environ.get("PATH", "")) - 1]) + os.pathsep + "$PATH"
     return shlex.quote(value)
+
+
+def _record_pid(ctx: StepContext, pid: int) -> None:
+    update_step(ctx.run, "train", pid=pid)
 
 
 def _set_aside(ckpt: Path) -> None:
@@ -85,7 +84,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if ctx.options.get("resume"):
         found = newest_complete(ctx.run.adapter)
         for warning in found.warnings:
-            ctx.echo(f"warning: {warning}")
+            ctx.say(f"warning: {warning}")
         if not ctx.dry_run:
             for ckpt in found.skipped:
                 _set_aside(ckpt)
@@ -93,47 +92,50 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if resume_from is not None:
         argv.append(f"--resume_from_checkpoint={resume_from}")
     if ctx.dry_run:
-        ctx.echo(f"would run: {shlex.join(argv)}")
-        ctx.echo(
-            "environment changes: " + (" ".join(f"{k}={shown_env(k, v)}" for k, v in scrub_env(env).items()) or "none")
+        ctx.say(f"would run: {shlex.join(argv)}")
+        ctx.say(
+            "environment changes: "
+            + (" ".join(f"{k}={shown_env(k, v)}" for k, v in scrub_env(child_env(env)).items()) or "none")
         )
         if ctx.run.adapter.exists() and not ctx.options.get("resume"):
-            ctx.echo(f"would remove the previous training outputs in {ctx.run.adapter}")
-        return {"argv": argv, "env": scrub_env(env), "resume_from": str(resume_from) if resume_from else None}
+            ctx.say(f"would remove the previous training outputs in {ctx.run.adapter}")
+        return {
+            "argv": argv,
+            "env": scrub_env(child_env(env)),
+            "resume_from": str(resume_from) if resume_from else None,
+        }
     if resume_from is None and ctx.run.adapter.exists():
         shutil.rmtree(ctx.run.adapter)  # another training's checkpoints must never be resumed
     resumed_at = global_step(resume_from) if resume_from is not None else None
     if resume_from is not None:  # read now: Axolotl may rotate that checkpoint away while training
-        ctx.echo(f"resuming from {resume_from.name} (global step {resumed_at})")
+        ctx.say(f"resuming from {resume_from.name} (global step {resumed_at})")
     sink = make_sink(
-        ctx.echo,
-        json_events=ctx.json_events,
-        tty=sys.stdout.isatty(),
+        ctx.events,
         step="train",
         logging_steps=int(ctx.config.get("logging_steps") or 1),
         start_step=resumed_at or 0,
         total=ctx.config.get("max_steps"),
     )  # known up front when the spec sets max_steps
     try:
-        code, interrupted, tail = run_child(
+        result = run_child(
             argv,
             env=env,
             log=ctx.log,
             on_record=sink.record,
             cwd=ctx.run.root,
-            on_start=lambda pid: update_step(ctx.run, "train", pid=pid),
+            on_start=lambda pid: _record_pid(ctx, pid),
         )
     finally:
         sink.close()
-    if interrupted:
+    if result.interrupted:
         raise StepInterrupted("step train interrupted; checkpoints are kept", hint="rerun the same command to resume")
-    if code != 0:
-        raise step_failed("train", argv, code, ctx.log, tail)
+    if result.code != 0:
+        raise step_failed("train", argv, result.code, ctx.log, result.tail)
     return summary(ctx, resume_from, resumed_at, sink.parser.last)
 
 
 def summary(ctx: StepContext, resume_from: Path | None, resumed_at: int | None, last: dict[str, Any]) -> dict[str, Any]:
-    from axowrap.report import loss_plot
+    from axowrap.run.report import loss_plot
 
     newest = newest_complete(ctx.run.adapter).checkpoint
     trainer_state = newest / "trainer_state.json" if newest else None

@@ -67,7 +67,8 @@ def load_side(path: Path) -> Side:
     from axowrap.yamlio import load_yaml
 
     if path.is_dir():
-        from axowrap.pipeline import load_manifest, open_run
+        from axowrap.run.manifest import load_manifest
+        from axowrap.run.rundir import open_run
 
         run = open_run(path)
         return Side(str(path), "run directory", load_yaml(run.config, yaml12_floats=False).data, load_manifest(run))

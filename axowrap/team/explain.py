@@ -77,9 +77,9 @@ def parse_key(key: str) -> Path_:
 
 def _get(data: Any, path: Path_) -> tuple[bool, Any]:
     for part in path:
-        if (isinstance(part, int) and isinstance(data, list) and part < len(data)) or (
-            isinstance(part, str) and isinstance(data, dict) and part in data
-        ):
+        if isinstance(part, int) and isinstance(data, list) and part < len(data):
+            data = data[part]
+        elif isinstance(part, str) and isinstance(data, dict) and part in data:
             data = data[part]
         else:
             return False, None
@@ -170,12 +170,12 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
 
 def explain_keys(spec_path: Path, keys: list[str], *, target: str | None = None) -> str:
     """Explanations for `keys` of the spec at `spec_path`, one block each."""
-    from axowrap.render import axolotl_values, render_spec, spec_target
-    from axowrap.spec import load_spec
+    from axowrap.config.render import axolotl_values, render_spec
     from axowrap.targets import parse_target
+    from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
-    tgt = spec_target(spec, parse_target(target) if target else None)
+    tgt = spec.target(parse_target(target) if target else None)
     rendered = render_spec(spec, target=tgt)
     sections = axolotl_values(spec, tgt, Path("."))
     return "".join(explain(spec, rendered.config, sections, tgt, key) + "\n" for key in keys)

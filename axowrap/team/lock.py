@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import os
 import re
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from axowrap.errors import AxowrapError
+from axowrap.versions import versions
 
 LOCK_NAME = "axowrap.lock"
 LOCK_VERSION = 1
-PACKAGES = ("axowrap", "axolotl", "transformers", "peft", "trl", "accelerate", "torch")
 COMMIT = re.compile(r"[0-9a-f]{40}")
 HEADER = "# axowrap.lock: written by `axowrap lock`, checked by `axowrap run --locked`. Commit it.\n"
-
-
-def package_versions() -> dict[str, str | None]:
-    from axowrap import __version__
-
-    out: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            out[name] = __version__ if name == "axowrap" else metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def hub_cache() -> Path:
@@ -82,7 +69,7 @@ def _local_model(spec: Any) -> Path | None:
 
 def model_pin(spec: Any, root: Path) -> dict[str, str]:
     """The base model of `spec`, pinned: {id, revision, source} or {path, sha256, source}."""
-    from axowrap.manifest import dir_sha256
+    from axowrap.hashing import dir_sha256
 
     local = _local_model(spec)
     if local is not None:
@@ -114,19 +101,18 @@ def _rel(path: Path, root: Path) -> str:
 
 def dataset_pins(spec: Any, root: Path) -> dict[str, str]:
     """sha256 of each local dataset file (or folder) of `spec`, keyed by path relative to `root`."""
-    from axowrap.manifest import dir_sha256, file_sha256
-    from axowrap.spec_rules import local_path
+    from axowrap.hashing import dir_sha256, file_sha256
 
     out: dict[str, str] = {}
     for entry in spec.data.get("datasets") or []:
-        local = local_path(spec, str(entry.get("path", "")))
+        local = spec.local_path(str(entry.get("path", "")))
         if local is not None and local.exists():
             out[_rel(local, root)] = dir_sha256(local) if local.is_dir() else file_sha256(local)
     return out
 
 
 def spec_pins(spec_path: Path, root: Path) -> dict[str, Any]:
-    from axowrap.spec import load_spec
+    from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
     return {"base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
@@ -151,7 +137,7 @@ def write_lock(specs: list[Path], root: Path = Path(".")) -> tuple[Path, dict[st
     path = root / LOCK_NAME
     old = read_lock(path)["specs"] if path.is_file() else {}
     pinned = {**old, **{_rel(s, root): spec_pins(s, root) for s in specs}}
-    lock = {"version": LOCK_VERSION, "packages": package_versions(), "specs": dict(sorted(pinned.items()))}
+    lock = {"version": LOCK_VERSION, "packages": versions(), "specs": dict(sorted(pinned.items()))}
     atomic_write(path, HEADER + yaml.safe_dump(lock, sort_keys=False, default_flow_style=False))
     return path, lock
 
@@ -189,14 +175,14 @@ def _model_drift(locked: dict[str, Any], spec: Any, root: Path) -> list[str]:
 
 def check_lock(spec_path: Path) -> list[str]:
     """What drifted from axowrap.lock for the spec at `spec_path` (one line each; empty: none)."""
-    from axowrap.spec import load_spec
+    from axowrap.validate import load_spec
 
     lock_path = find_lock(spec_path)
     root = lock_path.parent
     lock = read_lock(lock_path)
     drift = [
         f"{name}: locked {want}, installed {have}"
-        for name, have in package_versions().items()
+        for name, have in versions().items()
         if (want := (lock.get("packages") or {}).get(name)) != have
     ]
     key = _rel(spec_path, root)

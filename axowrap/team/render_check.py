@@ -33,9 +33,8 @@ class Outcome:
 
 def _render(spec_path: Path, root: Path) -> tuple[str, str, list[Problem]]:
     """(spec name, rendered text, warnings) or ValidationFailed."""
-    from axowrap.render import render_spec
-    from axowrap.spec import load_spec
-    from axowrap.validate import rendered_problems
+    from axowrap.config.render import render_spec
+    from axowrap.validate import load_spec, rendered_problems
 
     spec = load_spec(spec_path)
     rendered = render_spec(spec, base_dir=root)

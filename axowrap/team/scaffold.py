@@ -30,10 +30,10 @@ def init_repo(
 ) -> list[Path]:
     """Write the scaffold into `folder` (new or empty unless `force`); returns the files written."""
     from axowrap import __version__
-    from axowrap.render import render_template
     from axowrap.targets import get_target
     from axowrap.team.render_check import sync_rendered
     from axowrap.team.schemas import KINDS, schema_text
+    from axowrap.templating import render_template
     from axowrap.yamlio import atomic_write
 
     get_target(target)  # an unknown target is a usage error with the known names

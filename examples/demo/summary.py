@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.evaluation.metrics import execution_match, first_statement, sql_exact_match
-from axowrap.rundir import RunDir
-from axowrap.steps import STEP_NAMES
+from axowrap.run.rundir import RunDir
+from axowrap.steps.registry import STEP_NAMES
 
 
 def step_seconds(run: RunDir) -> list[tuple[str, str, float | None]]:

@@ -1,0 +1,288 @@
+"""Render a spec into Axolotl YAML through templates/axolotl.yaml.j2, then parse it back.
+
+Values are computed here (what Axolotl key gets what value for this target); the template
+decides layout and comments. Every interpolated value passes through the `yaml` filter, so no
+spec value can add or change a key; the output is parsed back and compared with the values
+that were meant, and it is byte-for-byte deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from axowrap import AXOLOTL_VERSION, __version__
+from axowrap.datafiles import DATA_FILE_TYPES
+from axowrap.errors import AxowrapError
+from axowrap.targets import Target
+from axowrap.templating import render_template
+
+if TYPE_CHECKING:
+    from axowrap.spec.model import Spec
+
+DEFAULT_PROMPT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+DEFAULT_NO_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
+SCHEMA_URL = f"https://axowrap.dev/schemas/axolotl-{AXOLOTL_VERSION}.schema.json"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    config: dict[str, Any]
+    target: Target
+
+
+def _shown_path(path: Path, base_dir: Path | None) -> str:
+    if base_dir is None:
+        return str(path.resolve())
+    return os.path.relpath(path.resolve(), base_dir.resolve())
+
+
+def _alpaca_type(entry: dict[str, Any]) -> Any:
+    fields = entry.get("fields", {})
+    defaults = {"instruction": "instruction", "input": "input", "output": "output"}
+    if (
+        {k: fields.get(k) for k in defaults} == defaults
+        and not entry.get("prompt")
+        and not entry.get("system_prompt")
+        and "system" not in fields
+    ):
+        return "alpaca"
+    prompt = entry.get("prompt") or DEFAULT_PROMPT
+    no_input = DEFAULT_NO_INPUT if not entry.get("prompt") else prompt.replace("{input}", "").replace("\n\n\n", "\n\n")
+    out: dict[str, Any] = {"field_instruction": fields["instruction"]}
+    if "input" in fields:
+        out["field_input"] = fields["input"]
+    out["field_output"] = fields["output"]
+    if "system" in fields:
+        out["field_system"] = fields["system"]
+    if entry.get("system_prompt"):
+        out["system_prompt"] = entry["system_prompt"]
+    out["format"] = prompt
+    out["no_input_format"] = no_input
+    return out
+
+
+def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """One Axolotl `datasets:` entry for one spec dataset."""
+    out: dict[str, Any] = {}
+    local = spec.local_path(entry["path"])
+    if local is not None:
+        out["path"] = _shown_path(local, base_dir)
+        out["ds_type"] = DATA_FILE_TYPES.get(local.suffix.lower(), "json")
+    else:
+        out["path"] = entry["path"]
+    for key in ("name", "revision"):
+        if key in entry:
+            out[key] = entry[key]
+    out["split"] = entry.get("split", "train")
+    fmt = entry.get("format")
+    fields = entry.get("fields", {})
+    if "type" in entry:
+        out["type"] = entry["type"]
+    elif fmt == "alpaca":
+        out["type"] = _alpaca_type(entry)
+    elif fmt in ("messages", "sharegpt"):
+        out["type"] = "chat_template"
+        out["field_messages"] = fields.get("messages", "messages")
+        out["message_property_mappings"] = {
+            "role": fields.get("role", "role"),
+            "content": fields.get("content", "content"),
+        }
+        if "tools" in fields:
+            out["field_tools"] = fields["tools"]
+        if entry.get("roles"):
+            out["roles"] = entry["roles"]
+        out["roles_to_train"] = ["assistant"]
+        out["train_on_eos"] = "turn"
+    elif fmt == "preference" and spec.preset.rl == "orpo":
+        out["type"] = "chat_template.argilla"
+    elif fmt == "preference":
+        out["type"] = "chat_template.default"
+        out["field_messages"] = fields.get("messages", "messages")
+        out["field_chosen"] = fields.get("chosen", "chosen")
+        out["field_rejected"] = fields.get("rejected", "rejected")
+        out["message_property_mappings"] = {
+            "role": fields.get("role", "role"),
+            "content": fields.get("content", "content"),
+        }
+        if entry.get("roles"):
+            out["roles"] = entry["roles"]
+    elif fmt == "text":
+        out["type"] = "completion"
+        out["field"] = fields.get("text", "text")
+    return out
+
+
+def _uses_chat_template(spec: Spec) -> bool:
+    return any(d.get("format") in ("messages", "sharegpt", "preference") for d in spec.data["datasets"])
+
+
+def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """The Axolotl keys and values for `spec` on `target`, grouped in sections for the template."""
+    d = spec.data
+    tr = d["training"]
+    lora = d["lora"]
+    method = d["method"]
+    rl = spec.preset.rl
+    model: dict[str, Any] = {"base_model": model_ref(spec, base_dir)}
+    if d.get("revision"):
+        model["model_revision"] = d["revision"]
+    if method == "qlora":
+        model["load_in_4bit"] = True
+    if _uses_chat_template(spec):
+        model["chat_template"] = d.get("chat_template", "tokenizer_default_fallback_chatml")
+
+    adapter: dict[str, Any] = {}
+    if method != "full":
+        adapter["adapter"] = "qlora" if method == "qlora" else "lora"
+        if method == "dora":
+            adapter["peft_use_dora"] = True
+        r = lora["r"]
+        adapter["lora_r"] = r
+        adapter["lora_alpha"] = lora.get("alpha", 2 * r)  # derived, not a default: 2 x r
+        adapter["lora_dropout"] = float(lora["dropout"])
+        target_modules = lora["target"]
+        if target_modules == "all-linear":
+            adapter["lora_target_linear"] = True
+        else:
+            adapter["lora_target_modules"] = list(target_modules)
+        # Axolotl silently turns on its Triton LoRA kernels, which need CUDA and do not
+        # support DoRA or RL trainers: say what is used, explicitly, for the target.
+        kernels = not target.is_cpu and method in ("lora", "qlora") and not rl
+        for kernel in ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel"):
+            adapter[kernel] = kernels
+
+    name = spec.name
+    out_dir = d.get("output_dir") or f"outputs/{name}"
+    data: dict[str, Any] = {
+        "datasets": [dataset_entry(spec, e, base_dir) for e in d["datasets"]],
+        "dataset_prepared_path": f"{out_dir}/prepared",
+        "val_set_size": 0.0,
+        "output_dir": out_dir,
+    }
+    if rl:
+        data = {"rl": rl, **data}
+
+    training: dict[str, Any] = {
+        "sequence_len": tr["sequence_len"],
+        "sample_packing": bool(tr["sample_packing"]) and not rl,
+    }
+    if training["sample_packing"]:
+        training["eval_sample_packing"] = False
+        training["pad_to_sequence_len"] = True
+    training["num_epochs"] = tr["epochs"]
+    if "max_steps" in tr:
+        training["max_steps"] = tr["max_steps"]
+    training["micro_batch_size"] = tr["micro_batch_size"]
+    training["gradient_accumulation_steps"] = tr["gradient_accumulation_steps"]
+    training["learning_rate"] = float(tr["learning_rate"])
+    training["lr_scheduler"] = tr["lr_scheduler"]
+    training["warmup_ratio"] = float(tr["warmup_ratio"])
+    training["weight_decay"] = float(tr["weight_decay"])
+    training["optimizer"] = optimizer(tr, method, target)
+    if rl == "dpo" and "beta" in tr:
+        training["rl_beta"] = float(tr["beta"])
+    if rl == "orpo" and "beta" in tr:
+        training["orpo_alpha"] = float(tr["beta"])
+    if not rl:
+        training["train_on_inputs"] = bool(tr["train_on_inputs"])
+    training["gradient_checkpointing"] = bool(tr["gradient_checkpointing"])
+    training["seed"] = tr["seed"]
+
+    hardware: dict[str, Any] = {}
+    if target.is_cpu:
+        hardware.update(bf16=False, fp16=False, tf32=False, attn_implementation="sdpa")
+    else:
+        hardware["bf16"] = "auto" if target.bf16 else False
+        hardware["fp16"] = not target.bf16
+        hardware["tf32"] = target.tf32
+        hardware["attn_implementation"] = "flash_attention_2" if target.flash_attention else "sdpa"
+
+    logging: dict[str, Any] = {"logging_steps": tr["logging_steps"]}
+    if "save_steps" in tr:
+        logging["save_steps"] = tr["save_steps"]
+    else:
+        logging["saves_per_epoch"] = 1
+    if "save_total_limit" in tr:
+        logging["save_total_limit"] = tr["save_total_limit"]
+    logging["use_wandb"] = False
+    from axowrap.distributed.strategy import axolotl_keys
+
+    distributed = axolotl_keys(d, target)  # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process
+    return {
+        "model": model,
+        "adapter": adapter,
+        "data": data,
+        "training": training,
+        "hardware": hardware,
+        "logging": logging,
+        "distributed": distributed,
+    }
+
+
+def model_ref(spec: Spec, base_dir: Path | None) -> str:
+    """`base_model` as the config names it: a Hub id, or the local folder relative to `base_dir`."""
+    base = spec.data["base_model"]
+    local = spec.local_path(base)
+    return base if local is None else _shown_path(local, base_dir)
+
+
+def optimizer(tr: dict[str, Any], method: str, target: Target) -> str:
+    """The optimizer the config uses: the spec's, else the target's default for the method."""
+    if "optimizer" in tr:
+        return str(tr["optimizer"])
+    if target.is_cpu:
+        return "adamw_torch"
+    return "paged_adamw_8bit" if method == "qlora" else "adamw_torch_fused"
+
+
+def render_spec(
+    spec: Spec,
+    *,
+    target: Target | None = None,
+    base_dir: Path | None = Path("."),
+    dataset_paths: list[Path] | None = None,
+    output_dir: str | None = None,
+) -> Rendered:
+    """The Axolotl config for `spec`: text (deterministic) and the parsed mapping.
+
+    `base_dir` is where Axolotl will run (relative paths are written relative to it; None
+    writes absolute paths). A run directory passes `dataset_paths` (the training split, one
+    per spec dataset) and its own `output_dir`.
+    """
+    tgt = spec.target(target)
+    sections = axolotl_values(spec, tgt, base_dir)
+    if dataset_paths is not None:
+        for entry, path in zip(sections["data"]["datasets"], dataset_paths, strict=True):
+            entry["path"] = _shown_path(path, base_dir)
+            entry["ds_type"] = DATA_FILE_TYPES.get(path.suffix.lower(), "json")
+    if output_dir is not None:
+        sections["data"]["output_dir"] = output_dir
+        sections["data"]["dataset_prepared_path"] = f"{output_dir}/prepared"
+    overrides = dict(sorted((spec.data.get("axolotl") or {}).items()))
+    shown = _shown_path(spec.path, base_dir) if base_dir is not None else str(spec.path)
+    text = render_template(
+        "axolotl.yaml.j2",
+        sections=sections,
+        overrides=overrides,
+        spec_path=shown,
+        spec_sha256=spec.sha256,
+        version=__version__,
+        axolotl_version=AXOLOTL_VERSION,
+        schema_url=SCHEMA_URL,
+        target=tgt,
+        task=spec.data["task"],
+    )
+    parsed = yaml.safe_load(text)
+    expected = {k: v for section in sections.values() for k, v in section.items()}
+    expected.update(overrides)
+    if parsed != expected:
+        # A template bug, never a user error: the text must mean exactly the computed values.
+        diff = sorted(k for k in set(parsed) | set(expected) if parsed.get(k) != expected.get(k))
+        raise AxowrapError(f"internal error: rendered YAML does not read back as intended (keys {diff})")
+    return Rendered(text=text, config=parsed, target=tgt)

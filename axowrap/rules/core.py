@@ -1,0 +1,115 @@
+"""Rules a schema cannot express: combinations that would fail later, on a GPU, if let through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from axowrap.problems import Problem
+from axowrap.spec.model import Spec
+
+
+def datasets_exist(spec: Spec) -> Iterator[Problem]:
+    for i, entry in enumerate(spec.data.get("datasets") or []):
+        path = entry.get("path", "")
+        local = spec.local_path(path)
+        if local is not None and not local.exists():
+            yield spec.problem(
+                ("datasets", i, "path"),
+                f"dataset file {path!r} not found (looked for {local})",
+                hint="paths are relative to the spec file; a Hub dataset id looks like `owner/name`",
+            )
+
+
+def format_fits_task(spec: Spec) -> Iterator[Problem]:
+    preference = spec.preset.rl is not None
+    for i, entry in enumerate(spec.data.get("datasets") or []):
+        fmt = entry.get("format")
+        if preference and fmt != "preference":
+            yield spec.problem(
+                ("datasets", i, "format"),
+                f"task {spec.data['task']!r} trains on preference pairs, but this dataset is {fmt!r}",
+                hint="use `format: preference` with chosen/rejected fields",
+            )
+        if not preference and fmt == "preference":
+            yield spec.problem(
+                ("datasets", i, "format"),
+                f"preference data needs task 'dpo' or 'orpo', not {spec.data['task']!r}",
+            )
+        if fmt == "alpaca" and "type" not in entry:
+            fields = entry.get("fields", {})
+            for need in ("instruction", "output"):
+                if need not in fields:
+                    yield spec.problem(
+                        ("datasets", i, "fields"),
+                        f"alpaca rows need a column for {need!r}",
+                        hint=f"add `fields: {{{need}: COLUMN}}`",
+                    )
+        if fmt == "alpaca" and "prompt" in entry and "{instruction}" not in entry["prompt"]:
+            yield spec.problem(("datasets", i, "prompt"), "the prompt layout must contain '{instruction}'")
+
+
+def classify_labels(spec: Spec) -> Iterator[Problem]:
+    if spec.data["task"] == "classify" and not spec.data.get("labels"):
+        yield spec.problem(
+            ("labels",),
+            "task 'classify' needs `labels:` (the list of classes)",
+            hint="e.g. labels: [positive, negative]",
+        )
+    if spec.data["task"] != "classify" and spec.data.get("labels"):
+        yield spec.problem(("labels",), "`labels` only applies to task 'classify'", severity="warning")
+
+
+def method_fits_target(spec: Spec) -> Iterator[Problem]:
+    target = spec.data.get("compute", {}).get("target")
+    method = spec.data.get("method")
+    if method == "qlora" and target == "cpu":
+        yield spec.problem(
+            ("method",),
+            "qlora loads the base in 4 bit with bitsandbytes, which needs a CUDA GPU; target is 'cpu'",
+            hint="use `method: lora` on CPU",
+        )
+    overrides = spec.data.get("axolotl") or {}
+    if method == "qlora" and overrides.get("load_in_4bit") is False:
+        yield spec.problem(
+            ("axolotl", "load_in_4bit"),
+            "qlora needs a 4-bit base load; `load_in_4bit: false` contradicts `method: qlora`",
+        )
+    if method == "full" and "lora" in spec.docs.get(spec.source_of(("lora",)), spec.doc).data:
+        yield spec.problem(("lora",), "`lora` settings are ignored with `method: full`", severity="warning")
+
+
+def packing_fits_task(spec: Spec) -> Iterator[Problem]:
+    if spec.preset.rl and spec.data.get("training", {}).get("sample_packing"):
+        yield spec.problem(
+            ("training", "sample_packing"),
+            f"sample packing is not supported for {spec.preset.rl} training",
+            hint="set `sample_packing: false`",
+        )
+
+
+def eval_choices(spec: Spec) -> Iterator[Problem]:
+    ev = spec.data.get("eval") or {}
+    if "holdout" in ev and "holdout_file" in ev:
+        yield spec.problem(
+            ("eval", "holdout_file"),
+            "give either `holdout` (a fraction) or `holdout_file`, not both",
+            hint="set `holdout: null` to drop the preset's fraction",
+        )
+    if "holdout_file" in ev:
+        local = spec.local_path(ev["holdout_file"])
+        if local is None or not local.exists():
+            yield spec.problem(("eval", "holdout_file"), f"held-out file {ev['holdout_file']!r} not found")
+
+
+def export_needs_merge(spec: Spec) -> Iterator[Problem]:
+    export = spec.data.get("export") or {}
+    if spec.data.get("method") == "full":
+        return
+    if export.get("gguf") and not export.get("merge"):
+        yield spec.problem(
+            ("export", "gguf"),
+            "GGUF files are made from the merged model, but `export.merge` is false",
+            hint="set `export.merge: true` or remove `export.gguf`",
+        )
+    if (export.get("hub") or {}).get("merged") and not export.get("merge"):
+        yield spec.problem(("export", "hub", "merged"), "uploading a merged model needs `export.merge: true`")

@@ -1,0 +1,307 @@
+"""The runner: prepare a run directory for a spec, then run (or resume) its steps.
+
+A step is skipped when it is done, its fingerprint (sha256 of its params + its upstream
+steps' fingerprints) is unchanged and its outputs exist (DVC-style). A step that failed or
+was interrupted with the same fingerprint resumes (ctx.options["resume"] is true for it);
+one whose fingerprint changed starts fresh. The steps are an argument (default: the
+registry's), so tests can run the runner on steps of their own. Steps start child processes
+through axowrap.run.child and report through axowrap.run.events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from axowrap.errors import AxowrapError, StepInterrupted, UsageError, ValidationFailed
+from axowrap.hashing import canonical_sha256, text_sha256
+from axowrap.run import state as st
+from axowrap.run.child import child_env
+from axowrap.run.events import Events
+from axowrap.run.manifest import load_manifest
+from axowrap.run.rundir import RunDir
+from axowrap.run.runlock import run_lock
+from axowrap.steps.base import Step, StepContext
+from axowrap.steps.registry import STEPS
+from axowrap.validate import load_spec, rendered_problems
+from axowrap.yamlio import atomic_write
+
+if TYPE_CHECKING:
+    from axowrap.spec.model import Spec
+
+PREPARE_WAIT_S = 300.0  # preparing alone waits this long for a busy run directory
+
+
+def run_dir_for(spec_path: Path, name: str, runs_root: Path) -> RunDir:
+    """runs/<name>-<8 hex of the spec's absolute path>: editing the spec reuses the run dir."""
+    tag = text_sha256(str(spec_path.resolve()))[:8]
+    return RunDir(runs_root.resolve() / f"{name}-{tag}")
+
+
+def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
+    """Create/update the run directory of a spec: spec copy, data split, checked config, manifest.
+
+    Raises ValidationFailed when the rendered config has errors: nothing is trained then.
+    """
+    spec, run = _locate(spec_path, runs_root)
+    with run_lock(run.root, wait=PREPARE_WAIT_S):  # nodes of one job prepare the same directory: take turns
+        _prepare(spec, run)
+    return run
+
+
+def _locate(spec_path: Path, runs_root: Path) -> tuple[Spec, RunDir]:
+    """The loaded spec and its run directory."""
+    spec = load_spec(spec_path)
+    return spec, run_dir_for(spec.path, spec.name, runs_root)
+
+
+def _prepare(spec: Spec, run: RunDir) -> None:
+    from axowrap.config.render import render_spec
+    from axowrap.data.split import prepare_data
+    from axowrap.run.launch import launch_argv
+    from axowrap.run.manifest import build_manifest
+
+    prepared = prepare_data(spec, run.data)
+    rendered = render_spec(
+        spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve())
+    )
+    problems = rendered_problems(spec, rendered, deep=False)
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    atomic_write(run.spec, spec.doc.text)
+    atomic_write(run.config, rendered.text)
+    _, env = launch_argv(spec.data, run.config)
+    data = prepared.to_json()
+    data["sources"] = [str(entry["path"]) for entry in spec.data["datasets"]]
+    manifest = build_manifest(
+        spec_path=spec.path.resolve(),
+        spec_sha256=spec.sha256,
+        spec_effective=spec.data,
+        config_text=rendered.text,
+        config=rendered.config,
+        data=data,
+        env=child_env(env),
+    )
+    atomic_write(run.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def make_context(
+    run: RunDir,
+    step: Step,
+    *,
+    events: Events,
+    dry_run: bool,
+    options: dict[str, Any],
+    steps_state: dict[str, Any],
+) -> StepContext:
+    manifest = load_manifest(run)
+    config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    return StepContext(
+        name=step.name,
+        run=run,
+        spec=manifest["spec"]["effective"],
+        config=config,
+        log=run.log(step.name),
+        events=events,
+        state=steps_state,
+        dry_run=dry_run,
+        options=options,
+    )
+
+
+def select(
+    steps: Sequence[Step], names: list[str] | None, from_step: str | None, ctx_for: Callable[[Step], StepContext]
+) -> list[Step]:
+    """The steps to consider, in pipeline order: the named ones, or every enabled one."""
+    known = {s.name: s for s in steps}
+    for name in [*(names or []), *([from_step] if from_step else [])]:
+        if name not in known:
+            raise UsageError(f"step {name!r}: not a step", hint=f"steps: {', '.join(known)}")
+    if names:
+        return [s for n, s in known.items() if n in names]
+    chosen = [s for s in known.values() if s.enabled(ctx_for(s))]
+    if from_step:
+        start = list(known).index(from_step)
+        chosen = [s for s in chosen if list(known).index(s.name) >= start]
+    return chosen
+
+
+def outputs_exist(paths: list[Path]) -> bool:
+    return all(Path(p).exists() for p in paths)
+
+
+def run_steps(
+    run: RunDir,
+    names: list[str] | None = None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    options: dict[str, Any] | None = None,
+    events: Events | None = None,
+    from_step: str | None = None,
+    steps: Sequence[Step] = STEPS,
+) -> dict[str, Any]:
+    """Run or resume steps on a prepared run directory; returns state.json's `steps` mapping.
+    `names`: only these steps (default: every enabled one); `steps`: the pipeline."""
+    with run_lock(run.root):
+        return _run_steps(
+            run,
+            names,
+            force=force,
+            dry_run=dry_run,
+            options=options,
+            events=events or Events(),
+            from_step=from_step,
+            steps=steps,
+        )
+
+
+def _run_steps(
+    run: RunDir,
+    names: list[str] | None,
+    *,
+    force: bool,
+    dry_run: bool,
+    options: dict[str, Any] | None,
+    events: Events,
+    from_step: str | None,
+    steps: Sequence[Step],
+) -> dict[str, Any]:
+    state = st.load_state(run)
+    done_state: dict[str, Any] = state["steps"]
+    opts = dict(options or {})
+
+    def ctx_for(step: Step) -> StepContext:
+        return make_context(run, step, events=events, dry_run=dry_run, options=opts, steps_state=done_state)
+
+    fingerprints: dict[str, str] = {}
+    for step in steps:  # every step's fingerprint, so downstream ones see upstream changes
+        fingerprints[step.name] = canonical_sha256(
+            {
+                "step": step.name,
+                "params": step.params(ctx_for(step)),
+                "needs": {n: fingerprints.get(n) for n in step.needs},
+            }
+        )
+    chosen = select(steps, names, from_step, ctx_for)
+    chosen_names = {s.name for s in chosen}
+    ran_any = False
+    would_run: set[str] = set()  # --dry-run: the steps that would run, for their downstreams
+    for step in chosen:
+        ctx = ctx_for(step)
+        fp = fingerprints[step.name]
+        prev = done_state.get(step.name, {})
+        for need in step.needs:
+            upstream = done_state.get(need, {})
+            if (
+                need not in chosen_names
+                and not dry_run
+                and (upstream.get("status") != st.DONE or upstream.get("fingerprint") != fingerprints[need])
+            ):
+                raise AxowrapError(
+                    f"step {step.name} needs {need}, which is not done for the current spec",
+                    hint=f"run `axowrap {need} {run.root}` first, or leave out --steps",
+                )
+        current = prev.get("status") == st.DONE and prev.get("fingerprint") == fp
+        if current and not force and outputs_exist(step.outputs(ctx)):
+            events.emit(step.name, "skipped", "up to date")
+            continue
+        ctx.options["resume"] = (
+            not force
+            and prev.get("fingerprint") == fp
+            and prev.get("status") in (st.FAILED, st.INTERRUPTED, st.RUNNING)
+        )
+        events.emit(step.name, "dry-run" if dry_run else "start", "resuming" if ctx.options["resume"] else "")
+        if dry_run:
+            try:
+                step.run(ctx)
+            except AxowrapError as exc:
+                pending = [n for n in step.needs if n in would_run]
+                if not pending:
+                    raise
+                # Its inputs do not exist yet: an upstream step would make them in a real run.
+                events.emit(step.name, f"would run after {', '.join(pending)}", exc.message)
+            would_run.add(step.name)
+            continue
+        ran_any = True
+        done_state[step.name] = st.update_step(
+            run,
+            step.name,
+            status=st.RUNNING,
+            fingerprint=fp,
+            started=st.now(),
+            ended=None,
+            error=None,
+            outputs=[str(p) for p in step.outputs(ctx)],
+            pid=None,
+        )
+        try:
+            result = step.run(ctx)
+        except (StepInterrupted, KeyboardInterrupt) as exc:
+            done_state[step.name] = st.update_step(run, step.name, status=st.INTERRUPTED, ended=st.now(), pid=None)
+            _finish(run, ran_any)
+            if isinstance(exc, KeyboardInterrupt):
+                raise StepInterrupted(
+                    f"step {step.name} interrupted", hint="rerun the same command to resume"
+                ) from None
+            raise
+        except AxowrapError as exc:
+            error = {"message": exc.message, "hint": exc.hint, **getattr(exc, "details", {})}
+            done_state[step.name] = st.update_step(
+                run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None
+            )
+            _finish(run, ran_any)
+            raise
+        except Exception as exc:  # a bug, not a user error: still recorded, then the CLI's last resort
+            error = {"message": f"unexpected {type(exc).__name__}: {exc}"}
+            done_state[step.name] = st.update_step(
+                run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None
+            )
+            raise
+        done_state[step.name] = st.update_step(run, step.name, status=st.DONE, ended=st.now(), result=result, pid=None)
+        events.emit(step.name, "done")
+    _finish(run, ran_any)
+    return done_state
+
+
+def _finish(run: RunDir, ran_any: bool) -> None:
+    if ran_any:
+        from axowrap.run.report import write_report
+
+        write_report(run)
+
+
+def run_spec(spec_path: Path, *, runs_root: Path = Path("runs"), **kwargs: Any) -> tuple[RunDir, dict[str, Any]]:
+    """`axowrap run`: validate + prepare the run directory, then run/resume its steps."""
+    spec, run = _locate(spec_path, runs_root)
+    with run_lock(run.root):  # held from preparation to the last step
+        _prepare(spec, run)
+        return run, run_steps(run, **kwargs)
+
+
+def run_status(run: RunDir, steps: Sequence[Step] = STEPS) -> list[dict[str, Any]]:
+    """One row per step: status, times, outputs, error; steps never run are `pending`."""
+    recorded = st.load_state(run)["steps"]
+    known = [s.name for s in steps]
+    rows = []
+    for name in known + [n for n in recorded if n not in known]:
+        entry = dict(recorded.get(name) or {"status": "pending"})
+        if entry.get("status") == st.RUNNING and entry.get("pid") and not _alive(entry["pid"]):
+            entry["status"] = "crashed"  # the runner itself died (SIGKILL, power loss): resumable
+        rows.append({"step": name, **entry})
+    return rows
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

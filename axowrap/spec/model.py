@@ -1,0 +1,93 @@
+"""The spec object every later layer works on: the file as written, the effective values
+(presets and `extends` applied), where each value came from, and what it names on disk."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axowrap.datafiles import DATA_FILE_TYPES
+from axowrap.problems import Path_, Problem
+from axowrap.resources import schema_file
+from axowrap.schema_check import load_schema
+from axowrap.spec.layers import Sources
+from axowrap.spec.presets import Preset, get_preset
+from axowrap.targets import Target, get_target
+from axowrap.yamlio import Document
+
+
+def spec_schema() -> dict[str, Any]:
+    return load_schema(schema_file("spec.schema.json"))
+
+
+def local_path(base_dir: Path, value: str) -> Path | None:
+    """The local file or folder `value` names (relative to `base_dir`), or None for a Hub id.
+
+    Local: it exists there, it starts with `.`, `/` or `~`, or it ends in a data-file suffix.
+    This is the one answer to "local path or Hub id?" for models, datasets and held-out files."""
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute():
+        candidate = base_dir / candidate
+    if candidate.exists() or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
+        return candidate
+    return None
+
+
+@dataclass
+class Spec:
+    """A spec as the user wrote it (`doc`) and as it takes effect (`data`)."""
+
+    path: Path
+    doc: Document
+    data: dict[str, Any]
+    sources: Sources
+    docs: dict[str, Document] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or self.path.stem)
+
+    @property
+    def preset(self) -> Preset:
+        return get_preset(self.data["task"])
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.doc.text.encode("utf-8")).hexdigest()
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def source_of(self, path: Path_) -> str:
+        """The layer (a file, or a preset) that set `path`, or the spec file itself."""
+        path = tuple(path)
+        if path in self.sources:
+            return self.sources[path]
+        below = [v for k, v in self.sources.items() if k[: len(path)] == path]
+        if below:
+            return below[0]
+        while path:
+            path = path[:-1]
+            if path in self.sources:
+                return self.sources[path]
+        return self.doc.file
+
+    def problem(self, path: Path_, message: str, **kw: Any) -> Problem:
+        """A problem located in the file that set `path` (a base spec, or this one)."""
+        doc = self.docs.get(self.source_of(path), self.doc)
+        return doc.problem(path, message, **kw)
+
+    def local_path(self, value: str) -> Path | None:
+        """The local file or folder `value` (as written in this spec) names, or None for a Hub id."""
+        return local_path(self.base_dir, value)
+
+    def target(self, override: Target | None = None) -> Target:
+        """The machine this spec is rendered and checked for: `override`, else `compute:`."""
+        if override is not None:
+            return override
+        compute = self.data["compute"]
+        return get_target(compute["target"], compute["gpus_per_node"], compute["nodes"])

@@ -1,0 +1,56 @@
+"""Task presets: data files in axowrap/presets/, one per task, over a shared _base.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import yaml
+
+from axowrap.resources import presets_dir
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    dataset: dict[str, Any]
+    defaults: dict[str, Any]
+    rl: str | None = None
+    example_data: str | None = None
+    base_defaults: dict[str, Any] = field(default_factory=dict)  # _base.yaml: defaults + optional
+    restored: dict[str, Any] = field(default_factory=dict)  # _base.yaml `defaults`: back after a `null`
+
+
+def _read(name: str) -> dict[str, Any]:
+    with open(presets_dir() / f"{name}.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def _base_layer() -> dict[str, Any]:
+    from axowrap.spec.layers import layered
+
+    base = _read("_base")
+    merged, _ = layered([("defaults", base.get("defaults", {})), ("optional", base.get("optional", {}))])
+    return merged
+
+
+@cache
+def preset_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in presets_dir().glob("*.yaml") if not p.stem.startswith("_")))
+
+
+@cache
+def get_preset(name: str) -> Preset:
+    data = _read(name)
+    return Preset(
+        name=name,
+        summary=data["summary"],
+        dataset=data.get("dataset", {}),
+        defaults=data.get("defaults", {}),
+        rl=data.get("rl"),
+        example_data=data.get("example_data"),
+        base_defaults=_base_layer(),
+        restored=_read("_base").get("defaults", {}),
+    )
