@@ -69,9 +69,21 @@ def _plugin_of_field() -> dict[str, str]:
     return out
 
 
+MAX_UNKNOWN = 100  # unknown keys reported one by one per mapping; the rest are counted
+
+
 def _unknown(doc: Document, path: tuple, mapping: dict, known: set[str], where: str) -> list[Problem]:
-    out = []
-    for key in mapping:
+    out: list[Problem] = []
+    unknown = [key for key in mapping if key not in known]
+    if len(unknown) > MAX_UNKNOWN:
+        out.append(
+            doc.problem(
+                (*path, unknown[MAX_UNKNOWN]),
+                f"{len(unknown) - MAX_UNKNOWN:,} more unknown {where} keys after the {MAX_UNKNOWN} reported",
+                hint="is this the right file?",
+            )
+        )
+    for key in unknown[:MAX_UNKNOWN]:
         plugin = _plugin_of_field().get(key) if where == "Axolotl" else None
         if key not in known and plugin:
             out.append(

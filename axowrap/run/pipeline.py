@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from axowrap.errors import AxowrapError, StepInterrupted, UsageError, ValidationFailed
 from axowrap.hashing import canonical_sha256, text_sha256
 from axowrap.run import state as st
@@ -99,8 +97,10 @@ def make_context(
     options: dict[str, Any],
     steps_state: dict[str, Any],
 ) -> StepContext:
+    from axowrap.run.records import load_config
+
     manifest = load_manifest(run)
-    config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    config = load_config(run, manifest)
     return StepContext(
         name=step.name,
         run=run,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from axowrap import files
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.problems import Path_, Problem
 from axowrap.resources import schema_file
@@ -30,8 +31,36 @@ def local_path(base_dir: Path, value: str) -> Path | None:
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = base_dir / candidate
-    if candidate.exists() or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
+    if files.exists(candidate) or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
         return candidate
+    return None
+
+
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4095  # bytes in a whole path
+
+
+def named_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """(key path, value) of every spec value that names a file, a folder or a Hub repo."""
+    found: list[tuple[Path_, str]] = [(("base_model",), data.get("base_model"))]
+    for i, entry in enumerate(data.get("datasets") or []):
+        if isinstance(entry, dict):
+            found.append((("datasets", i, "path"), entry.get("path")))
+    ev = data.get("eval")
+    if isinstance(ev, dict):
+        found += [(("eval", "holdout_file"), ev.get("holdout_file")), (("eval", "database"), ev.get("database"))]
+    found.append((("output_dir",), data.get("output_dir")))
+    return [(where, value) for where, value in found if isinstance(value, str)]
+
+
+def unnameable(value: str) -> str | None:
+    """Why no file can have the name `value` (too long for the filesystem), or None."""
+    if len(value.encode("utf-8", "surrogatepass")) > PATH_MAX:
+        return f"longer than the {PATH_MAX} bytes a path may have"
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX for part in value.split("/")):
+        return f"a name in it is longer than the {NAME_MAX} bytes a file name (or a Hub repo name) may have"
+    if "\0" in value:
+        return "it holds a NUL character"
     return None
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import SpecError, ValidationFailed
-from axowrap.problems import Path_, Problem
+from axowrap.files import exists
+from axowrap.problems import Path_, Problem, short_repr
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
-from axowrap.spec.model import Spec, spec_schema
+from axowrap.spec.model import Spec, named_paths, spec_schema, unnameable
 from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
@@ -68,13 +69,17 @@ def _load_chain(
     layers: list[tuple[str, dict[str, Any]]] = []
     for i, rel in enumerate(_extends_list(doc)):
         where = ("extends",) if isinstance(doc.data["extends"], str) else ("extends", i)
+        why = unnameable(rel)
+        if why:
+            problems.append(doc.problem(where, f"{short_repr(rel)} cannot name a file: {why}"))
+            continue
         shown = Path(os.path.normpath(path.parent / rel))
         base = shown.resolve()
         if base in stack or base == path.resolve():
             chain = " -> ".join(_shown(p) for p in (*stack, path.resolve(), base))
             problems.append(doc.problem(where, f"extends cycle: {chain}", hint="remove one of the `extends` links"))
             continue
-        if not base.is_file():
+        if not exists(base):
             problems.append(
                 doc.problem(
                     where,
@@ -142,7 +147,28 @@ def read_spec(path: Path | str) -> Spec:
     for err in check(data, spec_schema(), doc):
         if err.message.startswith("missing required key"):
             problems.append(err)
+    for where, value in named_paths(data):
+        why = unnameable(value)
+        if why:
+            problems.append(spec.problem(where, f"{short_repr(value)} cannot name a file or a repo: {why}"))
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     spec.warnings = [p for p in problems if p.severity != "error"]
     return spec
+
+
+def recheck_effective(data: Any, file: str) -> dict[str, Any]:
+    """An effective spec recorded earlier (a run's manifest.json), checked again before a step
+    trusts it: a mapping naming a known task, every key the schema allows with the type it
+    allows, and the defaults every run needs present. ValidationFailed otherwise."""
+    doc = Document(data=data, file=file)
+    if not isinstance(data, dict):
+        raise ValidationFailed([doc.problem((), f"the effective spec must be a mapping, not {type(data).__name__}")])
+    if data.get("task") not in preset_names():
+        raise ValidationFailed([doc.problem(("task",), f"task {data.get('task')!r} is not a task preset")])
+    data = copy.deepcopy(data)
+    _restore(data, get_preset(data["task"]).restored, {})
+    problems = check(data, spec_schema(), doc)
+    if problems:
+        raise ValidationFailed(problems)
+    return data
