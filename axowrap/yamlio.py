@@ -191,7 +191,7 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Probl
         file=file,
         line=line,
         column=column,
-        hint="remove it; write it as an escape inside double quotes (\"\\x01\") if it is meant",
+        hint='remove it; write it as an escape inside double quotes ("\\x01") if it is meant',
     )
 
 

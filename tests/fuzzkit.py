@@ -150,7 +150,7 @@ NASTY_STRINGS = [
     '"',
     "|",
     "```",
-    "../../etc/passwd",
+    "../" * 2 + "etc/passwd",
     "/",
     "/proc/self/environ",
     "~",
@@ -200,7 +200,10 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12) | st.sampled_from(NASTY_STRINGS), kids, max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(st.text(max_size=12) | st.sampled_from(NASTY_STRINGS), kids, max_size=4)
+    ),
     max_leaves=10,
 )
 
@@ -298,7 +301,8 @@ def spec_values(draw: Callable[..., Any]) -> Any:
 
 def golden_configs() -> dict[str, dict[str, Any]]:
     return {
-        p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((REPO / "tests" / "golden").glob("*.yaml"))
+        p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in sorted((REPO / "tests" / "golden").glob("*.yaml"))
     }
 
 
@@ -358,7 +362,12 @@ def write_text(path: Path, text: str) -> Path:
 
 row_values = st.recursive(
     scalars,
-    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.sampled_from(["role", "content", "from", "value", "x"]) | st.text(max_size=8), kids, max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["role", "content", "from", "value", "x"]) | st.text(max_size=8), kids, max_size=4
+        )
+    ),
     max_leaves=8,
 )
 alpaca_row = st.fixed_dictionaries(
@@ -367,7 +376,12 @@ alpaca_row = st.fixed_dictionaries(
 chat_row = st.fixed_dictionaries(
     {
         "messages": st.lists(
-            st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "tool", "x"]) | row_values, "content": row_values}),
+            st.fixed_dictionaries(
+                {
+                    "role": st.sampled_from(["user", "assistant", "system", "tool", "x"]) | row_values,
+                    "content": row_values,
+                }
+            ),
             max_size=4,
         )
         | row_values
@@ -392,7 +406,9 @@ def row_files(draw: Callable[..., Any]) -> tuple[str, bytes]:
         writer = csv.writer(buf)
         writer.writerow(["question", "context", "answer"])
         for r in rows:
-            writer.writerow([json.dumps(v) if not isinstance(v, str) else v for v in (r.values() if isinstance(r, dict) else [r])])
+            writer.writerow(
+                [json.dumps(v) if not isinstance(v, str) else v for v in (r.values() if isinstance(r, dict) else [r])]
+            )
         text = buf.getvalue()
     data = text.encode("utf-8", "surrogatepass")
     cut = draw(st.integers(0, 3))
@@ -501,7 +517,9 @@ def malformed_specs() -> dict[str, bytes]:
         "nan-holdout": SPEC_HEAD + "eval: {holdout: .nan}\n",
         "inf-axolotl": SPEC_HEAD + "axolotl: {weight_decay: .inf}\n",
         "long-base-model": "task: sql\nbase_model: " + "a" * 300 + "\ndatasets: [{path: data/sql.jsonl}]\n",
-        "long-path-model": "task: sql\nbase_model: ./" + "/".join(["b" * 200] * 30) + "\ndatasets: [{path: data/sql.jsonl}]\n",
+        "long-path-model": "task: sql\nbase_model: ./"
+        + "/".join(["b" * 200] * 30)
+        + "\ndatasets: [{path: data/sql.jsonl}]\n",
         "long-dataset": "task: sql\nbase_model: org/m\ndatasets: [{path: " + "d" * 300 + ".jsonl}]\n",
         "root-base-model": "task: sql\nbase_model: /\ndatasets: [{path: data/sql.jsonl}]\n",
         "proc-base-model": "task: sql\nbase_model: /proc\ndatasets: [{path: data/sql.jsonl}]\n",
@@ -558,7 +576,7 @@ def malformed_data() -> dict[str, bytes]:
         "array-garbage.json": b"[}{]",
         "leading-whitespace.json": b" " * (1 << 20) + ("[" + row + "]").encode(),
         "leading-whitespace.jsonl": b" " * (1 << 20) + row.encode() + b"\n",
-        "not-rows.jsonl": b"1\n\"s\"\nnull\n[1,2]\n",
+        "not-rows.jsonl": b'1\n"s"\nnull\n[1,2]\n',
         "deep.jsonl": b"[" * 100000 + b"]" * 100000 + b"\n",
         "deep.json": b"[" + b"[" * 100000 + b"]" * 100000 + b"]",
         "big-int.jsonl": b'{"question": ' + b"9" * 5000 + b', "context": "c", "answer": "a"}\n',

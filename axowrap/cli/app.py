@@ -31,8 +31,15 @@ from axowrap.cli import push as push_cmd
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="axowrap")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    envvar="AXOWRAP_ALLOW_OUTSIDE",
+    help="Let specs read files outside their repo (`extends:`, `data check`). Off: a spec from "
+    "a pull request cannot make CI read /proc/self/environ or ~/.ssh.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, allow_outside: bool) -> None:
     """Short task specs -> validated Axolotl configs, and the fine-tuning pipeline around them.
 
     \b
@@ -41,7 +48,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
       axowrap validate specs/sql.yaml             # every mistake, before any GPU time
       axowrap render specs/sql.yaml -o sql.axolotl.yaml
     """
+    from axowrap.spec.read import ALLOW_OUTSIDE
+
     ctx.obj = {"debug": debug}
+    ALLOW_OUTSIDE.set(allow_outside)
 
 
 for module in (

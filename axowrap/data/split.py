@@ -76,9 +76,7 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                     rows = json.load(fh)
                 except (json.JSONDecodeError, RecursionError) as exc:
                     why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                    raise AxowrapError(
-                        f"{path}: invalid JSON ({why})", hint="run `axowrap data check` on it"
-                    ) from None
+                    raise AxowrapError(f"{path}: invalid JSON ({why})", hint="run `axowrap data check` on it") from None
                 yield from rows if isinstance(rows, list) else [rows]
                 return
             for n, line in enumerate(fh, 1):

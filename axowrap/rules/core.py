@@ -41,17 +41,18 @@ def datasets_exist(spec: Spec) -> Iterator[Problem]:
 
 def base_model_is_a_model(spec: Spec) -> Iterator[Problem]:
     """A local base model is a folder with a config.json: Transformers' from_pretrained
-    (which Axolotl calls) refuses anything else."""
+    (which Axolotl calls) refuses anything else (and `/` must not be hashed as a model)."""
     base = str(spec.data["base_model"])
     local = spec.local_path(base)
     if local is None:
         return
     mode = _mode(local)
-    if mode is None:
+    if mode is None:  # a warning: a script may make the folder (import-gguf, a download) before `run`
         yield spec.problem(
             ("base_model",),
-            f"local model folder {base!r} not found (looked for {local})",
+            f"local model folder {base!r} not found (looked for {local}); training needs it",
             hint="paths are relative to the spec file; a Hub model id looks like `owner/name`",
+            severity="warning",
         )
     elif not stat.S_ISDIR(mode) or _mode(local / "config.json") is None:
         yield spec.problem(

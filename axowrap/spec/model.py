@@ -64,6 +64,30 @@ def unnameable(value: str) -> str | None:
     return None
 
 
+def spec_root(spec_path: Path) -> Path | None:
+    """The folder a spec may read files from: the git work tree that holds it (in CI, the
+    checkout of a pull request), else the current directory when that holds the spec; None (no
+    bound) for a spec elsewhere outside any git work tree. `extends` and `data check` stay
+    inside it unless asked (`axowrap --allow-outside`)."""
+    folder = spec_path.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if files.exists(candidate / ".git"):
+            return candidate
+    cwd = Path.cwd().resolve()
+    return cwd if is_within(folder, cwd) else None
+
+
+def is_within(path: Path, root: Path | None) -> bool:
+    """Whether `path` (symlinks resolved) is `root` or inside it (always, without a root)."""
+    if root is None:
+        return True
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
 @dataclass
 class Spec:
     """A spec as the user wrote it (`doc`) and as it takes effect (`data`)."""

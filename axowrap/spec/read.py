@@ -7,6 +7,7 @@ returns, through `axowrap.validate.load_spec`.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import os
 from pathlib import Path
@@ -17,11 +18,21 @@ from axowrap.files import exists
 from axowrap.problems import Path_, Problem, short_repr
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
-from axowrap.spec.model import Spec, named_paths, spec_schema, unnameable
+from axowrap.spec.model import Spec, is_within, named_paths, spec_root, spec_schema, unnameable
 from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
 PRESET_BASE = "preset _base"
+# `axowrap --allow-outside`: specs may read (extends, data check) outside their repo.
+ALLOW_OUTSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("allow_outside", default=False)
+
+
+def outside_problem(doc: Document, where: Path_, named: str, found: Path, root: Path | None) -> Problem:
+    return doc.problem(
+        where,
+        f"{named!r} is outside the repo ({found} is not under {root}); not reading it",
+        hint="keep the files a spec uses inside its repo, or run `axowrap --allow-outside ...` if you trust it",
+    )
 
 
 def _extends_list(doc: Document) -> list[str]:
@@ -47,7 +58,7 @@ def _shown(path: Path) -> str:
 
 
 def _load_chain(
-    path: Path, stack: tuple[Path, ...], problems: list[Problem], docs: dict[str, Document]
+    path: Path, stack: tuple[Path, ...], problems: list[Problem], docs: dict[str, Document], root: Path | None
 ) -> list[tuple[str, dict[str, Any]]]:
     """Layers for `path`: its bases (depth first, in order), then the file itself."""
     doc = load_yaml(path, what="spec")
@@ -79,6 +90,9 @@ def _load_chain(
             chain = " -> ".join(_shown(p) for p in (*stack, path.resolve(), base))
             problems.append(doc.problem(where, f"extends cycle: {chain}", hint="remove one of the `extends` links"))
             continue
+        if not ALLOW_OUTSIDE.get() and not is_within(base, root):
+            problems.append(outside_problem(doc, where, rel, base, root))
+            continue
         if not exists(base):
             problems.append(
                 doc.problem(
@@ -89,7 +103,7 @@ def _load_chain(
             )
             continue
         try:
-            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs))
+            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs, root))
         except SpecError as exc:
             problems.append(doc.problem(where, exc.message, hint=exc.hint))
     own = {k: v for k, v in doc.data.items() if k != "extends"}
@@ -129,7 +143,7 @@ def read_spec(path: Path | str) -> Spec:
     path = Path(path)
     problems: list[Problem] = []
     docs: dict[str, Document] = {}
-    layers = _load_chain(path, (), problems, docs)
+    layers = _load_chain(path, (), problems, docs, spec_root(path))
     doc = docs.get(str(path))
     if doc is None or not layers:
         raise ValidationFailed(problems)
