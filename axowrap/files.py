@@ -152,16 +152,16 @@ def atomic_write(path: Path, text: str | bytes) -> None:
     """Write `text` to `path` so that readers never see half a file (see the module docstring)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     path = Path(path)
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        info: os.stat_result | None = os.stat(target)
+        info: os.stat_result | None = os.stat(path)  # through symlinks (/dev/stdout -> /proc/self/fd/1)
     except FileNotFoundError:
         info = None
     except OSError as exc:
         raise AxowrapError(f"{path}: cannot write: {_why(exc)}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):
-        _write_through(target, data, info.st_mode)
+        _write_through(path, data, info.st_mode)
         return
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path  # the link stays a link
     mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~umask()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

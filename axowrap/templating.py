@@ -2,7 +2,7 @@
 with a filter for every kind of place a value can land, so that it stays inside it:
 
     yaml, yaml_block, yaml_literal   YAML values and blocks (axowrap.yamlemit)
-    shell                            one shell word (shlex.quote of a one-line value)
+    shell, md_shell                  one shell word (shlex.quote); in Markdown, kept on one line
     comment                          the rest of a `#` comment line: one line, controls escaped
     pystr                            a Python string literal (in a card's code example)
     md_text, md_cell, md_code,       Markdown inline text, a table cell, a code span (in a
@@ -27,10 +27,15 @@ def comment(value: Any) -> str:
 
 
 def shell(value: Any) -> str:
-    """`value` as exactly one shell word, on one line."""
+    """`value` as exactly one shell word (in a script: a line break inside quotes is just text)."""
     import shlex
 
-    return shlex.quote(comment(value))
+    return shlex.quote(value if isinstance(value, str) else str(value))
+
+
+def md_shell(value: Any) -> str:
+    """One shell word shown in Markdown: on one line (controls escaped), so a code block holds it."""
+    return shell(comment(value))
 
 
 def pystr(value: Any) -> str:
@@ -57,6 +62,7 @@ def _environment() -> Any:
     env.filters["yaml_block"] = to_yaml_block
     env.filters["yaml_literal"] = to_yaml_literal
     env.filters["shell"] = shell
+    env.filters["md_shell"] = md_shell
     env.filters["comment"] = comment
     env.filters["pystr"] = pystr
     env.filters["md_text"] = mdemit.text

@@ -24,21 +24,6 @@ from common import REPO, Targets
 
 sys.path.insert(0, str(REPO / "tests"))
 
-SPEC_COMMANDS = (
-    ("validate", "{f}"),
-    ("render", "{f}", "-o", "out.yaml"),
-    ("plan", "{f}"),
-    ("data", "check", "{f}", "--no-tokens"),
-    ("run", "{f}", "--dry-run"),
-    ("launch", "slurm", "{f}", "-o", "job.sbatch"),
-    ("launch", "skypilot", "{f}", "-o", "task.yaml"),
-    ("lock", "{f}"),
-)
-
-
-def _argv(template: tuple[str, ...], f: str) -> list[str]:
-    return [a.format(f=f) for a in template]
-
 
 class Tally:
     def __init__(self) -> None:
@@ -67,8 +52,8 @@ def generated_specs(work: Path, n: int, tally: Tally) -> None:
     @given(data=fk.spec_values(), how=st.integers(0, 2))
     def one(data: object, how: int) -> None:
         spec = fk.write_text(work / "examples" / "fuzz.yaml", fk.dump(data, how))
-        for template in SPEC_COMMANDS:
-            tally.add(fk.call(*_argv(template, str(spec)), cwd=work / "examples"))
+        for template in fk.SPEC_COMMANDS:
+            tally.add(fk.call(*fk.argv(template, str(spec)), cwd=work / "examples"))
 
     one()
 
@@ -85,8 +70,8 @@ def corpus(work: Path, tally: Tally) -> None:
         names.append(f"{name}.yaml")
     names += ["fifo.yaml", "loop", "missing.yaml", "data"]
     for name in names:
-        for template in (*SPEC_COMMANDS, ("render", "{f}", "--explain", "lora_r"), ("diff", "{f}", "sql.yaml")):
-            tally.add(fk.call(*_argv(template, name), cwd=folder))
+        for template in fk.FILE_COMMANDS:
+            tally.add(fk.call(*fk.argv(template, name), cwd=folder))
     for name, data in fk.malformed_data().items():
         (folder / "data" / name).write_bytes(data)
         for argv in (["data", "check", f"data/{name}", "--no-tokens"], ["data", "check", f"data/{name}"]):
@@ -131,7 +116,9 @@ def main(targets: Targets) -> None:
         corpus(work, fixed)
         corpus_s = time.perf_counter() - start
     seconds, wall, rss, rc, size = alias_bomb()
-    print(f"  generated specs: {n} x {len(SPEC_COMMANDS)} commands = {generated.calls} calls in {gen_s:.0f} s")
+    import fuzzkit as fk
+
+    print(f"  generated specs: {n} x {len(fk.SPEC_COMMANDS)} commands = {generated.calls} calls in {gen_s:.0f} s")
     print(f"    not ok: {sum(generated.bad.values())} ({dict(generated.bad)}), hangs {generated.hangs}")
     print(f"    slowest call {generated.slowest:.2f} s")
     print(f"  malformed corpus: {fixed.calls} calls in {corpus_s:.0f} s; not ok: {sum(fixed.bad.values())}")

@@ -38,6 +38,42 @@ TIMEOUT_S = 20.0
 SPEC_SCHEMA = json.loads((REPO / "schemas" / "spec.schema.json").read_text(encoding="utf-8"))
 
 
+# The 8 commands every generated spec goes through ({f}: the spec file).
+SPEC_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("validate", "{f}"),
+    ("render", "{f}", "-o", "out.yaml"),
+    ("plan", "{f}"),
+    ("data", "check", "{f}", "--no-tokens"),
+    ("run", "{f}", "--dry-run"),
+    ("launch", "slurm", "{f}", "-o", "job.sbatch"),
+    ("launch", "skypilot", "{f}", "-o", "task.yaml"),
+    ("lock", "{f}"),
+)
+# Every command that reads a spec-like file, for the corpus of malformed files.
+FILE_COMMANDS: tuple[tuple[str, ...], ...] = (
+    *SPEC_COMMANDS,
+    ("render", "{f}", "--explain", "lora_r"),
+    ("diff", "{f}", "sql.yaml"),
+    ("lock", "--check", "{f}"),
+)
+# Every command that reads a run directory ({f}: the run directory).
+RUN_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("status", "{f}"),
+    ("status", "{f}", "--json"),
+    ("train", "{f}", "--dry-run"),
+    ("merge", "{f}", "--dry-run"),
+    ("gguf", "{f}", "--dry-run"),
+    ("eval", "{f}", "--dry-run"),
+    ("push", "{f}", "--dry-run"),
+    ("diff", "{f}", "sql.yaml"),
+    ("serve", "{f}", "--port", "1"),
+)
+
+
+def argv(template: tuple[str, ...], f: str) -> list[str]:
+    return [a.format(f=f) for a in template]
+
+
 class Hang(BaseException):
     """Raised by the alarm inside a call that ran past its timeout (BaseException: nothing
     in axowrap's handlers catches it)."""
@@ -395,6 +431,11 @@ def row_files(draw: Callable[..., Any]) -> tuple[str, bytes]:
     sometimes cut short or with raw bytes inserted."""
     rows = draw(st.lists(alpaca_row | chat_row | row_values, max_size=6))
     suffix = draw(st.sampled_from([".jsonl", ".json", ".csv"]))
+    with _any_int_digits():
+        return suffix, _row_bytes(draw, rows, suffix)
+
+
+def _row_bytes(draw: Callable[..., Any], rows: list[Any], suffix: str) -> bytes:
     if suffix == ".jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     elif suffix == ".json":
@@ -417,7 +458,7 @@ def row_files(draw: Callable[..., Any]) -> tuple[str, bytes]:
     elif cut == 2:
         at = draw(st.integers(0, len(data)))
         data = data[:at] + draw(st.binary(max_size=8)) + data[at:]
-    return suffix, data
+    return data
 
 
 # ---------------------------------------------------------------- run-directory files

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -94,8 +93,9 @@ def test_a_step_is_done_only_with_whole_outputs_and_their_hashes(run: RunDir) ->
     assert all(state[n]["status"] == "done" for n in STEP_NAMES)
     rec = state["train"]["recorded"]
     (name, entry), *_ = rec.items()
-    assert entry["sha256"] == hashlib.sha256(Path(name).read_bytes()).hexdigest()
-    assert set(state["merge"]["recorded"]) == {str(run.merged / "model.safetensors"), str(run.merged / "config.json")}
+    assert name == "adapter/adapter_model.safetensors"  # relative: a copied run directory keeps its record
+    assert entry["sha256"] == hashlib.sha256((run.root / name).read_bytes()).hexdigest()
+    assert set(state["merge"]["recorded"]) == {"merged/model.safetensors", "merged/config.json"}
 
 
 def test_a_trainer_that_exits_0_with_a_truncated_file_is_not_done(run: RunDir) -> None:
@@ -157,11 +157,11 @@ def test_sigkill_loses_nothing_and_marks_nothing_broken_done(run: RunDir, step: 
     assert after[step]["status"] == "running" and not after[step].get("recorded")  # never "done" with a cut file
     for name in STEP_NAMES[: STEP_NAMES.index(step)]:
         assert after[name] == recorded_before[name]  # earlier steps: untouched, still done as recorded
-    for name, entry in after.items():  # whatever still says "done" is whole and as recorded
+    for entry in after.values():  # whatever still says "done" is whole and as recorded
         if entry.get("status") == "done":
-            assert out.verify(entry["recorded"]) == []
+            assert out.verify(entry["recorded"], run.root) == []
     state, lines = in_process(run, STEP_NAMES)
-    assert all(state[n]["status"] == "done" and out.verify(state[n]["recorded"]) == [] for n in STEP_NAMES)
+    assert all(state[n]["status"] == "done" and out.verify(state[n]["recorded"], run.root) == [] for n in STEP_NAMES)
     redone = {ln.split(":")[0].split()[-1] for ln in lines if ": start" in ln}
     assert step in redone and not redone & set(STEP_NAMES[: STEP_NAMES.index(step)]), lines
 
@@ -173,7 +173,7 @@ def test_sigkill_at_the_boundary_before_a_step(run: RunDir, step: str) -> None:
     state = load_state(run)["steps"]
     assert state[step]["status"] == "running" and not state[step].get("recorded")
     for name in STEP_NAMES[: STEP_NAMES.index(step)]:
-        assert state[name]["status"] == "done" and out.verify(state[name]["recorded"]) == []
+        assert state[name]["status"] == "done" and out.verify(state[name]["recorded"], run.root) == []
     _, lines = in_process(run, STEP_NAMES)
     skipped = {ln.split(":")[0].split()[-1] for ln in lines if "skipped" in ln}
     assert set(STEP_NAMES[: STEP_NAMES.index(step)]) <= skipped, lines  # done work is not redone

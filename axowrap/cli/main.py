@@ -69,11 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    import traceback
-
     import click
 
-    from axowrap import __version__
     from axowrap.cli.app import cli
     from axowrap.cli.output import print_problems
     from axowrap.errors import AxowrapError, ValidationFailed
@@ -104,17 +101,32 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except Exception as exc:  # the last resort: one line for the user, the rest in a log
-        from axowrap.redact import redact_argv, redact_value
+    except ModuleNotFoundError as exc:  # an optional package a command needs (not one of ours: that is a bug)
+        if not exc.name or exc.name.split(".")[0] == "axowrap":
+            return _unexpected(exc, argv, debug)
+        from axowrap.extras import missing_message
 
-        if debug:
-            traceback.print_exc()
-        log = _log_path()
-        command = " ".join(redact_argv(["axowrap", *(argv if argv is not None else sys.argv[1:])]))
-        try:
-            write_log(f"axowrap {__version__}: {command}\n{redact_value(traceback.format_exc())}\n", log)
-            where = f"; details in {log}"
-        except OSError:
-            where = ""
-        _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it")
-        return 3
+        _fail(*missing_message(exc.name))
+        return 1
+    except Exception as exc:  # the last resort: one line for the user, the rest in a log
+        return _unexpected(exc, argv, debug)
+
+
+def _unexpected(exc: BaseException, argv: list[str] | None, debug: bool) -> int:
+    import traceback
+
+    from axowrap import __version__
+    from axowrap.redact import redact_argv, redact_value
+
+    if debug:
+        traceback.print_exception(exc)
+    log = _log_path()
+    command = " ".join(redact_argv(["axowrap", *(argv if argv is not None else sys.argv[1:])]))
+    try:
+        trace = "".join(traceback.format_exception(exc))
+        write_log(f"axowrap {__version__}: {command}\n{redact_value(trace)}\n", log)
+        where = f"; details in {log}"
+    except OSError:
+        where = ""
+    _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it")
+    return 3

@@ -151,6 +151,9 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     return
                 pos = match.end()
                 continue
+            except ValueError as exc:  # a number over Python's digit limit: not a row anyone can train on
+                yield line, Unreadable(f"invalid JSON ({str(exc).split(';')[0]})", excerpt(buf[pos : pos + EXCERPT]))
+                return
             yield line, value
             pos = end
             if len(buf) - pos < CHUNK // 4 and not eof:

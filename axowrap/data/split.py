@@ -74,8 +74,8 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
             if first == "[":
                 try:
                     rows = json.load(fh)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                except (ValueError, RecursionError) as exc:  # also numbers over Python's digit limit
+                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
                     raise AxowrapError(f"{path}: invalid JSON ({why})", hint="run `axowrap data check` on it") from None
                 yield from rows if isinstance(rows, list) else [rows]
                 return
@@ -83,8 +83,8 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                 if line.strip():
                     try:
                         yield json.loads(line)
-                    except (json.JSONDecodeError, RecursionError) as exc:
-                        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                    except (ValueError, RecursionError) as exc:  # also numbers over Python's digit limit
+                        why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
                         raise AxowrapError(
                             f"{path}:{n}: invalid JSON ({why})", hint="run `axowrap data check` on it"
                         ) from None

@@ -92,8 +92,8 @@ def producer(kind: str, spec: dict[str, Any]) -> str:
     return "train" if kind == "merged" and spec.get("method") == "full" else PRODUCER[kind]
 
 
-def recorded_file(name: str, entry: dict[str, Any], path_in_repo: str) -> PlanFile:
-    return PlanFile(path=path_in_repo, size=int(entry["bytes"]), sha256=str(entry["sha256"]), local=Path(name))
+def recorded_file(local: Path, entry: dict[str, Any], path_in_repo: str) -> PlanFile:
+    return PlanFile(path=path_in_repo, size=int(entry["bytes"]), sha256=str(entry["sha256"]), local=local)
 
 
 def _missing(kind: str, where: Path, step: str, run: RunDir) -> StepFailed:
@@ -110,15 +110,17 @@ def artifact_files(kind: str, run: RunDir, spec: dict[str, Any], recorded: dict[
         where = {"train": run.adapter, "merge": run.merged, "gguf": run.gguf}[step]
         raise _missing(kind, where, step, run)
     files: list[PlanFile] = []
+    from axowrap.run.outputs import located
+
     for name, entry in sorted(recorded.items()):
-        path = Path(name)
+        path = located(name, run.root)
         if kind == "merged" and step == "merge":
-            files.append(recorded_file(name, entry, path.relative_to(run.merged).as_posix()))
+            files.append(recorded_file(path, entry, path.relative_to(run.merged).as_posix()))
         elif kind == "gguf" and path.suffix != ".gguf":
             if path.name == "Modelfile":
                 files.append(generated_file("Modelfile", repo_modelfile(path.read_text(encoding="utf-8"))))
         elif path.name not in NOT_MODEL_FILES:
-            files.append(recorded_file(name, entry, path.name))
+            files.append(recorded_file(path, entry, path.name))
     return files
 
 

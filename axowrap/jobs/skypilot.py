@@ -115,11 +115,13 @@ def setup_script(torch_pin: str, install: str) -> str:
 def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml") -> str:
     """The SkyPilot task YAML text for the spec at `spec_path` (validated first)."""
     from axowrap.distributed.strategy import layout
-    from axowrap.jobs.common import job_context
+    from axowrap.jobs.common import check_lock_if_any, job_context
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
+    if opts.install is None:  # the nodes install the lock's pins: its models and data must match too
+        check_lock_if_any(spec.path, packages=False)
     lay = layout(spec.data)
     if opts.bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,62}", opts.bucket):
         raise UsageError(f"--bucket {opts.bucket!r}: a bucket name is lowercase letters, digits, '.', '_' and '-'")

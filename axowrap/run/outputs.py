@@ -27,7 +27,22 @@ from axowrap.errors import StepFailed
 from axowrap.files import fsync_dir
 from axowrap.hashing import canonical_sha256, file_sha256
 
-Record = dict[str, dict[str, Any]]  # file path -> {"bytes", "sha256", "mtime_ns"}
+Record = dict[str, dict[str, Any]]  # file path (relative to the run directory) -> {"bytes", "sha256", "mtime_ns"}
+
+
+def _key(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def located(name: str, root: Path | None) -> Path:
+    """The file a record's `name` stands for (names are relative to the run directory)."""
+    path = Path(name)
+    return path if path.is_absolute() or root is None else root / path
 
 
 def safetensors_whole(path: Path) -> bool:
@@ -115,8 +130,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def record(step: str, paths: list[Path]) -> Record:
-    """Check, fsync and hash every output file of `step`; StepFailed naming the first that is
+def record(step: str, paths: list[Path], root: Path | None = None) -> Record:
+    """Check, fsync and hash every output file of `step` (named relative to `root`, the run
+    directory, so a copied or moved run keeps its record); StepFailed naming the first that is
     not whole (the step is then not done)."""
     found = expand(paths)
     if not found:
@@ -130,17 +146,17 @@ def record(step: str, paths: list[Path]) -> Record:
         _fsync(path)
         folders.add(path.parent)
         info = path.stat()
-        out[str(path)] = {"bytes": info.st_size, "sha256": file_sha256(path), "mtime_ns": info.st_mtime_ns}
+        out[_key(path, root)] = {"bytes": info.st_size, "sha256": file_sha256(path), "mtime_ns": info.st_mtime_ns}
     for folder in folders:
         fsync_dir(folder)
     return out
 
 
-def verify(recorded: Record) -> list[str]:
+def verify(recorded: Record, root: Path | None = None) -> list[str]:
     """What no longer matches `recorded`: one line each, empty when every output is as recorded."""
     out: list[str] = []
     for name, want in recorded.items():
-        path = Path(name)
+        path = located(name, root)
         try:
             info = path.stat()
         except OSError:
@@ -148,7 +164,7 @@ def verify(recorded: Record) -> list[str]:
             continue
         if info.st_size != want.get("bytes"):
             out.append(f"{path}: {info.st_size} bytes, {want.get('bytes')} recorded")
-        elif info.st_mtime_ns != want.get("mtime_ns") and file_sha256(path) != want.get("sha256"):
+        elif info.st_mtime_ns != want.get("mtime_ns") and file_sha256(path) != want.get("sha256"):  # touched: re-hash
             out.append(f"{path}: content changed since it was recorded")
         elif (why := problem(path)) is not None:
             out.append(f"{path}: {why}")

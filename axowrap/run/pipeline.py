@@ -171,7 +171,7 @@ def adopt(run: RunDir, name: str, result: dict[str, Any], steps: Sequence[Step] 
     compute_fingerprints(steps, ctx_for, state, fingerprints)
     step = next(s for s in steps if s.name == name)
     outs = step.outputs(ctx_for(step))
-    recorded = record(name, outs) if outs else {}
+    recorded = record(name, outs, run.root) if outs else {}
     return st.update_step(
         run,
         name,
@@ -256,13 +256,13 @@ def _run_steps(
                     f"step {step.name} needs {need}, which is not done for the current spec",
                     hint=f"run `axowrap {need} {run.root}` first, or leave out --steps",
                 )
-            changed = verify(upstream_entry.get("recorded") or {})
+            changed = verify(upstream_entry.get("recorded") or {}, run.root)
             if changed:
                 raise AxowrapError(
                     f"step {step.name} needs {need}, whose outputs changed since it ran: {changed[0]}",
                     hint=f"run `axowrap {need} {run.root}` again",
                 )
-        changed = verify(prev.get("recorded") or {}) if prev.get("status") == st.DONE else []
+        changed = verify(prev.get("recorded") or {}, run.root) if prev.get("status") == st.DONE else []
         current = prev.get("status") == st.DONE and prev.get("fingerprint") == fp and "recorded" in prev
         if current and not force and not changed:
             events.emit(step.name, "skipped", "up to date")
@@ -309,7 +309,7 @@ def _run_steps(
         try:
             result = step.run(ctx)
             outs = step.outputs(ctx)
-            recorded = record(step.name, outs) if outs else {}
+            recorded = record(step.name, outs, run.root) if outs else {}
         except (StepInterrupted, KeyboardInterrupt) as exc:
             done_state[step.name] = st.update_step(run, step.name, status=st.INTERRUPTED, ended=st.now(), pid=None)
             _finish(run, ran_any)

@@ -42,7 +42,7 @@ PATH_MAX = 4095  # bytes in a whole path
 
 def named_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     """(key path, value) of every spec value that names a file, a folder or a Hub repo."""
-    found: list[tuple[Path_, str]] = [(("base_model",), data.get("base_model"))]
+    found: list[tuple[Path_, Any]] = [(("base_model",), data.get("base_model"))]
     for i, entry in enumerate(data.get("datasets") or []):
         if isinstance(entry, dict):
             found.append((("datasets", i, "path"), entry.get("path")))

@@ -60,7 +60,7 @@ def ready(ctx: StepContext, *, strict: bool = True) -> dict[str, Record]:
                 f"(status: {entry.get('status') or 'never ran'})",
                 hint=f"run `axowrap {step} {ctx.run.root}` (or `axowrap run SPEC`) first",
             )
-        changed = verify(entry.get("recorded") or {}) if strict else []
+        changed = verify(entry.get("recorded") or {}, ctx.run.root) if strict else []
         if changed:
             raise AxowrapError(
                 f"not pushing {kind}: the outputs of step {step} changed since it ran ({changed[0]})",
