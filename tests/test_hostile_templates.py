@@ -250,9 +250,9 @@ def card_inputs(kind: str, hostile: str) -> Any:
 
 @pytest.mark.parametrize("kind", ["adapter", "merged", "gguf"])
 def test_cards_with_hostile_values_keep_their_structure(kind: str) -> None:
-    from axowrap.hub.cards import render_card
-
     from huggingface_hub import ModelCard
+
+    from axowrap.hub.cards import render_card
 
     def body(text: str) -> str:  # what the Hub renders: the card after its front matter
         return str(ModelCard(text).text)
