@@ -160,14 +160,14 @@ def verify(recorded: Record, root: Path | None = None) -> list[str]:
         try:
             info = path.stat()
         except OSError:
-            out.append(f"{path}: missing")
+            out.append(f"{name}: missing")
             continue
         if info.st_size != want.get("bytes"):
-            out.append(f"{path}: {info.st_size} bytes, {want.get('bytes')} recorded")
+            out.append(f"{name}: {info.st_size} bytes, {want.get('bytes')} recorded")
         elif info.st_mtime_ns != want.get("mtime_ns") and file_sha256(path) != want.get("sha256"):  # touched: re-hash
-            out.append(f"{path}: content changed since it was recorded")
+            out.append(f"{name}: content changed since it was recorded")
         elif (why := problem(path)) is not None:
-            out.append(f"{path}: {why}")
+            out.append(f"{name}: {why}")
     return out
 
 
