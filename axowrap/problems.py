@@ -42,7 +42,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     (a few edits: max(2, a quarter of the word)) or one of the two a prefix of the other
     (`lora_rr` -> `lora_r`, `adam_eps` -> `adam_epsilon`). tests/test_did_you_mean.py holds the
     typos that must get a suggestion and the removed keys that must not. A word that begins
-    exactly one name gets that name (`h100` -> `h100-80gb`); one that begins several gets none."""
+    exactly one name gets that name (`h100` -> `h100-80gb`); one that begins several gets one
+    of those or nothing (`adamw` begins adamw_torch, adamw_8bit...: not `adamc`)."""
     choices = list(choices)
     lowered = {c.lower(): c for c in choices}
     if word.lower() in lowered:
@@ -50,9 +51,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     starting = [c for c in choices if c.startswith(word)] if len(word) >= 3 else []
     if len(starting) == 1:
         return starting[0]
-    if len(starting) > 1:
-        return None
     for guess in difflib.get_close_matches(word, choices, n=3, cutoff=0.75):
+        if starting and not guess.startswith(word):
+            continue
         if guess.startswith(word) or word.startswith(guess) or _edits(word, guess) <= max(2, len(word) // 4):
             return guess
     return None

@@ -97,6 +97,18 @@ def tables(version: str) -> dict[str, Any]:
     return _load(f"axolotl-{version}.tables.json")
 
 
+@cache
+def top_level_keys(version: str) -> frozenset[str]:
+    """The keys a config of `version` may have at its top level without listing a plugin (its
+    schema's and those of its built-in plugins: 0.21 always loads context and expert parallel)."""
+    builtin = {name.rsplit(".", 1)[-1] for name in tables(version)["builtin_plugins"]}
+    keys = set(schema(version)["properties"])
+    for name, extra in schema(version).get("x-axolotl-plugins", {}).items():
+        if name.rsplit(".", 1)[-1] in builtin:
+            keys |= set(extra["properties"])
+    return frozenset(keys)
+
+
 def where_known(key: str, version: str) -> list[str]:
-    """The other shipped releases whose schema has the top-level `key` (for "added in"/"removed in")."""
-    return [v for v in shipped() if v != version and key in schema(v)["properties"]]
+    """The other shipped releases that have the top-level `key` (for "added in"/"removed in")."""
+    return [v for v in shipped() if v != version and key in top_level_keys(v)]

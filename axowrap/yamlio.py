@@ -75,7 +75,9 @@ def _same(a: yaml.Node, b: yaml.Node) -> bool:
 
 
 def _shown(node: yaml.Node) -> str:
-    return repr(node.value) if isinstance(node, yaml.ScalarNode) else "a " + node.id
+    if isinstance(node, yaml.ScalarNode):
+        return repr(node.value)
+    return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
 
 
 def _walk(node: yaml.Node, path: Path_, doc: Document) -> None:

@@ -184,11 +184,15 @@ def free_form_numbers(doc: Document, data: dict[str, Any], prefix: tuple, tables
     """Numbers written so YAML 1.1 reads them as text (`1e-6`), inside mappings Axolotl passes on
     unconverted to code that computes with them."""
     custom = data.get("optimizer") in tables["optimizers"]["axolotl"]
+    # transformers converts some scheduler arguments itself (float(num_cycles)): those are fine
+    casts = tables["lr_schedulers"]["casts"].get(str(data.get("lr_scheduler") or "cosine"), [])
     for key, reaches in (("lr_scheduler_kwargs", "the scheduler"), ("optim_args", "the optimizer")):
         mapping = data.get(key)
         if not isinstance(mapping, dict) or (key == "optim_args" and not custom):
             continue  # a transformers optimizer reads optim_args as "k=v" text: the same either way
         for name, value in mapping.items():
+            if key == "lr_scheduler_kwargs" and name in casts:
+                continue
             if isinstance(value, str) and coerces(value, "number") and not coerces(value, "boolean"):
                 yield doc.problem(
                     (*prefix, key, name),

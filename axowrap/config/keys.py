@@ -105,16 +105,20 @@ def _model(
             if not (top and field == "datasets"):  # datasets[] are walked with their own model
                 yield from _value(walk, value, prop, (*path, key))
             continue
-        yield _unknown(walk, key, field, value, known, path, where, top)
+        problem = _unknown(walk, key, field, value, known, path, where, top)
+        if problem is not None:
+            yield problem
 
 
 def _unknown(
     walk: Walk, key: Any, field: Any, value: Any, known: set[str], path: tuple, where: str, top: bool
-) -> Problem:
+) -> Problem | None:
     from axowrap.releases import where_known
 
     doc = walk.doc
     here = (*path, key)
+    if top and str(key) in walk.tables["deprecated"]:
+        return None  # axowrap.config.combos.deprecated says it, in Axolotl's words
     plugin = walk.plugin_of.get(str(key)) if top else None
     if plugin:
         return doc.problem(
@@ -130,7 +134,7 @@ def _unknown(
             if newer
             else f"removed after Axolotl {', '.join(elsewhere)} (Axolotl {walk.version} does not have it)"
         )
-        return doc.problem(here, f"{key!r} is {when} {DROPPED}", hint="check with the Axolotl release you run")
+        return doc.problem(here, f"{key!r} was {when} {DROPPED}", hint="check with the Axolotl release you run")
     guess = did_you_mean(str(field), known)
     message = f"unknown {where} key {key!r}" + (f"; did you mean {guess!r}?" if guess else "") + f" {DROPPED}"
     if value is None:
@@ -162,7 +166,9 @@ def _value(walk: Walk, value: Any, prop: dict[str, Any], path: tuple) -> Iterato
             where = {"type": "prompt format"}.get(named[-1], named[-1]) if named else "Axolotl"
             yield from _model(walk, value, merged, path, where, None)
     elif isinstance(value, list):
-        items = [b.get("items") for b in walk.branches(prop) if b.get("type") == "array" and b.get("items")]
+        items: list[dict[str, Any]] = [
+            b["items"] for b in walk.branches(prop) if b.get("type") == "array" and isinstance(b.get("items"), dict)
+        ]
         for i, item in enumerate(value):
             for schema in items[:1]:
                 yield from _value(walk, item, schema, (*path, i))

@@ -124,14 +124,29 @@ def _remove(config: dict[str, Any], path: tuple) -> bool:
     return False
 
 
+def _in(node: Any, loc: tuple) -> tuple:
+    """The part of a pydantic error location that names keys of `node` (union member tags such
+    as 'enum[ChatTemplate]' or 'function-after[...]' are not keys)."""
+    out: list[Any] = []
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
 def _loc(err: dict[str, Any], model: str, config: dict[str, Any]) -> tuple:
-    loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+    loc = tuple(err.get("loc", ()))
     if model in DATASET_MODELS:  # raised while validate_config converted a datasets[] entry
         for i, entry in enumerate(config.get("datasets") or []):
             if isinstance(entry, dict) and loc and loc[0] in entry:
-                return ("datasets", i, *loc)
+                return ("datasets", i, *_in(entry, loc))
         return ("datasets",)
-    return loc
+    return _in(config, loc)
 
 
 def refusals(
@@ -283,14 +298,19 @@ def _user_node(config: dict[str, Any], path: tuple, aliases: dict[str, str]) -> 
 
 def dropped(config: dict[str, Any], capabilities: dict[str, Any]) -> list[Finding]:
     """Keys the user wrote that Axolotl's models drop (validator-added keys are not counted)."""
+    with _keeping_extras() as captured:
+        return _dropped(config, capabilities, captured)
+
+
+def _dropped(config: dict[str, Any], capabilities: dict[str, Any], captured: list[Any]) -> list[Finding]:
     from axolotl.utils.schemas.config import AxolotlInputConfig
 
     aliases = {name: f.alias for name, f in AxolotlInputConfig.model_fields.items() if f.alias}
-    with _keeping_extras() as captured:
-        try:
-            validate(config, capabilities)
-        except Exception as exc:  # validated once already: a failure here is the referee's own
-            return [Finding("referee-error", (), f"keeping extras: {type(exc).__name__}: {exc}")]
+    captured.clear()
+    try:
+        validate(config, capabilities)
+    except Exception as exc:  # validated once already: a failure here is the referee's own
+        return [Finding("referee-error", (), f"keeping extras: {type(exc).__name__}: {exc}")]
     if not captured:
         return []
     unregistered = _unregistered_plugins(config)
@@ -486,22 +506,81 @@ def verdict(
     repair: dict[str, tuple] | None = None,
 ) -> Verdict:
     """Everything Axolotl does with `config` that is not "use it as written"."""
+    return verdicts([config], capabilities, tokenizer=tokenizer, repairs=[repair])[0]
+
+
+def verdicts(
+    configs: list[dict[str, Any]],
+    capabilities: dict[str, Any],
+    *,
+    tokenizer: Any = None,
+    repairs: list[dict[str, tuple] | None] | None = None,
+    dropped_keys: bool = True,
+) -> list[Verdict]:
+    """`verdict` for many configs (the models are switched to keep extras once for all).
+    `dropped_keys=False` skips that pass (it rebuilds Axolotl's models: about a second)."""
     quiet_env()
-    found, left, _ = refusals(config, capabilities, repair)
-    out = Verdict(found)
-    if not any(f.kind == "environment" for f in found):
-        out.findings += dropped(left, capabilities)
-    error = optimizer_fails(left)
-    if error:
-        kind = "environment" if error.startswith("environment: ") else "fails"
-        out.findings.append(Finding(kind, ("optimizer",), error))
-    failed = scheduler_fails(left)
-    if failed:
-        out.findings.append(Finding("fails", failed[1], failed[0]))
-    if tokenizer is not None:
+    out = []
+    lefts = []
+    for config, repair in zip(configs, repairs or [None] * len(configs), strict=True):
+        found, left, _ = refusals(config, capabilities, repair)
+        out.append(Verdict(found))
+        lefts.append(left)
+    if dropped_keys:
+        with _keeping_extras() as captured:
+            for result, left in zip(out, lefts, strict=True):
+                if not result.of("environment"):
+                    result.findings += _dropped(left, capabilities, captured)
+    for result, left in zip(out, lefts, strict=True):
+        error = optimizer_fails(left)
+        if error:
+            kind = "environment" if error.startswith("environment: ") else "fails"
+            result.findings.append(Finding(kind, ("optimizer",), error))
+        failed = scheduler_fails(left)
+        if failed:
+            result.findings.append(Finding("fails", failed[1], failed[0]))
         for i, entry in enumerate(left.get("datasets") or []):
             if isinstance(entry, dict):
                 failed_type = dataset_type_fails(left, i, tokenizer)
                 if failed_type:
-                    out.findings.append(Finding(failed_type[0], ("datasets", i, "type"), failed_type[1]))
+                    result.findings.append(Finding(failed_type[0], ("datasets", i, "type"), failed_type[1]))
     return out
+
+
+# --- static verdicts against the referee's ------------------------------------------------------
+
+COUNTED = ("refused", "fails", "dropped")
+
+
+def agrees(static: Any, findings: list[Finding]) -> bool:
+    """Does Axolotl's verdict hold the static error `static` (an axowrap Problem)? The same key
+    path, a refusal of the list or mapping holding it, or a refusal of the whole config in the
+    words the static rule names (`axolotl_says`)."""
+    says = static.extra.get("axolotl_says")
+    for f in findings:
+        if f.kind not in COUNTED:
+            continue
+        if f.path and static.path[: len(f.path)] == f.path:
+            return True
+        if not f.path and says and says in f.message:
+            return True
+    return False
+
+
+def reported(finding: Finding, errors: list[Any]) -> bool:
+    """Is Axolotl's `finding` among the static errors?"""
+    return any(
+        (finding.path and p.path[: len(finding.path)] == finding.path)
+        or (not finding.path and p.extra.get("axolotl_says", "\0") in finding.message)
+        for p in errors
+    )
+
+
+def compare(problems: list[Any], findings: list[Finding]) -> tuple[int, list[Any], list[Finding]]:
+    """(static errors Axolotl confirms, static errors it does not: false alarms, what Axolotl
+    refuses, fails on or drops that no static error says: misses)."""
+    errors = [p for p in problems if p.severity == "error"]
+    confirmed = [p for p in errors if agrees(p, findings)]
+    false_alarms = [p for p in errors if p not in confirmed]
+    misses = [f for f in findings if f.kind in COUNTED and not reported(f, errors)]
+    return len(confirmed), false_alarms, misses

@@ -44,17 +44,21 @@ def _compared_with(tree: ast.AST, expr: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _text(node: ast.AST) -> str:
-    """A message expression as text: constants verbatim, f-string holes as {expr}."""
+def _text(node: ast.AST, names: dict[str, Any] | None = None) -> str:
+    """A message expression as text: constants verbatim, f-string holes as {expr} (or the value
+    of a module-level string constant named there, from `names`)."""
+
+    def hole(expr: ast.AST) -> str:
+        value = (names or {}).get(expr.id) if isinstance(expr, ast.Name) else None
+        return value if isinstance(value, str) else "{" + ast.unparse(expr) + "}"
+
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(
-            str(v.value) if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values
-        )
+        return "".join(str(v.value) if isinstance(v, ast.Constant) else hole(v.value) for v in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _text(node.left) + _text(node.right)
-    return "{" + ast.unparse(node) + "}"
+        return _text(node.left, names) + _text(node.right, names)
+    return hole(node)
 
 
 def optimizers() -> dict[str, Any]:
@@ -84,6 +88,39 @@ def lr_schedulers() -> dict[str, Any]:
         "transformers": sorted(_values(SchedulerType)),
         "axolotl": sorted(_compared_with(_tree(TrainerBuilderBase._configure_scheduler), "self.cfg.lr_scheduler")),
     }
+
+
+def scheduler_casts() -> dict[str, list[str]]:
+    """{scheduler: its keyword arguments transformers passes through float()/int() itself}: a
+    number written as text (`num_cycles: 5e-1`, a string to YAML 1.1) works for those only."""
+    import transformers.optimization as opt
+    from transformers.trainer_utils import SchedulerType
+
+    module = ast.parse(inspect.getsource(opt))
+    funcs = {n.name: n for n in module.body if isinstance(n, ast.FunctionDef)}
+    out: dict[str, list[str]] = {}
+    for kind, func in opt.TYPE_TO_SCHEDULER_FUNCTION.items():
+        name = getattr(func, "__name__", "")
+        todo, seen, cast = [name], set(), set()
+        while todo:
+            node = funcs.get(todo.pop())
+            if node is None or node.name in seen:
+                continue
+            seen.add(node.name)
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and sub.id in funcs:
+                    todo.append(sub.id)
+                if (
+                    isinstance(sub, ast.Call)
+                    and isinstance(sub.func, ast.Name)
+                    and sub.func.id in ("float", "int")
+                    and sub.args
+                    and isinstance(sub.args[0], ast.Name)
+                ):
+                    cast.add(sub.args[0].id)
+        value = kind.value if isinstance(kind, SchedulerType) else str(kind)
+        out[value] = sorted(cast)
+    return dict(sorted(out.items()))
 
 
 def _plugin_classes() -> list[type]:
@@ -358,6 +395,25 @@ def deprecations() -> dict[str, Any]:
     import axolotl.utils.schemas as schemas_pkg
 
     for path in sorted(Path(schemas_pkg.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            # `if data.get("fsdp"): raise ValueError("The top-level `fsdp` list is no longer supported...")`
+            raise_ = node.body[0] if isinstance(node, ast.If) and node.body else None
+            test = node.test if isinstance(node, ast.If) else None
+            if (
+                isinstance(raise_, ast.Raise)
+                and isinstance(raise_.exc, ast.Call)
+                and raise_.exc.args
+                and isinstance(test, ast.Call)
+                and ast.unparse(test.func) == "data.get"
+                and test.args
+                and isinstance(test.args[0], ast.Constant)
+                and isinstance(test.args[0].value, str)
+            ):
+                key = test.args[0].value
+                module = importlib.import_module(f"axolotl.utils.schemas.{path.stem}")
+                text = _text(raise_.exc.args[0], vars(module))
+                if f"`{key}`" in text and ("no longer supported" in text or "removed" in text):
+                    out[key] = {"severity": "error", "message": text, "when": "truthy"}
         for func in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(func, ast.FunctionDef):
                 continue
@@ -535,7 +591,7 @@ def build(schema: dict[str, Any]) -> dict[str, Any]:
         "axolotl": md.version("axolotl"),
         "transformers": md.version("transformers"),
         "optimizers": optimizers(),
-        "lr_schedulers": lr_schedulers(),
+        "lr_schedulers": {**lr_schedulers(), "casts": scheduler_casts()},
         "adapters": adapters(),
         "rl": _values(RLType),
         "dataset_types": dataset_types(),

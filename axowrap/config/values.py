@@ -65,7 +65,8 @@ def _adapter(
     doc: Document, data: dict[str, Any], prefix: tuple, tables: dict[str, Any], adapter: str
 ) -> Iterator[Problem]:
     builtin, plugins = tables["adapters"]["builtin"], tables["adapters"]["plugins"]
-    listed = data.get("plugins") if isinstance(data.get("plugins"), list) else []
+    plugins_listed = data.get("plugins")
+    listed: list[Any] = plugins_listed if isinstance(plugins_listed, list) else []
     if adapter in builtin:
         return
     plugin = plugins.get(adapter)
