@@ -106,6 +106,11 @@ CASES: list[Case] = [
     Case("dataset type", _dataset("", "alpaca:chatmll"), ("datasets", 0, "type")),
     # enumerations the schema holds: chat_template, rl, attention
     Case("enumerated value", _set("chat_template", "chatm"), ("chat_template",)),
+    Case(
+        "enumerated value",
+        _dataset("    chat_template: chatmll\n", "chat_template"),
+        ("datasets", 0, "chat_template"),
+    ),
     Case("enumerated value", _set("chat_template", "llama_3"), ("chat_template",)),
     Case("enumerated value", _set("rl", "dpoo"), ("rl",)),
     Case("enumerated value", _set("attn_implementation", "flash"), ("attn_implementation",)),

@@ -20,7 +20,7 @@ from typing import Any
 
 from axowrap import releases
 from axowrap.config import combos
-from axowrap.config.keys import Walk, unknown_keys
+from axowrap.config.keys import Walk, dataset_model, unknown_keys
 from axowrap.config.values import value_problems
 from axowrap.problems import Problem
 from axowrap.schema_check import check, coerces
@@ -58,6 +58,12 @@ def schema_with_plugins(version: str, plugins: tuple[str, ...]) -> dict[str, Any
             merged["properties"].update(extra["properties"])
             merged["$defs"].update(extra["$defs"])
     return merged
+
+
+@cache
+def _model_schema(version: str, plugins: tuple[str, ...], model: str) -> dict[str, Any]:
+    schema = schema_with_plugins(version, plugins)
+    return {"$ref": f"#/$defs/{model}", "$defs": schema["$defs"]}
 
 
 @cache
@@ -139,8 +145,16 @@ def check_config(
     problems += value_problems(doc, data, prefix, tables)
     for rule in (combos.deprecated, combos.conflicts, combos.cross_field, combos.free_form_numbers):
         problems += rule(doc, data, prefix, tables)
-    known_data = {k: v for k, v in data.items() if k in schema["properties"]}
+    entries = data.get("datasets")
+    per_entry = isinstance(entries, list) and bool(entries)
+    known_data = {k: v for k, v in data.items() if k in schema["properties"] and not (per_entry and k == "datasets")}
     problems += check(known_data, schema, doc, prefix=prefix, skip_required=partial, lax=True)
+    if per_entry and isinstance(entries, list):
+        # each entry against the model validate_config makes of it (not the union of all of them)
+        for i, entry in enumerate(entries):
+            model = dataset_model(tables, data.get("rl"), entry) if isinstance(entry, dict) else "SFTDataset"
+            sub = _model_schema(version, plugins, model)
+            problems += check(entry, sub, doc, prefix=(*prefix, "datasets", i), lax=True)
     if partial:  # a spec's section: rules that combine it with rendered keys run on the rendering
         problems = [p for p in problems if "axolotl_says" not in p.extra]
     return problems

@@ -139,7 +139,7 @@ def _in(node: Any, loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _loc(err: dict[str, Any], model: str, config: dict[str, Any]) -> tuple:
+def _loc(err: Any, model: str, config: dict[str, Any]) -> tuple:
     loc = tuple(err.get("loc", ()))
     if model in DATASET_MODELS:  # raised while validate_config converted a datasets[] entry
         for i, entry in enumerate(config.get("datasets") or []):
@@ -199,12 +199,12 @@ def _repair(data: dict[str, Any], message: str, repair: dict[str, tuple] | None)
 # --- keys the models drop -------------------------------------------------------------------
 
 
-def _all_models() -> list[type]:
+def _all_models() -> list[Any]:
     import axolotl.utils.config as ucfg
     from pydantic import BaseModel
 
-    seen: list[type] = []
-    roots = [ucfg.AxolotlConfigWCapabilitiesBase, ucfg.SFTDataset, ucfg.DPODataset, ucfg.KTODataset]
+    seen: list[Any] = []
+    roots: list[Any] = [ucfg.AxolotlConfigWCapabilitiesBase, ucfg.SFTDataset, ucfg.DPODataset, ucfg.KTODataset]
     roots += [getattr(ucfg, "SyntheticDataset", ucfg.SFTDataset)]
     stack = list(roots)
     while stack:
@@ -248,7 +248,7 @@ def _keeping_extras() -> Iterator[list[Any]]:
         return real_getattr(self, name)
 
     try:
-        DictDefault.__getattr__ = getattr_  # type: ignore[method-assign]
+        DictDefault.__getattr__ = getattr_
         for m in models:
             m.model_config["extra"] = "allow"
         for m in reversed(models):
@@ -256,7 +256,7 @@ def _keeping_extras() -> Iterator[list[Any]]:
         ucfg._model_with_inherited_default_fallback = capture
         yield captured
     finally:
-        DictDefault.__getattr__ = real_getattr  # type: ignore[method-assign]
+        DictDefault.__getattr__ = real_getattr
         ucfg._model_with_inherited_default_fallback = real
         for m, extra in before.items():
             if extra is None:
@@ -544,7 +544,26 @@ def verdicts(
                 failed_type = dataset_type_fails(left, i, tokenizer)
                 if failed_type:
                     result.findings.append(Finding(failed_type[0], ("datasets", i, "type"), failed_type[1]))
+                failed_template = chat_template_fails(entry)
+                if failed_template:
+                    result.findings.append(Finding("fails", ("datasets", i, "chat_template"), failed_template))
     return out
+
+
+def chat_template_fails(entry: dict[str, Any]) -> str | None:
+    """Axolotl's own lookup of a dataset's `chat_template` name (without a tokenizer: a name
+    that needs one has resolved)."""
+    from axolotl.utils.chat_templates import get_chat_template
+
+    name = entry.get("chat_template")
+    if not isinstance(name, str):
+        return None
+    try:
+        get_chat_template(name, jinja_template=entry.get("chat_template_jinja"), tokenizer=None)
+    except ValueError as exc:
+        if "not found" in str(exc) or "cannot be None when `chat_template` choice is jinja" in str(exc):
+            return str(exc)
+    return None
 
 
 # --- static verdicts against the referee's ------------------------------------------------------

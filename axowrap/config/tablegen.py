@@ -55,7 +55,9 @@ def _text(node: ast.AST, names: dict[str, Any] | None = None) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(str(v.value) if isinstance(v, ast.Constant) else hole(v.value) for v in node.values)
+        return "".join(
+            str(v.value) if isinstance(v, ast.Constant) else hole(getattr(v, "value", v)) for v in node.values
+        )
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _text(node.left, names) + _text(node.right, names)
     return hole(node)
@@ -305,6 +307,18 @@ def _dataset_models() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+def chat_templates() -> dict[str, Any]:
+    """The names get_chat_template resolves (a dataset's `chat_template` is a free string)."""
+    from axolotl.utils.chat_templates import base
+
+    return {
+        "names": sorted(base._CHAT_TEMPLATES),
+        "jinja": base._JINJA_TEMPLATE_CHOICE,
+        "tokenizer": base._DEFAULT_TEMPLATE_CHOICE,
+        "fallback_prefix": base._DEFAULT_FALLBACK_CHATML_TEMPLATE_CHOICE_PREFIX,
+    }
+
+
 def attention() -> dict[str, Any]:
     from axolotl.utils.schemas import enums
 
@@ -337,10 +351,10 @@ def _sample(annotation: Any, truthy: bool = True) -> Any:
     return {"type": "linear", "factor": 2.0} if truthy else {}
 
 
-def _models(root: type) -> list[type]:
+def _models(root: Any) -> list[Any]:
     from pydantic import BaseModel
 
-    seen: list[type] = []
+    seen: list[Any] = []
     stack = [root]
     while stack:
         cls = stack.pop()
@@ -368,7 +382,7 @@ def deprecations() -> dict[str, Any]:
     dep.LOG = log
     try:
         for name, f in dep.DeprecatedParameters.model_fields.items():
-            seen = {}
+            seen: dict[bool, tuple[str, str] | None] = {}
             for truthy in (True, False):
                 log.lines.clear()
                 try:
@@ -376,12 +390,9 @@ def deprecations() -> dict[str, Any]:
                     seen[truthy] = ("warning", log.lines[0]) if log.lines else None
                 except DeprecationWarning as exc:
                     seen[truthy] = ("error", str(exc))
-            if seen[True]:
-                out[name] = {
-                    "severity": seen[True][0],
-                    "message": seen[True][1],
-                    "when": "set" if seen[False] else "truthy",
-                }
+            fired = seen[True]
+            if fired:
+                out[name] = {"severity": fired[0], "message": fired[1], "when": "set" if seen[False] else "truthy"}
     finally:
         dep.LOG = real
     for cls in _models(AxolotlInputConfig):
@@ -424,9 +435,9 @@ def deprecations() -> dict[str, Any]:
                 for e in a.value.elts
                 if isinstance(e, ast.Constant) and isinstance(e.value, str)
             ]
-            raises = [n for n in ast.walk(func) if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)]
-            for node in raises:
-                text = _text(node.exc.args[0]) if node.exc.args else ""
+            calls = [n.exc for n in ast.walk(func) if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)]
+            for call in calls:
+                text = _text(call.args[0]) if isinstance(call, ast.Call) and call.args else ""
                 if keys and "removed" in text.lower():
                     tail = text.split("been removed", 1)[-1].strip(". ")
                     for key in keys:
@@ -440,12 +451,12 @@ def removed_types() -> dict[str, str]:
     """{dataset type prefix: Axolotl's message} for types a validator refuses (`sharegpt`)."""
     import axolotl.utils.schemas as schemas_pkg
 
-    out = {}
+    out: dict[str, str] = {}
     for path in sorted(Path(schemas_pkg.__file__).parent.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.If) and node.body and isinstance(node.body[0], ast.Raise)):
                 continue
-            exc = node.body[0].exc
+            exc: Any = node.body[0].exc
             for call in ast.walk(node.test):
                 if (
                     isinstance(call, ast.Call)
@@ -457,7 +468,7 @@ def removed_types() -> dict[str, str]:
                     and isinstance(exc, ast.Call)
                     and exc.args
                 ):
-                    out[call.args[0].value] = _text(exc.args[0])
+                    out[str(call.args[0].value)] = _text(exc.args[0])
     return dict(sorted(out.items()))
 
 
@@ -505,7 +516,7 @@ def plugins() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _conflict_candidates() -> list[tuple[str, str, str]]:
+def _conflict_candidates() -> list[tuple[Any, Any, str]]:
     """`if data.get(A) and data.get(B): raise ValueError(msg)` in Axolotl's config validators."""
     import axolotl.utils.schemas as schemas_pkg
 
@@ -596,6 +607,7 @@ def build(schema: dict[str, Any]) -> dict[str, Any]:
         "rl": _values(RLType),
         "dataset_types": dataset_types(),
         "attention": attention(),
+        "chat_templates": chat_templates(),
         "deprecated": deprecations(),
         "removed_types": removed_types(),
         "accepted_names": accepted_names(),

@@ -59,6 +59,9 @@ def value_problems(doc: Document, data: dict[str, Any], prefix: tuple, tables: d
             if isinstance(kind, str):
                 rl = data.get("rl") if key != "pretraining_dataset" else None
                 yield from dataset_type(doc, (*prefix, key, i, "type"), kind, rl, tables)
+            template = entry.get("chat_template") if isinstance(entry, dict) else None
+            if isinstance(template, str):
+                yield from _chat_template(doc, (*prefix, key, i, "chat_template"), template, entry, tables)
 
 
 def _adapter(
@@ -108,6 +111,37 @@ def _attention(doc: Document, data: dict[str, Any], prefix: tuple, tables: dict[
             f"attn_implementation is set, and so is the legacy flag(s) {', '.join(flags)}: Axolotl refuses both",
             hint="keep only `attn_implementation`",
         )
+
+
+def _chat_template(
+    doc: Document, path: tuple, name: str, entry: dict[str, Any], tables: dict[str, Any]
+) -> Iterator[Problem]:
+    """A dataset's `chat_template` is a free string; data preparation looks it up by name."""
+    known = tables["chat_templates"]
+    if name in known["names"] or name == known["tokenizer"]:
+        return
+    if name == known["jinja"]:
+        if not entry.get("chat_template_jinja"):
+            yield doc.problem(path, "chat_template: jinja needs chat_template_jinja (the template) beside it")
+        return
+    if name.startswith(known["fallback_prefix"]):
+        rest = name[len(known["fallback_prefix"]) :]
+        if rest not in known["names"]:
+            yield doc.problem(
+                path,
+                f"no chat template {rest!r} to fall back to: data preparation fails when the tokenizer has none",
+                hint=f"one of: {', '.join(known['names'])}",
+                severity="warning",
+            )
+        return
+    yield _choice(
+        doc,
+        path,
+        name,
+        "a chat template",
+        [*known["names"], known["tokenizer"], known["jinja"]],
+        "data preparation fails ('Template not found')",
+    )
 
 
 def dataset_type(doc: Document, path: tuple, kind: str, rl: Any, tables: dict[str, Any]) -> Iterator[Problem]:
