@@ -474,7 +474,7 @@ def dataset_type_fails(cfg: dict[str, Any], index: int, tokenizer: Any) -> tuple
             if prompt_strategies.load(kind, tokenizer, dcfg, ds) is not None:
                 return None
     except AttributeError as exc:
-        if "has no attribute" in str(exc):  # the module exists, the function does not
+        if str(exc).startswith("module ") and "has no attribute" in str(exc):  # no such function there
             return "fails", f"AttributeError: {exc}"
         return "environment", f"resolved, then on this tokenizer: {type(exc).__name__}: {exc}"
     except Exception as exc:
