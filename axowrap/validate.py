@@ -57,8 +57,12 @@ def detect(doc: Document) -> str:
 def _deep(config: dict[str, Any], target: Target, doc: Document, static: list[Problem], version: str) -> list[Problem]:
     """Axolotl's own verdict, less what the static checks already said at the same place."""
     from axowrap.config.deep import deep_check
+    from axowrap.errors import AxowrapError
 
-    found = deep_check(config, target, doc, version=version, static=static)
+    try:
+        found = deep_check(config, target, doc, version=version, static=static)
+    except AxowrapError as exc:  # no Axolotl here, or another release: said once, the static checks stand
+        return [doc.problem((), exc.message, hint=exc.hint)]
     said = {p.path for p in static if p.severity == "error"}
     return [p for p in found if p.path not in said or p.severity != "error"]
 

@@ -97,3 +97,14 @@ def test_every_preset_renders_to_a_config_each_release_accepts(workdir: Path) ->
         for spec in sorted(Path("examples").glob("*.yaml")):
             res = run_cli("validate", "--axolotl", version, str(spec))
             assert res.code == 0, (version, res.out)
+
+
+def test_deep_without_axolotl_is_a_problem_of_each_file_not_a_crash(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(releases, "installed", lambda: None)  # the light install
+    res = run_cli("validate", "--deep", "examples/sql.yaml", "examples/mistakes/hand-written.axolotl.yaml")
+    assert res.code == 1
+    assert res.out.count("--deep needs Axolotl installed (it runs Axolotl's own validator)") == 2
+    assert "lora_rr: unknown Axolotl key 'lora_rr'" in res.out  # the static checks still report
+    assert "Traceback" not in res.out + res.err
