@@ -200,12 +200,13 @@ def _repair(data: dict[str, Any], message: str, repair: dict[str, tuple] | None)
 
 
 def _all_models() -> list[Any]:
-    import axolotl.utils.config as ucfg
+    from axolotl.utils.schemas import datasets
+    from axolotl.utils.schemas.config import AxolotlConfigWCapabilities
     from pydantic import BaseModel
 
     seen: list[Any] = []
-    roots: list[Any] = [ucfg.AxolotlConfigWCapabilitiesBase, ucfg.SFTDataset, ucfg.DPODataset, ucfg.KTODataset]
-    roots += [getattr(ucfg, "SyntheticDataset", ucfg.SFTDataset)]
+    roots: list[Any] = [AxolotlConfigWCapabilities, datasets.SFTDataset, datasets.DPODataset, datasets.KTODataset]
+    roots += [getattr(datasets, "SyntheticDataset", datasets.SFTDataset)]
     stack = list(roots)
     while stack:
         cls = stack.pop()
