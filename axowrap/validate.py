@@ -65,7 +65,16 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
     overrides = spec.data.get("axolotl") or {}
     out = []
     for p in found:
-        if p.path and p.path[0] in overrides:
+        switch = p.extra.get("switch")
+        if switch and p.path and p.path[0] not in overrides:  # a speed switch's package: point at the spec
+            out.append(
+                spec.problem(
+                    ("speed", switch) if switch in (spec.data.get("speed") or {}) else ("compute", "target"),
+                    p.message,
+                    hint=p.hint,
+                )
+            )
+        elif p.path and p.path[0] in overrides:
             if deep and "Axolotl (" in p.message:
                 out.append(spec.problem(("axolotl", *p.path), p.message, hint=p.hint, severity=p.severity))
         else:
@@ -84,23 +93,25 @@ def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
     return spec
 
 
-def render_checked(path: Path, *, target: Target | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
+def render_checked(path: Path, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
     """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
     from axowrap.config.render import render_spec
 
     spec = load_spec(path)
-    rendered = render_spec(spec, target=target)
+    tgt = spec.target(target) if target is not None else None
+    rendered = render_spec(spec, target=tgt)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
-    if target is not None:  # the spec rule planned for compute.target; plan for the one asked for too
+    if tgt is not None:  # the spec rules checked compute.target; check the one asked for too
         from axowrap.rules.fit import fit_problems
+        from axowrap.rules.speed import speed_problems
 
-        problems += fit_problems(spec, target)
+        problems += speed_problems(spec, tgt) + fit_problems(spec, tgt)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     return rendered, problems
 
 
-def validate_spec(path: Path, *, target: Target | None = None, deep: bool = False) -> Report:
+def validate_spec(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
     try:
         rendered, warnings = render_checked(path, target=target, deep=deep)
     except ValidationFailed as exc:
@@ -108,11 +119,14 @@ def validate_spec(path: Path, *, target: Target | None = None, deep: bool = Fals
     return Report(str(path), SPEC, warnings, rendered.target)
 
 
-def validate_axolotl(doc: Document, *, target: Target | None = None, deep: bool = False) -> Report:
+def validate_axolotl(doc: Document, *, target: Target | str | None = None, deep: bool = False) -> Report:
+    from axowrap.targets import get_target, parse_target
+
     problems = check_config(doc)
+    if isinstance(target, str):
+        target = parse_target(target)
     if deep and isinstance(doc.data, dict):
         from axowrap.config.deep import deep_check
-        from axowrap.targets import get_target
 
         tgt = target or get_target("cpu")
         problems += deep_check(doc.data, tgt, doc)
@@ -120,7 +134,7 @@ def validate_axolotl(doc: Document, *, target: Target | None = None, deep: bool 
     return Report(doc.file, AXOLOTL, problems, target)
 
 
-def validate_path(path: Path, *, target: Target | None = None, deep: bool = False) -> Report:
+def validate_path(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
     """Validate one file, spec or Axolotl config (detected)."""
     # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
     doc = load_yaml(path, yaml12_floats=False)
