@@ -88,7 +88,7 @@ class Target:
 def profiles() -> dict[str, dict[str, Any]]:
     """The built-in table."""
     with open(PACKAGE_DIR / "targets.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def target_names() -> list[str]:

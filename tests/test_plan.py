@@ -230,3 +230,27 @@ def test_validate_target_warns_for_the_target_asked_for(workdir: Path) -> None:
     )
     assert "method: qlora (4-bit base) instead of lora -> 9.4 GB" in res.out
     assert "warning" not in run_cli("validate", "big.yaml", "--target", "h100-80gb:2").out
+
+
+def test_moe_and_vision_recommendations_speak_of_their_own_terms() -> None:
+    moe = from_table("Qwen/Qwen3-30B-A3B")
+    assert moe is not None
+    qlora = Setup(method="qlora", bits=4, micro_batch=1, sequence_len=1024, optimizer="paged_adamw_8bit")
+    first = recommend(moe, qlora, 24 * GB)[0]
+    assert first.change == (
+        "axolotl: {quantize_moe_experts: true} with lora.target listing the attention projections "
+        "(the routed experts load in 4/8-bit too)"
+    )
+    assert first.fits and first.estimate.components["weights"] < 0.4 * estimate(moe, qlora).components["weights"]
+    vlm = from_table("Qwen/Qwen2.5-VL-7B-Instruct")
+    assert vlm is not None
+    recs = recommend(vlm, Setup(micro_batch=8, sequence_len=4096, images=4), 24 * GB)
+    assert recs[0].change.startswith(
+        "axolotl: {lora_target_linear: false, lora_target_modules: 'model.language_model.layers"
+    )
+    assert "(LoRA on the language model only: the vision tower stays frozen)" in recs[0].change
+    assert recs[1].change == "at most 2 image(s) per sample (smaller or fewer images)"
+    assert (
+        recs[0].estimate.components["vision"]
+        < estimate(vlm, Setup(micro_batch=8, sequence_len=4096, images=4)).components["vision"]
+    )

@@ -88,14 +88,20 @@ class Spec:
         """The local file or folder `value` (as written in this spec) names, or None for a Hub id."""
         return local_path(self.base_dir, value)
 
+    def targets_file(self) -> Path | None:
+        """The YAML file `targets:` names (relative to the file that set it), if it names one."""
+        value = self.data.get("targets")
+        if not isinstance(value, str):
+            return None
+        return (Path(self.source_of(("targets",))).parent / value).expanduser()
+
     def team_targets(self) -> dict[str, Any]:
         """The spec's own `targets:` (a mapping, or a YAML file of one named relative to the
         file that set it); {} when it has none."""
         value = self.data.get("targets")
-        if not isinstance(value, str):
+        path = self.targets_file()
+        if path is None:
             return value if isinstance(value, dict) else {}
-        where = Path(self.source_of(("targets",))).parent
-        path = (where / value).expanduser()
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
