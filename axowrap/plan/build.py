@@ -102,7 +102,7 @@ def model_notes(dims: Dims, setup: Setup) -> list[str]:
         v = dims.vision
         out.append(
             f"vision tower: {v.params / 1e9:.2f}B parameters; {setup.images} image(s) per sample of {v.tokens_per_image} "
-            f"tower tokens ({v.source}), {v.text_tokens_per_image} of them in the text sequence (plan --images N)"
+            f"tower tokens ({v.source}), {v.text_tokens_per_image} of them in the text sequence (`plan --images N`; 0 for text-only data)"
         )
     if setup.context_parallel > 1 or setup.tensor_parallel > 1:
         out.append(
