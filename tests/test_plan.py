@@ -225,10 +225,10 @@ def test_validate_target_warns_for_the_target_asked_for(workdir: Path) -> None:
     res = run_cli("validate", "big.yaml", "--target", "t4-16gb")
     assert res.code == 0
     assert (
-        "warning: compute.target: the plan estimates 19.5 GB per GPU, more than the 16 GB of t4-16gb: it will not fit"
+        "warning: compute.target: the plan estimates 19.3 GB per GPU, more than the 16 GB of t4-16gb: it will not fit"
         in res.out
     )
-    assert "method: qlora (4-bit base) instead of lora -> 9.4 GB" in res.out
+    assert "method: qlora (4-bit base) instead of lora -> 9.2 GB" in res.out
     assert "warning" not in run_cli("validate", "big.yaml", "--target", "h100-80gb:2").out
 
 

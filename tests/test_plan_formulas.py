@@ -180,3 +180,18 @@ def test_published_figures_table() -> None:
     moe_within = [c["id"] for c, _, _, ratio in rows if c["kind"].startswith("moe") and abs(ratio - 1) <= 0.20]
     vlm_models = {c["model"] for c, _, _, ratio in rows if c["kind"] == "vlm" and abs(ratio - 1) <= 0.20}
     assert len(moe_within) >= 3 and len(vlm_models) >= 2
+
+
+def test_lora_kernels_save_less() -> None:
+    """Axolotl's LoRA MLP kernel saves gate and up (2 x i) and one dropped-out input per fused
+    group (q/k/v: h, o: q, MLP: h) instead of PEFT's one per adapted layer (q, k, v, gate, up: h
+    each; o: q; down: i)."""
+    attn = 6 * 64 + 64 + 2 * 32
+    drop = BASE.but(lora_dropout=0.05)
+    peft = 3 * 64 + 64 + 2 * 64 + 128
+    assert text_activation_bytes(DENSE, drop) == 10 * 2 * 2 * (attn + 4 * 128 + peft)
+    kernels = 64 + 64 + 64
+    assert text_activation_bytes(DENSE, drop.but(lora_kernels=True)) == 10 * 2 * 2 * (attn + 2 * 128 + kernels)
+    # a full fine-tune has no LoRA layers: the switch changes nothing there
+    full = BASE.but(method="full")
+    assert text_activation_bytes(DENSE, full.but(lora_kernels=True)) == text_activation_bytes(DENSE, full)

@@ -19,6 +19,7 @@ LOGIT_BYTES = 12
 FUSED_LOSS_BYTES = 8  # per token per hidden unit: Liger's FLCE (grad of the input + one chunk of logits)
 CUT_LOSS_BYTES = 2  # per token per hidden unit: CCE keeps only the input's gradient (and 8 bytes of LSE)
 GLU_SAVED = {False: 4, True: 3}  # MLP tensors of width i saved per token: HF gate/up/act/product; Liger recomputes act
+KERNEL_GLU_SAVED = 2  # Axolotl's LoRA MLP kernel saves gate and up and recomputes the rest (kernels/lora.py)
 # Optimizer state bytes per trainable fp32 parameter. torch's optimizers keep their state in the
 # parameter's dtype, so a bf16 full fine-tune (Axolotl loads the model in bf16 and keeps no fp32
 # master copy) pays half; bitsandbytes' states have a fixed size.
@@ -173,7 +174,7 @@ def _attention_width(dims: Dims, setup: Setup) -> float:
 
 def _mlp_width(dims: Dims, setup: Setup, moe: bool) -> float:
     tp = max(1, setup.tensor_parallel)
-    saved = GLU_SAVED[setup.liger]
+    saved = KERNEL_GLU_SAVED if setup.lora_kernels and setup.adapter else GLU_SAVED[setup.liger]
     if not moe:
         return saved * dims.intermediate / tp
     # each token's chosen experts keep their input and gate/up/act/product; plus the shared
@@ -182,12 +183,23 @@ def _mlp_width(dims: Dims, setup: Setup, moe: bool) -> float:
     return (routed + saved * dims.shared_intermediate) / tp + 2 * dims.experts
 
 
+def dropout_width(dims: Dims, setup: Setup) -> float:
+    """Elements per token per layer of the dropped-out inputs LoRA keeps: PEFT one per adapted
+    layer; Axolotl's LoRA kernels one per fused group (q/k/v, o, the MLP)."""
+    shapes = targeted_shapes(dims, setup)
+    if not setup.lora_kernels:
+        return sum(a for a, _ in shapes.values())
+    groups = {"qkv": ("q_proj", "k_proj", "v_proj"), "o": ("o_proj",), "mlp": ("gate_proj", "up_proj", "down_proj")}
+    width = {"qkv": dims.hidden, "o": dims.attn_out_dim, "mlp": dims.hidden}
+    return sum(width[g] for g, names in groups.items() if any(n in shapes for n in names))
+
+
 def layer_activation_bytes(dims: Dims, setup: Setup, moe: bool) -> float:
     """Saved activations of one decoder layer, per token (bytes)."""
     width = 4 if setup.bits == 32 else 2
     per = _attention_width(dims, setup) + _mlp_width(dims, setup, moe)
-    if setup.adapter and setup.lora_dropout > 0:  # PEFT keeps a dropped-out copy of each adapted input
-        per += sum(a for a, _ in targeted_shapes(dims, setup).values())
+    if setup.adapter and setup.lora_dropout > 0:
+        per += dropout_width(dims, setup)
     if not setup.flash_attention:  # eager/sdpa-math attention keeps the score matrix
         per += dims.heads * setup.sequence_len / max(1, setup.context_parallel) * 1.5
     return per * width
