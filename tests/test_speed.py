@@ -120,6 +120,11 @@ def test_preference_trainers_keep_full_logits(workdir: Path) -> None:
             "error: speed.lora_kernels: lora_kernels cannot be on: a full fine-tune has no LoRA layers",
         ),
         (
+            "axolotl: {load_in_8bit: true}\nspeed: {lora_kernels: true}\n",
+            "a10g-24gb",
+            "error: speed.lora_kernels: lora_kernels cannot be on: Axolotl refuses its LoRA kernels with 8-bit LoRA",
+        ),
+        (
             "speed: {cut_cross_entropy: true}\n",
             "mi300x-192gb",
             "error: speed.cut_cross_entropy: cut_cross_entropy cannot be on: mi300x-192gb: it needs an NVIDIA (CUDA) GPU, not gfx942",
