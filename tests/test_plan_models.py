@@ -227,13 +227,19 @@ def test_a_local_vision_model_folder(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "model,target",
-    [("Qwen/Qwen3-30B-A3B", "rtx5090-32gb"), ("meta-llama/Llama-3.2-11B-Vision-Instruct", "l40s-48gb"), ("openai/gpt-oss-20b", "a6000-48gb")],
+    [
+        ("Qwen/Qwen3-30B-A3B", "rtx5090-32gb"),
+        ("meta-llama/Llama-3.2-11B-Vision-Instruct", "l40s-48gb"),
+        ("openai/gpt-oss-20b", "a6000-48gb"),
+    ],
 )
 def test_models_and_gpus_the_issue_names_plan_offline(workdir: Path, model: str, target: str) -> None:
     """These failed with "cannot size base model" / "unknown target" before: now the built-in
     table knows them offline (HF_HUB_OFFLINE is set for every test)."""
     write_spec = workdir / "m.yaml"
-    write_spec.write_text(f"task: sql\nbase_model: {model}\ndatasets: [{{path: examples/data/sql.jsonl}}]\n", encoding="utf-8")
+    write_spec.write_text(
+        f"task: sql\nbase_model: {model}\ndatasets: [{{path: examples/data/sql.jsonl}}]\n", encoding="utf-8"
+    )
     res = run_cli("plan", "m.yaml", "--no-data", "--target", target, "--images", "2")
     assert res.code in (0, 1) and "cannot size" not in res.err and "unknown target" not in res.err, res.err
     assert f"on {target} x1" in res.out and "time: unknown without data (--no-data)" in res.out
