@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from axowrap.resources import templates_dir
-from axowrap.yamlemit import to_yaml, to_yaml_block
+from axowrap.yamlemit import to_comment, to_yaml, to_yaml_block
 
 
 @cache
@@ -26,6 +26,7 @@ def _environment() -> Any:
     )
     env.filters["yaml"] = to_yaml
     env.filters["yaml_block"] = to_yaml_block
+    env.filters["comment"] = to_comment
     return env
 
 

@@ -79,7 +79,16 @@ def rendered_problems(spec: Spec, rendered: Any, deep: bool) -> list[Problem]:
     overrides = spec.data.get("axolotl") or {}
     out = []
     for p in found:
-        if p.path and p.path[0] in overrides:
+        switch = p.extra.get("switch")
+        if switch and p.path and p.path[0] not in overrides:  # a speed switch's package: point at the spec
+            out.append(
+                spec.problem(
+                    ("speed", switch) if switch in (spec.data.get("speed") or {}) else ("compute", "target"),
+                    p.message,
+                    hint=p.hint,
+                )
+            )
+        elif p.path and p.path[0] in overrides:
             if "Axolotl (" in p.message or "axolotl_says" in p.extra:
                 out.append(spec.problem(("axolotl", *p.path), p.message, hint=p.hint, severity=p.severity))
         else:
@@ -99,25 +108,27 @@ def load_spec(path: Path | str, *, skip: Iterable[str] = (), axolotl: str | None
 
 
 def render_checked(
-    path: Path, *, target: Target | None = None, deep: bool = False, axolotl: str | None = None
+    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> tuple[Any, list[Problem]]:
     """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
     from axowrap.config.render import render_spec
 
     spec = load_spec(path, axolotl=axolotl)
-    rendered = render_spec(spec, target=target)
+    tgt = spec.target(target) if target is not None else None
+    rendered = render_spec(spec, target=tgt)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
-    if target is not None:  # the spec rule planned for compute.target; plan for the one asked for too
+    if tgt is not None:  # the spec rules checked compute.target; check the one asked for too
         from axowrap.rules.fit import fit_problems
+        from axowrap.rules.speed import speed_problems
 
-        problems += fit_problems(spec, target)
+        problems += speed_problems(spec, tgt) + fit_problems(spec, tgt)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     return rendered, problems
 
 
 def validate_spec(
-    path: Path, *, target: Target | None = None, deep: bool = False, axolotl: str | None = None
+    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> Report:
     try:
         rendered, warnings = render_checked(path, target=target, deep=deep, axolotl=axolotl)
@@ -135,10 +146,14 @@ def duplicates(doc: Document) -> list[Problem]:
 
 
 def validate_axolotl(
-    doc: Document, *, target: Target | None = None, deep: bool = False, axolotl: str | None = None
+    doc: Document, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> Report:
     release = choose(axolotl)
     problems = check_config(doc, version=release.version) + duplicates(doc)
+    if isinstance(target, str):
+        from axowrap.targets import parse_target
+
+        target = parse_target(target)
     if deep and isinstance(doc.data, dict):
         from axowrap.targets import get_target
 
@@ -149,7 +164,7 @@ def validate_axolotl(
 
 
 def validate_path(
-    path: Path, *, target: Target | None = None, deep: bool = False, axolotl: str | None = None
+    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> Report:
     """Validate one file, spec or Axolotl config (detected)."""
     # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.

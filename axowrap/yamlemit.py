@@ -110,3 +110,9 @@ def to_yaml_block(value: Any, indent: int) -> str:
     if isinstance(value, Mapping) and value:
         return "".join(f"\n{pad}{scalar(str(k))}: {to_yaml(v)}" for k, v in value.items())
     return " " + to_yaml(value)
+
+
+def to_comment(text: str) -> str:
+    """`text` as the body of one YAML comment line: line breaks and other characters a reader
+    would not keep on the line become spaces, so a value cannot end the comment."""
+    return " ".join("".join(ch if 0x20 <= ord(ch) and _printable(ord(ch)) else " " for ch in str(text)).split())

@@ -24,6 +24,7 @@ BENCHMARKS = [
     "wrapper_overhead",
     "packing",
     "export",
+    "plan_published",
     "gpu",
 ]
 

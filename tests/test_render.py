@@ -83,10 +83,16 @@ def test_cpu_target_turns_off_cuda_only_features(workdir: Path) -> None:
         assert cfg[key] is False, key
     assert cfg["attn_implementation"] == "sdpa"
     assert cfg["optimizer"] == "adamw_torch"
+    assert not [k for k in cfg if k.startswith(("liger_", "cut_cross", "torch_compile", "plugins"))]
     gpu = render_spec(load_spec("examples/sql.yaml"), target=get_target("h100-80gb", 8)).config
     assert gpu["bf16"] == "auto" and gpu["tf32"] is True and gpu["lora_mlp_kernel"] is True
-    assert gpu["attn_implementation"] == "flash_attention_2"
+    assert gpu["attn_implementation"] == "flash_attention_3"  # Hopper
     assert gpu["optimizer"] == "adamw_torch_fused"
+    assert (
+        gpu["plugins"] == ["axolotl.integrations.liger.LigerPlugin"] and gpu["liger_fused_linear_cross_entropy"] is True
+    )
+    a100 = render_spec(load_spec("examples/sql.yaml"), target=get_target("a100-80gb")).config
+    assert a100["attn_implementation"] == "flash_attention_2"
     t4 = render_spec(load_spec("examples/sql.yaml"), target=get_target("t4-16gb")).config
     assert t4["bf16"] is False and t4["fp16"] is True and t4["attn_implementation"] == "sdpa"
 
@@ -108,7 +114,9 @@ def test_methods(workdir: Path) -> None:
     assert cfg["adapter"] == "qlora" and cfg["load_in_4bit"] is True and cfg["optimizer"] == "paged_adamw_8bit"
     write(workdir / "d.yaml", base + "method: dora\n")
     cfg = render_spec(load_spec("d.yaml")).config
-    assert cfg["adapter"] == "lora" and cfg["peft_use_dora"] is True and cfg["lora_mlp_kernel"] is False
+    # Axolotl 0.19's LoRA kernels handle DoRA's magnitude (kernels/lora.py; its validator
+    # `check_lora_kernels_dora` no longer refuses the pair), and it turns them on for DoRA itself
+    assert cfg["adapter"] == "lora" and cfg["peft_use_dora"] is True and cfg["lora_mlp_kernel"] is True
     write(workdir / "f.yaml", base + "method: full\n")
     cfg = render_spec(load_spec("f.yaml")).config
     assert "adapter" not in cfg and "lora_r" not in cfg

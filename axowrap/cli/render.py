@@ -80,12 +80,11 @@ def command(
     if all_specs or check:
         _team(spec, output, target, check)
         return
-    from axowrap.targets import parse_target
     from axowrap.validate import render_checked
     from axowrap.yamlio import atomic_write
 
     assert spec is not None  # checked above: one SPEC unless --all
-    rendered, warnings = render_checked(spec, target=parse_target(target) if target else None, axolotl=axolotl)
+    rendered, warnings = render_checked(spec, target=target, axolotl=axolotl)
     print_problems(warnings)
     if output is None:
         click.echo(rendered.text, nl=False)

@@ -38,10 +38,9 @@ def command(
       axowrap validate --all                      # every spec in the repo (CI)
     """
     from axowrap.cli.output import print_problems
-    from axowrap.errors import AxowrapError, SpecError, ValidationFailed
+    from axowrap.errors import AxowrapError, SpecError, UsageError, ValidationFailed
     from axowrap.problems import Problem
     from axowrap.releases import choose
-    from axowrap.targets import parse_target
     from axowrap.validate import Report, validate_path
 
     if all_specs:
@@ -50,7 +49,7 @@ def command(
         files = (*files, *(p for p in find_specs(Path(".")) if p not in files))
     if not files:
         raise click.UsageError("give FILES, or --all")
-    tgt = parse_target(target) if target else None
+    tgt = target  # resolved per spec: a team's own targets count
     default = choose(axolotl)  # refuses a release without tables before any file is read
     reports = []
     for path in files:
@@ -63,6 +62,8 @@ def command(
             reports.append(
                 Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
             )
+        except UsageError:  # the command line itself is wrong (an unknown --target): exit 2, once
+            raise
         except AxowrapError as exc:  # e.g. --deep without Axolotl: this file's problem, the others still run
             reports.append(
                 Report(str(path), "unchecked", [Problem(path=(), message=exc.message, file=str(path), hint=exc.hint)])

@@ -16,6 +16,7 @@ from typing import Any
 
 from axowrap.errors import AxowrapError
 from axowrap.problems import Problem
+from axowrap.speed import CCE_PLUGIN, SWITCHES
 from axowrap.targets import Target
 from axowrap.yamlio import Document
 
@@ -36,6 +37,59 @@ def _require(version: str) -> None:
         )
 
 
+def switches_in(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """{speed switch: the config key that turns it on} for every switch the config uses."""
+    out: dict[str, tuple[str, ...]] = {}
+    if str(config.get("attn_implementation") or "").startswith("flash_attention"):
+        out["flash_attention"] = ("attn_implementation",)
+    for key in ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel"):
+        if config.get(key):
+            out.setdefault("lora_kernels", (key,))
+    for key in ("liger_rope", "liger_rms_norm", "liger_glu_activation", "liger_layer_norm", "liger_cross_entropy"):
+        if config.get(key):
+            out.setdefault("liger", (key,))
+    if config.get("liger_fused_linear_cross_entropy"):
+        out["fused_cross_entropy"] = ("liger_fused_linear_cross_entropy",)
+    if config.get("cut_cross_entropy") and CCE_PLUGIN in (config.get("plugins") or []):
+        out["cut_cross_entropy"] = ("cut_cross_entropy",)
+    if config.get("torch_compile"):
+        out["compile"] = ("torch_compile",)
+    return out
+
+
+def install_problems(config: dict[str, Any], target: Target, doc: Document, prefix: tuple = ()) -> list[Problem]:
+    """An error for each speed switch the config turns on whose package is not in the
+    target's install: `axowrap[train]`'s requirements (what `launch` installs there) plus the
+    target's own `packages:`."""
+    from axowrap.versions import install_closure, normalize
+
+    used = switches_in(config)
+    if not used or target.is_cpu:
+        return []
+    have = install_closure() | {normalize(p) for p in target.packages}
+    out = []
+    for name, path in used.items():
+        switch = SWITCHES[name]
+        if not switch.packages or any(normalize(p) in have for p in switch.packages):
+            continue
+        hint = (
+            f"add it to the target's install (`targets: {{{target.name}: {{packages: [{switch.packages[0]}]}}}}` "
+            f"in team.yaml) and install it there"
+            + (f": {switch.install_hint}" if switch.install_hint else "")
+            + f"; or set `speed.{name}: false`"
+        )
+        out.append(
+            doc.problem(
+                (*prefix, *path),
+                f"{name} needs the package {' or '.join(switch.packages)}, which is not in the install of {target.name} "
+                "(axowrap[train] and the target's `packages:`)",
+                hint=hint,
+                extra={"switch": name},
+            )
+        )
+    return out
+
+
 def deep_check(
     config: dict[str, Any],
     target: Target,
@@ -52,11 +106,11 @@ def deep_check(
     who = f"Axolotl ({target.name} x{target.gpus})"
     # a refusal of the whole config is pinned to the key the static rule for it names
     repair = {p.extra["axolotl_says"]: p.path[len(prefix) :] for p in static or [] if p.extra.get("axolotl_says")}
+    problems = install_problems(config, target, doc, prefix)
     try:
         verdict = referee.verdict(config, target.capabilities(), repair=repair)
     except Exception as exc:  # Axolotl's own code raised outside what the referee expects
-        return [doc.problem(prefix, f"{who} raised {type(exc).__name__}: {exc}")]
-    problems = []
+        return [*problems, doc.problem(prefix, f"{who} raised {type(exc).__name__}: {exc}")]
     for f in verdict.findings:
         path = f.path or _pinned(f.message, static or [], prefix)
         if f.kind in ("refused", "fails"):
