@@ -20,9 +20,11 @@ BENCHMARKS = [
     "demo",
     "eval",
     "team_check",
+    "validation",
     "wrapper_overhead",
     "packing",
     "export",
+    "plan_published",
     "gpu",
     "fuzz",
 ]

@@ -1,6 +1,8 @@
 """A local Hugging Face Hub for tests: a standard-library HTTP server on 127.0.0.1 that speaks
 the subset of the Hub protocol huggingface_hub 1.17 uses for create_repo, list_repo_tree and
-create_commit (preupload, LFS batch with the `basic` transfer, NDJSON commit).
+create_commit (preupload, LFS batch with the `basic` transfer, NDJSON commit), and for
+hf_hub_download of a model's files (HEAD then GET `/{repo}/resolve/{revision}/{path}`, with the
+X-Repo-Commit and ETag headers it needs; 404s carry the Hub's X-Error-Code).
 
 It stores files and commits in memory, checks the bearer token, and can be told to fail:
 `fail_commits = 1` answers the next commit with 500, `status = 401` answers everything with 401.
@@ -46,6 +48,11 @@ class Repo:
     private: bool
     files: dict[str, StoredFile] = field(default_factory=dict)
     commits: list[dict[str, Any]] = field(default_factory=list)
+    gated: bool = False
+
+    @property
+    def head(self) -> str:
+        return self.commits[-1]["oid"] if self.commits else "0" * 40
 
 
 @dataclass
@@ -62,6 +69,16 @@ class Hub:
     requests: list[tuple[str, str]] = field(default_factory=list)
     lfs_puts: list[str] = field(default_factory=list)
     url: str = ""
+
+    def seed(self, repo_id: str, files: dict[str, bytes], *, gated: bool = False) -> str:
+        """A model repo holding `files` in one commit (as if pushed); returns the commit."""
+        repo = self.repos.setdefault(repo_id, Repo(private=False))
+        repo.gated = gated
+        for path, data in files.items():
+            repo.files[path] = StoredFile(data, lfs=len(data) >= self.lfs_threshold)
+        oid = hashlib.sha1(f"{repo_id}{len(repo.commits)}{sorted(files)}".encode()).hexdigest()
+        repo.commits.append({"oid": oid, "summary": "seed", "files": sorted(files)})
+        return oid
 
     def file_bytes(self, repo_id: str) -> dict[str, bytes]:
         return {p: f.data for p, f in self.repos[repo_id].files.items()}
@@ -81,12 +98,15 @@ ROUTES = [
     ("GET", re.compile(rf"^/api/models/{REPO}(?:/revision/(?P<rev>[^/]+))?$"), "info"),
     ("POST", re.compile(rf"^/{REPO}\.git/info/lfs/objects/batch$"), "lfs_batch"),
     ("PUT", re.compile(r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$"), "lfs_put"),
+    ("GET", re.compile(rf"^/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "resolve"),
+    ("HEAD", re.compile(rf"^/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "resolve"),
 ]
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    method = ""
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -115,9 +135,11 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.method != "HEAD":
+            self.wfile.write(body)
 
     def _dispatch(self, method: str) -> None:
+        self.method = method
         body = self._body()
         path = urlparse(self.path).path
         with self.server.lock:
@@ -128,7 +150,11 @@ class Handler(BaseHTTPRequestHandler):
                 {"error": "Invalid credentials in Authorization header"},
                 {"X-Error-Message": "Invalid credentials in Authorization header"},
             )
-        if not path.startswith("/lfs-upload/") and self.headers.get("Authorization") != f"Bearer {self.hub.token}":
+        public = "/resolve/" in path  # downloads of public models need no token
+        if (
+            not (path.startswith("/lfs-upload/") or public)
+            and self.headers.get("Authorization") != f"Bearer {self.hub.token}"
+        ):
             return self._send(401, {"error": "Invalid credentials in Authorization header"})
         for verb, pattern, name in ROUTES:
             match = pattern.match(path)
@@ -145,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
 
     def _repo(self, repo: str) -> Repo | None:
         found = self.hub.repos.get(repo)
@@ -256,6 +285,32 @@ class Handler(BaseHTTPRequestHandler):
                 "pullRequestUrl": None,
             },
         )
+
+    def resolve(self, body: bytes, repo: str, rev: str, file: str) -> None:
+        """A file at a revision (main, or the head commit): headers for HEAD, bytes for GET."""
+        found = self.hub.repos.get(repo)
+        if found is None:
+            return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        if found.gated:
+            return self._send(403, {"error": "Access to model is restricted"}, {"X-Error-Code": "GatedRepo"})
+        if rev not in ("main", found.head):
+            return self._send(404, {"error": f"Invalid rev id: {rev}"}, {"X-Error-Code": "RevisionNotFound"})
+        stored = found.files.get(file)
+        if stored is None:
+            return self._send(
+                404,
+                {"error": "Entry not found"},
+                {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": found.head},
+            )
+        etag = hashlib.sha256(stored.data).hexdigest() if stored.lfs else git_blob_oid(stored.data)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(stored.data)))
+        self.send_header("ETag", f'"{etag}"')
+        self.send_header("X-Repo-Commit", found.head)
+        self.end_headers()
+        if self.method == "GET":
+            self.wfile.write(stored.data)
 
     def tree(self, body: bytes, repo: str, rev: str, sub: str = "") -> None:
         if (found := self._repo(repo)) is None:

@@ -1,34 +1,62 @@
-"""The `axowrap` click group: every command wired in (cli/main.py runs it and handles errors)."""
+"""The `axowrap` click group (cli/main.py runs it and handles errors). Each command's module is
+loaded only when that command runs (or --help lists them), so `axowrap validate` imports nothing
+the other commands need."""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from axowrap import __version__
-from axowrap.cli import (
-    data,
-    diff,
-    import_gguf,
-    init,
-    internal,
-    launch,
-    lock,
-    new,
-    plan,
-    render,
-    run,
-    schema,
-    serve,
-    status,
-    steps,
-    tasks,
-    validate,
-)
-from axowrap.cli import eval as eval_cmd
-from axowrap.cli import push as push_cmd
+
+# Each command's module, loaded only when that command runs (or --help lists them), so
+# `axowrap validate` imports nothing the other commands need. Adding a command: its module in
+# axowrap/cli/, and one line here.
+COMMANDS = {
+    "tasks": "axowrap.cli.tasks:command",
+    "new": "axowrap.cli.new:command",
+    "render": "axowrap.cli.render:command",
+    "validate": "axowrap.cli.validate:command",
+    "run": "axowrap.cli.run:command",
+    "status": "axowrap.cli.status:command",
+    "data": "axowrap.cli.data:command",
+    "plan": "axowrap.cli.plan:command",
+    "eval": "axowrap.cli.eval:command",
+    "import-gguf": "axowrap.cli.import_gguf:command",
+    "diff": "axowrap.cli.diff:command",
+    "init": "axowrap.cli.init:command",
+    "lock": "axowrap.cli.lock:command",
+    "schema": "axowrap.cli.schema:command",
+    "push": "axowrap.cli.push:command",
+    "launch": "axowrap.cli.launch:command",
+    "serve": "axowrap.cli.serve:command",
+    "_prepare": "axowrap.cli.internal:prepare",
+    "_envcheck": "axowrap.cli.internal:envcheck",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands from COMMANDS, plus `axowrap STEP RUN` for every registered pipeline step
+    without a command of its own (axowrap/cli/steps.py)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from axowrap.cli.steps import step_commands
+
+        return sorted({*COMMANDS, *step_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            from axowrap.cli.steps import step_commands
+
+            return step_commands().get(cmd_name)
+        module, _, attr = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="axowrap")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
 @click.option(
@@ -52,27 +80,3 @@ def cli(ctx: click.Context, debug: bool, allow_outside: bool) -> None:
 
     ctx.obj = {"debug": debug}
     ALLOW_OUTSIDE.set(allow_outside)
-
-
-for module in (
-    tasks,
-    new,
-    render,
-    validate,
-    run,
-    status,
-    data,
-    plan,
-    eval_cmd,
-    import_gguf,
-    diff,
-    init,
-    lock,
-    schema,
-    push_cmd,
-    launch,
-    serve,
-):
-    cli.add_command(module.command)
-for command in (*steps.commands, *internal.commands):  # train|merge|gguf RUN; hidden _prepare/_envcheck
-    cli.add_command(command)

@@ -40,6 +40,3 @@ def envcheck(
     code = check_and_run(run_dir, rank=rank, nodes=nodes, host=main_ip, port=port, timeout_s=timeout, command=command)
     if code:
         raise click.exceptions.Exit(code)
-
-
-commands = [prepare, envcheck]

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from axowrap.steps.registry import STEP_NAMES
-
 OWN_COMMANDS = ("eval", "push")  # steps with a module in axowrap/cli/
 
 
@@ -35,4 +33,8 @@ def step_command(name: str) -> click.Command:
     return command
 
 
-commands = [step_command(name) for name in STEP_NAMES if name not in OWN_COMMANDS]
+def step_commands() -> dict[str, click.Command]:
+    """`axowrap STEP RUN` for every registered step without a command module of its own."""
+    from axowrap.steps.registry import STEP_NAMES
+
+    return {name: step_command(name) for name in STEP_NAMES if name not in OWN_COMMANDS}

@@ -13,13 +13,11 @@ runner must survive and report it):
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from axowrap.run.child import child_env
+from axowrap.run.child import run_child
 
 # Must tokenize identically. Text that starts with spaces or follows a special token is left out on
 # purpose: llama.cpp's SentencePiece tokenizer puts a space before the text after every special
@@ -61,29 +59,10 @@ def smoke_test(gguf: Path, merged: Path, gguf_type: str, log: Path, *, timeout: 
     argv = [sys.executable, "-m", "axowrap.gguf.smoke", str(gguf), str(merged), str(out)]
     if gguf_type in UNQUANTIZED:
         argv.append("--check-logits")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"$ {' '.join(argv)}\n")
-        fh.flush()
-        try:
-            code: int | str = subprocess.run(
-                argv,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **child_env()},
-                timeout=timeout,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            code = f"timeout after {timeout:.0f}s"
+    done = run_child(argv, log=log, timeout=timeout)
+    code: int | str = f"timeout after {timeout:.0f}s" if done.timed_out else done.code
     if code != 0 or not out.is_file():
-        from axowrap.run.child import TAIL_LINES
-
-        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()][
-            -TAIL_LINES:
-        ]
-        last = next((ln for ln in reversed(lines) if "rror" in ln), lines[-1] if lines else "")
+        last = next((ln for ln in reversed(done.tail) if "rror" in ln), done.tail[-1] if done.tail else "")
         return {
             "file": gguf.name,
             "type": gguf_type,

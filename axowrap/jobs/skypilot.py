@@ -49,6 +49,9 @@ def local_files(spec: Any) -> list[Path]:
         local = spec.local_path(holdout)
         if local is not None:
             files.append(local.resolve())
+    targets = spec.targets_file()
+    if targets is not None:
+        files.append(targets.resolve())
     model = model_ref(spec, None)
     if model.startswith("/"):
         files.append(Path(model))
@@ -127,13 +130,22 @@ def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml
         raise UsageError(f"--bucket {opts.bucket!r}: a bucket name is lowercase letters, digits, '.', '_' and '-'")
     files, remote_spec = mounts(spec)
     torch_pin, install, pins_from = install_line(spec.path, opts.install)
+    target = spec.target()
+    if not lay.is_cpu and not target.skypilot:
+        raise UsageError(
+            f"target {target.name!r} has no SkyPilot accelerator name",
+            hint=f"set it under `targets: {{{target.name}: {{skypilot: NAME}}}}` (`sky show-gpus` lists the names)",
+        )
+    if target.packages:  # the target's own install (e.g. flash-attn, cut-cross-entropy): its speed switches need them
+        install += " " + " ".join(shlex.quote(p) for p in target.packages)
+        pins_from += f"; plus the packages of target {target.name}"
     name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower()).strip("-") or "axowrap"
     return render_template(
         "skypilot.yaml.j2",
         **job_context(spec, spec_path, opts.nccl),
         file_name=file_name,
         task_name=name,
-        accelerators=None if lay.is_cpu else f"{spec.target().skypilot}:{lay.gpus_per_node}",
+        accelerators=None if lay.is_cpu else f"{target.skypilot}:{lay.gpus_per_node}",
         disk_size=int(opts.disk_size),
         bucket=opts.bucket,
         use_spot=opts.use_spot,

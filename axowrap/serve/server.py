@@ -17,6 +17,7 @@ from pathlib import Path
 
 from axowrap.errors import AxowrapError
 from axowrap.gguf_types import check_type
+from axowrap.run.child import start_background, stop_background
 from axowrap.run.rundir import RunDir
 
 HOST = "127.0.0.1"
@@ -81,27 +82,13 @@ def running(gguf: Path, log: Path, *, n_ctx: int | None = None, start_timeout: f
     before answering, the error says so with the end of that log."""
     require_server()
     port = free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as sink:
-        proc = subprocess.Popen(
-            server_argv(gguf, port, n_ctx), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
-        )
+    proc = start_background(server_argv(gguf, port, n_ctx), log)
     url = f"http://{HOST}:{port}/v1"
     try:
         _wait_ready(proc, gguf, url, log, start_timeout)
         yield url
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """Terminate the server and wait until it has exited (port freed); kill it after `grace` s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        stop_background(proc)  # returns once it has exited: the port is free again
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], gguf: Path, url: str, log: Path, timeout: float) -> None:
@@ -129,13 +116,13 @@ def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str]
     gguf = find_gguf(open_run(run_path), gguf_type)
     require_server()
     echo(f"serving {gguf} on http://{HOST}:{port}/v1 (OpenAI API; Ctrl-C stops)")
-    proc = subprocess.Popen(server_argv(gguf, port), stdin=subprocess.DEVNULL)
+    proc = start_background(server_argv(gguf, port), None)  # its output on our terminal
     # SIGTERM to us stops the server too, and we return only once it has exited (port freed).
-    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: proc.terminate())
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: stop_background(proc))
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        _stop(proc)
+        stop_background(proc)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

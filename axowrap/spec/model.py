@@ -8,14 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from axowrap import files
 from axowrap.datafiles import DATA_FILE_TYPES
+from axowrap.errors import SpecError
 from axowrap.problems import Path_, Problem
+from axowrap.releases import Release
 from axowrap.resources import schema_file
 from axowrap.schema_check import load_schema
 from axowrap.spec.layers import Sources
 from axowrap.spec.presets import Preset, get_preset
-from axowrap.targets import Target, get_target
+from axowrap.targets import Target, get_target, parse_target
 from axowrap.yamlio import Document
 
 
@@ -98,6 +102,14 @@ class Spec:
     sources: Sources
     docs: dict[str, Document] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    release: Release | None = None  # the Axolotl release it is checked and rendered for
+
+    @property
+    def axolotl(self) -> str:
+        """The Axolotl version the spec is checked against (axowrap.releases.choose)."""
+        from axowrap.releases import choose
+
+        return (self.release or choose(pin=(self.data.get("compute") or {}).get("axolotl"))).version
 
     @property
     def name(self) -> str:
@@ -138,9 +150,37 @@ class Spec:
         """The local file or folder `value` (as written in this spec) names, or None for a Hub id."""
         return local_path(self.base_dir, value)
 
-    def target(self, override: Target | None = None) -> Target:
-        """The machine this spec is rendered and checked for: `override`, else `compute:`."""
-        if override is not None:
+    def targets_file(self) -> Path | None:
+        """The YAML file `targets:` names (relative to the file that set it), if it names one."""
+        value = self.data.get("targets")
+        if not isinstance(value, str):
+            return None
+        return (Path(self.source_of(("targets",))).parent / value).expanduser()
+
+    def team_targets(self) -> dict[str, Any]:
+        """The spec's own `targets:` (a mapping, or a YAML file of one named relative to the
+        file that set it); {} when it has none."""
+        value = self.data.get("targets")
+        path = self.targets_file()
+        if path is None:
+            return value if isinstance(value, dict) else {}
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SpecError(
+                f"{self.source_of(('targets',))}: targets: cannot read {path}: {exc}",
+                hint="`targets:` names a YAML file of target profiles, relative to the spec that sets it",
+            ) from None
+        if not isinstance(loaded, dict):
+            raise SpecError(f"{path}: a targets file is a mapping of target names to their fields")
+        return loaded
+
+    def target(self, override: Target | str | None = None) -> Target:
+        """The machine this spec is rendered and checked for: `override` (a Target, or text such
+        as `h100-80gb:8` resolved with the spec's own targets), else `compute:`."""
+        if isinstance(override, Target):
             return override
+        if isinstance(override, str):
+            return parse_target(override, self.team_targets())
         compute = self.data["compute"]
-        return get_target(compute["target"], compute["gpus_per_node"], compute["nodes"])
+        return get_target(compute["target"], compute["gpus_per_node"], compute["nodes"], self.team_targets())
