@@ -31,6 +31,7 @@ RULES: tuple[Rule, ...] = (
     compute.sharding_has_peers,
     compute.gpus_per_node_fits_a_node,
     data.dataset_rows,
+    data.mixture_kinds,
     fit.plan_fits_target,
     gate.require_is_reportable,
     hub.hub_repos_have_artifacts,
