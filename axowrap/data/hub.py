@@ -7,9 +7,10 @@ Which files make a subset and split, as the `datasets` library decides for a rep
 1. `data_files` in the spec (a pattern, a list, or a mapping split -> patterns);
 2. else the `configs:` of the repo's README.md (`config_name`, `data_files`, `default`);
 3. else the repo's layout: files under `NAME/` for a subset (the layout of the Hub's Parquet
-   conversion, `refs/convert/parquet`), then the split's name (or its synonyms: train/training,
-   validation/valid/dev/val, test/testing/eval/evaluation) as a folder or in the file name; a
-   repo with no split names is all `train`.
+   conversion, `refs/convert/parquet`), then the default patterns of `datasets`, in its order:
+   sharded `data/SPLIT-00000-of-00001.*` files; the split keywords (train/training,
+   validation/valid/dev/val, test/testing/eval/evaluation) in folder names; in file names;
+   else every file is `train`.
 Offline (HF_HUB_OFFLINE=1) or with the Hub unreachable, the cached snapshot of the revision is
 used; when it is not cached the error names the dataset, the endpoint and how to fetch it.
 """
@@ -82,9 +83,12 @@ def offline() -> bool:
 
 
 def hub_cache() -> Path:
-    from huggingface_hub import constants
-
-    return Path(os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE).expanduser()
+    """The Hugging Face hub cache folder, by huggingface_hub's environment rules, read now (so a
+    test's or a job's HF_HOME given after import counts, for downloads and look-ups alike)."""
+    if os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
+        return Path(os.environ.get("HF_HUB_CACHE") or os.environ["HUGGINGFACE_HUB_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("HF_HOME") or os.path.join(xdg, "huggingface")).expanduser() / "hub"
 
 
 def _repo_folder(repo_id: str) -> Path:
@@ -104,7 +108,7 @@ def fetch_hint(repo_id: str, revision: str) -> str:
 
 def data_file(path: str) -> bool:
     p = PurePosixPath(path)
-    return p.suffix.lower() in DATA_FILE_TYPES and not any(part.startswith((".", "_")) for part in p.parts)
+    return p.suffix.lower() in DATA_FILE_TYPES and not any(part.startswith((".", "__")) for part in p.parts)
 
 
 def _patterns(value: Any) -> list[str]:
@@ -119,19 +123,38 @@ def _match(files: Sequence[str], patterns: list[str]) -> list[str]:
     return out
 
 
-def _split_of(path: str, keywords: dict[str, tuple[str, ...]]) -> str | None:
-    """The split a file's folders or name say it belongs to (folders first), or None."""
-    p = PurePosixPath(path)
-    for folder in p.parts[:-1]:
-        for split, words in keywords.items():
-            if folder in words:
-                return split
-    stem = p.name
-    for split, words in keywords.items():
-        for word in words:
-            if re.search(rf"(^|[-._ ]){re.escape(word)}([-._ 0-9]|$)", stem):
-                return split
-    return None
+_SEP = "-._ 0-9"  # what may stand around a split keyword (datasets' NON_WORDS_CHARS)
+_SHARDED = re.compile(r"^data/(?P<split>\w+(?:\.\w+)*)-[0-9]{5}-of-[0-9]{5}[^/]*\.[^/]*$")
+
+
+def _keyword_in(text: str, keyword: str, *, as_dir: bool) -> bool:
+    word = re.escape(keyword)
+    if as_dir:  # the folder is the keyword, or has it between separators
+        return re.fullmatch(rf"(.*[{_SEP}])?{word}([{_SEP}].*)?", text) is not None
+    return re.match(rf"{word}[{_SEP}]", text) is not None or re.search(rf"[{_SEP}]{word}[{_SEP}]", text) is not None
+
+
+def default_splits(files: Sequence[str]) -> dict[str, list[str]]:
+    """Split -> files, by the `datasets` library's default patterns, in its order: sharded
+    `data/SPLIT-00000-of-00001.*` files; else the split keywords in folder names; else in file
+    names; else every file is `train`."""
+    sharded = {f: m.group("split") for f in files if (m := _SHARDED.match(f))}
+    if sharded:
+        out: dict[str, list[str]] = {}
+        for f, split in sharded.items():
+            out.setdefault(split, []).append(f)
+        return out
+    for as_dir in (True, False):
+        found: dict[str, list[str]] = {}
+        for split, words in SPLIT_KEYWORDS.items():
+            for f in files:
+                parts = PurePosixPath(f).parts
+                places = parts[:-1] if as_dir else parts[-1:]
+                if any(_keyword_in(p, w, as_dir=as_dir) for p in places for w in words):
+                    found.setdefault(split, []).append(f)
+        if found:
+            return found
+    return {"train": list(files)} if files else {}
 
 
 def readme_configs(text: str | None) -> list[dict[str, Any]]:
@@ -187,23 +210,13 @@ def choose_files(
                 key="name",
                 hint="leave `name` out for a repo with one subset",
             )
-        files = [f[len(name) + 1 :] for f in files]  # split names are looked for below the subset
-    keywords = dict(SPLIT_KEYWORDS)
-    if split not in keywords:
-        keywords = {split: (split,), **keywords}
-    splits = {f: _split_of(f, keywords) for f in files}
+    splits = default_splits([f[len(name) + 1 :] for f in files] if name is not None else files)
     prefix = f"{name}/" if name is not None else ""
-    if not any(splits.values()):  # no split names at all: every file is `train`
-        if split != "train":
-            raise HubDataError(
-                f"no split {split!r}: the repo's files have no split names (all are 'train')", key="split"
-            )
-        return [prefix + f for f in files]
-    chosen = [prefix + f for f, s in splits.items() if s == split]
-    if not chosen:
-        found = sorted({s for s in splits.values() if s})
-        raise HubDataError(f"no split {split!r} (the repo has: {', '.join(found)})", key="split")
-    return chosen
+    if split not in splits:
+        raise HubDataError(
+            f"no split {split!r} (the repo has: {', '.join(sorted(splits)) or 'no data files'})", key="split"
+        )
+    return [prefix + f for f in splits[split]]
 
 
 def _some(files: Sequence[str], n: int = 5) -> str:
@@ -315,7 +328,11 @@ def _online(
     repo_files = [s.rfilename for s in info.siblings or []]
     readme = None
     if "README.md" in repo_files and data_files is None:
-        readme = _read(hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=sha, endpoint=endpoint()))
+        readme = _read(
+            hf_hub_download(
+                repo_id, "README.md", repo_type="dataset", revision=sha, endpoint=endpoint(), cache_dir=hub_cache()
+            )
+        )
     chosen = choose_files(repo_files, configs=readme_configs(readme), name=name, split=split, data_files=data_files)
     local: list[Path] = []
     if download:
@@ -326,13 +343,32 @@ def _online(
             hub_utils.disable_progress_bars()
         try:
             local = [
-                Path(hf_hub_download(repo_id, f, repo_type="dataset", revision=sha, endpoint=endpoint()))
+                Path(
+                    hf_hub_download(
+                        repo_id, f, repo_type="dataset", revision=sha, endpoint=endpoint(), cache_dir=hub_cache()
+                    )
+                )
                 for f in chosen
             ]
         finally:
             if quiet:
                 hub_utils.enable_progress_bars()
+    if local:
+        _remember_ref(repo_id, revision, sha)
     return HubDataset(repo_id, revision, sha, name, split, chosen, local, "hub")
+
+
+def _remember_ref(repo_id: str, revision: str, sha: str) -> None:
+    """Record in the cache that `revision` is `sha`, as snapshot_download does, so an offline
+    run finds the snapshot by its branch name (files downloaded by commit do not record it)."""
+    if revision == sha:
+        return
+    ref = _repo_folder(repo_id) / "refs" / revision
+    if (_read(ref) or "").strip() == sha:
+        return
+    from axowrap.yamlio import atomic_write
+
+    atomic_write(ref, sha)
 
 
 def _read(path: str | Path) -> str | None:
