@@ -118,7 +118,7 @@ def _print(report: Any) -> None:
                 table.add_row("", f"[{colour}]{category}[/{colour}]", f"... and {more} more", "")
         console.print(table)
     if report.mixture:
-        _print_mixture(console, report.mixture)
+        print_mixture(console, report.mixture)
     summary = Table("severity", "category", "count", title="summary")
     for severity, category, n in report.summary():
         summary.add_row(severity, category, str(n))
@@ -135,10 +135,11 @@ def _print(report: Any) -> None:
         )
 
 
-def _print_mixture(console: Any, mixture: list[dict[str, Any]]) -> None:
+def print_mixture(console: Any, mixture: list[dict[str, Any]]) -> None:
+    """Each dataset's weight and share of the mixture's rows and tokens (data check, plan)."""
     from rich.table import Table
 
-    table = Table("dataset", "weight", "rows", "rows in mix", "share of rows", "share of tokens", title="mixture")
+    table = Table("dataset", "weight", "rows", "in mix", "% rows", "% tokens", title="mixture")
     for m in mixture:
         tokens = f"{m['token_share']:.1%}" if "token_share" in m else "-"
         table.add_row(
