@@ -273,8 +273,11 @@ def _run_steps(
 def _finish(run: RunDir, ran_any: bool) -> None:
     if ran_any:
         from axowrap.run.report import write_report
+        from axowrap.tracking.runs import finish
 
         write_report(run)
+        if finish(run):  # logged to the tracker runs; a failure to log is recorded in report.md
+            write_report(run)
 
 
 def run_spec(

@@ -23,21 +23,18 @@ from axowrap.run.manifest import load_manifest, scrub_env
 from axowrap.run.progress import make_sink
 from axowrap.run.state import update_step
 from axowrap.steps.base import Step, StepContext
+from axowrap.tracking.keys import TRACKING_KEYS
 
-# Keys that only change logging, where files go, or how often checkpoints are written.
+# Keys that only change logging (experiment trackers included), where files go, or how often
+# checkpoints are written: switching tracking on never re-trains.
 NOT_WEIGHTS = {
     "logging_steps",
-    "use_wandb",
-    "wandb_project",
-    "wandb_entity",
-    "wandb_name",
-    "wandb_mode",
     "save_total_limit",
     "dataset_prepared_path",
     "output_dir",
     "save_steps",
     "saves_per_epoch",
-}
+} | TRACKING_KEYS
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
@@ -79,7 +76,12 @@ def _set_aside(ckpt: Path) -> None:
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.tracking.runs import start as start_tracking
+
     argv, env = command(ctx)
+    # The tracker runs of this training (created once, reused on resume): env that attaches to them.
+    fingerprint = (ctx.state.get("train") or {}).get("fingerprint")
+    env = {**env, **start_tracking(ctx.run, ctx.config, fingerprint, create=not ctx.dry_run)}
     resume_from: Path | None = None
     if ctx.options.get("resume"):
         found = newest_complete(ctx.run.adapter)
