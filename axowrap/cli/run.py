@@ -23,6 +23,13 @@ def split_steps(value: str | None) -> list[str] | None:
     "--locked", is_flag=True, help="Refuse to start when anything drifted from axowrap.lock (see `axowrap lock`)."
 )
 @click.option(
+    "--target",
+    "target_name",
+    default=None,
+    metavar="NAME[:GPUS]",
+    help="Render and run for this machine class instead of the spec's compute.target (e.g. cpu for a try here).",
+)
+@click.option(
     "--max-rows",
     type=click.IntRange(min=1),
     default=None,
@@ -46,6 +53,7 @@ def command(
     runs_dir: Path,
     locked: bool = False,
     max_rows: int | None = None,
+    target_name: str | None = None,
 ) -> None:
     """Validate SPEC, then run its pipeline in runs/<name>-<hash>/, resuming what was cut short.
 
@@ -61,6 +69,9 @@ def command(
     """
     from axowrap.cli.output import finished, run_events
     from axowrap.run.pipeline import run_spec
+    from axowrap.targets import parse_target
+
+    target = parse_target(target_name) if target_name else None
 
     if locked:  # before anything is prepared: a drifted run must not start
         from axowrap.team.lock import require_locked
@@ -71,6 +82,7 @@ def command(
         spec,
         runs_root=runs_dir,
         max_rows=max_rows,
+        target=target,
         names=split_steps(steps),
         from_step=from_step,
         force=force,

@@ -33,6 +33,7 @@ from axowrap.yamlio import atomic_write
 
 if TYPE_CHECKING:
     from axowrap.spec.model import Spec
+    from axowrap.targets import Target
 
 PREPARE_WAIT_S = 300.0  # preparing alone waits this long for a busy run directory
 
@@ -280,12 +281,34 @@ def _finish(run: RunDir, ran_any: bool) -> None:
             write_report(run)
 
 
+def retarget(spec: Spec, target: Target) -> None:
+    """Run the spec on another machine class than `compute:` says (`run --target cpu`): the
+    spec's rules are checked again for it (a 4-bit QLoRA cannot run on a CPU)."""
+    from axowrap.rules import check_rules
+
+    compute = {**spec.data["compute"], "target": target.name, "gpus_per_node": target.gpus, "nodes": target.nodes}
+    if target.is_cpu:  # ZeRO and FSDP need GPUs; one CPU process trains plainly
+        compute.update(strategy="ddp", offload="none")
+    spec.data["compute"] = compute
+    problems = [p for p in check_rules(spec, skip=("dataset_rows",)) if p.severity == "error"]
+    if problems:
+        raise ValidationFailed(problems)
+
+
 def run_spec(
-    spec_path: Path, *, runs_root: Path = Path("runs"), max_rows: int | None = None, **kwargs: Any
+    spec_path: Path,
+    *,
+    runs_root: Path = Path("runs"),
+    max_rows: int | None = None,
+    target: Target | None = None,
+    **kwargs: Any,
 ) -> tuple[RunDir, dict[str, Any]]:
     """`axowrap run`: validate + prepare the run directory, then run/resume its steps.
-    `max_rows`: read only the first N rows of each dataset (a quick try)."""
+    `max_rows`: read only the first N rows of each dataset (a quick try); `target`: the machine
+    class to render for instead of the spec's `compute.target`."""
     spec, run = _locate(spec_path, runs_root)
+    if target is not None:
+        retarget(spec, target)
     with run_lock(run.root):  # held from preparation to the last step
         events = kwargs.get("events")
         _prepare(spec, run, max_rows=max_rows, progress=not (events is not None and events.json_lines))

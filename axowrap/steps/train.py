@@ -75,9 +75,25 @@ def _set_aside(ckpt: Path) -> None:
     ckpt.rename(target)
 
 
+def _preflight(ctx: StepContext) -> None:
+    """Fail in a second, before any child starts, when this machine cannot run the training."""
+    from axowrap.errors import AxowrapError
+    from axowrap.run.preflight import SKIP, preflight
+    from axowrap.targets import get_target
+
+    compute = ctx.spec["compute"]
+    problems = preflight(ctx.config, get_target(compute["target"], compute["gpus_per_node"], compute["nodes"]))
+    if problems:
+        (first, fix), rest = problems[0], problems[1:]
+        more = "".join(f"\n  also: {p} (fix: {f})" for p, f in rest)
+        raise AxowrapError(f"cannot train here: {first}{more}", hint=f"{fix} (or set {SKIP}=1 to skip these checks)")
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
     from axowrap.tracking.runs import start as start_tracking
 
+    if not ctx.dry_run:
+        _preflight(ctx)
     argv, env = command(ctx)
     # The tracker runs of this training (created once, reused on resume): env that attaches to them.
     fingerprint = (ctx.state.get("train") or {}).get("fingerprint")
