@@ -17,10 +17,12 @@ from common import Targets, machine
 BENCHMARKS = [
     "cli_latency",
     "datacheck",
+    "hub_data",
     "demo",
     "eval",
     "team_check",
     "wrapper_overhead",
+    "tracking",
     "packing",
     "export",
     "plan_published",

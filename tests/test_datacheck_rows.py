@@ -291,3 +291,19 @@ def test_text_rows_split_as_datasets_does(tmp_path: Path) -> None:
     ours = [r["text"] for _, r in iter_rows(path)]
     theirs = datasets.load_dataset("text", data_files=str(path), split="train", cache_dir=str(tmp_path / "c"))["text"]
     assert ours == theirs and "" in ours
+
+
+def test_arrow_files_are_read(workdir: Path) -> None:
+    import pyarrow as pa
+
+    rows = [json.loads(x) for x in (workdir / "examples" / "data" / "sql.jsonl").read_text().splitlines()]
+    table = pa.Table.from_pylist(rows)
+    path = workdir / "examples" / "data" / "sql.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:  # what `datasets` writes
+        writer.write_table(table, max_chunksize=16)
+    assert [r for _, r in iter_rows(path)] == rows and [w for w, _ in iter_rows(path)] == list(range(len(rows)))
+    spec = workdir / "examples" / "sql.yaml"
+    spec.write_text(spec.read_text().replace("data/sql.jsonl", "data/sql.arrow"))
+    report = check_source(spec, tokens=False)
+    assert report.ok and report.datasets[0].rows == len(rows)
+    assert run_cli("validate", str(spec)).code == 0

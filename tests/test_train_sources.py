@@ -99,7 +99,9 @@ def _wait_for(what: str, check: Any, proc: subprocess.Popen[str], run: RunDir, t
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_tracked_training_resumes_into_the_same_tracker_runs(tiny_model: Path, tmp_path: Path) -> None:
+def test_tracked_training_resumes_into_the_same_tracker_runs(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -134,6 +136,7 @@ def test_tracked_training_resumes_into_the_same_tracker_runs(tiny_model: Path, t
     assert state["tracking"]["wandb"]["id"] == first["wandb"]["id"]
 
     # MLflow: one run, metrics from both launches, TrainingArguments params, the run's files.
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads a file store only when allowed
     client = MlflowClient(tracking_uri=store.as_uri())
     experiment = client.get_experiment_by_name("tiny-sql")
     (only,) = client.search_runs([experiment.experiment_id])
@@ -154,6 +157,7 @@ def test_tracked_training_resumes_into_the_same_tracker_runs(tiny_model: Path, t
     # W&B offline: its files in the run directory, under the one run id.
     offline = sorted((run.root / "tracking" / "wandb").glob(f"offline-run-*-{first['wandb']['id']}"))
     assert offline and all((d / f"run-{first['wandb']['id']}.wandb").is_file() for d in offline)
+    assert any((d / "files" / "report.md").exists() for d in offline)  # the run's files, logged at the end
 
     # status and report.md link the runs.
     status = run_cli("status", str(run.root)).out
