@@ -221,7 +221,7 @@ def test_one_mlflow_run_per_training_and_its_files_logged_at_the_end(folder: Pat
     from axowrap.tracking.runs import finish, links, start, tracking_state
 
     store = tmp_path / "mlruns"
-    path = spec(folder, f"tracking: {{mlflow: {{tracking_uri: '{store}', experiment: sql}}}}\n")
+    path = spec(folder, f"tracking: {{mlflow: {{tracking_uri: '{store}', experiment: sql}}, tensorboard: true}}\n")
     run = prepare_run(path, tmp_path / "runs")
     config = yaml.safe_load(run.config.read_text())
     env = start(run, config, "fp-1")
@@ -241,6 +241,12 @@ def test_one_mlflow_run_per_training_and_its_files_logged_at_the_end(folder: Pat
     assert data.metrics == {"eval/exact_match/base": 0.1, "eval/exact_match/tuned": 0.6}
     artifacts = {a.path for a in client.list_artifacts(env["MLFLOW_RUN_ID"], "axowrap")}
     assert {"axowrap/spec.yaml", "axowrap/axolotl.yaml", "axowrap/manifest.json", "axowrap/report.md"} <= artifacts
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(env["TENSORBOARD_LOGGING_DIR"])
+    events.Reload()
+    assert events.Tags()["scalars"] == ["eval/exact_match/base", "eval/exact_match/tuned"]
+    assert set(events.Tags()["tensors"]) == {"axowrap/report", "axowrap/gate"}
     assert finish(run) == []  # logging again (a later pipeline run) is fine: params are not changed
     other = start(run, config, "fp-2")["MLFLOW_RUN_ID"]  # another training: another tracker run
     assert other != env["MLFLOW_RUN_ID"] and tracking_state(run)["mlflow"]["run_id"] == other

@@ -132,6 +132,7 @@ def test_tracked_training_resumes_into_the_same_tracker_runs(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"resuming from checkpoint-{killed_at}" in done.stdout
     state = load_state(run)
+    assert "error" not in state["tracking"], state["tracking"]["error"]  # every tracker took the run's files
     assert state["tracking"]["mlflow"]["run_id"] == first["mlflow"]["run_id"]
     assert state["tracking"]["wandb"]["id"] == first["wandb"]["id"]
 
@@ -151,7 +152,7 @@ def test_tracked_training_resumes_into_the_same_tracker_runs(
     tb = Path(state["tracking"]["tensorboard"]["dir"])
     acc = EventAccumulator(str(tb))
     acc.Reload()
-    assert "train/loss" in acc.Tags()["scalars"]
+    assert "train/loss" in acc.Tags()["scalars"] and "axowrap/report" in acc.Tags()["tensors"]
     assert max(e.step for e in acc.Scalars("train/loss")) == 8
 
     # W&B offline: its files in the run directory, under the one run id.

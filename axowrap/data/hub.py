@@ -270,9 +270,8 @@ def resolve(entry: dict[str, Any], *, download: bool = True, progress: bool = Tr
     if not offline():
         try:
             return _online(repo_id, revision, name, split, entry.get("data_files"), download, progress)
-        except _Unreachable as exc:
-            cached = _cached(repo_id, revision, name, split, entry.get("data_files"), why=str(exc))
-            return cached
+        except _Unreachable as exc:  # the cache may still hold it
+            return _cached(repo_id, revision, name, split, entry.get("data_files"), why=str(exc))
     return _cached(repo_id, revision, name, split, entry.get("data_files"), why="HF_HUB_OFFLINE is set")
 
 

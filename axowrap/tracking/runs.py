@@ -257,7 +257,7 @@ def _finish_tensorboard(run: RunDir, tb: dict[str, Any], results: dict[str, Any]
     try:
         now = time.time()
         values = [Summary.Value(tag=k, simple_value=v) for k, v in _numbers(results).items()]
-        text_meta: SummaryMetadata = create_summary_metadata()
+        text_meta: SummaryMetadata = create_summary_metadata(display_name="", description="")
         for path in _files(run):
             if path.suffix == ".md":
                 body = path.read_text(encoding="utf-8")
