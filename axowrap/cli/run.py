@@ -69,9 +69,6 @@ def command(
     """
     from axowrap.cli.output import finished, run_events
     from axowrap.run.pipeline import run_spec
-    from axowrap.targets import parse_target
-
-    target = parse_target(target_name) if target_name else None
 
     if locked:  # before anything is prepared: a drifted run must not start
         from axowrap.team.lock import require_locked
@@ -82,7 +79,7 @@ def command(
         spec,
         runs_root=runs_dir,
         max_rows=max_rows,
-        target=target,
+        target=target_name,
         names=split_steps(steps),
         from_step=from_step,
         force=force,

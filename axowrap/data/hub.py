@@ -29,6 +29,7 @@ import yaml
 
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import AxowrapError
+from axowrap.hfcache import hub_cache
 
 SPLIT_KEYWORDS = {
     "train": ("train", "training"),
@@ -77,18 +78,12 @@ def endpoint() -> str:
 
 
 def offline() -> bool:
+    """Whether huggingface_hub, which does the downloads, refuses the network now (it reads
+    HF_HUB_OFFLINE when imported; axowrap.hfcache.offline answers the same from the environment
+    for code that must not import it)."""
     from huggingface_hub import constants
 
     return bool(constants.HF_HUB_OFFLINE)
-
-
-def hub_cache() -> Path:
-    """The Hugging Face hub cache folder, by huggingface_hub's environment rules, read now (so a
-    test's or a job's HF_HOME given after import counts, for downloads and look-ups alike)."""
-    if os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        return Path(os.environ.get("HF_HUB_CACHE") or os.environ["HUGGINGFACE_HUB_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("HF_HOME") or os.path.join(xdg, "huggingface")).expanduser() / "hub"
 
 
 def _repo_folder(repo_id: str) -> Path:

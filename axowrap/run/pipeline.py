@@ -33,7 +33,6 @@ from axowrap.yamlio import atomic_write
 
 if TYPE_CHECKING:
     from axowrap.spec.model import Spec
-    from axowrap.targets import Target
 
 PREPARE_WAIT_S = 300.0  # preparing alone waits this long for a busy run directory
 
@@ -281,11 +280,13 @@ def _finish(run: RunDir, ran_any: bool) -> None:
             write_report(run)
 
 
-def retarget(spec: Spec, target: Target) -> None:
-    """Run the spec on another machine class than `compute:` says (`run --target cpu`): the
-    spec's rules are checked again for it (a 4-bit QLoRA cannot run on a CPU)."""
+def retarget(spec: Spec, text: str) -> None:
+    """Run the spec on another machine class than `compute:` says (`run --target cpu`, the
+    spec's own `targets:` included): the spec's rules are checked again for it (a 4-bit QLoRA
+    cannot run on a CPU)."""
     from axowrap.rules import check_rules
 
+    target = spec.target(text)
     compute = {**spec.data["compute"], "target": target.name, "gpus_per_node": target.gpus, "nodes": target.nodes}
     if target.is_cpu:  # ZeRO and FSDP need GPUs; one CPU process trains plainly
         compute.update(strategy="ddp", offload="none")
@@ -300,7 +301,7 @@ def run_spec(
     *,
     runs_root: Path = Path("runs"),
     max_rows: int | None = None,
-    target: Target | None = None,
+    target: str | None = None,
     **kwargs: Any,
 ) -> tuple[RunDir, dict[str, Any]]:
     """`axowrap run`: validate + prepare the run directory, then run/resume its steps.

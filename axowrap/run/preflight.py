@@ -85,12 +85,11 @@ def model_problem(base_model: str, revision: str | None, local: Path | None) -> 
         if local.is_dir():
             return None
         return (f"base model folder {local} does not exist", "fix `base_model:` in the spec")
-    from axowrap.data.hub import endpoint, hub_cache, offline
+    from axowrap.data.hub import endpoint, offline
+    from axowrap.hfcache import cached_file, hub_cache
 
     rev = revision or "main"
-    folder = hub_cache() / f"models--{base_model.replace('/', '--')}"
-    sha = rev if re.fullmatch(r"[0-9a-f]{40}", rev) else _read(folder / "refs" / rev)
-    cached = bool(sha) and (folder / "snapshots" / str(sha) / "config.json").is_file()
+    cached = cached_file(base_model, "config.json", rev) is not None
     fetch = f"download it once where the Hub is reachable: `hf download {base_model}`" + (
         f" --revision {rev}" if rev != "main" else ""
     )
@@ -109,13 +108,6 @@ def model_problem(base_model: str, revision: str | None, local: Path | None) -> 
         f"base model {base_model!r} ({rev}) cannot be fetched from {endpoint()} ({reason}) and is not cached",
         fetch,
     )
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
 
 
 def _reach(repo_id: str, revision: str) -> str | None:
@@ -141,12 +133,12 @@ def _reach(repo_id: str, revision: str) -> str | None:
 SKIP = "AXOWRAP_SKIP_PREFLIGHT"  # for a machine where nvidia-smi cannot see the GPUs CUDA can
 
 
-def preflight(config: dict[str, Any], target: Target) -> list[tuple[str, str]]:
-    """Every problem that would stop the training of `config` (rendered for `target`) on this
-    machine, each with its fix."""
+def preflight(config: dict[str, Any], target: Target | None) -> list[tuple[str, str]]:
+    """Every problem that would stop the training of `config` (rendered for `target`, None when
+    unknown) on this machine, each with its fix."""
     if os.environ.get(SKIP):
         return []
-    problems = machine_problems(target, gpus_here())
+    problems = machine_problems(target, gpus_here()) if target is not None else []
     base = str(config["base_model"])
     # render writes a local model as a path (absolute in a run directory), a Hub model as its id
     local = Path(base).expanduser() if base.startswith(("/", ".", "~")) or Path(base).exists() else None

@@ -82,7 +82,12 @@ def _preflight(ctx: StepContext) -> None:
     from axowrap.targets import get_target
 
     compute = ctx.spec["compute"]
-    problems = preflight(ctx.config, get_target(compute["target"], compute["gpus_per_node"], compute["nodes"]))
+    team = ctx.spec.get("targets") if isinstance(ctx.spec.get("targets"), dict) else None
+    try:
+        target = get_target(compute["target"], compute["gpus_per_node"], compute["nodes"], team)
+    except AxowrapError:  # a team target from a file: the machine is not checked, the model still is
+        target = None
+    problems = preflight(ctx.config, target)
     if problems:
         (first, fix), rest = problems[0], problems[1:]
         more = "".join(f"\n  also: {p} (fix: {f})" for p, f in rest)
