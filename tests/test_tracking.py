@@ -233,12 +233,18 @@ def test_one_mlflow_run_per_training_and_its_files_logged_at_the_end(folder: Pat
     )
     write_report(run)
     assert finish(run) == []
-    client = MlflowClient(tracking_uri=store.as_uri())
-    runs = client.search_runs([client.get_experiment_by_name("sql").experiment_id])
-    assert [r.info.run_id for r in runs] == [env["MLFLOW_RUN_ID"]]
-    data = runs[0].data
+    import mlflow
+
+    mlflow.set_tracking_uri(store.as_uri())
+    try:
+        (found,) = mlflow.search_runs(experiment_names=["sql"], output_format="list")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert found.info.run_id == env["MLFLOW_RUN_ID"]
+    data = found.data
     assert data.params["axowrap.task"] == "sql" and data.tags["axowrap.gate"] == "passed"
     assert data.metrics == {"eval/exact_match/base": 0.1, "eval/exact_match/tuned": 0.6}
+    client = MlflowClient(tracking_uri=store.as_uri())
     artifacts = {a.path for a in client.list_artifacts(env["MLFLOW_RUN_ID"], "axowrap")}
     assert {"axowrap/spec.yaml", "axowrap/axolotl.yaml", "axowrap/manifest.json", "axowrap/report.md"} <= artifacts
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
