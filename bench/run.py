@@ -21,6 +21,7 @@ BENCHMARKS = [
     "demo",
     "eval",
     "team_check",
+    "validation",
     "wrapper_overhead",
     "tracking",
     "packing",
