@@ -45,7 +45,8 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     assert (run.adapter / "checkpoint-6" / "trainer_state.json").is_file()
     entry = load_state(run)["steps"]["train"]
     assert entry["status"] == "done" and len(entry["fingerprint"]) == 64 and entry["error"] is None
-    assert entry["outputs"] == [str(run.adapter / "adapter_model.safetensors")]
+    # the outputs checked whole and recorded (size, sha256), named relative to the run directory
+    assert entry["outputs"] == sorted(entry["recorded"]) and "adapter/adapter_model.safetensors" in entry["recorded"]
     assert entry["result"]["global_step"] == 6 and entry["result"]["resumed_from"] is None
     manifest = json.loads(run.manifest.read_text())
     assert manifest["base_model"]["path"] == str(tiny_model.resolve()) and len(manifest["base_model"]["sha256"]) == 64
@@ -81,7 +82,9 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     before = (run.adapter / "adapter_model.safetensors").stat().st_mtime_ns
     res = run_cli("train", str(run.root), "--dry-run", "--force")
     assert res.code == 0, res.err
-    assert f"-m axolotl.cli.train {run.config}" in res.out and "would remove the previous training outputs" in res.out
+    assert (
+        f"-m axolotl.cli.train {run.config}" in res.out and "would move the previous training outputs" in res.out
+    )  # never deleted
     assert (run.adapter / "adapter_model.safetensors").stat().st_mtime_ns == before
 
 
@@ -180,7 +183,8 @@ def test_sigkill_sigint_and_truncated_checkpoint_all_resume(tiny_model: Path, tm
     assert final is not None and final.name == f"checkpoint-{max_steps}"
     history = json.loads((final / "trainer_state.json").read_text())["log_history"]
     assert [h["step"] for h in history if "loss" in h] == list(range(1, max_steps + 1))
-    assert (run.adapter / f"incomplete-{newest.name}").is_dir()  # kept for inspection, out of Axolotl's way
+    # kept for inspection, out of Axolotl's way: moved under superseded/, never deleted
+    assert [p.name for p in (run.root / "superseded").glob(f"*/incomplete-{newest.name}") if p.is_dir()]
 
 
 def test_failing_launch_names_step_command_code_log_and_status_shows_it(tiny_model: Path, tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ BATCH_ROWS = 4096
 INVALID_JSON = "invalid JSON"
 INVALID_UTF8 = "invalid UTF-8"
 WRONG_TYPE = "wrong type"
+TOO_DEEP = "invalid JSON (nested too deeply to read)"
+NOT_CLOSED = "invalid JSON (the array is not closed: no `]` at the end of the file)"
 
 _fast_loads: Callable[..., Any]
 try:  # orjson parses JSON lines ~2x faster; the standard library is the fallback.
@@ -143,6 +145,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
         for n, line in enumerate(fh, 1):
             try:
                 yield n, loads(line)
+            except RecursionError:
+                yield n, Unreadable(TOO_DEEP, excerpt(line))
             except (_FastError, ValueError) as exc:
                 if not line.strip():
                     pass
@@ -226,6 +230,8 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     with path.open("rb") as fh:
         w = _ArrayBuffer(fh)
+        while not w.buf.lstrip() and not w.eof:  # whitespace before the `[` may span chunks
+            w.drop(len(w.buf))
         pos = w.buf.index("[") + 1
         while True:
             # skip separators between elements
@@ -236,14 +242,23 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     break
                 w.drop(pos)
                 pos = 0
-            if pos >= len(w.buf) or w.buf[pos] == "]":
+            if pos >= len(w.buf):
+                yield w.line(pos), Unreadable(NOT_CLOSED, "")
+                return
+            if w.buf[pos] == "]":
                 return
             try:
                 value, end = decoder.raw_decode(w.buf, pos)
+            except RecursionError:
+                yield w.line(pos), Unreadable(TOO_DEEP, excerpt(w.buf[pos : pos + EXCERPT]))
+                return
             except json.JSONDecodeError as exc:
                 if not w.eof and len(w.buf) - pos < MAX_ELEMENT:  # maybe the element is cut by the chunk
                     w.read_more()
                     continue
+                if exc.pos >= len(w.buf) and w.eof:  # the file ends inside this element
+                    yield w.line(pos), Unreadable(NOT_CLOSED, excerpt(w.buf[pos : pos + EXCERPT]))
+                    return
                 yield w.line(pos), Unreadable(f"invalid JSON ({exc.msg})", excerpt(w.buf[pos : pos + EXCERPT]))
                 # resume at the next object that follows a closing brace and a comma
                 match = _NEXT_OBJECT.search(w.buf, pos + 1)
@@ -251,6 +266,10 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     return
                 pos = match.end()
                 continue
+            except ValueError as exc:  # a number over Python's digit limit: not a row anyone can train on
+                reason = f"invalid JSON ({str(exc).split(';')[0]})"
+                yield w.line(pos), Unreadable(reason, excerpt(w.buf[pos : pos + EXCERPT]))
+                return
             line = w.line(pos)
             bad = _ESCAPED.search(w.buf, pos, end) if w.escaped else None
             if bad is not None:
@@ -285,14 +304,27 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
     with path.open("rb") as fh:
         reader = csv.DictReader(physical(fh))
-        header = lines[:] if reader.fieldnames is not None else []
+        try:
+            fields = reader.fieldnames
+        except csv.Error as exc:
+            yield 1, Unreadable(f"invalid CSV header ({exc})", "", WRONG_TYPE)
+            return
+        header = lines[:] if fields is not None else []
         lines.clear()
         for i, (offset, text) in enumerate(header):
             if match := _ESCAPED.search(text):
                 raw = text.encode("utf-8", "surrogateescape")
                 yield 1 + i, _bad_utf8(raw, len(text[: match.start()].encode("utf-8", "surrogateescape")), offset)
                 return
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte, ...
+                yield reader.line_num - len(lines) + 1, Unreadable(f"invalid CSV ({exc})", "", WRONG_TYPE)
+                lines.clear()
+                continue
             while len(lines) > 1 and not lines[0][1].strip():  # blank lines before the record
                 del lines[0]
             start = reader.line_num - len(lines) + 1

@@ -109,7 +109,15 @@ class Spec:
         """The Axolotl version the spec is checked against (axowrap.releases.choose)."""
         from axowrap.releases import choose
 
-        return (self.release or choose(pin=(self.data.get("compute") or {}).get("axolotl"))).version
+        return (self.release or choose(pin=self.axolotl_pin)).version
+
+    @property
+    def axolotl_pin(self) -> str | None:
+        """The spec's `compute.axolotl` (None when unset, or when `compute` is not a mapping: the
+        schema reports that)."""
+        compute = self.data.get("compute")
+        pin = compute.get("axolotl") if isinstance(compute, dict) else None
+        return pin if isinstance(pin, str) else None
 
     @property
     def name(self) -> str:

@@ -145,7 +145,7 @@ def _release(spec: Spec, flag: str | None, problems: list[Problem]) -> Release |
     from axowrap.errors import UsageError
     from axowrap.releases import choose, installed
 
-    pin = (spec.data.get("compute") or {}).get("axolotl")
+    pin = spec.axolotl_pin
     try:
         release = choose(flag, pin)
     except UsageError as exc:
