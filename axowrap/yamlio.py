@@ -26,16 +26,59 @@ _FLOAT_12 = re.compile(
 FLOAT_LOOKING = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+\Z")
 
 
-class SpecLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 floats (`2e-5` is a number)."""
+class PySpecLoader(yaml.SafeLoader):
+    """The pure-Python safe loader with YAML 1.2 floats (`2e-5` is a number)."""
 
 
-SpecLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+PySpecLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 for _ch in "-+0123456789.":
-    SpecLoader.yaml_implicit_resolvers[_ch] = [
-        (tag, rx) for tag, rx in SpecLoader.yaml_implicit_resolvers.get(_ch, []) if tag != "tag:yaml.org,2002:float"
+    PySpecLoader.yaml_implicit_resolvers[_ch] = [
+        (tag, rx) for tag, rx in PySpecLoader.yaml_implicit_resolvers.get(_ch, []) if tag != "tag:yaml.org,2002:float"
     ]
-SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+PySpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+# libyaml's parser (PyYAML's C extension, when PyYAML was built with it) is ~10x faster than the
+# pure-Python one and composes the same nodes with the same line and column marks; tags are still
+# resolved and values constructed in Python, by the same resolver and constructor. The two parsers
+# disagree only at the edges (tests/test_yamlio.py fuzzes them): libyaml accepts tabs as separators,
+# `?` inside flow scalars and a BOM mid-file, which PyYAML (Axolotl's reader) refuses, and words its
+# errors differently. So a text with any of these characters, and any text libyaml refuses, is read
+# by the pure-Python parser: the result, and every error message, are PyYAML's.
+_FAST = getattr(yaml, "CSafeLoader", None)
+_PURE_ONLY = re.compile("[\t\r?%\ufeff\x85\u2028\u2029\ud800-\udfff]")
+if _FAST is not None:
+
+    class _CSpecLoader(_FAST):  # type: ignore[misc,valid-type]
+        yaml_implicit_resolvers = PySpecLoader.yaml_implicit_resolvers
+
+
+def _loaders(text: str, yaml12_floats: bool) -> list[Any]:
+    """The loader classes to try, in order: the C one (when it reads `text` as PyYAML does), then PyYAML's."""
+    pure = PySpecLoader if yaml12_floats else yaml.SafeLoader
+    if _FAST is None or _PURE_ONLY.search(text):
+        return [pure]
+    return [_CSpecLoader if yaml12_floats else _FAST, pure]
+
+
+def _compose(text: str, yaml12_floats: bool) -> tuple[yaml.Node | None, Any]:
+    """(root node with marks, constructed data), as PyYAML's own loader would give them."""
+    loaders = _loaders(text, yaml12_floats)
+    for i, loader_cls in enumerate(loaders):
+        loader = loader_cls(text)
+        try:
+            node = loader.get_single_node()
+            return node, loader.construct_document(node) if node is not None else None
+        except Exception:
+            if i == len(loaders) - 1:
+                raise  # PyYAML's own verdict, in PyYAML's words
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load(text)` (YAML 1.1: how Axolotl reads configs), through the C parser when it agrees."""
+    return _compose(text, False)[1]
 
 
 @dataclass
@@ -91,11 +134,8 @@ def _walk(node: yaml.Node, path: Path_, doc: Document) -> None:
 
 def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
     """Parse YAML text; a syntax error becomes a SpecError naming file, line and column."""
-    loader_cls = SpecLoader if yaml12_floats else yaml.SafeLoader
-    loader = loader_cls(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        node, data = _compose(text, yaml12_floats)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -110,8 +150,6 @@ def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
         raise ValidationFailed([problem]) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: YAML error: {exc}") from None
-    finally:
-        loader.dispose()
     doc = Document(data=data, file=file, text=text)
     if node is not None:
         _walk(node, (), doc)
@@ -131,8 +169,22 @@ def read_text(path: Path, what: str = "file") -> str:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+_LOADED: dict[tuple[str, bool, str], Document] = {}
+_LOADED_MAX = 4096
+
+
 def load_yaml(path: Path, *, yaml12_floats: bool = True, what: str = "file") -> Document:
-    return parse_yaml(read_text(path, what), str(path), yaml12_floats=yaml12_floats)
+    """The file parsed; a text this process parsed before is not parsed again (a team base under
+    500 specs), so the Document is shared: treat it as read-only."""
+    text = read_text(path, what)
+    key = (str(path), yaml12_floats, text)
+    doc = _LOADED.get(key)
+    if doc is None:
+        doc = parse_yaml(text, str(path), yaml12_floats=yaml12_floats)
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = doc
+    return doc
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:
