@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,8 @@ def format_path(path: Path_) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, if any is close enough."""
+    import difflib
+
     choices = list(choices)
     matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not matches:

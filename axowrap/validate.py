@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from axowrap.config.check import MARKER_KEYS, check_config
 from axowrap.errors import ValidationFailed
 from axowrap.problems import Problem, sort_problems
-from axowrap.rules import check_rules
-from axowrap.spec.model import Spec
-from axowrap.spec.read import read_spec
-from axowrap.targets import Target
-from axowrap.yamlio import Document, load_yaml, parse_yaml
+
+if TYPE_CHECKING:  # what checks a file loads when a file is checked: a cached `validate` needs only Report
+    from axowrap.spec.model import Spec
+    from axowrap.targets import Target
+    from axowrap.yamlio import Document
 
 SPEC = "spec"
 AXOLOTL = "axolotl config"
@@ -31,6 +30,7 @@ class Report:
     kind: str
     problems: list[Problem] = field(default_factory=list)
     target: Target | None = None
+    spec: Spec | None = field(default=None, compare=False, repr=False)  # the spec checked, once it was read
 
     def __post_init__(self) -> None:
         self.problems = sort_problems(self.problems)
@@ -41,6 +41,8 @@ class Report:
 
 
 def detect(doc: Document) -> str:
+    from axowrap.config.check import MARKER_KEYS
+
     data = doc.data
     if isinstance(data, dict) and "task" in data:
         return SPEC
@@ -53,7 +55,10 @@ def detect(doc: Document) -> str:
 
 def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
     """Check the rendered config; problems in `axolotl:` overrides point into the spec."""
-    rdoc = parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
+    from axowrap.config.check import check_config
+    from axowrap.yamlio import parse_yaml
+
+    rdoc = rendered.doc or parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
     found = check_config(rdoc)
     if deep:
         from axowrap.config.deep import deep_check
@@ -85,7 +90,15 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
 def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
     """The effective spec at `path` with every rule checked (but those named in `skip`), or
     ValidationFailed with every problem found. Rules never run on a spec that failed the schema."""
-    spec = read_spec(path)
+    from axowrap.spec.read import read_spec
+
+    return checked(read_spec(path), skip=skip)
+
+
+def checked(spec: Spec, *, skip: Iterable[str] = ()) -> Spec:
+    """`spec` (as read_spec returned it) with every rule checked, or ValidationFailed."""
+    from axowrap.rules import check_rules
+
     problems = [*spec.warnings, *check_rules(spec, skip)]
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
@@ -95,9 +108,16 @@ def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
 
 def render_checked(path: Path, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
     """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
+    from axowrap.spec.read import read_spec
+
+    return render_read(read_spec(path), target=target, deep=deep)
+
+
+def render_read(spec: Spec, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
+    """`render_checked` of a spec already read (read_spec): rules, render, the rendered config's checks."""
     from axowrap.config.render import render_spec
 
-    spec = load_spec(path)
+    spec = checked(spec)
     tgt = spec.target(target) if target is not None else None
     rendered = render_spec(spec, target=tgt)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
@@ -112,14 +132,21 @@ def render_checked(path: Path, *, target: Target | str | None = None, deep: bool
 
 
 def validate_spec(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
+    from axowrap.spec.read import read_spec
+
     try:
-        rendered, warnings = render_checked(path, target=target, deep=deep)
+        spec = read_spec(path)
     except ValidationFailed as exc:
         return Report(str(path), SPEC, exc.problems)
-    return Report(str(path), SPEC, warnings, rendered.target)
+    try:
+        rendered, warnings = render_read(spec, target=target, deep=deep)
+    except ValidationFailed as exc:
+        return Report(str(path), SPEC, exc.problems, spec=spec)
+    return Report(str(path), SPEC, warnings, rendered.target, spec=spec)
 
 
 def validate_axolotl(doc: Document, *, target: Target | str | None = None, deep: bool = False) -> Report:
+    from axowrap.config.check import check_config
     from axowrap.targets import get_target, parse_target
 
     problems = check_config(doc)
@@ -136,8 +163,11 @@ def validate_axolotl(doc: Document, *, target: Target | str | None = None, deep:
 
 def validate_path(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
     """Validate one file, spec or Axolotl config (detected)."""
-    # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
-    doc = load_yaml(path, yaml12_floats=False)
+    from axowrap.yamlio import load_yaml, parse_yaml
+
+    doc = load_yaml(path)  # what read_spec reads (kept: it is not parsed twice); the kind is in its keys
     if detect(doc) == AXOLOTL:
+        # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
+        doc = parse_yaml(doc.text, doc.file, yaml12_floats=False)
         return validate_axolotl(doc, target=target, deep=deep)
     return validate_spec(path, target=target, deep=deep)

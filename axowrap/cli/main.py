@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import click
@@ -120,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return 130
     except Exception as exc:  # the last resort: one line for the user, the rest in a log
+        import traceback
+
         if debug:
             traceback.print_exc()
         log = _log_path()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from axowrap.validate import Report
 
 
 @click.command("validate")
@@ -16,7 +20,24 @@ import click
     "--target", default=None, help="Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
-def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | None, as_json: bool) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Check in up to N processes (0: as many as pay off, up to one per CPU).",
+)
+@click.option("--no-cache", is_flag=True, help="Check every file afresh (results are cached by content hash).")
+def command(
+    files: tuple[Path, ...],
+    all_specs: bool,
+    deep: bool,
+    target: str | None,
+    as_json: bool,
+    jobs: int,
+    no_cache: bool,
+) -> None:
     """Validate FILES: axowrap specs or Axolotl configs (detected per file).
 
     Problems are reported together, sorted by file and key path, each with what was wrong
@@ -27,11 +48,13 @@ def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | 
       axowrap validate --deep --target h100-80gb:8 specs/sql.yaml
       axowrap validate specs/*.yaml hand-written.axolotl.yaml
       axowrap validate --all                      # every spec in the repo (CI)
+
+    A result is reused while the file, everything it reads (bases, data files, the model's
+    folder) and axowrap are unchanged; --deep is never cached.
     """
+    from axowrap.checkcache import validate_files
     from axowrap.cli.output import print_problems
-    from axowrap.errors import AxowrapError, SpecError, ValidationFailed
-    from axowrap.problems import Problem
-    from axowrap.validate import Report, validate_path
+    from axowrap.errors import AxowrapError
 
     if all_specs:
         from axowrap.team.discovery import find_specs
@@ -39,18 +62,8 @@ def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | 
         files = (*files, *(p for p in find_specs(Path(".")) if p not in files))
     if not files:
         raise click.UsageError("give FILES, or --all")
-    tgt = target  # resolved per spec: a team's own targets count
-    reports = []
-    for path in files:
-        try:
-            reports.append(validate_path(path, target=tgt, deep=deep))
-        except ValidationFailed as exc:
-            reports.append(Report(str(path), "unreadable", exc.problems))
-        except SpecError as exc:
-            message = exc.message.removeprefix(f"{path}: ")
-            reports.append(
-                Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
-            )
+    # --target is resolved per spec: a team's own targets count
+    reports = validate_files(files, target=target, deep=deep, use_cache=not no_cache, jobs=jobs, on_error=unreadable)
     bad = [r for r in reports if not r.ok]
     if as_json:
         click.echo(
@@ -74,3 +87,17 @@ def command(files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | 
     if bad:
         errors = sum(1 for r in bad for p in r.problems if p.severity == "error")
         raise AxowrapError(f"{errors} error(s) in {len(bad)} of {len(reports)} file(s)")
+
+
+def unreadable(path: Path, exc: Exception) -> Report:
+    """The report of a file that could not be read as YAML (other errors propagate)."""
+    from axowrap.errors import SpecError, ValidationFailed
+    from axowrap.problems import Problem
+    from axowrap.validate import Report
+
+    if isinstance(exc, ValidationFailed):
+        return Report(str(path), "unreadable", exc.problems)
+    if isinstance(exc, SpecError):
+        message = exc.message.removeprefix(f"{path}: ")
+        return Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
+    raise exc
