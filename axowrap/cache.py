@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from axowrap import AXOLOTL_VERSION, __version__
+from axowrap import __version__
 
 BIG_FILE = 32 << 20
 MAX_ENTRIES = 20_000  # per kind; the oldest go first beyond it
@@ -119,7 +119,7 @@ def files_fingerprint(roots: Iterable[Path]) -> str:
     mtime of every file under `roots` (stat only: ~150 files cost ~2 ms)."""
     from importlib.util import find_spec
 
-    h = hashlib.sha256(f"{__version__}\0{AXOLOTL_VERSION}\0{sys.version}\0{sys.executable}\n".encode())
+    h = hashlib.sha256(f"{__version__}\0{sys.version}\0{sys.executable}\n".encode())
     for root in roots:
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")

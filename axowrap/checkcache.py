@@ -1,7 +1,10 @@
 """`validate` and `render --all` results kept by content hash (axowrap.cache), and `--jobs`.
 
 A result is kept with its inputs (axowrap.rules.inputs: the files of `extends`, data files, the
-model's folder, ...) and reused while the file, its inputs and axowrap are unchanged. Not kept:
+model's folder, ...) and reused while the file, its inputs and axowrap are unchanged. The
+Axolotl release is part of it: the question holds `--axolotl` and the installed release (the
+spec's own `compute.axolotl` is in its files), and the chosen release's schema and table files
+are inputs by content. Not kept:
 `--deep` (Axolotl's own verdict on this install), a file that could not be read as a spec (its
 bases are not known), a volatile check (free disk space), and any result whose file or inputs
 changed while it was being computed. A hit imports none of the checking machinery (jsonschema,
@@ -23,6 +26,7 @@ from axowrap import cache
 from axowrap.problems import Problem
 
 if TYPE_CHECKING:
+    from axowrap.releases import Release
     from axowrap.spec.model import Spec
     from axowrap.targets import Target
     from axowrap.validate import Report
@@ -62,19 +66,50 @@ def target_from_json(d: dict[str, Any] | None) -> Target | None:
     return Target(**{**d, "speed": tuple(d["speed"]), "packages": tuple(d["packages"])})
 
 
+def release_from_json(d: dict[str, Any] | None) -> Release | None:
+    if d is None:
+        return None
+    from axowrap.releases import Release
+
+    return Release(**d)
+
+
 def report_to_json(r: Report) -> dict[str, Any]:
     return {
         "file": r.file,
         "kind": r.kind,
         "problems": [problem_to_json(p) for p in r.problems],
         "target": asdict(r.target) if r.target is not None else None,
+        "release": asdict(r.release) if r.release is not None else None,
     }
 
 
 def report_from_json(d: dict[str, Any]) -> Report:
     from axowrap.validate import Report
 
-    return Report(d["file"], d["kind"], [problem_from_json(p) for p in d["problems"]], target_from_json(d["target"]))
+    return Report(
+        d["file"],
+        d["kind"],
+        [problem_from_json(p) for p in d["problems"]],
+        target_from_json(d["target"]),
+        release_from_json(d["release"]),
+    )
+
+
+def release_question(axolotl: str | None) -> dict[str, Any]:
+    """What chooses the release besides the spec's own files: `--axolotl` and the installed one."""
+    from axowrap.releases import installed
+
+    return {"axolotl": axolotl, "installed": installed()}
+
+
+def release_inputs(version: str | None) -> set[Path]:
+    """The generated files a check for Axolotl `version` reads (its schema, tables and speed support)."""
+    if version is None:
+        return set()
+    from axowrap.resources import schema_file
+
+    return {schema_file(f"axolotl-{version}.{kind}.json") for kind in ("schema", "tables", "speed")}
 
 
 def _newest_mtime(path: Path) -> int:
@@ -128,31 +163,38 @@ def _spec_inputs(spec: Spec) -> set[Path] | None:
     from axowrap.rules.inputs import spec_inputs
 
     found = spec_inputs(spec)
-    return None if found.volatile else found.paths
+    if found.volatile:
+        return None
+    return found.paths | release_inputs(spec.axolotl)
 
 
 # validate
 
 
-def _validate_fresh(path: Path, target: str | None, deep: bool, q: _Question) -> Report:
+def _validate_fresh(path: Path, target: str | None, deep: bool, axolotl: str | None, q: _Question) -> Report:
     from axowrap.validate import AXOLOTL, validate_path
 
     start = time.time_ns()
-    report = validate_path(path, target=target, deep=deep)
+    report = validate_path(path, target=target, deep=deep, axolotl=axolotl)
     if q.key is not None:
-        inputs = set() if report.kind == AXOLOTL else _spec_inputs(report.spec) if report.spec else None
+        if report.kind == AXOLOTL:
+            inputs: set[Path] | None = release_inputs(report.release.version if report.release else None)
+        else:
+            inputs = _spec_inputs(report.spec) if report.spec else None
         if inputs is not None:
             _keep(VALIDATE, q.key, report_to_json(report), path, q.content, inputs, start)
     report.spec = None  # not needed by the caller; a worker sends the report back pickled
     return report
 
 
-def validate_file(path: Path, *, target: str | None = None, deep: bool = False, use_cache: bool = True) -> Report:
+def validate_file(
+    path: Path, *, target: str | None = None, deep: bool = False, axolotl: str | None = None, use_cache: bool = True
+) -> Report:
     """`axowrap.validate.validate_path`, answered from the cache when nothing it read changed."""
-    q = _ask(VALIDATE, path, {"target": target}, use_cache and not deep)
+    q = _ask(VALIDATE, path, {"target": target, **release_question(axolotl)}, use_cache and not deep)
     if q.result is not None:
         return report_from_json(q.result)
-    return _validate_fresh(path, target, deep, q)
+    return _validate_fresh(path, target, deep, axolotl, q)
 
 
 def validate_files(
@@ -160,25 +202,27 @@ def validate_files(
     *,
     target: str | None = None,
     deep: bool = False,
+    axolotl: str | None = None,
     use_cache: bool = True,
     jobs: int = 1,
     on_error: Callable[[Path, Exception], Report] | None = None,
 ) -> list[Report]:
     """validate_file for each of `paths`, in order; the misses in up to `jobs` processes.
     `on_error` turns an exception of one file into its report (else it propagates)."""
-    questions = [_ask(VALIDATE, p, {"target": target}, use_cache and not deep) for p in paths]
+    question = {"target": target, **release_question(axolotl)}
+    questions = [_ask(VALIDATE, p, question, use_cache and not deep) for p in paths]
     out: list[Report | None] = [report_from_json(q.result) if q.result is not None else None for q in questions]
     misses = [i for i, r in enumerate(out) if r is None]
-    work = [(paths[i], target, deep, questions[i], on_error) for i in misses]
+    work = [(paths[i], target, deep, axolotl, questions[i], on_error) for i in misses]
     for i, report in zip(misses, parallel(_validate_task, work, jobs), strict=True):
         out[i] = report
     return [r for r in out if r is not None]
 
 
-def _validate_task(args: tuple[Path, str | None, bool, _Question, Any]) -> Report:
-    path, target, deep, q, on_error = args
+def _validate_task(args: tuple[Path, str | None, bool, str | None, _Question, Any]) -> Report:
+    path, target, deep, axolotl, q, on_error = args
     try:
-        return _validate_fresh(path, target, deep, q)
+        return _validate_fresh(path, target, deep, axolotl, q)
     except Exception as exc:
         if on_error is None:
             raise
@@ -232,7 +276,7 @@ def _render_fresh(path: Path, root: Path, q: _Question) -> Rendering:
 
 def render_files(paths: Sequence[Path], root: Path, *, use_cache: bool = True, jobs: int = 1) -> list[Rendering]:
     """Each spec of `paths` rendered for the repo at `root` (paths relative to it), or its problems."""
-    question = {"root": str(root.resolve())}
+    question = {"root": str(root.resolve()), **release_question(None)}
     questions = [_ask(RENDER, p, question, use_cache) for p in paths]
     out: list[Rendering | None] = [Rendering.from_json(q.result) if q.result is not None else None for q in questions]
     misses = [i for i, r in enumerate(out) if r is None]

@@ -9,13 +9,14 @@ document never reaches jsonschema (nor imports it): the schema's compiled predic
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from axowrap.problems import Problem, did_you_mean, short_repr
-from axowrap.schema_compile import Predicate, Unsupported, compile_schema, ecma
+from axowrap.schema_compile import Predicate, Unsupported, compile_schema, ecma, json_type
 from axowrap.yamlio import Document
 
 if TYPE_CHECKING:
@@ -139,6 +140,49 @@ def _convert(err: ValidationError, doc: Document, root: dict[str, Any], prefix: 
     return doc.problem(path, err.message)
 
 
+_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+_SPACE = " \t\n\r\x0b\x0c"
+_BOOL_WORDS = {"0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes"}
+
+
+def coerces(value: Any, kind: str) -> bool:
+    """Does pydantic (lax mode, as Axolotl's models run) accept `value` for a field of JSON
+    type `kind`, converting it? (`"2"` for an integer, `"yes"` for a boolean, `false` for an
+    integer.) tests/test_lax_types.py compares this with pydantic itself."""
+    if isinstance(value, str):
+        text = value.strip(_SPACE)
+        if not text.isascii():
+            return False
+        if kind == "integer":
+            return bool(_INT.fullmatch(text))
+        if kind == "number":
+            if "_" in text:  # pydantic's rules for digit separators in floats are its own: only 1_000
+                return bool(_INT.fullmatch(text))
+            try:
+                float(text)
+            except ValueError:
+                return False
+            return True
+        if kind == "boolean":
+            return value.lower() in _BOOL_WORDS
+        return False
+    if isinstance(value, bool):
+        return kind in ("integer", "number")
+    if isinstance(value, (int, float)):
+        if kind == "boolean":
+            return value in (0, 1)
+        return kind == "integer" and isinstance(value, float) and value.is_integer()
+    return False
+
+
+def _lax_type(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
+    kinds = [types] if isinstance(types, str) else list(types)
+    if not any(validator.is_type(instance, k) or coerces(instance, k) for k in kinds):
+        yield ValidationError(f"{instance!r} is not of type {', '.join(map(repr, kinds))}")
+
+
 def check(
     data: Any,
     schema: dict[str, Any],
@@ -146,15 +190,17 @@ def check(
     *,
     prefix: tuple = (),
     skip_required: bool = False,
+    lax: bool = False,
 ) -> list[Problem]:
-    """All schema problems of `data` (which sits at `prefix` inside `doc`)."""
-    valid = _predicate(schema, skip_required)
+    """All schema problems of `data` (which sits at `prefix` inside `doc`). `lax`: values that
+    pydantic converts (Axolotl's configs) are not type errors."""
+    valid = _predicate(schema, skip_required, lax)
     try:
         if valid is not None and valid(data):
             return []
     except Unsupported:  # a property's schema the compiler does not implement: jsonschema decides
-        _PREDICATES[(id(schema), skip_required)] = (schema, None)
-    errors: Iterable[ValidationError] = _validator(schema).iter_errors(data)
+        _PREDICATES[(id(schema), skip_required, lax)] = (schema, None)
+    errors: Iterable[ValidationError] = _validator(schema, lax).iter_errors(data)
     out = []
     for err in errors:
         if skip_required and err.validator == "required":
@@ -170,31 +216,39 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}
-_PREDICATES: dict[tuple[int, bool], tuple[dict[str, Any], Predicate | None]] = {}
+_VALIDATORS: dict[tuple[int, bool], tuple[dict[str, Any], Any]] = {}
+_PREDICATES: dict[tuple[int, bool, bool], tuple[dict[str, Any], Predicate | None]] = {}
 
 
-def _validator(schema: dict[str, Any]) -> Any:
+def _validator(schema: dict[str, Any], lax: bool = False) -> Any:
     """One jsonschema validator per schema object (schemas are cached, so this is per schema file)."""
-    hit = _VALIDATORS.get(id(schema))
+    hit = _VALIDATORS.get((id(schema), lax))
     if hit is None or hit[0] is not schema:
         from jsonschema import Draft202012Validator, validators
 
-        # ECMA-262's `$` in patterns (axowrap.schema_compile.ecma)
-        validator_cls = validators.extend(Draft202012Validator, {"pattern": _pattern})
+        # ECMA-262's `$` in patterns (axowrap.schema_compile.ecma); lax: pydantic's conversions
+        extra = {"pattern": _pattern, "type": _lax_type} if lax else {"pattern": _pattern}
+        validator_cls = validators.extend(Draft202012Validator, extra)
         hit = (schema, validator_cls(schema))
-        _VALIDATORS[id(schema)] = hit
+        _VALIDATORS[(id(schema), lax)] = hit
     return hit[1]
 
 
-def _predicate(schema: dict[str, Any], skip_required: bool) -> Predicate | None:
+def lax_type(value: Any, kind: str) -> bool:
+    """The type check of a lax validator (`_lax_type`): the JSON type, or one pydantic converts."""
+    return json_type(value, kind) or coerces(value, kind)
+
+
+def _predicate(schema: dict[str, Any], skip_required: bool, lax: bool = False) -> Predicate | None:
     """The schema's compiled validity check, once per schema object (None: jsonschema only)."""
-    hit = _PREDICATES.get((id(schema), skip_required))
+    hit = _PREDICATES.get((id(schema), skip_required, lax))
     if hit is None or hit[0] is not schema:
         try:
-            made: Predicate | None = compile_schema(schema, skip_required=skip_required)
+            made: Predicate | None = compile_schema(
+                schema, skip_required=skip_required, type_ok=lax_type if lax else json_type
+            )
         except Unsupported:
             made = None
         hit = (schema, made)
-        _PREDICATES[(id(schema), skip_required)] = hit
+        _PREDICATES[(id(schema), skip_required, lax)] = hit
     return hit[1]

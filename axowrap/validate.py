@@ -2,7 +2,8 @@
 
 The layer above the rule registry: `load_spec` reads a spec (axowrap.spec.read) and, when it
 passed the schema, runs the feature rules (axowrap.rules) on it. The pipeline, the team
-tools and the CLI load specs through here.
+tools and the CLI load specs through here. Each check is for one Axolotl release
+(axowrap.releases: the installed one, `--axolotl`, the spec's `compute.axolotl`, the newest).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from axowrap.errors import ValidationFailed
 from axowrap.problems import Problem, sort_problems
 
 if TYPE_CHECKING:  # what checks a file loads when a file is checked: a cached `validate` needs only Report
+    from axowrap.releases import Release
     from axowrap.spec.model import Spec
     from axowrap.targets import Target
     from axowrap.yamlio import Document
@@ -30,6 +32,7 @@ class Report:
     kind: str
     problems: list[Problem] = field(default_factory=list)
     target: Target | None = None
+    release: Release | None = None
     spec: Spec | None = field(default=None, compare=False, repr=False)  # the spec checked, once it was read
 
     def __post_init__(self) -> None:
@@ -53,20 +56,31 @@ def detect(doc: Document) -> str:
     return SPEC  # the spec checks give the most helpful messages for anything else
 
 
-def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
+def _deep(config: dict[str, Any], target: Target, doc: Document, static: list[Problem], version: str) -> list[Problem]:
+    """Axolotl's own verdict, less what the static checks already said at the same place."""
+    from axowrap.config.deep import deep_check
+    from axowrap.errors import AxowrapError
+
+    try:
+        found = deep_check(config, target, doc, version=version, static=static)
+    except AxowrapError as exc:  # no Axolotl here, or another release: said once, the static checks stand
+        return [doc.problem((), exc.message, hint=exc.hint)]
+    said = {p.path for p in static if p.severity == "error"}
+    return [p for p in found if p.path not in said or p.severity != "error"]
+
+
+def rendered_problems(spec: Spec, rendered: Any, deep: bool) -> list[Problem]:
     """Check the rendered config; problems in `axolotl:` overrides point into the spec."""
     from axowrap.config.check import check_config
     from axowrap.yamlio import parse_yaml
 
     rdoc = rendered.doc or parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
-    found = check_config(rdoc)
+    found = check_config(rdoc, version=spec.axolotl)
     if deep:
-        from axowrap.config.deep import deep_check
-
-        found += deep_check(rendered.config, rendered.target, rdoc)
+        found += _deep(rendered.config, rendered.target, rdoc, found, spec.axolotl)
     # Problems in keys from the spec's `axolotl:` section were reported when the spec was
-    # loaded, where the user wrote them; the rendered config adds nothing new about them
-    # except what Axolotl's own validator (deep) says about their combination.
+    # loaded, where the user wrote them; the rendered config adds what only the whole config
+    # shows: the combinations (Axolotl's cross-field rules) and Axolotl's own validator (deep).
     overrides = spec.data.get("axolotl") or {}
     out = []
     for p in found:
@@ -80,19 +94,19 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
                 )
             )
         elif p.path and p.path[0] in overrides:
-            if deep and "Axolotl (" in p.message:
+            if "Axolotl (" in p.message or "axolotl_says" in p.extra:
                 out.append(spec.problem(("axolotl", *p.path), p.message, hint=p.hint, severity=p.severity))
         else:
             out.append(p)
     return out
 
 
-def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
+def load_spec(path: Path | str, *, skip: Iterable[str] = (), axolotl: str | None = None) -> Spec:
     """The effective spec at `path` with every rule checked (but those named in `skip`), or
     ValidationFailed with every problem found. Rules never run on a spec that failed the schema."""
     from axowrap.spec.read import read_spec
 
-    return checked(read_spec(path), skip=skip)
+    return checked(read_spec(path, axolotl=axolotl), skip=skip)
 
 
 def checked(spec: Spec, *, skip: Iterable[str] = ()) -> Spec:
@@ -106,11 +120,13 @@ def checked(spec: Spec, *, skip: Iterable[str] = ()) -> Spec:
     return spec
 
 
-def render_checked(path: Path, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
+def render_checked(
+    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+) -> tuple[Any, list[Problem]]:
     """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
     from axowrap.spec.read import read_spec
 
-    return render_read(read_spec(path), target=target, deep=deep)
+    return render_read(read_spec(path, axolotl=axolotl), target=target, deep=deep)
 
 
 def render_read(spec: Spec, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
@@ -131,37 +147,54 @@ def render_read(spec: Spec, *, target: Target | str | None = None, deep: bool = 
     return rendered, problems
 
 
-def validate_spec(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
+def validate_spec(
+    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+) -> Report:
     from axowrap.spec.read import read_spec
 
     try:
-        spec = read_spec(path)
+        spec = read_spec(path, axolotl=axolotl)
     except ValidationFailed as exc:
         return Report(str(path), SPEC, exc.problems)
     try:
         rendered, warnings = render_read(spec, target=target, deep=deep)
     except ValidationFailed as exc:
         return Report(str(path), SPEC, exc.problems, spec=spec)
-    return Report(str(path), SPEC, warnings, rendered.target, spec=spec)
+    return Report(str(path), SPEC, warnings, rendered.target, rendered.release, spec=spec)
 
 
-def validate_axolotl(doc: Document, *, target: Target | str | None = None, deep: bool = False) -> Report:
+def duplicates(doc: Document) -> list[Problem]:
+    """PyYAML (Axolotl's reader) keeps the last of two equal keys, silently: an error when the
+    two values differ, a warning when they are the same."""
+    from dataclasses import replace
+
+    return [p if not p.extra.get("same") else replace(p, severity="warning") for p in doc.duplicates]
+
+
+def validate_axolotl(
+    doc: Document, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+) -> Report:
     from axowrap.config.check import check_config
-    from axowrap.targets import get_target, parse_target
+    from axowrap.releases import choose
 
-    problems = check_config(doc)
+    release = choose(axolotl)
+    problems = check_config(doc, version=release.version) + duplicates(doc)
     if isinstance(target, str):
+        from axowrap.targets import parse_target
+
         target = parse_target(target)
     if deep and isinstance(doc.data, dict):
-        from axowrap.config.deep import deep_check
+        from axowrap.targets import get_target
 
         tgt = target or get_target("cpu")
-        problems += deep_check(doc.data, tgt, doc)
-        return Report(doc.file, AXOLOTL, problems, tgt)
-    return Report(doc.file, AXOLOTL, problems, target)
+        problems += _deep(doc.data, tgt, doc, problems, release.version)
+        return Report(doc.file, AXOLOTL, problems, tgt, release)
+    return Report(doc.file, AXOLOTL, problems, target, release)
 
 
-def validate_path(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
+def validate_path(
+    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+) -> Report:
     """Validate one file, spec or Axolotl config (detected)."""
     from axowrap.yamlio import load_yaml, parse_yaml
 
@@ -169,5 +202,5 @@ def validate_path(path: Path, *, target: Target | str | None = None, deep: bool 
     if detect(doc) == AXOLOTL:
         # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
         doc = parse_yaml(doc.text, doc.file, yaml12_floats=False)
-        return validate_axolotl(doc, target=target, deep=deep)
-    return validate_spec(path, target=target, deep=deep)
+        return validate_axolotl(doc, target=target, deep=deep, axolotl=axolotl)
+    return validate_spec(path, target=target, deep=deep, axolotl=axolotl)

@@ -233,6 +233,64 @@ def test_the_code_fingerprint_follows_every_file(tmp_path: Path) -> None:
     assert cache.files_fingerprint([tmp_path]) != before
 
 
+def fresh_checks(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files checked afresh (not answered from the cache) from here on."""
+    checked: list[Path] = []
+    real = checkcache._validate_fresh
+    monkeypatch.setattr(checkcache, "_validate_fresh", lambda path, *a: checked.append(path) or real(path, *a))
+    return checked
+
+
+def test_a_new_axowrap_version_rechecks_everything(cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert out_of("validate", "examples/sql.yaml")[0] == 0
+    checked = fresh_checks(monkeypatch)
+    assert out_of("validate", "examples/sql.yaml")[0] == 0 and checked == []
+    monkeypatch.setattr(cache, "__version__", "99.0.0")
+    cache.code_fingerprint.cache_clear()
+    try:
+        assert out_of("validate", "examples/sql.yaml")[0] == 0
+    finally:
+        cache.code_fingerprint.cache_clear()
+    assert checked == [Path("examples/sql.yaml")]
+
+
+def test_the_axolotl_release_is_part_of_the_answer(cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from axowrap.releases import installed, shipped
+
+    other = next(v for v in reversed(shipped()) if v != installed())
+    spec = "examples/sql.yaml"
+    default = json.loads(out_of("validate", "--json", spec)[1])
+    checked = fresh_checks(monkeypatch)
+    asked = json.loads(out_of("validate", "--json", "--axolotl", other, spec)[1])
+    assert checked == [Path(spec)]  # another release: another question
+    assert json.loads(out_of("validate", "--json", "--axolotl", other, spec)[1]) == asked
+    assert json.loads(out_of("validate", "--json", spec)[1]) == default
+    assert checked == [Path(spec)]  # both answered from the cache since
+    assert [f["axolotl"] for f in asked["files"]] == [other] and asked["axolotl"]["chosen_by"] == "--axolotl"
+    assert [f["axolotl"] for f in default["files"]] != [other]
+
+
+def test_a_changed_schema_or_table_rechecks(cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chosen release's generated files are inputs by content: an entry made when they held
+    something else is not used."""
+    from axowrap.resources import schema_file
+
+    version = json.loads(out_of("validate", "--json", "examples/sql.yaml")[1])["files"][0]["axolotl"]
+    checked = fresh_checks(monkeypatch)
+    for kind in ("schema", "tables"):
+        (entry,) = entries()
+        stored = json.loads(entry.read_text())
+        paths = [path for path, _ in stored["inputs"]]
+        generated = str(schema_file(f"axolotl-{version}.{kind}.json"))
+        assert generated in paths
+        stored["inputs"] = [[p, "sha256:" + "0" * 64 if p == generated else f] for p, f in stored["inputs"]]
+        entry.write_text(json.dumps(stored))
+        before = len(checked)
+        assert out_of("validate", "examples/sql.yaml")[0] == 0
+        assert len(checked) == before + 1
+        assert out_of("validate", "examples/sql.yaml")[0] == 0 and len(checked) == before + 1  # kept again
+
+
 def test_deep_is_never_cached(cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(cache, "lookup", lambda *a: calls.append("lookup"))

@@ -1,5 +1,6 @@
 """The compiled schema predicates say exactly what jsonschema says (valid or not), on every
-shipped schema, the shipped examples and generated variations of them."""
+shipped schema (every Axolotl release's), the shipped examples and generated variations of
+them, strict and lax (pydantic's conversions, as Axolotl configs are checked)."""
 
 from __future__ import annotations
 
@@ -15,25 +16,33 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from axowrap.config.check import base_schema, plugin_names, schema_with_plugins
-from axowrap.schema_check import _validator
-from axowrap.schema_compile import KEYWORDS, Unsupported, compile_schema
+from axowrap.releases import shipped
+from axowrap.schema_check import _validator, lax_type
+from axowrap.schema_compile import KEYWORDS, Unsupported, compile_schema, json_type
 from axowrap.spec.model import spec_schema
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def jsonschema_says(schema: dict[str, Any], data: Any, *, skip_required: bool = False) -> bool:
+def jsonschema_says(schema: dict[str, Any], data: Any, *, skip_required: bool = False, lax: bool = False) -> bool:
     """The referee: jsonschema (with axowrap's ECMA `$` in patterns), as schema_check runs it."""
-    return not any(not (skip_required and e.validator == "required") for e in _validator(schema).iter_errors(data))
+    errors = _validator(schema, lax).iter_errors(data)
+    return not any(not (skip_required and e.validator == "required") for e in errors)
+
+
+def compiled(schema: dict[str, Any], *, skip_required: bool = False, lax: bool = False) -> Any:
+    return compile_schema(schema, skip_required=skip_required, type_ok=lax_type if lax else json_type)
 
 
 def shipped_schemas() -> list[tuple[str, dict[str, Any]]]:
-    plugins = tuple(plugin_names())
-    return [
-        ("spec", spec_schema()),
-        ("axolotl", base_schema()),
-        ("axolotl+plugins", schema_with_plugins(plugins)),
-    ]
+    out = [("spec", spec_schema())]
+    for version in shipped():
+        plugins = tuple(plugin_names(version))
+        out += [
+            (f"axolotl-{version}", base_schema(version)),
+            (f"axolotl-{version}+plugins", schema_with_plugins(version, plugins)),
+        ]
+    return out
 
 
 def samples() -> list[tuple[str, Any]]:
@@ -55,6 +64,7 @@ def test_keywords_are_jsonschemas_own() -> None:
 def test_every_shipped_schema_compiles(name: str, schema: dict[str, Any]) -> None:
     compile_schema(schema, eager=True)
     compile_schema(schema, skip_required=True, eager=True)
+    compile_schema(schema, type_ok=lax_type, eager=True)
 
 
 def test_an_unsupported_keyword_is_refused_not_ignored() -> None:
@@ -116,13 +126,31 @@ def test_edges_as_jsonschema_has_them(schema: dict[str, Any], value: Any, valid:
     assert jsonschema_says(schema, value) is valid
 
 
+@pytest.mark.parametrize(
+    "schema,value,valid",
+    [
+        ({"type": "integer"}, "8", True),  # pydantic converts it
+        ({"type": "integer"}, "8.5", False),
+        ({"type": "boolean"}, "yes", True),
+        ({"type": "boolean"}, 2, False),
+        ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, "8", False),  # both match once converted
+        ({"not": {"type": "number"}}, "1e-5", False),
+    ],
+)
+def test_lax_edges_as_jsonschema_has_them(schema: dict[str, Any], value: Any, valid: bool) -> None:
+    assert compiled(schema, lax=True)(value) is valid
+    assert jsonschema_says(schema, value, lax=True) is valid
+
+
 @pytest.mark.parametrize("name,schema", shipped_schemas(), ids=lambda x: x if isinstance(x, str) else "")
 def test_the_shipped_files_get_the_same_verdict(name: str, schema: dict[str, Any]) -> None:
     valid = compile_schema(schema)
     partial = compile_schema(schema, skip_required=True)
+    lax = compiled(schema, skip_required=True, lax=True)
     for _, data in samples():
         assert valid(data) == jsonschema_says(schema, data)
         assert partial(data) == jsonschema_says(schema, data, skip_required=True)
+        assert lax(data) == jsonschema_says(schema, data, skip_required=True, lax=True)
 
 
 # Values YAML can produce, and the mutations a person makes to a config.
@@ -133,7 +161,24 @@ SCALARS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, 1.0, -1.0, 1e-5, math.inf]),
     st.text(max_size=8),
-    st.sampled_from(["lora", "qlora", "alpaca", "auto", "cosine", "a10g-24gb", "q4_k_m", "main\n", "Sql", ""]),
+    st.sampled_from(
+        [
+            "lora",
+            "qlora",
+            "alpaca",
+            "auto",
+            "cosine",
+            "a10g-24gb",
+            "q4_k_m",
+            "main\n",
+            "Sql",
+            "",
+            "8",
+            "1e-5",
+            "yes",
+            " 3 ",
+        ]
+    ),
 )
 VALUES = st.recursive(
     SCALARS,
@@ -186,18 +231,65 @@ SCHEMAS = shipped_schemas()
     value=VALUES,
     key=st.one_of(st.sampled_from(["lora_r", "epochs", "format", "target", "type", "path"]), st.text(max_size=6)),
     skip_required=st.booleans(),
+    lax=st.booleans(),
 )
 def test_mutated_files_get_the_same_verdict(
-    sample: tuple[str, Any], schema: tuple[str, dict], pick: int, how: str, value: Any, key: str, skip_required: bool
+    sample: tuple[str, Any],
+    schema: tuple[str, dict],
+    pick: int,
+    how: str,
+    value: Any,
+    key: str,
+    skip_required: bool,
+    lax: bool,
 ) -> None:
     data = sample[1]
     paths = _paths(data)
     mutated = _mutate(data, paths[pick % len(paths)], how, value, key)
-    compiled = compile_schema(schema[1], skip_required=skip_required)
-    assert compiled(mutated) == jsonschema_says(schema[1], mutated, skip_required=skip_required)
+    predicate = compiled(schema[1], skip_required=skip_required, lax=lax)
+    assert predicate(mutated) == jsonschema_says(schema[1], mutated, skip_required=skip_required, lax=lax)
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=VALUES, schema=st.sampled_from(SCHEMAS))
-def test_arbitrary_values_get_the_same_verdict(value: Any, schema: tuple[str, dict]) -> None:
-    assert compile_schema(schema[1])(value) == jsonschema_says(schema[1], value)
+@given(value=VALUES, schema=st.sampled_from(SCHEMAS), lax=st.booleans())
+def test_arbitrary_values_get_the_same_verdict(value: Any, schema: tuple[str, dict], lax: bool) -> None:
+    assert compiled(schema[1], lax=lax)(value) == jsonschema_says(schema[1], value, lax=lax)
+
+
+def test_validate_finds_the_same_problems_with_and_without_the_predicates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The predicates only skip jsonschema for valid documents: over Axolotl's 250 example
+    configs (tests/data/axolotl-examples: many of them invalid), the seeded mistakes and the
+    shipped examples, every problem found, every message and line, is the same without them."""
+    from seeded_mistakes import CASES
+
+    from axowrap import schema_check
+    from axowrap.validate import validate_axolotl, validate_path
+    from axowrap.yamlio import parse_yaml
+
+    files = sorted(
+        p for p in (REPO / "tests" / "data" / "axolotl-examples").rglob("*") if p.suffix in (".yml", ".yaml")
+    )
+    files += sorted((REPO / "examples").glob("*.yaml"))
+    assert len(files) > 250
+
+    def everything() -> list[list[str]]:
+        out = [[p.render() for p in validate_path(f).problems] for f in files]
+        for case in CASES:
+            doc = parse_yaml(case.text, "case.yaml", yaml12_floats=False)
+            out.append([p.render() for p in validate_axolotl(doc).problems])
+        return out
+
+    used: list[bool] = []
+    real = schema_check._predicate
+
+    def counted(*args: Any) -> Any:
+        made = real(*args)
+        used.append(made is not None)
+        return made
+
+    monkeypatch.setattr(schema_check, "_predicate", counted)
+    with_predicates = everything()
+    assert any(used)
+    monkeypatch.setattr(schema_check, "_predicate", lambda *args: None)
+    assert everything() == with_predicates
+    assert sum(1 for found in with_predicates if found) > 90  # the corpus's own mistakes were seen

@@ -33,6 +33,13 @@ import click
     help="Say where KEY's value came from (Axolotl key like lora_r, or spec key like training.epochs).",
 )
 @click.option(
+    "--axolotl",
+    "axolotl",
+    default=None,
+    metavar="VERSION",
+    help="Render for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
+)
+@click.option(
     "-j",
     "--jobs",
     type=click.IntRange(min=0),
@@ -48,6 +55,7 @@ def command(
     all_specs: bool,
     check: bool,
     explain: tuple[str, ...],
+    axolotl: str | None,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -87,7 +95,7 @@ def command(
     from axowrap.yamlio import atomic_write
 
     assert spec is not None  # checked above: one SPEC unless --all
-    rendered, warnings = render_checked(spec, target=target)
+    rendered, warnings = render_checked(spec, target=target, axolotl=axolotl)
     print_problems(warnings)
     if output is None:
         click.echo(rendered.text, nl=False)

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 @click.option(
     "--target", default=None, help="Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target)."
 )
+@click.option(
+    "--axolotl",
+    "axolotl",
+    default=None,
+    metavar="VERSION",
+    help="Check for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
 @click.option(
     "-j",
@@ -34,6 +41,7 @@ def command(
     all_specs: bool,
     deep: bool,
     target: str | None,
+    axolotl: str | None,
     as_json: bool,
     jobs: int,
     no_cache: bool,
@@ -55,6 +63,7 @@ def command(
     from axowrap.checkcache import validate_files
     from axowrap.cli.output import print_problems
     from axowrap.errors import AxowrapError
+    from axowrap.releases import choose
 
     if all_specs:
         from axowrap.team.discovery import find_specs
@@ -62,16 +71,26 @@ def command(
         files = (*files, *(p for p in find_specs(Path(".")) if p not in files))
     if not files:
         raise click.UsageError("give FILES, or --all")
+    default = choose(axolotl)  # refuses a release without tables before any file is read
     # --target is resolved per spec: a team's own targets count
-    reports = validate_files(files, target=target, deep=deep, use_cache=not no_cache, jobs=jobs, on_error=unreadable)
+    reports = validate_files(
+        files, target=target, deep=deep, axolotl=axolotl, use_cache=not no_cache, jobs=jobs, on_error=unchecked
+    )
     bad = [r for r in reports if not r.ok]
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "ok": not bad,
+                    "axolotl": {"version": default.version, "chosen_by": default.chosen_by},
                     "files": [
-                        {"file": r.file, "kind": r.kind, "ok": r.ok, "problems": [p.to_json() for p in r.problems]}
+                        {
+                            "file": r.file,
+                            "kind": r.kind,
+                            "ok": r.ok,
+                            "axolotl": (r.release or default).version,
+                            "problems": [p.to_json() for p in r.problems],
+                        }
                         for r in reports
                     ],
                 },
@@ -89,9 +108,11 @@ def command(
         raise AxowrapError(f"{errors} error(s) in {len(bad)} of {len(reports)} file(s)")
 
 
-def unreadable(path: Path, exc: Exception) -> Report:
-    """The report of a file that could not be read as YAML (other errors propagate)."""
-    from axowrap.errors import SpecError, ValidationFailed
+def unchecked(path: Path, exc: Exception) -> Report:
+    """The report of a file whose check stopped with `exc`: unreadable (not YAML, not a spec),
+    or unchecked (e.g. --deep without Axolotl: the other files still run). A UsageError (the
+    command line itself is wrong: an unknown --target) and any other exception propagate."""
+    from axowrap.errors import AxowrapError, SpecError, UsageError, ValidationFailed
     from axowrap.problems import Problem
     from axowrap.validate import Report
 
@@ -100,4 +121,6 @@ def unreadable(path: Path, exc: Exception) -> Report:
     if isinstance(exc, SpecError):
         message = exc.message.removeprefix(f"{path}: ")
         return Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
+    if isinstance(exc, AxowrapError) and not isinstance(exc, UsageError):
+        return Report(str(path), "unchecked", [Problem(path=(), message=exc.message, file=str(path), hint=exc.hint)])
     raise exc
