@@ -476,3 +476,32 @@ def test_a_warm_validate_imports_none_of_the_checking_machinery(cached: Path) ->
     assert first.stdout.splitlines()[-1] == "['axowrap.rules', 'axowrap.spec.read', 'jinja2', 'yaml']"
     warm = subprocess.run([sys.executable, "-c", code], cwd=cached, env=env, capture_output=True, text=True, check=True)
     assert warm.stdout.splitlines() == ["ok examples/sql.yaml (spec, target a10g-24gb x1)", "[]"]
+
+
+# A cold `validate` imports what checking a spec needs and nothing else: the count is pinned (with
+# room for a few new modules of axowrap's own), and the third-party packages are named.
+MODULES_CEILING = 300  # 259 at the time of writing (Python 3.11, a valid spec, --no-cache)
+THIRD_PARTY = {"click", "yaml", "cython_runtime", "jinja2", "markupsafe", "orjson"}  # cython_runtime: yaml's C parser
+
+
+@pytest.mark.parametrize("spec,valid", [("examples/sql.yaml", True), ("bad.yaml", False)])
+def test_a_cold_validate_imports_few_modules(cached: Path, spec: str, valid: bool) -> None:
+    write(
+        cached / "bad.yaml",
+        "task: sql\nbase_model: acme/m\nmethod: lorra\ndatasets: [{path: examples/data/sql.jsonl}]\n",
+    )
+    code = (
+        "import json, sys; before = set(sys.modules); from axowrap.cli.main import main; "
+        f"main(['validate', '--no-cache', {spec!r}]); "
+        "new = set(sys.modules) - before; "
+        "print(json.dumps([len(new), sorted({m.split('.')[0] for m in new} - set(sys.stdlib_module_names))]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=cached, env=env, capture_output=True, text=True)
+    count, packages = json.loads(out.stdout.splitlines()[-1])
+    packages = {p for p in packages if not p.startswith("_")}
+    if valid:  # no jsonschema: the compiled predicates say "valid"; no rich, no torch
+        assert packages <= THIRD_PARTY | {"axowrap"}, packages
+        assert count <= MODULES_CEILING, f"{count} modules imported by a cold validate"
+    else:  # jsonschema words the errors, imported only now
+        assert "jsonschema" in packages and "lorra" in out.stdout
