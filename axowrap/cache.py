@@ -8,8 +8,9 @@ or model folder changed is checked again, without the cache knowing what `extend
 Fingerprints: a file is its sha256 (files over 32 MiB: size, mtime, ctime and inode, like git's
 index), a folder is its listing (names, kinds, symlink targets; small files by content, larger
 ones by stat), a missing path is `missing`. The code fingerprint covers axowrap's version and
-every file of the package, templates and schemas (an edited checkout is a new version), Python
-and the packages whose behaviour reaches a result. `AXOWRAP_NO_CACHE=1` turns the cache off.
+every file of the package, templates and schemas (an edited checkout is a new version), Python,
+the packages whose behaviour reaches a result, and what is installed (the names in each
+sys.path folder: the rules ask whether mlflow, wandb, SQLAlchemy, Axolotl are there). `AXOWRAP_NO_CACHE=1` turns the cache off.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ ENV = (
     "HF_HUB_CACHE",
     "HUGGINGFACE_HUB_CACHE",
     "AXOWRAP_CALIBRATION",
+    "WANDB_MODE",  # the tracking rules: W&B online needs a login
+    "NETRC",
 )
+# Environment whose presence (never its value: a secret) changes an answer.
+PRESENT = ("WANDB_API_KEY",)
 # Packages whose installed files reach a check's result (parsing, messages, rendering).
 PACKAGES = ("yaml", "jsonschema", "jinja2")
 
@@ -134,7 +139,25 @@ def files_fingerprint(roots: Iterable[Path]) -> str:
         if origin and os.path.exists(origin):
             st = os.stat(origin)
             h.update(f"{package}\0{origin}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update(installed_names().encode())
     return h.hexdigest()
+
+
+def installed_names() -> str:
+    """The names in every sys.path folder (not the current one, whose files come and go): a
+    package installed or removed, or another version (its dist-info name), changes it."""
+    here = os.path.abspath(os.getcwd())
+    out = []
+    for entry in sys.path:
+        folder = os.path.abspath(entry or ".")
+        if folder == here:
+            continue
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        out.append(folder + "\0" + "\0".join(names))
+    return "\n".join(out)
 
 
 def head_key(kind: str, question: dict[str, Any], content: bytes) -> str:
@@ -144,6 +167,7 @@ def head_key(kind: str, question: dict[str, Any], content: bytes) -> str:
         "code": code_fingerprint(),
         "cwd": os.getcwd(),
         "env": {name: os.environ.get(name) for name in ENV},
+        "present": [name for name in PRESENT if os.environ.get(name)],
         "question": question,
     }
     h = hashlib.sha256(json.dumps(context, sort_keys=True).encode())

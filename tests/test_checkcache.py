@@ -165,7 +165,7 @@ def test_data_files_that_change_appear_or_vanish_are_inputs(cached: Path) -> Non
     rows.write_text(rows.read_text() + '{"instruction": "c"}\n')
     settle(rows)
     code, text = out_of("validate", "d.yaml")
-    assert code == 1 and "line 2: missing key: missing key 'output'" in text
+    assert code == 1 and "line 2: missing key 'output'" in text
 
 
 def test_a_local_model_folder_is_an_input(cached: Path) -> None:
@@ -289,6 +289,41 @@ def test_a_changed_schema_or_table_rechecks(cached: Path, monkeypatch: pytest.Mo
         assert out_of("validate", "examples/sql.yaml")[0] == 0
         assert len(checked) == before + 1
         assert out_of("validate", "examples/sql.yaml")[0] == 0 and len(checked) == before + 1  # kept again
+
+
+def test_a_wandb_login_changes_the_answer(cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rules/tracking.py looks for WANDB_API_KEY (its presence is part of the question, never its
+    value) and the netrc file (an input)."""
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    netrc = cached / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc))
+    spec = write(
+        cached / "w.yaml",
+        "task: sql\nbase_model: acme/m\ndatasets: [{path: examples/data/sql.jsonl}]\ntracking: {wandb: {project: p}}\n",
+    )
+    settle(spec)
+    warning = "W&B online, but no WANDB_API_KEY"
+    assert warning in out_of("validate", "w.yaml")[1]
+    monkeypatch.setenv("WANDB_API_KEY", "secret-value")
+    assert warning not in out_of("validate", "w.yaml")[1]
+    assert not any("secret-value" in e.read_text() for e in entries())
+    monkeypatch.delenv("WANDB_API_KEY")
+    assert warning in out_of("validate", "w.yaml")[1]
+    write(netrc, "machine api.wandb.ai\n  login user\n  password key\n")
+    settle(netrc)
+    assert warning not in out_of("validate", "w.yaml")[1]
+
+
+def test_installing_a_package_is_a_new_code_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules ask whether packages are installed (mlflow, wandb, SQLAlchemy): what each
+    sys.path folder holds is part of the code fingerprint."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    before = cache.files_fingerprint([])
+    (site / "wandb-0.19.0.dist-info").mkdir()
+    assert cache.files_fingerprint([]) != before
 
 
 def test_deep_is_never_cached(cached: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -455,7 +490,19 @@ def test_every_file_a_check_reads_is_an_input(cached: Path, monkeypatch: pytest.
         "task: sql\nbase_model: ./model\ndatasets: [{path: examples/data/sql.jsonl}, {path: missing.jsonl}]\n"
         "targets: targets.yaml\ncompute: {target: box}\neval: {holdout: null, holdout_file: held.jsonl}\n",
     )
-    specs = [*sorted((cached / "examples").glob("*.yaml")), local, cached / "repo" / "specs" / "s0.yaml"]
+    monkeypatch.setenv("NETRC", str(write(cached / "netrc", "machine example.com\n")))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    tracked = write(
+        cached / "tracked.yaml",
+        "task: sql\nbase_model: acme/m\ndatasets: [{path: examples/data/sql.jsonl}]\ntracking: {wandb: {project: p}}\n",
+    )
+    hub = write(
+        cached / "hub.yaml",
+        "task: instruct\nbase_model: acme/m\ndatasets: [{path: acme/rows, format: alpaca, weight: 2}, "
+        "{path: examples/data/sql.jsonl, format: alpaca, max_rows: 3}]\n",
+    )
+    specs = [*sorted((cached / "examples").glob("*.yaml")), local, tracked, hub, cached / "repo" / "specs" / "s0.yaml"]
     for spec in specs:
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(spec.parent.parent if spec.parent.name == "specs" else cached)

@@ -4,13 +4,15 @@ the inputs a cached result depends on (axowrap.cache, axowrap.checkcache).
 Every path a spec names is an input whether or not it exists (a data file that appears later
 changes the answer), and so are the folders the rules look in for it: a local base model, the
 Hugging Face cache folder of a Hub model (the fit rule reads its config.json there), the team's
-targets file and this machine's calibration file. A spec whose check reads the state of the
+targets file, this machine's calibration file, and the netrc file when W&B tracking is on (a
+login). A spec whose check reads the state of the
 machine itself (free disk space for GGUF files) is `volatile`: never kept. tests/test_checkcache.py
 records every file a real check opens or looks at and fails when one is not listed here.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +51,8 @@ def spec_inputs(spec: Spec) -> Inputs:
     holdout = _named(spec, (spec.data.get("eval") or {}).get("holdout_file"))
     if holdout is not None:
         out.paths.add(holdout)
+    if (spec.data.get("tracking") or {}).get("wandb"):  # rules/tracking.py: wandb_login
+        out.paths.add(Path(os.environ.get("NETRC") or Path.home() / ".netrc"))
     base = spec.data.get("base_model")
     named = _named(spec, base)
     if named is not None and isinstance(base, str):
