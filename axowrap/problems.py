@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,14 +10,32 @@ from typing import Any
 Path_ = tuple[str | int, ...]
 
 
+# Characters that must not reach a terminal or a CI log as they are: C0/C1 controls (ESC
+# sequences, carriage returns, newlines that start a `::error::` line), line and paragraph
+# separators, bidirectional overrides, and lone surrogates (no UTF-8 terminal can print them).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNPRINTABLE_KEEP_NL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """`text` with every control character escaped (`\\x1b`, `\\n`, `\\ud800`); with
+    `newlines`, line breaks are kept (messages of several lines)."""
+    return (_UNPRINTABLE_KEEP_NL if newlines else _UNPRINTABLE).sub(_escape, text)
+
+
 def format_path(path: Path_) -> str:
-    """`('datasets', 0, 'type')` -> `datasets[0].type`."""
+    """`('datasets', 0, 'type')` -> `datasets[0].type` (control characters in keys escaped)."""
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = printable(part if isinstance(part, str) else repr(part))
+            out += f".{name}" if out else name
     return out or "(top level)"
 
 
@@ -80,7 +99,7 @@ class Problem:
 
     @property
     def where(self) -> str:
-        loc = self.file or "<input>"
+        loc = printable(self.file) if self.file else "<input>"
         if self.line is not None:
             loc += f":{self.line}"
             if self.column is not None:
@@ -88,14 +107,14 @@ class Problem:
         return loc
 
     def render(self) -> str:
-        text = f"{self.where}: {self.severity}: {format_path(self.path)}: {self.message}"
+        text = f"{self.where}: {self.severity}: {format_path(self.path)}: {printable(self.message)}"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {printable(self.hint, newlines=True)}"
         return text
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "file": self.file,
+            "file": printable(self.file),
             "line": self.line,
             "column": self.column,
             "path": format_path(self.path),
@@ -106,8 +125,12 @@ class Problem:
 
 
 def _path_key(path: Sequence[str | int]) -> tuple[tuple[int, str | int], ...]:
-    # ints and strs cannot be compared directly; rank them so lists sort numerically.
-    return tuple((0, p) if isinstance(p, int) else (1, p) for p in path)
+    # ints and strs cannot be compared directly; rank them so lists sort numerically (a YAML
+    # key may also be null, a bool or a float: those sort by their repr).
+    return tuple(
+        (0, p) if isinstance(p, int) and not isinstance(p, bool) else (1, p) if isinstance(p, str) else (2, repr(p))
+        for p in path
+    )
 
 
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:

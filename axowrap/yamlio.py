@@ -1,16 +1,17 @@
-"""YAML in and out: documents that remember where each key was, and atomic writes."""
+"""YAML in: documents that remember where each key was, read within bounds (depth, size after
+aliases, 64-bit integers, finite floats); `atomic_write` (axowrap.files) for writing."""
 
 from __future__ import annotations
 
-import os
+import math
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from axowrap import files
 from axowrap.errors import SpecError, ValidationFailed
 from axowrap.problems import Path_, Problem
 
@@ -26,50 +27,196 @@ _FLOAT_12 = re.compile(
 FLOAT_LOOKING = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+\Z")
 
 
-class PySpecLoader(yaml.SafeLoader):
-    """The pure-Python safe loader with YAML 1.2 floats (`2e-5` is a number)."""
+MAX_DEPTH = 64  # nesting levels of a YAML document
+MAX_NODES = 100_000  # values in a document with every alias expanded (a real spec has < 1,000)
+INT_LIMIT = 2**63  # integers must fit in 64 bits: Axolotl, torch and JSON readers assume it
 
 
-PySpecLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+class _Limits:
+    """The value bounds, checked while constructing: 64-bit integers, finite floats, and strings a
+    UTF-8 file can hold (no lone surrogates). Shared by the pure-Python and the libyaml loaders."""
+
+    limit_problems: list[tuple[yaml.Mark | None, str, str]]
+
+    def _limit(self, node: yaml.Node, message: str, hint: str) -> None:
+        self.limit_problems.append((node.start_mark, message, hint))
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            value = super().construct_yaml_int(node)  # type: ignore[misc]
+        except ValueError:
+            self._limit(node, f"integer of {len(node.value):,} digits is too large", "write a 64-bit integer")
+            return 0
+        if not -INT_LIMIT <= value < INT_LIMIT:
+            self._limit(node, f"integer {str(node.value)[:30]}... does not fit in 64 bits", "write a smaller number")
+            return 0
+        return value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_float(node)  # type: ignore[misc]
+        if not math.isfinite(value):
+            self._limit(
+                node,
+                f"{str(node.value)[:30]} is not a finite number",
+                "write a finite number (NaN and infinity make training produce NaN or fail)",
+            )
+            return 0.0
+        return value
+
+    def construct_yaml_str(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_str(node)  # type: ignore[misc]
+        if _SURROGATE.search(value):
+            self._limit(
+                node,
+                f"text {value.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')[:40]!s} "
+                "holds a lone surrogate (\\ud800-\\udfff), which no UTF-8 file can hold",
+                "write the character itself, or a valid pair of \\u escapes",
+            )
+        return value
+
+    @classmethod
+    def bounded(cls) -> None:
+        for tag, method in (("int", cls.construct_yaml_int), ("float", cls.construct_yaml_float)):
+            cls.add_constructor(f"tag:yaml.org,2002:{tag}", method)  # type: ignore[attr-defined]
+        cls.add_constructor("tag:yaml.org,2002:str", cls.construct_yaml_str)  # type: ignore[attr-defined]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Bounded(_Limits, yaml.SafeLoader):
+    """SafeLoader with bounds: nesting depth, values after alias expansion (a 1 KB 'billion
+    laughs' document is refused while composing, before anything is expanded), and the value
+    bounds of _Limits."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+        self.limit_problems = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                )
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._sizes.get(id(item), 1) for item in node.value)
+        else:
+            return node
+        self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"more than {MAX_NODES:,} values once its aliases (*name) are expanded",
+                node.start_mark,
+            )
+        return node
+
+
+_Bounded.bounded()
+
+
+class ConfigLoader(_Bounded):
+    """YAML 1.1 as Axolotl reads it (PyYAML's SafeLoader), with axowrap's bounds."""
+
+
+class SpecLoader(_Bounded):
+    """YAML 1.2 floats (`2e-5` is a number), with axowrap's bounds."""
+
+
+SpecLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 for _ch in "-+0123456789.":
-    PySpecLoader.yaml_implicit_resolvers[_ch] = [
-        (tag, rx) for tag, rx in PySpecLoader.yaml_implicit_resolvers.get(_ch, []) if tag != "tag:yaml.org,2002:float"
+    SpecLoader.yaml_implicit_resolvers[_ch] = [
+        (tag, rx) for tag, rx in SpecLoader.yaml_implicit_resolvers.get(_ch, []) if tag != "tag:yaml.org,2002:float"
     ]
-PySpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+PySpecLoader = SpecLoader  # the pure-Python reference the libyaml path must agree with (tests)
 
 # libyaml's parser (PyYAML's C extension, when PyYAML was built with it) is ~10x faster than the
 # pure-Python one and composes the same nodes with the same line and column marks; tags are still
-# resolved and values constructed in Python, by the same resolver and constructor. The two parsers
-# disagree only at the edges (tests/test_yamlio.py fuzzes them): libyaml accepts tabs as separators,
-# `?` inside flow scalars and a BOM mid-file, which PyYAML (Axolotl's reader) refuses, and words its
-# errors differently. So a text with any of these characters, and any text libyaml refuses, is read
-# by the pure-Python parser: the result, and every error message, are PyYAML's.
+# resolved and values constructed in Python, by the same resolver and bounded constructors. The two
+# parsers disagree only at the edges (tests/test_yamlio.py fuzzes them): libyaml accepts tabs as
+# separators, `?` inside flow scalars and a BOM mid-file, which PyYAML (Axolotl's reader) refuses, and
+# words its errors differently. So a text with any of these characters, and any text libyaml refuses,
+# is read by the pure-Python parser: the result, and every error message, are PyYAML's. The bounds on
+# composition (depth, size once aliases are expanded) live in the pure-Python composer, so a text
+# with anchors or aliases, or that could nest deeply, is read by it too; and any bound a libyaml read
+# reaches sends the text to the pure-Python loader, whose error is the one reported.
 _FAST = getattr(yaml, "CSafeLoader", None)
-_PURE_ONLY = re.compile("[\t\r?%\ufeff\x85\u2028\u2029\ud800-\udfff]")
+_PURE_ONLY = re.compile(
+    "[\t\r?%&*\ufeff\x85\u2028\u2029\ud800-\udfff]"  # where the parsers differ; anchors and aliases
+    + "|^ {"
+    + str(MAX_DEPTH)
+    + ",}|(?:- ){"
+    + str(MAX_DEPTH // 2)
+    + ",}",  # text that could nest deeply
+    re.M,
+)
 if _FAST is not None:
 
-    class _CSpecLoader(_FAST):  # type: ignore[misc,valid-type]
-        yaml_implicit_resolvers = PySpecLoader.yaml_implicit_resolvers
+    class _CConfigLoader(_Limits, _FAST):  # type: ignore[misc,valid-type]
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.limit_problems = []
+
+    _CConfigLoader.bounded()
+
+    class _CSpecLoader(_CConfigLoader):
+        yaml_implicit_resolvers = SpecLoader.yaml_implicit_resolvers
 
 
 def _loaders(text: str, yaml12_floats: bool) -> list[Any]:
     """The loader classes to try, in order: the C one (when it reads `text` as PyYAML does), then PyYAML's."""
-    pure = PySpecLoader if yaml12_floats else yaml.SafeLoader
-    if _FAST is None or _PURE_ONLY.search(text):
+    pure = SpecLoader if yaml12_floats else ConfigLoader
+    if _FAST is None or _PURE_ONLY.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
         return [pure]
-    return [_CSpecLoader if yaml12_floats else _FAST, pure]
+    return [_CSpecLoader if yaml12_floats else _CConfigLoader, pure]
 
 
-def _compose(text: str, yaml12_floats: bool) -> tuple[yaml.Node | None, Any]:
-    """(root node with marks, constructed data), as PyYAML's own loader would give them."""
+def _within_bounds(root: yaml.Node | None) -> bool:
+    """Whether a tree libyaml composed is within MAX_DEPTH and MAX_NODES (iteratively)."""
+    stack = [(root, 1)] if root is not None else []
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            return False
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((n, depth + 1) for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((n, depth + 1) for n in node.value)
+    return True
+
+
+def _compose(text: str, yaml12_floats: bool) -> tuple[yaml.Node | None, Any, list[Any]]:
+    """(root node with marks, constructed data, bound problems), as axowrap's bounded PyYAML loader
+    would give them; its exceptions too."""
     loaders = _loaders(text, yaml12_floats)
     for i, loader_cls in enumerate(loaders):
+        last = i == len(loaders) - 1
         loader = loader_cls(text)
         try:
             node = loader.get_single_node()
-            return node, loader.construct_document(node) if node is not None else None
+            if not last and not _within_bounds(node):
+                continue
+            data = loader.construct_document(node) if node is not None else None
+            if not last and loader.limit_problems:
+                continue  # the pure loader says it, in its words
+            return node, data, loader.limit_problems
         except Exception:
-            if i == len(loaders) - 1:
+            if last:
                 raise  # PyYAML's own verdict, in PyYAML's words
         finally:
             loader.dispose()
@@ -77,7 +224,7 @@ def _compose(text: str, yaml12_floats: bool) -> tuple[yaml.Node | None, Any]:
 
 
 def safe_load(text: str) -> Any:
-    """`yaml.safe_load(text)` (YAML 1.1: how Axolotl reads configs), through the C parser when it agrees."""
+    """`yaml.safe_load(text)` (YAML 1.1: how Axolotl reads configs), bounded, through the C parser when it agrees."""
     return _compose(text, False)[1]
 
 
@@ -154,24 +301,59 @@ def _walk(node: yaml.Node, path: Path_, doc: Document) -> None:
             _walk(item, (*path, i), doc)
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML does not allow (control characters, NUL): where it is, by line and column."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return Problem(
+        path=(),
+        message=f"character U+{char:04X} is not allowed in YAML (control characters are not text)",
+        file=file,
+        line=line,
+        column=column,
+        hint='remove it; write it as an escape inside double quotes ("\\x01") if it is meant',
+    )
+
+
 def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
-    """Parse YAML text; a syntax error becomes a SpecError naming file, line and column."""
+    """Parse YAML text; a syntax error, a character YAML does not allow, or a value over
+    axowrap's bounds (nesting depth, expanded size, 64-bit integers, finite floats) becomes
+    ValidationFailed naming file, line and column."""
     try:
-        node, data = _compose(text, yaml12_floats)
+        node, data, limit_problems = _compose(text, yaml12_floats)
+    except yaml.reader.ReaderError as exc:
+        raise ValidationFailed([_reader_problem(exc, text, file)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
+        bound = "nested deeper" in what or "aliases" in what
         problem = Problem(
             path=(),
-            message=f"YAML syntax error: {what}",
+            message=f"YAML {'too large' if bound else 'syntax error'}: {what}",
             file=file,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
-            hint="check indentation and quoting there (quote values containing ': ' or ' #')",
+            hint="is this the right file? axowrap reads specs and configs of ordinary size"
+            if bound
+            else "check indentation and quoting there (quote values containing ': ' or ' #')",
         )
         raise ValidationFailed([problem]) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: YAML error: {exc}") from None
+    if limit_problems:
+        raise ValidationFailed(
+            Problem(
+                path=(),
+                message=message,
+                file=file,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                hint=hint,
+            )
+            for mark, message, hint in limit_problems
+        )
     doc = Document(data=data, file=file, text=text)
     if node is not None:
         _walk(node, (), doc)
@@ -179,16 +361,8 @@ def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
 
 
 def read_text(path: Path, what: str = "file") -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: {what} not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, expected a YAML {what}") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    """A YAML file's text: a regular file, UTF-8, at most files.MAX_TEXT_BYTES (SpecError otherwise)."""
+    return files.read_text(path, what)
 
 
 _LOADED: dict[tuple[str, bool, str], Document] = {}
@@ -209,20 +383,4 @@ def load_yaml(path: Path, *, yaml12_floats: bool = True, what: str = "file") -> 
     return doc
 
 
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write via a temp file in the same folder + os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+atomic_write = files.atomic_write  # where it always was; written in axowrap.files

@@ -28,6 +28,7 @@ BENCHMARKS = [
     "export",
     "plan_published",
     "gpu",
+    "fuzz",
 ]
 
 

@@ -75,6 +75,7 @@ class Hub:
     token: str
     lfs_threshold: int = 1024
     fail_commits: int = 0  # answer this many next commits with 500
+    lose_commits: int = 0  # make this many next commits, then answer 500 (a lost response)
     status: int | None = None  # answer every request with this status (e.g. 401)
     repos: dict[str, Repo] = field(default_factory=dict)
     lfs_objects: dict[str, bytes] = field(default_factory=dict)
@@ -119,6 +120,7 @@ ROUTES = [
     ("POST", re.compile(rf"^/api/models/{REPO}/preupload/(?P<rev>[^/]+)$"), "preupload"),
     ("POST", re.compile(rf"^/api/models/{REPO}/commit/(?P<rev>[^/]+)$"), "commit"),
     ("GET", re.compile(rf"^/api/models/{REPO}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$"), "tree"),
+    ("GET", re.compile(rf"^/api/models/{REPO}(?:/revision/(?P<rev>[^/]+))?$"), "info"),
     ("POST", re.compile(rf"^/{REPO}\.git/info/lfs/objects/batch$"), "lfs_batch"),
     ("GET", re.compile(rf"^/api/datasets/{REPO}(?:/revision/(?P<rev>[^/]+))?$"), "dataset_info"),
     ("GET", re.compile(rf"^/api/datasets/{REPO}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$"), "dataset_tree"),
@@ -217,6 +219,13 @@ class Handler(BaseHTTPRequestHandler):
         )
         self._send(200, url)
 
+    def info(self, body: bytes, repo: str, rev: str = "") -> None:
+        """`repo_info`: visibility and the head commit (what `parent_commit` is checked against)."""
+        if (found := self._repo(repo)) is None:
+            return
+        head = found.commits[-1]["oid"] if found.commits else None
+        self._send(200, {"id": repo, "modelId": repo, "private": found.private, "sha": head, "siblings": []})
+
     def validate_yaml(self, body: bytes) -> None:
         self._send(200, {"errors": [], "warnings": []})
 
@@ -268,6 +277,10 @@ class Handler(BaseHTTPRequestHandler):
             value = item["value"]
             if item["key"] == "header":
                 summary = value.get("summary", "")
+                parent = value.get("parentCommit")
+                head = found.commits[-1]["oid"] if found.commits else None
+                if parent is not None and parent != head:  # as the Hub: the branch moved since the plan
+                    return self._send(412, {"error": f"parent commit {parent} is not the head of {rev} ({head})"})
             elif item["key"] == "file":
                 changes[value["path"]] = StoredFile(base64.b64decode(value["content"]), lfs=False)
             elif item["key"] == "lfsFile":
@@ -286,6 +299,9 @@ class Handler(BaseHTTPRequestHandler):
                 found.files[path] = stored
         oid = hashlib.sha1(f"{repo}{len(found.commits)}{sorted(changes)}".encode()).hexdigest()
         found.commits.append({"oid": oid, "summary": summary, "files": sorted(changes)})
+        if self.hub.lose_commits > 0:  # made, but the client never hears so
+            self.hub.lose_commits -= 1
+            return self._send(500, {"error": "Internal Error (the commit was made)"})
         self._send(
             200,
             {

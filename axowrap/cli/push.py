@@ -13,11 +13,19 @@ import click
 @click.option("--force", is_flag=True, help="Compare with the Hub again even if the last push is up to date.")
 @click.option("--dry-run", is_flag=True, help="List every repo, file and size, and the rendered cards; upload nothing.")
 @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
-def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, json_events: bool) -> None:
+@click.option(
+    "--no-gate",
+    is_flag=True,
+    help="Push without an eval gate that passed on the current training (default: refuse).",
+)
+def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, json_events: bool, no_gate: bool) -> None:
     """Push RUN's artifacts to the Hub repos named in the spec's `export.hub`, with model cards.
 
     The token comes from HF_TOKEN or `hf auth login`; repos are created private unless
-    `export.hub.private: false`. Only files that differ from the Hub are sent.
+    `export.hub.private: false` (an existing public repo is refused when private is asked).
+    Only the outputs that train, merge and gguf recorded for the current spec are sent, and
+    only files that differ from the Hub. The eval gate must have passed on the current
+    training (`--no-gate` to push anyway).
 
     \b
       axowrap push runs/sql-3f2a9c1d --dry-run
@@ -28,7 +36,9 @@ def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, jso
     from axowrap.run.pipeline import run_steps
     from axowrap.run.rundir import open_run
 
-    options = {"endpoint": endpoint} if endpoint else {}
+    options: dict[str, object] = {"endpoint": endpoint} if endpoint else {}
+    if no_gate:
+        options["no_gate"] = True
     events = run_events(json_events)
     run = open_run(run_dir)
     run_steps(run, ["push"], force=force, dry_run=dry_run, options=options, events=events)

@@ -63,6 +63,10 @@ def dataset_fields(version: str, rl: Any, entry: dict[str, Any]) -> tuple[str, s
     return name, set(node.get("properties", {})) | set(tables(version)["accepted_names"].get(name, {}))
 
 
+MAX_UNKNOWN = 100  # unknown keys reported one by one per mapping; the rest are counted
+WRONG_FILE = "is this the right file?"
+
+
 def unknown_keys(walk: Walk, data: dict[str, Any], prefix: tuple) -> Iterator[Problem]:
     """Every key Axolotl would drop in `data` (a whole config, or a spec's `axolotl:` section)."""
     root = walk.schema
@@ -98,15 +102,28 @@ def _model(
     if extra:
         known |= set(extra)
     renamed = _fsdp_prefix(data) if node.get("title") == "FSDPConfig" else {}
-    for key, value in data.items():
+    said = 0
+    keys = list(data)
+    for i, (key, value) in enumerate(data.items()):
         field = renamed.get(key, key)
         if field in known:
             prop = node["properties"].get(field) or node["properties"].get(names.get(field, ""), {})
             if not (top and field == "datasets"):  # datasets[] are walked with their own model
                 yield from _value(walk, value, prop, (*path, key))
             continue
+        if said == MAX_UNKNOWN:  # a file that is not an Axolotl config at all: counted, not listed
+            rest = sum(1 for k in keys[i:] if renamed.get(k, k) not in known)
+            yield walk.doc.problem(
+                (*path, key),
+                f"{rest:,} more unknown {where} keys (not listed) after the {MAX_UNKNOWN} reported",
+                hint=WRONG_FILE,
+            )
+            said += 1
+        if said > MAX_UNKNOWN:
+            continue
         problem = _unknown(walk, key, field, value, known, path, where, top)
         if problem is not None:
+            said += 1
             yield problem
 
 

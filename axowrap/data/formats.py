@@ -261,6 +261,7 @@ def check_turns(
                 )
             )
         role = role_of.get(name) if isinstance(name, str) else None
+        tool_call_role = isinstance(name, str) and name in TOOL_CALL_ROLES  # a role may be any JSON value
         if role is not None:
             order.append((role, str(name)))
         calls = turn.get("tool_calls")
@@ -281,7 +282,7 @@ def check_turns(
                             "error" if role in ("assistant", "user") else "warning",
                         )
                     )
-                elif name in TOOL_CALL_ROLES:
+                elif tool_call_role:
                     out += _sharegpt_tool_call(content, at)
             elif isinstance(content, list) and all(isinstance(p, dict) for p in content):
                 part_call = any(p.get("type") in TOOL_CALL_PARTS for p in content)
@@ -291,7 +292,7 @@ def check_turns(
             out += _loss_weight(turn["loss_weight"], role, at)
         if role == "tool" and not last_call:
             out.append((TOOL_CALL, f"{at}: a tool result ({name}) with no tool call before it", "warning"))
-        last_call = bool(calls) or part_call or name in TOOL_CALL_ROLES or (role == "tool" and last_call)
+        last_call = bool(calls) or part_call or tool_call_role or (role == "tool" and last_call)
         seen_assistant = seen_assistant or role == "assistant"
         if layout.format == "messages" and len(turn) > 2:
             out += _unknown_keys(turn, TURN_KEYS | {role_key, content_key}, f"{at}: ")

@@ -144,6 +144,14 @@ def gguf_quant(name: str) -> str:
     return re.split(r"[-.]", stem)[-1].upper()
 
 
+def spec_yaml(spec: dict[str, Any]) -> str:
+    """The spec for the card's Reproduce block, one value per line (axowrap.yamlemit): no value
+    spans lines, so none can close the code fence around it."""
+    from axowrap.yamlemit import to_yaml_document
+
+    return to_yaml_document(spec).rstrip("\n")
+
+
 def tracker_runs(tracking: dict[str, Any] | None) -> list[dict[str, str]]:
     """The tracker runs of the training, for the card: tracker, run id, and a link when public."""
     data = tracking or {}
@@ -167,8 +175,6 @@ def tracker_runs(tracking: dict[str, Any] | None) -> list[dict[str, str]]:
 
 def render_card(inp: CardInputs) -> str:
     """The card's text; raises AxowrapError if it does not parse back to the same metadata."""
-    import yaml
-
     from axowrap.templating import render_template
 
     meta = card_metadata(inp)
@@ -193,7 +199,7 @@ def render_card(inp: CardInputs) -> str:
         tracker_runs=tracker_runs(inp.tracking),
         ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")],
         has_modelfile="Modelfile" in inp.files,
-        spec_yaml=yaml.safe_dump(inp.spec, sort_keys=False, allow_unicode=True).rstrip("\n"),
+        spec_yaml=spec_yaml(inp.spec),
         versions={k: v for k, v in (inp.manifest.get("versions") or {}).items() if v},
     )
     check_card(text, meta, inp.repo_id)

@@ -18,6 +18,7 @@ Rule = Callable[[Spec], Iterator[Problem]]
 
 RULES: tuple[Rule, ...] = (
     core.datasets_exist,
+    core.base_model_is_a_model,
     core.format_fits_task,
     core.classify_labels,
     core.method_fits_target,

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from axowrap import files
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import SpecError
 from axowrap.problems import Path_, Problem
@@ -34,9 +35,61 @@ def local_path(base_dir: Path, value: str) -> Path | None:
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = base_dir / candidate
-    if candidate.exists() or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
+    if files.exists(candidate) or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
         return candidate
     return None
+
+
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4095  # bytes in a whole path
+
+
+def named_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """(key path, value) of every spec value that names a file, a folder or a Hub repo."""
+    found: list[tuple[Path_, Any]] = [(("base_model",), data.get("base_model"))]
+    for i, entry in enumerate(data.get("datasets") or []):
+        if isinstance(entry, dict):
+            found.append((("datasets", i, "path"), entry.get("path")))
+    ev = data.get("eval")
+    if isinstance(ev, dict):
+        found += [(("eval", "holdout_file"), ev.get("holdout_file")), (("eval", "database"), ev.get("database"))]
+    found.append((("output_dir",), data.get("output_dir")))
+    return [(where, value) for where, value in found if isinstance(value, str)]
+
+
+def unnameable(value: str) -> str | None:
+    """Why no file can have the name `value` (too long for the filesystem), or None."""
+    if len(value.encode("utf-8", "surrogatepass")) > PATH_MAX:
+        return f"longer than the {PATH_MAX} bytes a path may have"
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX for part in value.split("/")):
+        return f"a name in it is longer than the {NAME_MAX} bytes a file name (or a Hub repo name) may have"
+    if "\0" in value:
+        return "it holds a NUL character"
+    return None
+
+
+def spec_root(spec_path: Path) -> Path | None:
+    """The folder a spec may read files from: the git work tree that holds it (in CI, the
+    checkout of a pull request), else the current directory when that holds the spec; None (no
+    bound) for a spec elsewhere outside any git work tree. `extends` and `data check` stay
+    inside it unless asked (`axowrap --allow-outside`)."""
+    folder = spec_path.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if files.exists(candidate / ".git"):
+            return candidate
+    cwd = Path.cwd().resolve()
+    return cwd if is_within(folder, cwd) else None
+
+
+def is_within(path: Path, root: Path | None) -> bool:
+    """Whether `path` (symlinks resolved) is `root` or inside it (always, without a root)."""
+    if root is None:
+        return True
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 @dataclass

@@ -7,21 +7,33 @@ returns, through `axowrap.validate.load_spec`.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import os
 from pathlib import Path
 from typing import Any
 
 from axowrap.errors import SpecError, ValidationFailed
-from axowrap.problems import Path_, Problem
+from axowrap.files import exists
+from axowrap.problems import Path_, Problem, short_repr
 from axowrap.releases import Release
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
-from axowrap.spec.model import Spec, spec_schema
+from axowrap.spec.model import Spec, is_within, named_paths, spec_root, spec_schema, unnameable
 from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
 PRESET_BASE = "preset _base"
+# `axowrap --allow-outside`: specs may read (extends, data check) outside their repo.
+ALLOW_OUTSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("allow_outside", default=False)
+
+
+def outside_problem(doc: Document, where: Path_, named: str, found: Path, root: Path | None) -> Problem:
+    return doc.problem(
+        where,
+        f"{named!r} is outside the repo ({found} is not under {root}); not reading it",
+        hint="keep the files a spec uses inside its repo, or run `axowrap --allow-outside ...` if you trust it",
+    )
 
 
 def _extends_list(doc: Document) -> list[str]:
@@ -52,6 +64,7 @@ def _load_chain(
     problems: list[Problem],
     docs: dict[str, Document],
     sections: list[tuple[Document, dict[str, Any]]],
+    root: Path | None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Layers for `path`: its bases (depth first, in order), then the file itself."""
     doc = load_yaml(path, what="spec")
@@ -71,13 +84,20 @@ def _load_chain(
     layers: list[tuple[str, dict[str, Any]]] = []
     for i, rel in enumerate(_extends_list(doc)):
         where = ("extends",) if isinstance(doc.data["extends"], str) else ("extends", i)
+        why = unnameable(rel)
+        if why:
+            problems.append(doc.problem(where, f"{short_repr(rel)} cannot name a file: {why}"))
+            continue
         shown = Path(os.path.normpath(path.parent / rel))
         base = shown.resolve()
         if base in stack or base == path.resolve():
             chain = " -> ".join(_shown(p) for p in (*stack, path.resolve(), base))
             problems.append(doc.problem(where, f"extends cycle: {chain}", hint="remove one of the `extends` links"))
             continue
-        if not base.is_file():
+        if not ALLOW_OUTSIDE.get() and not is_within(base, root):
+            problems.append(outside_problem(doc, where, rel, base, root))
+            continue
+        if not exists(base):
             problems.append(
                 doc.problem(
                     where,
@@ -87,7 +107,7 @@ def _load_chain(
             )
             continue
         try:
-            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs, sections))
+            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs, sections, root))
         except SpecError as exc:
             problems.append(doc.problem(where, exc.message, hint=exc.hint))
     own = {k: v for k, v in doc.data.items() if k != "extends"}
@@ -165,7 +185,7 @@ def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
     problems: list[Problem] = []
     docs: dict[str, Document] = {}
     sections: list[tuple[Document, dict[str, Any]]] = []
-    layers = _load_chain(path, (), problems, docs, sections)
+    layers = _load_chain(path, (), problems, docs, sections, spec_root(path))
     doc = docs.get(str(path))
     if doc is None or not layers:
         raise ValidationFailed(problems)
@@ -187,7 +207,28 @@ def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
     for err in check(data, spec_schema(), doc):
         if err.message.startswith("missing required key"):
             problems.append(err)
+    for where, value in named_paths(data):
+        why = unnameable(value)
+        if why:
+            problems.append(spec.problem(where, f"{short_repr(value)} cannot name a file or a repo: {why}"))
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     spec.warnings = [p for p in problems if p.severity != "error"]
     return spec
+
+
+def recheck_effective(data: Any, file: str) -> dict[str, Any]:
+    """An effective spec recorded earlier (a run's manifest.json), checked again before a step
+    trusts it: a mapping naming a known task, every key the schema allows with the type it
+    allows, and the defaults every run needs present. ValidationFailed otherwise."""
+    doc = Document(data=data, file=file)
+    if not isinstance(data, dict):
+        raise ValidationFailed([doc.problem((), f"the effective spec must be a mapping, not {type(data).__name__}")])
+    if data.get("task") not in preset_names():
+        raise ValidationFailed([doc.problem(("task",), f"task {data.get('task')!r} is not a task preset")])
+    data = copy.deepcopy(data)
+    _restore(data, get_preset(data["task"]).restored, {})
+    problems = check(data, spec_schema(), doc)
+    if problems:
+        raise ValidationFailed(problems)
+    return data

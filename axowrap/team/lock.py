@@ -179,8 +179,9 @@ def _model_drift(locked: dict[str, Any], spec: Any, root: Path) -> list[str]:
     return []
 
 
-def check_lock(spec_path: Path) -> list[str]:
-    """What drifted from axowrap.lock for the spec at `spec_path` (one line each; empty: none)."""
+def check_lock(spec_path: Path, *, packages: bool = True) -> list[str]:
+    """What drifted from axowrap.lock for the spec at `spec_path` (one line each; empty: none).
+    `packages=False` leaves out the installed versions (a SkyPilot job installs the lock's)."""
     from axowrap.validate import load_spec
 
     lock_path = find_lock(spec_path)
@@ -188,7 +189,7 @@ def check_lock(spec_path: Path) -> list[str]:
     lock = read_lock(lock_path)
     drift = [
         f"{name}: locked {want}, installed {have}"
-        for name, have in versions().items()
+        for name, have in (versions().items() if packages else ())
         if (want := (lock.get("packages") or {}).get(name)) != have
     ]
     key = _rel(spec_path, root)
@@ -213,9 +214,9 @@ def check_lock(spec_path: Path) -> list[str]:
     return drift
 
 
-def require_locked(spec_path: Path) -> None:
+def require_locked(spec_path: Path, *, packages: bool = True) -> None:
     """Raise (listing every drift) unless the spec matches axowrap.lock."""
-    drift = check_lock(spec_path)
+    drift = check_lock(spec_path, packages=packages)
     if drift:
         raise AxowrapError(
             f"{spec_path} drifted from {find_lock(spec_path)}:\n  " + "\n  ".join(drift),
