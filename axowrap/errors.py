@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from axowrap.problems import Problem
@@ -21,6 +21,18 @@ class AxowrapError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (all keyword fields), so an error raised in a `--jobs` worker process
+        # reaches the parent as it was raised.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[AxowrapError], args: tuple[Any, ...], state: dict[str, Any]) -> AxowrapError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
 
 
 class UsageError(AxowrapError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +62,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     typos that must get a suggestion and the removed keys that must not. A word that begins
     exactly one name gets that name (`h100` -> `h100-80gb`); one that begins several gets one
     of those or nothing (`adamw` begins adamw_torch, adamw_8bit...: not `adamc`)."""
+    import difflib
+
     choices = list(choices)
     lowered = {c.lower(): c for c in choices}
     if word.lower() in lowered:

@@ -1,7 +1,9 @@
 """JSON Schema validation that reports problems a person can act on.
 
 jsonschema's raw messages ("... is not valid under any of the given schemas") are turned into:
-the key path, the offending value, what was expected, and a did-you-mean for names.
+the key path, the offending value, what was expected, and a did-you-mean for names. A valid
+document never reaches jsonschema (nor imports it): the schema's compiled predicate
+(axowrap.schema_compile, built once per schema and process) says so first.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from axowrap.problems import Problem, did_you_mean, short_repr
+from axowrap.schema_compile import Predicate, Unsupported, compile_schema, ecma, json_type
 from axowrap.yamlio import Document
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 _JSON_TYPES = {
     str: "string",
@@ -83,6 +86,8 @@ def _known_names(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
 
 
 def _convert(err: ValidationError, doc: Document, root: dict[str, Any], prefix: tuple) -> Problem:
+    from jsonschema.exceptions import best_match
+
     path = (*prefix, *err.absolute_path)
     value = err.instance
     kind = err.validator
@@ -171,6 +176,8 @@ def coerces(value: Any, kind: str) -> bool:
 
 
 def _lax_type(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
     kinds = [types] if isinstance(types, str) else list(types)
     if not any(validator.is_type(instance, k) or coerces(instance, k) for k in kinds):
         yield ValidationError(f"{instance!r} is not of type {', '.join(map(repr, kinds))}")
@@ -187,6 +194,12 @@ def check(
 ) -> list[Problem]:
     """All schema problems of `data` (which sits at `prefix` inside `doc`). `lax`: values that
     pydantic converts (Axolotl's configs) are not type errors."""
+    valid = _predicate(schema, skip_required, lax)
+    try:
+        if valid is not None and valid(data):
+            return []
+    except Unsupported:  # a property's schema the compiler does not implement: jsonschema decides
+        _PREDICATES[(id(schema), skip_required, lax)] = (schema, None)
     errors: Iterable[ValidationError] = _validator(schema, lax).iter_errors(data)
     out = []
     for err in errors:
@@ -196,31 +209,46 @@ def check(
     return out
 
 
-@cache
-def _ecma(pattern: str) -> re.Pattern[str]:
-    """A JSON Schema pattern with ECMA-262's `$` (the end of the text): Python's `$` also
-    matches before a final newline, which would let `name: "sql\n"` through."""
-    out, escaped = [], False
-    for ch in pattern:
-        out.append("\\Z" if ch == "$" and not escaped else ch)
-        escaped = ch == "\\" and not escaped
-    return re.compile("".join(out))
-
-
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
-    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
-_LaxValidator = validators.extend(Draft202012Validator, {"pattern": _pattern, "type": _lax_type})
 _VALIDATORS: dict[tuple[int, bool], tuple[dict[str, Any], Any]] = {}
+_PREDICATES: dict[tuple[int, bool, bool], tuple[dict[str, Any], Predicate | None]] = {}
 
 
 def _validator(schema: dict[str, Any], lax: bool = False) -> Any:
-    """One validator per schema object (schemas are cached, so this is per schema file)."""
+    """One jsonschema validator per schema object (schemas are cached, so this is per schema file)."""
     hit = _VALIDATORS.get((id(schema), lax))
     if hit is None or hit[0] is not schema:
-        hit = (schema, (_LaxValidator if lax else _Validator)(schema))
+        from jsonschema import Draft202012Validator, validators
+
+        # ECMA-262's `$` in patterns (axowrap.schema_compile.ecma); lax: pydantic's conversions
+        extra = {"pattern": _pattern, "type": _lax_type} if lax else {"pattern": _pattern}
+        validator_cls = validators.extend(Draft202012Validator, extra)
+        hit = (schema, validator_cls(schema))
         _VALIDATORS[(id(schema), lax)] = hit
+    return hit[1]
+
+
+def lax_type(value: Any, kind: str) -> bool:
+    """The type check of a lax validator (`_lax_type`): the JSON type, or one pydantic converts."""
+    return json_type(value, kind) or coerces(value, kind)
+
+
+def _predicate(schema: dict[str, Any], skip_required: bool, lax: bool = False) -> Predicate | None:
+    """The schema's compiled validity check, once per schema object (None: jsonschema only)."""
+    hit = _PREDICATES.get((id(schema), skip_required, lax))
+    if hit is None or hit[0] is not schema:
+        try:
+            made: Predicate | None = compile_schema(
+                schema, skip_required=skip_required, type_ok=lax_type if lax else json_type
+            )
+        except Unsupported:
+            made = None
+        hit = (schema, made)
+        _PREDICATES[(id(schema), skip_required, lax)] = hit
     return hit[1]

@@ -14,8 +14,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from axowrap.errors import UsageError
 from axowrap.problems import did_you_mean
 from axowrap.resources import PACKAGE_DIR
@@ -88,6 +86,8 @@ class Target:
 def profiles() -> dict[str, dict[str, Any]]:
     """The built-in table."""
     with open(PACKAGE_DIR / "targets.yaml", encoding="utf-8") as fh:
+        import yaml  # here, not at the top: a cached `validate` rebuilds Targets without reading YAML
+
         return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
@@ -105,6 +105,8 @@ def calibration_path() -> Path:
 
 def calibration() -> dict[str, dict[str, Any]]:
     """{target: {mfu, overhead_gb, ...}} from the calibration file ({} when there is none)."""
+    import yaml
+
     path = calibration_path()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -11,17 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from axowrap.config.check import MARKER_KEYS, check_config
 from axowrap.errors import ValidationFailed
 from axowrap.problems import Problem, sort_problems
-from axowrap.releases import Release, choose
-from axowrap.rules import check_rules
-from axowrap.spec.model import Spec
-from axowrap.spec.read import read_spec
-from axowrap.targets import Target
-from axowrap.yamlio import Document, load_yaml, parse_yaml
+
+if TYPE_CHECKING:  # what checks a file loads when a file is checked: a cached `validate` needs only Report
+    from axowrap.releases import Release
+    from axowrap.spec.model import Spec
+    from axowrap.targets import Target
+    from axowrap.yamlio import Document
 
 SPEC = "spec"
 AXOLOTL = "axolotl config"
@@ -34,6 +33,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     target: Target | None = None
     release: Release | None = None
+    spec: Spec | None = field(default=None, compare=False, repr=False)  # the spec checked, once it was read
 
     def __post_init__(self) -> None:
         self.problems = sort_problems(self.problems)
@@ -44,6 +44,8 @@ class Report:
 
 
 def detect(doc: Document) -> str:
+    from axowrap.config.check import MARKER_KEYS
+
     data = doc.data
     if isinstance(data, dict) and "task" in data:
         return SPEC
@@ -69,7 +71,10 @@ def _deep(config: dict[str, Any], target: Target, doc: Document, static: list[Pr
 
 def rendered_problems(spec: Spec, rendered: Any, deep: bool) -> list[Problem]:
     """Check the rendered config; problems in `axolotl:` overrides point into the spec."""
-    rdoc = parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
+    from axowrap.config.check import check_config
+    from axowrap.yamlio import parse_yaml
+
+    rdoc = rendered.doc or parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
     found = check_config(rdoc, version=spec.axolotl)
     if deep:
         found += _deep(rendered.config, rendered.target, rdoc, found, spec.axolotl)
@@ -99,7 +104,15 @@ def rendered_problems(spec: Spec, rendered: Any, deep: bool) -> list[Problem]:
 def load_spec(path: Path | str, *, skip: Iterable[str] = (), axolotl: str | None = None) -> Spec:
     """The effective spec at `path` with every rule checked (but those named in `skip`), or
     ValidationFailed with every problem found. Rules never run on a spec that failed the schema."""
-    spec = read_spec(path, axolotl=axolotl)
+    from axowrap.spec.read import read_spec
+
+    return checked(read_spec(path, axolotl=axolotl), skip=skip)
+
+
+def checked(spec: Spec, *, skip: Iterable[str] = ()) -> Spec:
+    """`spec` (as read_spec returned it) with every rule checked, or ValidationFailed."""
+    from axowrap.rules import check_rules
+
     problems = [*spec.warnings, *check_rules(spec, skip)]
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
@@ -111,9 +124,16 @@ def render_checked(
     path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> tuple[Any, list[Problem]]:
     """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
+    from axowrap.spec.read import read_spec
+
+    return render_read(read_spec(path, axolotl=axolotl), target=target, deep=deep)
+
+
+def render_read(spec: Spec, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
+    """`render_checked` of a spec already read (read_spec): rules, render, the rendered config's checks."""
     from axowrap.config.render import render_spec
 
-    spec = load_spec(path, axolotl=axolotl)
+    spec = checked(spec)
     tgt = spec.target(target) if target is not None else None
     rendered = render_spec(spec, target=tgt)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
@@ -134,11 +154,17 @@ def render_checked(
 def validate_spec(
     path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> Report:
+    from axowrap.spec.read import read_spec
+
     try:
-        rendered, warnings = render_checked(path, target=target, deep=deep, axolotl=axolotl)
+        spec = read_spec(path, axolotl=axolotl)
     except ValidationFailed as exc:
         return Report(str(path), SPEC, exc.problems)
-    return Report(str(path), SPEC, warnings, rendered.target, rendered.release)
+    try:
+        rendered, warnings = render_read(spec, target=target, deep=deep)
+    except ValidationFailed as exc:
+        return Report(str(path), SPEC, exc.problems, spec=spec)
+    return Report(str(path), SPEC, warnings, rendered.target, rendered.release, spec=spec)
 
 
 def duplicates(doc: Document) -> list[Problem]:
@@ -152,6 +178,9 @@ def duplicates(doc: Document) -> list[Problem]:
 def validate_axolotl(
     doc: Document, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> Report:
+    from axowrap.config.check import check_config
+    from axowrap.releases import choose
+
     release = choose(axolotl)
     problems = check_config(doc, version=release.version) + duplicates(doc)
     if isinstance(target, str):
@@ -171,8 +200,11 @@ def validate_path(
     path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
 ) -> Report:
     """Validate one file, spec or Axolotl config (detected)."""
-    # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
-    doc = load_yaml(path, yaml12_floats=False)
+    from axowrap.yamlio import load_yaml, parse_yaml
+
+    doc = load_yaml(path)  # what read_spec reads (kept: it is not parsed twice); the kind is in its keys
     if detect(doc) == AXOLOTL:
+        # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
+        doc = parse_yaml(doc.text, doc.file, yaml12_floats=False)
         return validate_axolotl(doc, target=target, deep=deep, axolotl=axolotl)
     return validate_spec(path, target=target, deep=deep, axolotl=axolotl)

@@ -32,16 +32,68 @@ MAX_NODES = 100_000  # values in a document with every alias expanded (a real sp
 INT_LIMIT = 2**63  # integers must fit in 64 bits: Axolotl, torch and JSON readers assume it
 
 
-class _Bounded(yaml.SafeLoader):
+class _Limits:
+    """The value bounds, checked while constructing: 64-bit integers, finite floats, and strings a
+    UTF-8 file can hold (no lone surrogates). Shared by the pure-Python and the libyaml loaders."""
+
+    limit_problems: list[tuple[yaml.Mark | None, str, str]]
+
+    def _limit(self, node: yaml.Node, message: str, hint: str) -> None:
+        self.limit_problems.append((node.start_mark, message, hint))
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            value = super().construct_yaml_int(node)  # type: ignore[misc]
+        except ValueError:
+            self._limit(node, f"integer of {len(node.value):,} digits is too large", "write a 64-bit integer")
+            return 0
+        if not -INT_LIMIT <= value < INT_LIMIT:
+            self._limit(node, f"integer {str(node.value)[:30]}... does not fit in 64 bits", "write a smaller number")
+            return 0
+        return value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_float(node)  # type: ignore[misc]
+        if not math.isfinite(value):
+            self._limit(
+                node,
+                f"{str(node.value)[:30]} is not a finite number",
+                "write a finite number (NaN and infinity make training produce NaN or fail)",
+            )
+            return 0.0
+        return value
+
+    def construct_yaml_str(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_str(node)  # type: ignore[misc]
+        if _SURROGATE.search(value):
+            self._limit(
+                node,
+                f"text {value.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')[:40]!s} "
+                "holds a lone surrogate (\\ud800-\\udfff), which no UTF-8 file can hold",
+                "write the character itself, or a valid pair of \\u escapes",
+            )
+        return value
+
+    @classmethod
+    def bounded(cls) -> None:
+        for tag, method in (("int", cls.construct_yaml_int), ("float", cls.construct_yaml_float)):
+            cls.add_constructor(f"tag:yaml.org,2002:{tag}", method)  # type: ignore[attr-defined]
+        cls.add_constructor("tag:yaml.org,2002:str", cls.construct_yaml_str)  # type: ignore[attr-defined]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Bounded(_Limits, yaml.SafeLoader):
     """SafeLoader with bounds: nesting depth, values after alias expansion (a 1 KB 'billion
-    laughs' document is refused while composing, before anything is expanded), 64-bit
-    integers, finite floats, and strings a UTF-8 file can hold (no lone surrogates)."""
+    laughs' document is refused while composing, before anything is expanded), and the value
+    bounds of _Limits."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
         self._sizes: dict[int, int] = {}
-        self.limit_problems: list[tuple[yaml.Mark | None, str, str]] = []
+        self.limit_problems = []
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
@@ -69,47 +121,8 @@ class _Bounded(yaml.SafeLoader):
             )
         return node
 
-    def _limit(self, node: yaml.Node, message: str, hint: str) -> None:
-        self.limit_problems.append((node.start_mark, message, hint))
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
-        try:
-            value = super().construct_yaml_int(node)
-        except ValueError:
-            self._limit(node, f"integer of {len(node.value):,} digits is too large", "write a 64-bit integer")
-            return 0
-        if not -INT_LIMIT <= value < INT_LIMIT:
-            self._limit(node, f"integer {str(node.value)[:30]}... does not fit in 64 bits", "write a smaller number")
-            return 0
-        return value
-
-    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            self._limit(
-                node,
-                f"{str(node.value)[:30]} is not a finite number",
-                "write a finite number (NaN and infinity make training produce NaN or fail)",
-            )
-            return 0.0
-        return value
-
-    def construct_yaml_str(self, node: yaml.ScalarNode) -> Any:
-        value = super().construct_yaml_str(node)
-        if _SURROGATE.search(value):
-            self._limit(
-                node,
-                f"text {value.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')[:40]!s} "
-                "holds a lone surrogate (\\ud800-\\udfff), which no UTF-8 file can hold",
-                "write the character itself, or a valid pair of \\u escapes",
-            )
-        return value
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_Bounded.add_constructor("tag:yaml.org,2002:int", _Bounded.construct_yaml_int)
-_Bounded.add_constructor("tag:yaml.org,2002:float", _Bounded.construct_yaml_float)
-_Bounded.add_constructor("tag:yaml.org,2002:str", _Bounded.construct_yaml_str)
+_Bounded.bounded()
 
 
 class ConfigLoader(_Bounded):
@@ -126,6 +139,93 @@ for _ch in "-+0123456789.":
         (tag, rx) for tag, rx in SpecLoader.yaml_implicit_resolvers.get(_ch, []) if tag != "tag:yaml.org,2002:float"
     ]
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+PySpecLoader = SpecLoader  # the pure-Python reference the libyaml path must agree with (tests)
+
+# libyaml's parser (PyYAML's C extension, when PyYAML was built with it) is ~10x faster than the
+# pure-Python one and composes the same nodes with the same line and column marks; tags are still
+# resolved and values constructed in Python, by the same resolver and bounded constructors. The two
+# parsers disagree only at the edges (tests/test_yamlio.py fuzzes them): libyaml accepts tabs as
+# separators, `?` inside flow scalars and a BOM mid-file, which PyYAML (Axolotl's reader) refuses, and
+# words its errors differently. So a text with any of these characters, and any text libyaml refuses,
+# is read by the pure-Python parser: the result, and every error message, are PyYAML's. The bounds on
+# composition (depth, size once aliases are expanded) live in the pure-Python composer, so a text
+# with anchors or aliases, or that could nest deeply, is read by it too; and any bound a libyaml read
+# reaches sends the text to the pure-Python loader, whose error is the one reported.
+_FAST = getattr(yaml, "CSafeLoader", None)
+_PURE_ONLY = re.compile(
+    "[\t\r?%&*\ufeff\x85\u2028\u2029\ud800-\udfff]"  # where the parsers differ; anchors and aliases
+    + "|^ {"
+    + str(MAX_DEPTH)
+    + ",}|(?:- ){"
+    + str(MAX_DEPTH // 2)
+    + ",}",  # text that could nest deeply
+    re.M,
+)
+if _FAST is not None:
+
+    class _CConfigLoader(_Limits, _FAST):  # type: ignore[misc,valid-type]
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.limit_problems = []
+
+    _CConfigLoader.bounded()
+
+    class _CSpecLoader(_CConfigLoader):
+        yaml_implicit_resolvers = SpecLoader.yaml_implicit_resolvers
+
+
+def _loaders(text: str, yaml12_floats: bool) -> list[Any]:
+    """The loader classes to try, in order: the C one (when it reads `text` as PyYAML does), then PyYAML's."""
+    pure = SpecLoader if yaml12_floats else ConfigLoader
+    if _FAST is None or _PURE_ONLY.search(text) or text.count("[") + text.count("{") > MAX_DEPTH:
+        return [pure]
+    return [_CSpecLoader if yaml12_floats else _CConfigLoader, pure]
+
+
+def _within_bounds(root: yaml.Node | None) -> bool:
+    """Whether a tree libyaml composed is within MAX_DEPTH and MAX_NODES (iteratively)."""
+    stack = [(root, 1)] if root is not None else []
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            return False
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((n, depth + 1) for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((n, depth + 1) for n in node.value)
+    return True
+
+
+def _compose(text: str, yaml12_floats: bool) -> tuple[yaml.Node | None, Any, list[Any]]:
+    """(root node with marks, constructed data, bound problems), as axowrap's bounded PyYAML loader
+    would give them; its exceptions too."""
+    loaders = _loaders(text, yaml12_floats)
+    for i, loader_cls in enumerate(loaders):
+        last = i == len(loaders) - 1
+        loader = loader_cls(text)
+        try:
+            node = loader.get_single_node()
+            if not last and not _within_bounds(node):
+                continue
+            data = loader.construct_document(node) if node is not None else None
+            if not last and loader.limit_problems:
+                continue  # the pure loader says it, in its words
+            return node, data, loader.limit_problems
+        except Exception:
+            if last:
+                raise  # PyYAML's own verdict, in PyYAML's words
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load(text)` (YAML 1.1: how Axolotl reads configs), bounded, through the C parser when it agrees."""
+    return _compose(text, False)[1]
 
 
 @dataclass
@@ -221,11 +321,8 @@ def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
     """Parse YAML text; a syntax error, a character YAML does not allow, or a value over
     axowrap's bounds (nesting depth, expanded size, 64-bit integers, finite floats) becomes
     ValidationFailed naming file, line and column."""
-    loader = None
     try:
-        loader = (SpecLoader if yaml12_floats else ConfigLoader)(text)
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        node, data, limit_problems = _compose(text, yaml12_floats)
     except yaml.reader.ReaderError as exc:
         raise ValidationFailed([_reader_problem(exc, text, file)]) from None
     except yaml.MarkedYAMLError as exc:
@@ -245,10 +342,7 @@ def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
         raise ValidationFailed([problem]) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: YAML error: {exc}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if loader.limit_problems:
+    if limit_problems:
         raise ValidationFailed(
             Problem(
                 path=(),
@@ -258,7 +352,7 @@ def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
                 column=mark.column + 1 if mark else None,
                 hint=hint,
             )
-            for mark, message, hint in loader.limit_problems
+            for mark, message, hint in limit_problems
         )
     doc = Document(data=data, file=file, text=text)
     if node is not None:
@@ -271,8 +365,22 @@ def read_text(path: Path, what: str = "file") -> str:
     return files.read_text(path, what)
 
 
+_LOADED: dict[tuple[str, bool, str], Document] = {}
+_LOADED_MAX = 4096
+
+
 def load_yaml(path: Path, *, yaml12_floats: bool = True, what: str = "file") -> Document:
-    return parse_yaml(read_text(path, what), str(path), yaml12_floats=yaml12_floats)
+    """The file parsed; a text this process parsed before is not parsed again (a team base under
+    500 specs), so the Document is shared: treat it as read-only."""
+    text = read_text(path, what)
+    key = (str(path), yaml12_floats, text)
+    doc = _LOADED.get(key)
+    if doc is None:
+        doc = parse_yaml(text, str(path), yaml12_floats=yaml12_floats)
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = doc
+    return doc
 
 
 atomic_write = files.atomic_write  # where it always was; written in axowrap.files

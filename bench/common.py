@@ -50,3 +50,26 @@ class Targets:
         print(f"  [{'PASS' if ok else 'MISS'}] {name}: {detail}")
         if not ok:
             self.missed.append(name)
+
+
+def load() -> str:
+    """The 1-minute load average now (`uptime`'s first figure): the machine is shared, so every
+    figure is printed beside it."""
+    try:
+        return f"load {os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "load unknown"
+
+
+def axolotl_help(repeat: int = 3, env: dict[str, str] | None = None) -> float | None:
+    """Median cold `axolotl --help` (the reference beside axowrap's own figures), or None;
+    one untimed run first, so the .pyc files `env` allows exist."""
+    import shutil
+    import sys
+
+    exe = Path(sys.executable).parent / "axolotl"
+    found = str(exe) if exe.exists() else shutil.which("axolotl")
+    if found is None:
+        return None
+    time_cmd([found, "--help"], repeat=1, env=env)
+    return median(time_cmd([found, "--help"], repeat=repeat, env=env))

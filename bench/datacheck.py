@@ -5,6 +5,11 @@ Targets: the structural check (what `axowrap validate` runs) >= 200,000 rows/s o
 tokenizer (the tiny Llama fixture's) <= 15 s, side by side with `axolotl preprocess` of the
 same data and config (reported as a ratio, no target). Rows come from tests/data/alpaca_sample.jsonl
 (200 real Alpaca-GPT4 rows), repeated with a row number so no two rows are equal.
+
+At scale (issue 23; `python bench/datacheck.py --scale` runs only this part): the whole
+`axowrap data check FILE --format alpaca --no-tokens` (structure + content checks) of 100k and
+1M unique rows, each a fresh process, with its peak RSS (getrusage of the child). Targets:
+1M rows <= 10 s wall and <= 500 MB peak RSS. Printed with the load average.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, Targets
+from common import REPO, Targets, load
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -51,7 +56,8 @@ def structural(path: Path) -> tuple[int, float, float]:
     return rows, time.perf_counter() - start, time.process_time() - cpu
 
 
-def main(targets: Targets) -> None:
+def throughput(targets: Targets) -> None:
+    """Issue 7's figures: structural rate, token statistics, `axolotl preprocess` beside them."""
     from axowrap.cli.data import check_source
     from axowrap.config.render import render_spec
     from axowrap.data.check import check_file
@@ -155,7 +161,49 @@ def main(targets: Targets) -> None:
         )
 
 
+def whole_check(path: Path) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS MB) of `axowrap data check PATH --no-tokens` in a fresh process."""
+    axowrap = str(Path(sys.executable).parent / "axowrap")
+    argv = [axowrap, "data", "check", str(path), "--format", "alpaca", "--no-tokens", "--json"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"data check failed ({proc.returncode}): {err[-500:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def scale(targets: Targets) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (100_000, 1_000_000):
+            path = make_rows(Path(tmp) / f"alpaca-{n}.jsonl", n)
+            at = load()
+            wall, cpu, rss = whole_check(path)
+            print(
+                f"  whole data check --no-tokens, {n:,} unique alpaca rows ({path.stat().st_size / 1e6:.0f} MB): "
+                f"{wall:.2f} s wall, {cpu:.2f} s CPU = {n / wall:,.0f} rows/s; peak RSS {rss:.0f} MB ({at})"
+            )
+            if n == 1_000_000:
+                targets.check(
+                    "data check --no-tokens, 1M rows <= 10 s", wall <= 10, f"{wall:.2f} s wall, {cpu:.2f} s CPU"
+                )
+                targets.check("data check --no-tokens, 1M rows <= 500 MB peak RSS", rss <= 500, f"{rss:.0f} MB")
+            path.unlink()
+
+
+def main(targets: Targets) -> None:
+    throughput(targets)
+    scale(targets)
+
+
 if __name__ == "__main__":
     t = Targets()
-    main(t)
+    if sys.argv[1:] == ["--scale"]:
+        scale(t)
+    else:
+        main(t)
     raise SystemExit(1 if t.missed else 0)

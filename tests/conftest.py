@@ -25,6 +25,9 @@ os.environ.update(
 )
 # Never this machine's own `plan --calibrate` results (tests that calibrate set their own file).
 os.environ["AXOWRAP_CALIBRATION"] = str(REPO / "tests" / "data" / "no-calibration.yaml")
+# Every check afresh: a cached result would hide what a test monkeypatched into the checks.
+# tests/test_checkcache.py turns the cache on, in a folder of its own.
+os.environ["AXOWRAP_NO_CACHE"] = "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -26,6 +26,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.hashing",
         "axowrap.versions",
         "axowrap.schema_check",
+        "axowrap.schema_compile",
+        "axowrap.cache",
         "axowrap.targets",
         "axowrap.speed",
         "axowrap.hfcache",
@@ -63,7 +65,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("axowrap.rules.",),
     ("axowrap.rules",),
     # 5: validation, steps, the runner and what drives it
-    ("axowrap.validate", "axowrap.steps"),
+    ("axowrap.validate", "axowrap.checkcache", "axowrap.steps"),
     ("axowrap.run.pipeline", "axowrap.jobs", "axowrap.team"),
     # 6: the command line
     ("axowrap.cli", "axowrap.__main__"),

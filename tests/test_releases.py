@@ -108,3 +108,21 @@ def test_deep_without_axolotl_is_a_problem_of_each_file_not_a_crash(
     assert res.out.count("--deep needs Axolotl installed (it runs Axolotl's own validator)") == 2
     assert "lora_rr: unknown Axolotl key 'lora_rr'" in res.out  # the static checks still report
     assert "Traceback" not in res.out + res.err
+
+
+def test_the_installed_version_is_what_package_metadata_says() -> None:
+    """releases.installed() reads the dist-info folder's name (importlib.metadata costs ~20 ms of
+    each start); for every package installed here it must say what importlib.metadata says, or
+    defer to it."""
+    from importlib import metadata
+
+    from axowrap import releases
+
+    names = {d.metadata["Name"] for d in metadata.distributions()}
+    assert len(names) > 50
+    for name in sorted(names):
+        fast = releases._dist_info_version(name.lower().replace("-", "_"))
+        if fast is not None:  # None: unsure, importlib.metadata answers
+            assert fast == metadata.version(name), name
+    assert releases._dist_info_version("no_such_package_here") == ""
+    assert releases.installed() == metadata.version("axolotl")

@@ -39,6 +39,15 @@ import click
     metavar="VERSION",
     help="Render for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --all: render in up to N processes (0: as many as pay off, up to one per CPU).",
+)
+@click.option("--no-cache", is_flag=True, help="With --all: render every spec afresh (renders are cached by content).")
 def command(
     spec: Path | None,
     output: Path | None,
@@ -47,6 +56,8 @@ def command(
     check: bool,
     explain: tuple[str, ...],
     axolotl: str | None,
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Render SPEC into a validated Axolotl config.
 
@@ -78,7 +89,7 @@ def command(
         click.echo(explain_keys(spec, list(explain), target=target), nl=False)
         return
     if all_specs or check:
-        _team(spec, output, target, check)
+        _team(spec, output, target, check, jobs=jobs, use_cache=not no_cache)
         return
     from axowrap.validate import render_checked
     from axowrap.yamlio import atomic_write
@@ -93,7 +104,9 @@ def command(
         click.echo(f"wrote {output}", err=True)
 
 
-def _team(spec: Path | None, output: Path | None, target: str | None, check: bool) -> None:
+def _team(
+    spec: Path | None, output: Path | None, target: str | None, check: bool, *, jobs: int, use_cache: bool
+) -> None:
     from axowrap.cli.output import print_problems
     from axowrap.errors import UsageError
     from axowrap.team.discovery import find_specs
@@ -104,7 +117,7 @@ def _team(spec: Path | None, output: Path | None, target: str | None, check: boo
             "--target does not apply to --all/--check", hint="rendered/ configs use each spec's compute.target"
         )
     specs = [spec] if spec is not None else find_specs(Path("."))
-    outcomes = sync_rendered(specs, check=check, dest=output, prune=spec is None)
+    outcomes = sync_rendered(specs, check=check, dest=output, prune=spec is None, jobs=jobs, use_cache=use_cache)
     for o in outcomes:
         print_problems(o.problems, err=False)
         if o.diff:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from axowrap.validate import Report
 
 
 @click.command("validate")
@@ -23,8 +27,24 @@ import click
     help="Check for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Check in up to N processes (0: as many as pay off, up to one per CPU).",
+)
+@click.option("--no-cache", is_flag=True, help="Check every file afresh (results are cached by content hash).")
 def command(
-    files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | None, axolotl: str | None, as_json: bool
+    files: tuple[Path, ...],
+    all_specs: bool,
+    deep: bool,
+    target: str | None,
+    axolotl: str | None,
+    as_json: bool,
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Validate FILES: axowrap specs or Axolotl configs (detected per file).
 
@@ -36,12 +56,14 @@ def command(
       axowrap validate --deep --target h100-80gb:8 specs/sql.yaml
       axowrap validate specs/*.yaml hand-written.axolotl.yaml
       axowrap validate --all                      # every spec in the repo (CI)
+
+    A result is reused while the file, everything it reads (bases, data files, the model's
+    folder) and axowrap are unchanged; --deep is never cached.
     """
+    from axowrap.checkcache import validate_files
     from axowrap.cli.output import print_problems
-    from axowrap.errors import AxowrapError, SpecError, UsageError, ValidationFailed
-    from axowrap.problems import Problem
+    from axowrap.errors import AxowrapError
     from axowrap.releases import choose
-    from axowrap.validate import Report, validate_path
 
     if all_specs:
         from axowrap.team.discovery import find_specs
@@ -49,25 +71,11 @@ def command(
         files = (*files, *(p for p in find_specs(Path(".")) if p not in files))
     if not files:
         raise click.UsageError("give FILES, or --all")
-    tgt = target  # resolved per spec: a team's own targets count
     default = choose(axolotl)  # refuses a release without tables before any file is read
-    reports = []
-    for path in files:
-        try:
-            reports.append(validate_path(path, target=tgt, deep=deep, axolotl=axolotl))
-        except ValidationFailed as exc:
-            reports.append(Report(str(path), "unreadable", exc.problems))
-        except SpecError as exc:
-            message = exc.message.removeprefix(f"{path}: ")
-            reports.append(
-                Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
-            )
-        except UsageError:  # the command line itself is wrong (an unknown --target): exit 2, once
-            raise
-        except AxowrapError as exc:  # e.g. --deep without Axolotl: this file's problem, the others still run
-            reports.append(
-                Report(str(path), "unchecked", [Problem(path=(), message=exc.message, file=str(path), hint=exc.hint)])
-            )
+    # --target is resolved per spec: a team's own targets count
+    reports = validate_files(
+        files, target=target, deep=deep, axolotl=axolotl, use_cache=not no_cache, jobs=jobs, on_error=unchecked
+    )
     bad = [r for r in reports if not r.ok]
     if as_json:
         click.echo(
@@ -98,3 +106,21 @@ def command(
     if bad:
         errors = sum(1 for r in bad for p in r.problems if p.severity == "error")
         raise AxowrapError(f"{errors} error(s) in {len(bad)} of {len(reports)} file(s)")
+
+
+def unchecked(path: Path, exc: Exception) -> Report:
+    """The report of a file whose check stopped with `exc`: unreadable (not YAML, not a spec),
+    or unchecked (e.g. --deep without Axolotl: the other files still run). A UsageError (the
+    command line itself is wrong: an unknown --target) and any other exception propagate."""
+    from axowrap.errors import AxowrapError, SpecError, UsageError, ValidationFailed
+    from axowrap.problems import Problem
+    from axowrap.validate import Report
+
+    if isinstance(exc, ValidationFailed):
+        return Report(str(path), "unreadable", exc.problems)
+    if isinstance(exc, SpecError):
+        message = exc.message.removeprefix(f"{path}: ")
+        return Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
+    if isinstance(exc, AxowrapError) and not isinstance(exc, UsageError):
+        return Report(str(path), "unchecked", [Problem(path=(), message=exc.message, file=str(path), hint=exc.hint)])
+    raise exc

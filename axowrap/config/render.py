@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from axowrap import __version__
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import AxowrapError
 from axowrap.targets import Target
 from axowrap.templating import render_template
+from axowrap.yamlio import Document, parse_yaml
 
 if TYPE_CHECKING:
     from axowrap.config.speed import Speed
@@ -37,6 +36,7 @@ class Rendered:
     target: Target
     release: Any = None  # axowrap.releases.Release: the Axolotl release it was rendered for
     notes: tuple[str, ...] = ()  # speed defaults turned off, one line each (also comments in the text)
+    doc: Document | None = None  # the text parsed back (YAML 1.1, as Axolotl reads it), with line marks
 
 
 def _shown_path(path: Path, base_dir: Path | None) -> str:
@@ -308,14 +308,15 @@ def render_spec(
         task=spec.data["task"],
         notes=speed.notes,
     )
-    parsed = yaml.safe_load(text)
+    doc = parse_yaml(text, f"{spec.path} (rendered)", yaml12_floats=False)
+    parsed = doc.data
     expected = {k: v for section in sections.values() for k, v in section.items()}
     expected.update(overrides)
     if parsed != expected:
         # A template bug, never a user error: the text must mean exactly the computed values.
         diff = sorted(k for k in set(parsed) | set(expected) if parsed.get(k) != expected.get(k))
         raise AxowrapError(f"internal error: rendered YAML does not read back as intended (keys {diff})")
-    return Rendered(text=text, config=parsed, target=tgt, release=spec.release, notes=tuple(speed.notes))
+    return Rendered(text=text, config=parsed, target=tgt, release=spec.release, notes=tuple(speed.notes), doc=doc)
 
 
 def replaced_keys(overrides: dict[str, Any], sections: dict[str, dict[str, Any]], version: str) -> list[str]:

@@ -20,7 +20,7 @@ from axowrap.schema_check import load_schema
 from axowrap.spec.layers import Sources
 from axowrap.spec.presets import Preset, get_preset
 from axowrap.targets import Target, get_target, parse_target
-from axowrap.yamlio import Document
+from axowrap.yamlio import Document, safe_load
 
 
 def spec_schema() -> dict[str, Any]:
@@ -173,7 +173,7 @@ class Spec:
         if path is None:
             return value if isinstance(value, dict) else {}
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise SpecError(
                 f"{self.source_of(('targets',))}: targets: cannot read {path}: {exc}",

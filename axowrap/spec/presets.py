@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import yaml
-
 from axowrap.resources import presets_dir
+from axowrap.yamlio import safe_load
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Preset:
 
 def _read(name: str) -> dict[str, Any]:
     with open(presets_dir() / f"{name}.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+        return safe_load(fh.read()) or {}
 
 
 def _base_layer() -> dict[str, Any]:

@@ -21,11 +21,10 @@ from pathlib import Path
 import yaml
 
 from axowrap.errors import AxowrapError
+from axowrap.yamlio import safe_load
 
 RENDERED_DIR = "rendered"
 RENDERED_SUFFIX = ".axolotl.yaml"
-# Only the top-level keys matter here, so the fast C loader (when PyYAML has it) is enough.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SKIP_DIRS = frozenset({RENDERED_DIR, "runs", "outputs", "node_modules", "__pycache__", "venv"})
 
 
@@ -47,16 +46,33 @@ def _yaml_files(root: Path) -> list[Path]:
 def _peek(path: Path) -> tuple[bool, dict]:
     """(parsed?, top-level mapping of the file: {} when it is not a mapping)."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False, {}
     return True, data if isinstance(data, dict) else {}
 
 
-def _extends(path: Path, data: dict) -> list[Path]:
+class _Real:
+    """Path.resolve() with each folder resolved once (a repo of 500 specs has a few folders):
+    a file that is not itself a symlink resolves to its resolved folder plus its name."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, path: Path) -> Path:
+        folder, name = os.path.split(os.fspath(path))
+        if name in ("", ".", "..") or os.path.islink(path):
+            return path.resolve()
+        real = self.folders.get(folder)
+        if real is None:  # realpath, like resolve: symlinks first, then `..`
+            real = self.folders[folder] = os.path.realpath(folder or ".")
+        return Path(real, name)
+
+
+def _extends(path: Path, data: dict, real: _Real) -> list[Path]:
     ext = data.get("extends")
     names = [ext] if isinstance(ext, str) else [e for e in ext if isinstance(e, str)] if isinstance(ext, list) else []
-    return [(path.parent / n).resolve() for n in names]
+    return [real(path.parent / n) for n in names]
 
 
 def _in_cycle(start: Path, links: dict[Path, list[Path]]) -> bool:
@@ -75,12 +91,14 @@ def _in_cycle(start: Path, links: dict[Path, list[Path]]) -> bool:
 
 def discover(root: Path) -> Discovery:
     """Every spec and base spec under `root`, sorted by path (paths as found under `root`)."""
+    real = _Real()
     peeked = {path: _peek(path) for path in _yaml_files(root)}
-    links = {path.resolve(): _extends(path, data) for path, (_, data) in peeked.items()}
+    resolved = {path: real(path) for path in peeked}
+    links = {resolved[path]: _extends(path, data, real) for path, (_, data) in peeked.items()}
     extended = {base for bases in links.values() for base in bases}
     out = Discovery(root=root)
     for path, (parsed, data) in peeked.items():
-        if path.resolve() in extended and not _in_cycle(path.resolve(), links):
+        if resolved[path] in extended and not _in_cycle(resolved[path], links):
             out.bases.append(path)
         elif not parsed or "task" in data or "extends" in data or "specs" in path.parent.parts:
             out.specs.append(path)

@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from axowrap.errors import AxowrapError, ValidationFailed
+from axowrap.errors import AxowrapError
 from axowrap.problems import Problem
 from axowrap.team.discovery import RENDERED_DIR, RENDERED_SUFFIX, rendered_path
 
@@ -31,19 +31,6 @@ class Outcome:
         return self.status in (OK, WRITTEN, REMOVED)
 
 
-def _render(spec_path: Path, root: Path) -> tuple[str, str, list[Problem]]:
-    """(spec name, rendered text, warnings) or ValidationFailed."""
-    from axowrap.config.render import render_spec
-    from axowrap.validate import load_spec, rendered_problems
-
-    spec = load_spec(spec_path)
-    rendered = render_spec(spec, base_dir=root)
-    problems = [*spec.warnings, *rendered_problems(spec, rendered, False)]
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems)
-    return spec.name, rendered.text, problems
-
-
 def unified(old: str, new: str, committed: Path, spec: Path) -> str:
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
@@ -55,14 +42,24 @@ def unified(old: str, new: str, committed: Path, spec: Path) -> str:
 
 
 def sync_rendered(
-    specs: list[Path], *, check: bool, dest: Path | None = None, root: Path = Path("."), prune: bool = False
+    specs: list[Path],
+    *,
+    check: bool,
+    dest: Path | None = None,
+    root: Path = Path("."),
+    prune: bool = False,
+    use_cache: bool = True,
+    jobs: int = 1,
 ) -> list[Outcome]:
     """Write (or, with `check`, compare) each spec's rendered config; one Outcome per spec.
 
     `dest` overrides the conventional `rendered/<name>.axolotl.yaml` (one spec only). With
     `prune` (all specs of the repo were given), rendered configs no spec renders to are
     reported (check) or removed (write; only when every spec rendered, so none is lost).
+    Renderings are cached by content (axowrap.checkcache) and the misses made in up to `jobs`
+    processes.
     """
+    from axowrap.checkcache import render_files
     from axowrap.yamlio import atomic_write
 
     if dest is not None and len(specs) != 1:
@@ -71,11 +68,10 @@ def sync_rendered(
         _inside(root / RENDERED_DIR, root)
     outcomes: list[Outcome] = []
     owners: dict[Path, Path] = {}
-    for spec in specs:
-        try:
-            name, text, warnings = _render(spec, root)
-        except ValidationFailed as exc:
-            outcomes.append(Outcome(spec, None, INVALID, problems=exc.problems))
+    for spec, rendering in zip(specs, render_files(specs, root, use_cache=use_cache, jobs=jobs), strict=True):
+        name, text, warnings = rendering.name, rendering.text, rendering.problems
+        if name is None or text is None:
+            outcomes.append(Outcome(spec, None, INVALID, problems=warnings))
             continue
         target = dest or rendered_path(root, name)
         if dest is None:
