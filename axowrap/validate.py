@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.config.check import MARKER_KEYS, check_config
-from axowrap.errors import ValidationFailed
+from axowrap.errors import UsageError, ValidationFailed
 from axowrap.problems import Problem, sort_problems
+from axowrap.repo import in_specs_dir
 from axowrap.rules import check_rules
 from axowrap.spec.model import Spec
+from axowrap.spec.overrides import Override
 from axowrap.spec.read import read_spec
 from axowrap.targets import Target
 from axowrap.yamlio import Document, load_yaml, parse_yaml
@@ -42,6 +44,8 @@ class Report:
 
 def detect(doc: Document) -> str:
     data = doc.data
+    if in_specs_dir(Path(doc.file)):  # a spec that lost its `task:` is still a spec
+        return SPEC
     if isinstance(data, dict) and "task" in data:
         return SPEC
     if isinstance(data, dict) and "extends" in data and not (MARKER_KEYS & set(data)):
@@ -82,10 +86,11 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
     return out
 
 
-def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
-    """The effective spec at `path` with every rule checked (but those named in `skip`), or
-    ValidationFailed with every problem found. Rules never run on a spec that failed the schema."""
-    spec = read_spec(path)
+def load_spec(path: Path | str, *, skip: Iterable[str] = (), overrides: tuple[Override, ...] = ()) -> Spec:
+    """The effective spec at `path` (with `--set` overrides) with every rule checked (but those
+    named in `skip`), or ValidationFailed with every problem found. Rules never run on a spec that
+    failed the schema."""
+    spec = read_spec(path, overrides)
     problems = [*spec.warnings, *check_rules(spec, skip)]
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
@@ -93,13 +98,21 @@ def load_spec(path: Path | str, *, skip: Iterable[str] = ()) -> Spec:
     return spec
 
 
-def render_checked(path: Path, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
-    """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
+def render_checked(
+    path: Path,
+    *,
+    target: Target | str | None = None,
+    deep: bool = False,
+    overrides: tuple[Override, ...] = (),
+    dest: Path | None = None,
+) -> tuple[Any, list[Problem]]:
+    """Load, render and check a spec: (rendered config, warnings), or ValidationFailed.
+    `dest`: where the config will be written (its schema modeline is relative to it)."""
     from axowrap.config.render import render_spec
 
-    spec = load_spec(path)
+    spec = load_spec(path, overrides=overrides)
     tgt = spec.target(target) if target is not None else None
-    rendered = render_spec(spec, target=tgt)
+    rendered = render_spec(spec, target=tgt, dest=dest)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
     if tgt is not None:  # the spec rules checked compute.target; check the one asked for too
         from axowrap.rules.fit import fit_problems
@@ -111,9 +124,11 @@ def render_checked(path: Path, *, target: Target | str | None = None, deep: bool
     return rendered, problems
 
 
-def validate_spec(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
+def validate_spec(
+    path: Path, *, target: Target | str | None = None, deep: bool = False, overrides: tuple[Override, ...] = ()
+) -> Report:
     try:
-        rendered, warnings = render_checked(path, target=target, deep=deep)
+        rendered, warnings = render_checked(path, target=target, deep=deep, overrides=overrides)
     except ValidationFailed as exc:
         return Report(str(path), SPEC, exc.problems)
     return Report(str(path), SPEC, warnings, rendered.target)
@@ -134,10 +149,17 @@ def validate_axolotl(doc: Document, *, target: Target | str | None = None, deep:
     return Report(doc.file, AXOLOTL, problems, target)
 
 
-def validate_path(path: Path, *, target: Target | str | None = None, deep: bool = False) -> Report:
-    """Validate one file, spec or Axolotl config (detected)."""
+def validate_path(
+    path: Path, *, target: Target | str | None = None, deep: bool = False, overrides: tuple[Override, ...] = ()
+) -> Report:
+    """Validate one file, spec or Axolotl config (detected); `overrides` apply to specs only."""
     # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
     doc = load_yaml(path, yaml12_floats=False)
     if detect(doc) == AXOLOTL:
+        if overrides:
+            raise UsageError(
+                f"{path}: --set applies to specs, and this is an Axolotl config",
+                hint="edit the config, or validate a spec",
+            )
         return validate_axolotl(doc, target=target, deep=deep)
-    return validate_spec(path, target=target, deep=deep)
+    return validate_spec(path, target=target, deep=deep, overrides=overrides)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
+
+from axowrap.cli import complete
+from axowrap.cli.options import json_option
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -28,7 +30,7 @@ def command() -> None:
 
 
 @command.command("check")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), shell_complete=complete.specs)
 @click.option(
     "--format",
     "fmt",
@@ -37,7 +39,7 @@ def command() -> None:
     help="Row format (default: the spec's, or detected from the first rows of a file).",
 )
 @click.option("--no-tokens", is_flag=True, help="Skip token statistics (no tokenizer load).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@json_option
 def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None:
     """Check SOURCE: a spec (all its local datasets) or one data file (.jsonl/.json/.csv/.parquet).
 
@@ -54,7 +56,10 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None
 
     report = check_source(source, fmt, tokens=not no_tokens)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        from axowrap.cli.envelope import print_json
+
+        document = report.to_json()
+        print_json(document.pop("ok", report.ok), **document)
     else:
         _print(report)
     if not report.ok:
@@ -81,22 +86,20 @@ def check_source(path: Path, fmt: str | None = None, *, tokens: bool = True) -> 
 
 
 def _print(report: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from axowrap.cli.style import console as make_console
+    from axowrap.cli.style import table as Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console()
     for ds in report.datasets:
         console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows, format {ds.format}")
     if report.findings:
-        table = Table(
-            "where", "category", "problem", "excerpt", title="findings (first 20 per category)", show_lines=False
-        )
+        table = Table(console, "where", "category", "problem", "excerpt", title="findings (first 20 per category)")
         for f in report.findings:
             where = f"{f.file}:{f.where}" if f.where is not None else f.file
             colour = "red" if f.severity == "error" else "yellow"
             table.add_row(where, f"[{colour}]{f.category}[/{colour}]", f.message, f.excerpt)
         console.print(table)
-    summary = Table("severity", "category", "count", title="summary")
+    summary = Table(console, "severity", "category", "count", title="summary")
     for severity, category, n in report.summary():
         summary.add_row(severity, category, str(n))
     if report.counts:
@@ -113,9 +116,9 @@ def _print(report: Any) -> None:
 
 
 def _print_tokens(console: Any, file: str, t: dict[str, Any]) -> None:
-    from rich.table import Table
+    from axowrap.cli.style import table as Table
 
-    table = Table("tokens per row", "value", title=f"tokens: {file} ({t['tokenizer']})")
+    table = Table(console, "tokens per row", "value", title=f"tokens: {file} ({t['tokenizer']})")
     for key in ("p50", "p90", "p99", "max", "tokens", "sequence_len", "rows_over_sequence_len"):
         table.add_row(key.replace("_", " "), str(t[key]))
     table.add_row("truncated token share", f"{t['truncated_token_share']:.1%}")

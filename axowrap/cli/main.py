@@ -15,8 +15,11 @@ from pathlib import Path
 import click
 
 from axowrap import __version__
+from axowrap.cli import envelope
 from axowrap.cli.output import print_problems
+from axowrap.cli.style import color_from_argv, global_options
 from axowrap.errors import AxowrapError, ValidationFailed
+from axowrap.problems import Problem
 
 # Each command's module, loaded only when that command runs (or --help lists them), so
 # `axowrap validate` imports nothing the other commands need. Adding a command: its module in
@@ -46,7 +49,8 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     """Commands from COMMANDS, plus `axowrap STEP RUN` for every registered pipeline step
-    without a command of its own (axowrap/cli/steps.py)."""
+    without a command of its own (axowrap/cli/steps.py). Every command also takes the global
+    options (--color/--no-color, --quiet, --verbose) and lists its environment variables."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         from axowrap.cli.steps import step_commands
@@ -58,13 +62,47 @@ class LazyGroup(click.Group):
         if target is None:
             from axowrap.cli.steps import step_commands
 
-            return step_commands().get(cmd_name)
+            found = step_commands().get(cmd_name)
+            return _with_globals(found) if found is not None else None
         module, _, attr = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module), attr)
-        return command
+        return _with_globals(command)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _with_globals(command: click.Command) -> click.Command:
+    """The command (and its subcommands) with the global options, and `env var:` in --help for
+    every option (click reads AXOWRAP_<COMMAND>_<OPTION> for each: auto_envvar_prefix)."""
+    if not getattr(command, "_axowrap_globals", False):
+        command._axowrap_globals = True  # type: ignore[attr-defined]
+        names = {o for p in command.params for o in getattr(p, "opts", [])}
+        command.params.extend(o for o in global_options() if not set(o.opts) & names)
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts:
+                param.show_envvar = True
+        for sub in getattr(command, "commands", {}).values():
+            _with_globals(sub)
+    return command
+
+
+ENVIRONMENT = """\b
+Environment:
+  AXOWRAP_RUNS_DIR      where run directories go (run, sweep, launch; default runs/)
+  AXOWRAP_TARGET        the target GPU[:N] of validate, render, plan and new
+  AXOWRAP_<COMMAND>_<OPTION>  any option, e.g. AXOWRAP_RUN_LOCKED=1 (`--help` of a command names them)
+  NO_COLOR              no colour (https://no-color.org); --color forces it
+  HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE   the Hub (see `axowrap doctor`)
+"""
+
+
+@click.group(
+    cls=LazyGroup,
+    epilog=ENVIRONMENT,
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        "auto_envvar_prefix": "AXOWRAP",
+    },
+)
 @click.version_option(__version__, prog_name="axowrap")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
 @click.pass_context
@@ -76,8 +114,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
       axowrap new --task sql -o specs/sql.yaml    # a short, commented spec
       axowrap validate specs/sql.yaml             # every mistake, before any GPU time
       axowrap render specs/sql.yaml -o sql.axolotl.yaml
+      axowrap doctor                              # what is installed, what each step needs
     """
-    ctx.obj = {"debug": debug}
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+for _option in global_options():
+    cli.params.append(_option)
 
 
 def _log_path() -> Path:
@@ -85,33 +128,46 @@ def _log_path() -> Path:
     return base / "axowrap" / "axowrap.log"
 
 
-def _fail(message: str, hint: str | None = None) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
+def _fail(message: str, hint: str | None = None, color: bool | None = None) -> None:
+    click.echo(click.style("error:", fg="red") + f" {message}", err=True, color=color)
     if hint:
-        click.echo(f"  hint: {hint}", err=True)
+        click.echo(f"  hint: {hint}", err=True, color=color)
+
+
+def _json_failure(message: str, hint: str | None, problems: list[Problem] | None = None) -> None:
+    text = envelope.failure_text(message, hint, [p.to_json() for p in problems or []])
+    if text is not None:
+        click.echo(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit code instead of raising."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    color = color_from_argv(args)
+    envelope.reset()
     try:
         cli.main(args=argv, prog_name="axowrap", standalone_mode=False)
         return 0
     except ValidationFailed as exc:
-        print_problems(exc.problems)
-        _fail(exc.message, exc.hint)
+        _json_failure(exc.message, exc.hint, exc.problems)
+        print_problems(exc.problems, color=color)
+        _fail(exc.message, exc.hint, color)
         return exc.exit_code
     except AxowrapError as exc:
-        _fail(exc.message, exc.hint)
+        _json_failure(exc.message, exc.hint)
+        _fail(exc.message, exc.hint, color)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:  # click's own usage errors, in axowrap's one format
         where = exc.ctx.command_path if exc.ctx is not None else "axowrap"
-        _fail(exc.format_message(), f"see `{where} --help`")
+        _json_failure(exc.format_message(), f"see `{where} --help`")
+        _fail(exc.format_message(), f"see `{where} --help`", color)
         return 2
     except click.ClickException as exc:
-        _fail(exc.format_message())
+        _json_failure(exc.format_message(), None)
+        _fail(exc.format_message(), None, color)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -130,5 +186,6 @@ def main(argv: list[str] | None = None) -> int:
             where = f"; details in {log}"
         except OSError:
             where = ""
-        _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it")
+        _json_failure(f"unexpected {type(exc).__name__}: {exc}", "rerun with --debug, and report it")
+        _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it", color)
         return 3

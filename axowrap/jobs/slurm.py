@@ -42,6 +42,8 @@ def slurm_script(spec_path: Path, opts: SlurmOptions, script_name: str = "job.sb
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
+    if re.search(r"\s", str(opts.runs_root.expanduser().resolve())):
+        raise UsageError(f"--runs-dir {opts.runs_root}: #SBATCH --output cannot hold a path with spaces")
     if not SLURM_TIME.match(opts.time):
         raise UsageError(f"--time {opts.time!r}: use Slurm's format, e.g. 24:00:00 or 2-00:00:00")
     job_name = _directive("job-name", opts.job_name or re.sub(r"[^A-Za-z0-9_.-]", "-", spec.name))
@@ -67,8 +69,6 @@ def write_slurm(spec_path: Path, opts: SlurmOptions, output: Path) -> Path:
     from axowrap.yamlio import atomic_write
 
     text = slurm_script(spec_path, opts, script_name=output.name)
-    if re.search(r"\s", str(opts.runs_root.expanduser().resolve())):
-        raise UsageError(f"--runs-dir {opts.runs_root}: #SBATCH --output cannot hold a path with spaces")
     opts.runs_root.expanduser().mkdir(parents=True, exist_ok=True)  # Slurm does not create the log folder
     atomic_write(output, text)
     output.chmod(0o755)

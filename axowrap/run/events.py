@@ -14,15 +14,27 @@ from typing import Any
 
 
 class Events:
-    def __init__(self, echo: Callable[[str], None] = print, *, json_lines: bool = False, tty: bool = False) -> None:
+    def __init__(
+        self,
+        echo: Callable[[str], None] = print,
+        *,
+        json_lines: bool = False,
+        tty: bool = False,
+        quiet: bool = False,
+        verbose: bool = False,
+    ) -> None:
         self.echo = echo
         self.json_lines = json_lines
-        self.tty = tty  # a terminal: progress may be drawn as a bar
+        self.quiet = quiet and not json_lines  # --quiet: people get no events (errors and results only)
+        self.tty = tty and not self.quiet  # a terminal: progress may be drawn as a bar
+        self.verbose = verbose  # --verbose: every line a child prints (no noise filter)
 
     def emit(
         self, step: str | None, event: str, detail: str = "", /, *, text: str | None = None, **fields: Any
     ) -> None:
         """One event; `text` is how a person reads it (default: `==> step: event (detail)`)."""
+        if self.quiet:
+            return
         if self.json_lines:
             record = {"step_name": step, "event": event, "detail": detail}
             record.update((k, v) for k, v in fields.items() if k not in record)
@@ -38,5 +50,5 @@ class Events:
 
     def output(self, line: str) -> None:
         """A line of a child's output: shown to people, kept out of the JSON stream (it is in the log)."""
-        if not self.json_lines:
+        if not self.json_lines and not self.quiet:
             self.echo(line)

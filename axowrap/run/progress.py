@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from axowrap.noise import NoiseFilter
 from axowrap.run.events import Events
 
 # The trainer's bar has no label: "` 33%|███▎      | 2/6 [00:01<00:02,  1.70it/s]`".
@@ -145,11 +146,13 @@ class Sink:
         self.events = events
         self.step = step
         self.parser = ProgressParser(step=start_step, total=total, logging_steps=logging_steps, logged_step=start_step)
+        self.noise = None if events.verbose else NoiseFilter()  # known-harmless warnings stay in the log only
 
     def record(self, text: str) -> None:
         for ev in self.parser.feed(text):
             self.event(ev)
-        if text.strip() and not TQDM.match(text) and not parse_log_dict(text):
+        shown = self.noise.keep(text) if self.noise is not None else True
+        if shown and text.strip() and not TQDM.match(text) and not parse_log_dict(text):
             self.line(text)
 
     def event(self, ev: dict[str, Any]) -> None:

@@ -13,12 +13,13 @@ from axowrap.problems import Path_
 Sources = dict[Path_, str]
 
 
-def _record(sources: Sources, path: Path_, value: Any, label: str) -> None:
+def record(sources: Sources, path: Path_, value: Any, label: str) -> None:
+    """`label` set `value` at `path`: it replaces what any layer recorded there or below."""
     for key in [k for k in sources if k[: len(path)] == path]:
         del sources[key]
     if isinstance(value, dict) and value:
         for k, v in value.items():
-            _record(sources, (*path, k), v, label)
+            record(sources, (*path, k), v, label)
     else:
         sources[path] = label
 
@@ -34,7 +35,7 @@ def merge_into(base: dict[str, Any], layer: dict[str, Any], label: str, sources:
             merge_into(base[key], value, label, sources, here)
         else:
             base[key] = _copy(value)
-            _record(sources, here, value, label)
+            record(sources, here, value, label)
 
 
 def _copy(value: Any) -> Any:

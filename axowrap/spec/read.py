@@ -17,10 +17,13 @@ from axowrap.problems import Path_, Problem
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
 from axowrap.spec.model import Spec, spec_schema
+from axowrap.spec.overrides import Override, relocate
+from axowrap.spec.overrides import apply as apply_override
 from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
 PRESET_BASE = "preset _base"
+MISSING_TASK = "missing `task:` (the task preset this spec starts from)"
 
 
 def _extends_list(doc: Document) -> list[str]:
@@ -117,10 +120,30 @@ def _restore(data: dict[str, Any], defaults: dict[str, Any], sources: Sources, p
             _restore(data[key], value, sources, here)
 
 
-def read_spec(path: Path | str) -> Spec:
-    """The effective spec at `path` (files, `extends`, presets; schema-checked), or
-    ValidationFailed with every problem found. Feature rules do not run here: they run on a
-    spec that passed the schema (axowrap.validate.load_spec)."""
+def _with_overrides(user: dict[str, Any], overrides: tuple[Override, ...]) -> dict[str, Any]:
+    """The files' layers with the overrides on top (to know the task before presets are laid)."""
+    out = copy.deepcopy(user)
+    for override in overrides:
+        apply_override(out, {}, override)
+    return out
+
+
+def _override_problems(data: dict[str, Any], overrides: tuple[Override, ...]) -> list[Problem]:
+    """Schema problems of what the overrides set, each located at its `--set`."""
+    if not overrides:
+        return []
+    found = check(_without_nulls(data), spec_schema(), Document(data=data, file="--set"), skip_required=True)
+    if any(o.path[0] == "axolotl" for o in overrides) and isinstance(data.get("axolotl"), dict):
+        from axowrap.config.check import check_config
+
+        found += check_config(Document(data=data, file="--set"), data["axolotl"], ("axolotl",), partial=True)
+    return [p for p in (relocate(problem, overrides) for problem in found) if p is not None]
+
+
+def read_spec(path: Path | str, overrides: tuple[Override, ...] = ()) -> Spec:
+    """The effective spec at `path` (files, `extends`, presets, then `--set` overrides;
+    schema-checked), or ValidationFailed with every problem found. Feature rules do not run
+    here: they run on a spec that passed the schema (axowrap.validate.load_spec)."""
     path = Path(path)
     problems: list[Problem] = []
     docs: dict[str, Document] = {}
@@ -129,20 +152,40 @@ def read_spec(path: Path | str) -> Spec:
     if doc is None or not layers:
         raise ValidationFailed(problems)
     user, _ = layered(layers)
-    task = user.get("task")
+    task = _with_overrides(user, overrides).get("task")
     if task not in preset_names():
-        if "task" not in user:
-            problems.append(doc.problem((), "missing required key 'task'", hint=f"one of: {', '.join(preset_names())}"))
+        if "task" not in user and not any(o.path == ("task",) for o in overrides):
+            problems.append(
+                doc.problem((), MISSING_TASK, hint=f"add `task: TASK`, one of: {', '.join(preset_names())}")
+            )
+        elif any(o.path == ("task",) for o in overrides):
+            problems += _override_problems({"task": task}, overrides)
         raise ValidationFailed(problems)
     preset = get_preset(task)
     data, sources = layered([(PRESET_BASE, preset.base_defaults), (f"preset {task}", preset.defaults), *layers])
+    for override in overrides:
+        bad = apply_override(data, sources, override)
+        if bad is not None:
+            problems.append(bad)
     _restore(data, preset.restored, sources)
     _dataset_defaults(data, preset, sources)
-    spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs)
+    spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs, overrides=overrides)
     for err in check(data, spec_schema(), doc):
         if err.message.startswith("missing required key"):
             problems.append(err)
+    problems += _override_problems(data, overrides)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     spec.warnings = [p for p in problems if p.severity != "error"]
     return spec
+
+
+def base_values(base: Path) -> dict[str, Any]:
+    """What a spec extending `base` inherits from it (its own `extends` followed; no presets),
+    or ValidationFailed when the base has errors."""
+    problems: list[Problem] = []
+    layers = _load_chain(base, (), problems, {})
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    values, _ = layered(layers)
+    return values

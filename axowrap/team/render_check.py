@@ -31,17 +31,18 @@ class Outcome:
         return self.status in (OK, WRITTEN, REMOVED)
 
 
-def _render(spec_path: Path, root: Path) -> tuple[str, str, list[Problem]]:
-    """(spec name, rendered text, warnings) or ValidationFailed."""
+def _render(spec_path: Path, root: Path, dest: Path | None) -> tuple[Path, str, list[Problem]]:
+    """(where it goes, rendered text, warnings) or ValidationFailed."""
     from axowrap.config.render import render_spec
     from axowrap.validate import load_spec, rendered_problems
 
     spec = load_spec(spec_path)
-    rendered = render_spec(spec, base_dir=root)
+    target = dest or rendered_path(root, spec.name)
+    rendered = render_spec(spec, base_dir=root, dest=target)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, False)]
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
-    return spec.name, rendered.text, problems
+    return target, rendered.text, problems
 
 
 def unified(old: str, new: str, committed: Path, spec: Path) -> str:
@@ -71,14 +72,13 @@ def sync_rendered(
     owners: dict[Path, Path] = {}
     for spec in specs:
         try:
-            name, text, warnings = _render(spec, root)
+            target, text, warnings = _render(spec, root, dest)
         except ValidationFailed as exc:
             outcomes.append(Outcome(spec, None, INVALID, problems=exc.problems))
             continue
-        target = dest or rendered_path(root, name)
         if target in owners:
             raise AxowrapError(
-                f"{spec} and {owners[target]} both render to {target} (same spec name {name!r})",
+                f"{spec} and {owners[target]} both render to {target} (same spec name {target.name.removesuffix(RENDERED_SUFFIX)!r})",
                 hint="give one of them its own `name:`",
             )
         owners[target] = spec
