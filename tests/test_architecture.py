@@ -34,6 +34,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.datafiles",
         "axowrap.machine",
         "axowrap.config.check",
+        "axowrap.noise",
+        "axowrap.repo",
     ),
     # 1: specs
     ("axowrap.spec",),
@@ -56,6 +58,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 5: validation, steps, the runner and what drives it
     ("axowrap.validate", "axowrap.steps"),
     ("axowrap.run.pipeline", "axowrap.jobs", "axowrap.team"),
+    ("axowrap.sweep", "axowrap.doctor"),
     # 6: the command line
     ("axowrap.cli", "axowrap.__main__"),
 )

@@ -42,6 +42,9 @@ COMMANDS = {
     "push": "axowrap.cli.push:command",
     "launch": "axowrap.cli.launch:command",
     "serve": "axowrap.cli.serve:command",
+    "sweep": "axowrap.cli.sweep:command",
+    "doctor": "axowrap.cli.doctor:command",
+    "completion": "axowrap.cli.completion:command",
     "_prepare": "axowrap.cli.internal:prepare",
     "_envcheck": "axowrap.cli.internal:envcheck",
 }
@@ -69,26 +72,39 @@ class LazyGroup(click.Group):
         return _with_globals(command)
 
 
-def _with_globals(command: click.Command) -> click.Command:
-    """The command (and its subcommands) with the global options, and `env var:` in --help for
-    every option (click reads AXOWRAP_<COMMAND>_<OPTION> for each: auto_envvar_prefix)."""
+def _with_globals(command: click.Command, prefix: str | None = None) -> click.Command:
+    """The command (and its subcommands) with the global options, each option readable from
+    AXOWRAP_<COMMAND>_<OPTION> (unless it names a shared variable, like AXOWRAP_RUNS_DIR),
+    and `env var:` shown for each in --help."""
     if not getattr(command, "_axowrap_globals", False):
         command._axowrap_globals = True  # type: ignore[attr-defined]
+        prefix = prefix or f"AXOWRAP_{_env_name(command.name or '')}"
         names = {o for p in command.params for o in getattr(p, "opts", [])}
         command.params.extend(o for o in global_options() if not set(o.opts) & names)
-        for param in command.params:
-            if isinstance(param, click.Option) and not param.hidden and "--help" not in param.opts:
-                param.show_envvar = True
-        for sub in getattr(command, "commands", {}).values():
-            _with_globals(sub)
+        _name_envvars(command, prefix)
+        for name, sub in getattr(command, "commands", {}).items():
+            _with_globals(sub, f"{prefix}_{_env_name(name)}")
     return command
+
+
+def _env_name(text: str) -> str:
+    return text.strip("-_").upper().replace("-", "_")
+
+
+def _name_envvars(command: click.Command, prefix: str) -> None:
+    for param in command.params:
+        if isinstance(param, click.Option) and "--help" not in param.opts:
+            if param.envvar is None:
+                longest = max(param.opts, key=len)
+                param.envvar = f"{prefix}_{_env_name(longest)}"
+            param.show_envvar = not param.hidden
 
 
 ENVIRONMENT = """\b
 Environment:
   AXOWRAP_RUNS_DIR      where run directories go (run, sweep, launch; default runs/)
   AXOWRAP_TARGET        the target GPU[:N] of validate, render, plan and new
-  AXOWRAP_<COMMAND>_<OPTION>  any option, e.g. AXOWRAP_RUN_LOCKED=1 (`--help` of a command names them)
+  AXOWRAP_<COMMAND>_<OPTION>  any option, e.g. AXOWRAP_RUN_LOCKED=1 (a command's --help names them)
   NO_COLOR              no colour (https://no-color.org); --color forces it
   HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE   the Hub (see `axowrap doctor`)
 """
@@ -121,6 +137,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for _option in global_options():
     cli.params.append(_option)
+_name_envvars(cli, "AXOWRAP")
 
 
 def _log_path() -> Path:

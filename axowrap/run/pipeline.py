@@ -101,6 +101,11 @@ def _locate(spec_path: Path, runs_root: Path, overrides: tuple[Override, ...] = 
     return spec, run_dir_for(spec.path, spec.name, runs_root, trained_overrides(spec))
 
 
+def locate_run(spec_path: Path, runs_root: Path, overrides: tuple[Override, ...] = ()) -> RunDir:
+    """The run directory `axowrap run SPEC [--set ...]` uses (the spec is validated)."""
+    return _locate(spec_path, runs_root, overrides)[1]
+
+
 def _shared_copy(path: Path, shared: Path) -> Path:
     """The training split at `path`, copied once into a sweep's shared data folder under a
     name holding its sha256: the same rows get the same path, so Axolotl's prepared-data hash
