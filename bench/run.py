@@ -24,6 +24,7 @@ BENCHMARKS = [
     "packing",
     "export",
     "plan_published",
+    "sweep",
     "gpu",
 ]
 

@@ -4,7 +4,13 @@ The lines are a real training log (tests/data/noise/README.md)."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+from conftest import REPO
 
 from axowrap.noise import NOISE, NoiseFilter, install_log_filters, remove_log_filters
 from axowrap.run.events import Events
@@ -58,3 +64,16 @@ def test_in_process_records_of_the_stack_are_filtered_until_verbose(caplog) -> N
     with caplog.at_level(logging.WARNING, logger="torchao"):
         logger.warning("Failed to load /x/torchao/_C_mxfp8.cpython-310-x86_64-linux-gnu.so: nope")
     assert len(caplog.records) == 1
+
+
+@pytest.mark.axolotl
+def test_validate_deep_imports_axolotl_without_the_loader_noise() -> None:
+    """The command that imports the stack in-process: quiet by default, everything with -v."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-m", "axowrap", "validate", "--deep", "examples/sql.yaml"]
+    plain = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout == "ok examples/sql.yaml (spec, target a10g-24gb x1, deep)\n"
+    assert "Failed to load" not in plain.stderr and "Enum subclass" not in plain.stderr
+    loud = subprocess.run([*argv[:3], "-v", *argv[3:]], capture_output=True, text=True, cwd=REPO, env=env)
+    assert loud.returncode == 0 and "torchao/_C" in loud.stderr  # the control: the noise is real

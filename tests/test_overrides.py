@@ -185,3 +185,26 @@ def test_lock_and_lock_check_take_set(pinned: Path) -> None:
     }
     res = run_cli("lock", "specs/s.yaml", "--set", "datasets[0].pth=data/b.jsonl")
     assert res.code == 1 and "--set datasets[0].pth=data/b.jsonl: error: datasets[0].pth: unknown key 'pth'" in res.err
+
+
+def test_launch_carries_the_overrides_into_the_job_quoted(workdir: Path) -> None:
+    import re
+    import subprocess
+
+    hostile = "datasets[0].system_prompt=it's $HOME; rm -rf / `id`"
+    args = ["--set", "training.learning_rate=1e-4", "--set", hostile]
+    slurm = run_cli("launch", "slurm", "examples/sql.yaml", "-o", "-", *args).out
+    sky = yaml.safe_load(run_cli("launch", "skypilot", "examples/sql.yaml", "-o", "-", *args).out)["run"]
+    for script in (slurm, sky):
+        words = re.search(r'_prepare "\$\w+" --runs-dir "\$\w+"(.*)\)"$', script, re.M)
+        assert words is not None
+        shown = subprocess.run(["bash", "-c", f"printf '%s\\n'{words.group(1)}"], capture_output=True, text=True)
+        assert shown.stdout.splitlines() == ["--set", "training.learning_rate=1e-4", "--set", hostile]
+    # what the nodes run: `axowrap _prepare` with the same overrides prepares the same run directory
+    res = run_cli("_prepare", "examples/sql.yaml", "--set", "training.learning_rate=1e-4")
+    assert res.code == 0, res.err
+    assert res.out.strip() == _dry_run("--set", "training.learning_rate=1e-4")["run"]
+    manifest = json.loads((Path(res.out.strip()) / "manifest.json").read_text())
+    assert manifest["spec"]["overrides"] == [{"key": "training.learning_rate", "value": 0.0001}]
+    res = run_cli("launch", "slurm", "examples/sql.yaml", "-o", "-", "--set", "datasets[0].system_prompt=a\nb")
+    assert res.code == 2 and "a job file cannot carry a control character" in res.err

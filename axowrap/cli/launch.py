@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from axowrap.cli import complete
-from axowrap.cli.options import RUNS_DIR_ENV, json_option, output_option
+from axowrap.cli.options import RUNS_DIR_ENV, json_option, output_option, set_option
 from axowrap.cli.style import note
 
 
@@ -65,6 +66,7 @@ PORT = click.option(
 )
 @ENV
 @PORT
+@set_option
 @json_option
 def slurm(
     spec: Path,
@@ -76,6 +78,7 @@ def slurm(
     runs_root: Path,
     env: tuple[str, ...],
     port: int,
+    overrides: tuple[Any, ...],
     as_json: bool,
 ) -> None:
     """An sbatch script: one task per node running `accelerate launch` with --machine_rank from
@@ -95,6 +98,7 @@ def slurm(
         runs_root=runs_root,
         port=port,
         nccl=_env(env),
+        overrides=overrides,
     )
     if output is None:
         _no_json(as_json)
@@ -112,6 +116,7 @@ def slurm(
 @click.option("--install", default=None, help="pip requirement(s) for axowrap instead of axowrap.lock / this version.")
 @ENV
 @PORT
+@set_option
 @json_option
 def skypilot(
     spec: Path,
@@ -122,6 +127,7 @@ def skypilot(
     install: str | None,
     env: tuple[str, ...],
     port: int,
+    overrides: tuple[Any, ...],
     as_json: bool,
 ) -> None:
     """A SkyPilot task: num_nodes, accelerators, setup from the spec's lock, file mounts for the
@@ -137,7 +143,15 @@ def skypilot(
         raise click.BadParameter(
             "spot capacity needs --bucket (else a preempted run loses its checkpoints)", param_hint="--spot"
         )
-    opts = SkyOptions(bucket=bucket, use_spot=spot, disk_size=disk_size, port=port, install=install, nccl=_env(env))
+    opts = SkyOptions(
+        bucket=bucket,
+        use_spot=spot,
+        disk_size=disk_size,
+        port=port,
+        install=install,
+        nccl=_env(env),
+        overrides=overrides,
+    )
     if output is None:
         _no_json(as_json)
         click.echo(skypilot_task(spec, opts), nl=False)

@@ -37,7 +37,14 @@ def run_events(as_json: bool) -> Events:
     from axowrap.run.events import Events
 
     now = settings()
-    return Events(click.echo, json_lines=as_json, tty=sys.stdout.isatty(), quiet=now.quiet, verbose=now.verbose)
+    return Events(
+        click.echo,
+        json_lines=as_json,
+        tty=sys.stdout.isatty(),
+        quiet=now.quiet,
+        verbose=now.verbose,
+        color=now.color,
+    )
 
 
 def finished(events: Events, run: object, dry_run: bool, **fields: Any) -> None:

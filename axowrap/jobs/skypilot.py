@@ -33,6 +33,7 @@ class SkyOptions:
     port: int = 29500
     install: str | None = None  # pip requirement(s) for axowrap instead of the lock / version pin
     nccl: dict[str, str] = field(default_factory=dict)
+    overrides: tuple[Any, ...] = ()  # `--set` values: the job prepares the spec with them
 
 
 def local_files(spec: Any) -> list[Path]:
@@ -108,7 +109,7 @@ def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, overrides=opts.overrides)
     lay = layout(spec.data)
     if opts.bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,62}", opts.bucket):
         raise UsageError(f"--bucket {opts.bucket!r}: a bucket name is lowercase letters, digits, '.', '_' and '-'")

@@ -12,6 +12,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from axowrap.errors import UsageError
 
@@ -27,6 +28,7 @@ class SlurmOptions:
     runs_root: Path = Path("runs")
     port: int = 29500
     nccl: dict[str, str] = field(default_factory=dict)  # NAME=VALUE defaults replacing/adding to NCCL_DEFAULTS
+    overrides: tuple[Any, ...] = ()  # `--set` values: the job prepares the spec with them
 
 
 def _directive(option: str, value: str | None) -> str | None:
@@ -41,7 +43,7 @@ def slurm_script(spec_path: Path, opts: SlurmOptions, script_name: str = "job.sb
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, overrides=opts.overrides)
     if re.search(r"\s", str(opts.runs_root.expanduser().resolve())):
         raise UsageError(f"--runs-dir {opts.runs_root}: #SBATCH --output cannot hold a path with spaces")
     if not SLURM_TIME.match(opts.time):

@@ -22,12 +22,14 @@ class Events:
         tty: bool = False,
         quiet: bool = False,
         verbose: bool = False,
+        color: bool | None = None,
     ) -> None:
         self.echo = echo
         self.json_lines = json_lines
         self.quiet = quiet and not json_lines  # --quiet: people get no events (errors and results only)
         self.tty = tty and not self.quiet  # a terminal: progress may be drawn as a bar
         self.verbose = verbose  # --verbose: every line a child prints (no noise filter)
+        self.color = color  # --color/--no-color/NO_COLOR for a progress bar (None: the terminal decides)
 
     def emit(
         self, step: str | None, event: str, detail: str = "", /, *, text: str | None = None, **fields: Any

@@ -172,14 +172,17 @@ class RichSink(Sink):
 
     def __init__(self, events: Events, *, step: str = "train", **kw: Any) -> None:
         super().__init__(events, step=step, **kw)
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        console = Console(no_color=events.color is False, color_system=None if events.color is False else "auto")
         self.progress = Progress(
             TextColumn(f"[bold]{step}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TimeRemainingColumn(),
+            console=console,
         )
         self.task = self.progress.add_task(step, total=None, info="starting")
         self.progress.start()
