@@ -113,6 +113,8 @@ def test_environment_variables_are_read_and_listed(workdir: Path, monkeypatch: p
     monkeypatch.delenv("AXOWRAP_VALIDATE_JSON")
     monkeypatch.setenv("AXOWRAP_QUIET", "1")
     assert run_cli("render", "examples/sql.yaml", "-o", "x.yaml").err == ""
+    monkeypatch.setenv("AXOWRAP_VERSION", "1")  # a variable some build sets: it must not act as --version
+    assert run_cli("tasks").out.startswith("chat ")
     helped = " ".join(run_cli("validate", "--help").out.split())  # help text wraps where it likes
     assert "env var: AXOWRAP_TARGET" in helped and "env var: AXOWRAP_VALIDATE_JSON" in helped
     assert "AXOWRAP_RUNS_DIR" in run_cli("--help").out and "NO_COLOR" in run_cli("--help").out

@@ -116,17 +116,17 @@ def test_a_2x2_sweep_of_the_tiny_model(tiny_model: Path, tmp_path: Path, monkeyp
 
     # the leaderboard: each point's metric is its own eval's, best (lowest perplexity) first
     board = json.loads(run_cli("sweep", "status", "--json").out)
-    assert board["ok"] is True and board["metric"] == "perplexity"
+    assert board["ok"] is True and board["metric"] == "word_perplexity"  # what eval.metric: perplexity reports
     for row in board["rows"]:
         results = json.loads((Path(row["run"]) / "eval" / "results.json").read_text())
-        assert row["metric"] == results["metrics"]["perplexity"]["tuned"]
-        assert row["base"] == results["metrics"]["perplexity"]["base"]
+        assert row["metric"] == results["metrics"]["word_perplexity"]["tuned"]
+        assert row["base"] == results["metrics"]["word_perplexity"]["base"]
         assert row["train_s"] > 0 and row["eval_s"] > 0 and row["final_loss"] > 0 and row["cost"] is None  # CPU
     scores = [row["metric"] for row in board["rows"]]
     assert scores == sorted(scores) and len(set(scores)) > 1  # different points really trained differently
     assert (sweep / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shown = run_cli("sweep", "status").out
-    assert "perplexity" in shown and "loss curves: " in shown
+    assert "word_perplexity" in shown and "loss curves: " in shown
 
     # promote the winner: its values in the spec, with a comment naming the sweep
     best = board["rows"][0]
@@ -135,7 +135,7 @@ def test_a_2x2_sweep_of_the_tiny_model(tiny_model: Path, tmp_path: Path, monkeyp
     data = yaml.safe_load(spec.read_text())
     lr, r = (v.split("=", 1)[1] for v in best["values"])
     assert data["training"]["learning_rate"] == float(lr) and data["lora"] == {"r": int(r)}
-    assert f"# axowrap: lora.r from sweep {sweep.name} point {best['point']} (perplexity " in spec.read_text()
+    assert f"# axowrap: lora.r from sweep {sweep.name} point {best['point']} (word_perplexity " in spec.read_text()
     explained = run_cli("render", "tiny.yaml", "--explain", "lora_r").out
     assert f"from sweep {sweep.name} point {best['point']}" in explained
     assert run_cli("validate", "tiny.yaml").code == 0

@@ -93,7 +93,9 @@ def _env_name(text: str) -> str:
 
 def _name_envvars(command: click.Command, prefix: str) -> None:
     for param in command.params:
-        if isinstance(param, click.Option) and "--help" not in param.opts:
+        if isinstance(param, click.Option) and {"--help", "--version"} & set(param.opts):
+            param.allow_from_autoenv = False  # an AXOWRAP_VERSION in the environment must not print the version
+        elif isinstance(param, click.Option):
             if param.envvar is None:
                 longest = max(param.opts, key=len)
                 param.envvar = f"{prefix}_{_env_name(longest)}"

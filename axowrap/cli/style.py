@@ -19,6 +19,8 @@ from typing import Any
 
 import click
 
+PIPE_WIDTH = 10_000
+
 
 @dataclass
 class Settings:
@@ -138,7 +140,7 @@ def console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
     color = settings().color
-    return Console(
+    con = Console(
         stderr=stderr,
         highlight=False,
         soft_wrap=True,
@@ -146,6 +148,9 @@ def console(*, stderr: bool = False) -> Any:
         force_terminal=True if color else None,
         color_system=None if color is False else "auto",
     )
+    if not con.is_terminal:  # a pipe or a file: whole lines, never cut to 80 columns
+        con.width = PIPE_WIDTH
+    return con
 
 
 def table(con: Any, *headers: str, title: str | None = None) -> Any:

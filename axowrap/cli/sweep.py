@@ -27,7 +27,7 @@ class SweepGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
-@click.group("sweep", cls=SweepGroup)
+@click.group("sweep", cls=SweepGroup, subcommand_metavar="SPEC --grid KEY=V1,V2 ... | status [SWEEP] | promote POINT")
 def command() -> None:
     """Sweep SPEC over values of some keys; each point is an ordinary run, scored by the eval.
 

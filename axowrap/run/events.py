@@ -2,8 +2,9 @@
 people or written as one JSON object per line (`--json`, for CI and scripts).
 
 Every JSON line has `event` (start, skipped, done, dry-run, info, progress, metrics, plan,
-summary, finished, ...) and `step_name` (null for the run as a whole); other fields depend
-on the event. docs/pipeline.md lists them. Nothing else is printed on stdout with --json.
+summary, finished; `error` when the command fails, printed by cli/envelope.py) and
+`step_name` (null for the run as a whole); other fields depend on the event. docs/pipeline.md
+lists them. Nothing else is printed on stdout with --json.
 """
 
 from __future__ import annotations

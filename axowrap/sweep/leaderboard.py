@@ -90,15 +90,18 @@ def _price(manifest: dict[str, Any]) -> float | None:
 
 
 def metric_name(sweep: Sweep, asked: str | None) -> str | None:
-    """The metric the points are ranked by: `asked`, else the spec's eval.metric."""
+    """The results.json metric the points are ranked by: `asked`, else what the spec's
+    eval.metric reports first (`perplexity` -> word_perplexity)."""
+    from axowrap.evaluation.metrics import reported
+
     if asked:
-        return asked
+        return reported({"metric": asked})[0]
     for point in sweep.points:
         if point.run:
             manifest = _read_json(Path(point.run) / "manifest.json")
-            metric = (((manifest.get("spec") or {}).get("effective") or {}).get("eval") or {}).get("metric")
-            if metric:
-                return str(metric)
+            ev = ((manifest.get("spec") or {}).get("effective") or {}).get("eval") or {}
+            if ev.get("metric"):
+                return reported(ev)[0]
     return None
 
 
