@@ -209,7 +209,7 @@ def _existing(path: Path) -> Path:
 
 def disk(runs_dir: Path) -> list[dict[str, Any]]:
     """Free space where runs, the Hugging Face cache and axowrap's cache go."""
-    from axowrap.team.lock import hub_cache
+    from axowrap.hfcache import hub_cache
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "axowrap"
     out = []
