@@ -33,9 +33,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.templating",
         "axowrap.datafiles",
         "axowrap.machine",
+        "axowrap.releases",
         "axowrap.config.check",
         "axowrap.noise",
         "axowrap.repo",
+        "axowrap.config.keys",
+        "axowrap.config.values",
+        "axowrap.config.combos",
     ),
     # 1: specs
     ("axowrap.spec",),

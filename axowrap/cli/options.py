@@ -36,6 +36,18 @@ def set_option(f: F) -> F:
     )(f)
 
 
+def axolotl_option(what: str) -> Callable[[F], F]:
+    """`--axolotl VERSION` -> `axolotl`: the Axolotl release to check or render for
+    (axowrap.releases.choose: default the installed one, else compute.axolotl, else the newest)."""
+    return click.option(
+        "--axolotl",
+        "axolotl",
+        default=None,
+        metavar="VERSION",
+        help=f"{what} this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
+    )
+
+
 def _json(mode: str) -> Callable[[click.Context, click.Parameter, bool], bool]:
     def callback(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
         if value:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from axowrap.cli import complete
-from axowrap.cli.options import json_option, output_option, set_option, target_option, write_output
+from axowrap.cli.options import axolotl_option, json_option, output_option, set_option, target_option, write_output
 
 
 @click.command("render")
@@ -32,6 +32,7 @@ from axowrap.cli.options import json_option, output_option, set_option, target_o
 )
 @set_option
 @json_option
+@axolotl_option("Render for")
 def command(
     spec: Path | None,
     output: Path | None,
@@ -41,6 +42,7 @@ def command(
     explain: tuple[str, ...],
     overrides: tuple[Any, ...],
     as_json: bool,
+    axolotl: str | None,
 ) -> None:
     """Render SPEC into a validated Axolotl config.
 
@@ -88,7 +90,7 @@ def command(
     from axowrap.validate import render_checked
 
     assert spec is not None  # checked above: one SPEC unless --all
-    rendered, warnings = render_checked(spec, target=target, overrides=overrides, dest=output)
+    rendered, warnings = render_checked(spec, target=target, overrides=overrides, dest=output, axolotl=axolotl)
     print_problems(warnings)
     if as_json:
         from axowrap.cli.envelope import print_json

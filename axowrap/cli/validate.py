@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from axowrap.cli import complete
-from axowrap.cli.options import json_option, set_option, target_option
+from axowrap.cli.options import axolotl_option, json_option, set_option, target_option
 
 
 @click.command("validate")
@@ -16,10 +16,17 @@ from axowrap.cli.options import json_option, set_option, target_option
 @click.option("--all", "all_specs", is_flag=True, help="Also every spec under the current directory (a team repo).")
 @click.option("--deep", is_flag=True, help="Also run Axolotl's own validator (imports Axolotl: ~10 s).")
 @target_option("Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target).")
+@axolotl_option("Check for")
 @set_option
 @json_option
 def command(
-    files: tuple[Path, ...], all_specs: bool, deep: bool, target: str | None, overrides: tuple[Any, ...], as_json: bool
+    files: tuple[Path, ...],
+    all_specs: bool,
+    deep: bool,
+    target: str | None,
+    axolotl: str | None,
+    overrides: tuple[Any, ...],
+    as_json: bool,
 ) -> None:
     """Validate FILES: axowrap specs or Axolotl configs (detected per file).
 
@@ -35,8 +42,9 @@ def command(
       axowrap validate --all                      # every spec in the repo (CI)
     """
     from axowrap.cli.output import print_problems
-    from axowrap.errors import AxowrapError, SpecError, ValidationFailed
+    from axowrap.errors import AxowrapError, SpecError, UsageError, ValidationFailed
     from axowrap.problems import Problem
+    from axowrap.releases import choose
     from axowrap.validate import Report, validate_path
 
     if all_specs:
@@ -46,16 +54,23 @@ def command(
     if not files:
         raise click.UsageError("give FILES, or --all")
     tgt = target  # resolved per spec: a team's own targets count
+    default = choose(axolotl)  # refuses a release without tables before any file is read
     reports = []
     for path in files:
         try:
-            reports.append(validate_path(path, target=tgt, deep=deep, overrides=overrides))
+            reports.append(validate_path(path, target=tgt, deep=deep, axolotl=axolotl, overrides=overrides))
         except ValidationFailed as exc:
             reports.append(Report(str(path), "unreadable", exc.problems))
         except SpecError as exc:
             message = exc.message.removeprefix(f"{path}: ")
             reports.append(
                 Report(str(path), "unreadable", [Problem(path=(), message=message, file=str(path), hint=exc.hint)])
+            )
+        except UsageError:  # the command line itself is wrong (an unknown --target): exit 2, once
+            raise
+        except AxowrapError as exc:  # e.g. --deep without Axolotl: this file's problem, the others still run
+            reports.append(
+                Report(str(path), "unchecked", [Problem(path=(), message=exc.message, file=str(path), hint=exc.hint)])
             )
     if all_specs:
         from axowrap.team.discovery import name_clashes
@@ -70,8 +85,15 @@ def command(
 
         print_json(
             not bad,
+            axolotl={"version": default.version, "chosen_by": default.chosen_by},
             files=[
-                {"file": r.file, "kind": r.kind, "ok": r.ok, "problems": [p.to_json() for p in r.problems]}
+                {
+                    "file": r.file,
+                    "kind": r.kind,
+                    "ok": r.ok,
+                    "axolotl": (r.release or default).version,
+                    "problems": [p.to_json() for p in r.problems],
+                }
                 for r in reports
             ],
         )

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import yaml
 
-from axowrap import AXOLOTL_VERSION, __version__
+from axowrap import __version__
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import AxowrapError
 from axowrap.targets import Target
@@ -36,6 +36,7 @@ class Rendered:
     text: str
     config: dict[str, Any]
     target: Target
+    release: Any = None  # axowrap.releases.Release: the Axolotl release it was rendered for
     notes: tuple[str, ...] = ()  # speed defaults turned off, one line each (also comments in the text)
 
 
@@ -121,6 +122,16 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
     return out
 
 
+def _kept(entry: dict[str, Any], version: str, rl: str | None) -> dict[str, Any]:
+    """Only the keys the dataset model Axolotl reads this entry with keeps (a DPODataset has no
+    ds_type, roles or message_property_mappings): the config says what Axolotl will use. The
+    spec rule rules/axolotl.py refuses a spec that needs a dropped one."""
+    from axowrap.config.keys import dataset_fields
+
+    _, kept = dataset_fields(version, rl, entry)
+    return {k: v for k, v in entry.items() if k in kept}
+
+
 def _uses_chat_template(spec: Spec) -> bool:
     return any(d.get("format") in ("messages", "sharegpt", "preference") for d in spec.data["datasets"])
 
@@ -167,7 +178,7 @@ def axolotl_values(
     name = spec.name
     out_dir = d.get("output_dir") or f"outputs/{name}"
     data: dict[str, Any] = {
-        "datasets": [dataset_entry(spec, e, base_dir) for e in d["datasets"]],
+        "datasets": [_kept(dataset_entry(spec, e, base_dir), spec.axolotl, rl) for e in d["datasets"]],
         "dataset_prepared_path": f"{out_dir}/prepared",
         "val_set_size": 0.0,
         "output_dir": out_dir,
@@ -250,7 +261,7 @@ def optimizer(tr: dict[str, Any], method: str, target: Target) -> str:
     return "paged_adamw_8bit" if method == "qlora" else "adamw_torch_fused"
 
 
-def schema_ref(spec_path: Path, dest: Path | None) -> str:
+def schema_ref(spec_path: Path, dest: Path | None, version: str) -> str:
     """What the `# yaml-language-server: $schema=` modeline names, so editors find a schema
     on this machine: in a team repo (team.yaml above the spec) its schemas/axolotl.schema.json,
     which `axowrap init` writes; else the installed package's file (`axowrap schema axolotl
@@ -262,7 +273,7 @@ def schema_ref(spec_path: Path, dest: Path | None) -> str:
     if root is not None:
         schema = root / SCHEMAS_DIR / schema_name("axolotl")
     else:
-        schema = schema_file(f"axolotl-{AXOLOTL_VERSION}.schema.json")
+        schema = schema_file(f"axolotl-{version}.schema.json")
     if dest is None:
         return schema.resolve().as_uri()
     # A comment line: percent-encoded, so no path can end it (or the modeline) early.
@@ -301,6 +312,10 @@ def render_spec(
     if prepared_dir is not None:  # a sweep's points share one tokenization of the same rows
         sections["data"]["dataset_prepared_path"] = prepared_dir
     overrides = dict(sorted((spec.data.get("axolotl") or {}).items()))
+    replaced = replaced_keys(overrides, sections, spec.axolotl)
+    for section in sections.values():
+        for key in replaced:
+            section.pop(key, None)
     shown = _shown_path(spec.path, base_dir) if base_dir is not None else str(spec.path)
     text = render_template(
         "axolotl.yaml.j2",
@@ -309,9 +324,10 @@ def render_spec(
         spec_path=shown,
         spec_sha256=spec.sha256,
         version=__version__,
-        axolotl_version=AXOLOTL_VERSION,
-        schema_url=schema_ref(spec.path, dest),
+        axolotl_version=spec.axolotl,
+        schema_url=schema_ref(spec.path, dest, spec.axolotl),
         overridden=[json.dumps(o.text) for o in spec.overrides],
+        replaced=replaced,
         target=tgt,
         task=spec.data["task"],
         notes=speed.notes,
@@ -323,4 +339,22 @@ def render_spec(
         # A template bug, never a user error: the text must mean exactly the computed values.
         diff = sorted(k for k in set(parsed) | set(expected) if parsed.get(k) != expected.get(k))
         raise AxowrapError(f"internal error: rendered YAML does not read back as intended (keys {diff})")
-    return Rendered(text=text, config=parsed, target=tgt, notes=tuple(speed.notes))
+    return Rendered(text=text, config=parsed, target=tgt, release=spec.release, notes=tuple(speed.notes))
+
+
+def replaced_keys(overrides: dict[str, Any], sections: dict[str, dict[str, Any]], version: str) -> list[str]:
+    """Rendered keys a raw `axolotl:` key replaces: those Axolotl refuses beside it (the
+    release's `conflicts` table, generated from its validators: `save_steps` replaces the
+    rendered `saves_per_epoch`), and `attn_implementation` beside a legacy attention flag."""
+    from axowrap.releases import tables
+
+    rendered = {k for section in sections.values() for k in section if k not in overrides}
+    table = tables(version)
+    pairs = [tuple(c["keys"]) for c in table["conflicts"]]
+    pairs += [(flag, "attn_implementation") for flag in table["attention"]["legacy_flags"]]
+    out = set()
+    for a, b in pairs:
+        for raw, other in ((a, b), (b, a)):
+            if overrides.get(raw) and other in rendered:
+                out.add(other)
+    return sorted(out)
