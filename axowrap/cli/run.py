@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from axowrap.cli import complete
-from axowrap.cli.options import json_lines_option, runs_dir_option, set_option
+from axowrap.cli.options import json_lines_option, runs_dir_option, set_option, target_option
 
 
 def split_steps(value: str | None) -> list[str] | None:
@@ -40,6 +40,14 @@ def split_steps(value: str | None) -> list[str] | None:
 @click.option(
     "--locked", is_flag=True, help="Refuse to start when anything drifted from axowrap.lock (see `axowrap lock`)."
 )
+@target_option("Render and run for this machine class instead of the spec's compute.target (e.g. cpu for a try here).")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="A quick try: train on the first N rows of each dataset (before the held-out split).",
+)
 @runs_dir_option
 @set_option
 def command(
@@ -52,6 +60,8 @@ def command(
     runs_dir: Path,
     locked: bool = False,
     overrides: tuple[Any, ...] = (),
+    max_rows: int | None = None,
+    target: str | None = None,
 ) -> None:
     """Validate SPEC, then run its pipeline in runs/<name>-<hash>/, resuming what was cut short.
 
@@ -63,6 +73,7 @@ def command(
       axowrap run specs/sql.yaml --steps train   # only training
       axowrap run specs/sql.yaml --dry-run       # show the commands, run nothing
       axowrap run specs/sql.yaml --set training.learning_rate=1e-4   # its own run directory
+      axowrap run specs/sql.yaml --max-rows 200  # a quick try on the first 200 rows
       axowrap status runs/sql-3f2a9c1d           # what ran, what is left
     """
     from axowrap.cli.output import finished, run_events
@@ -77,6 +88,8 @@ def command(
         spec,
         runs_root=runs_dir,
         overrides=overrides,
+        max_rows=max_rows,
+        target=target,
         names=split_steps(steps),
         from_step=from_step,
         force=force,

@@ -24,15 +24,20 @@ def command(run_dir: Path, as_json: bool) -> None:
     """
     from axowrap.cli.envelope import print_json
     from axowrap.run.pipeline import run_status
+    from axowrap.run.report import tracking_lines
     from axowrap.run.rundir import open_run
+    from axowrap.run.state import load_state
 
     run = open_run(run_dir)
     rows = run_status(run)
+    tracking = load_state(run).get("tracking") or {}
     if as_json:
         ok = not any(row["status"] in ("failed", "interrupted", "crashed") for row in rows)
-        print_json(ok, run=str(run.root), steps=rows)
+        print_json(ok, run=str(run.root), steps=rows, tracking=tracking)
         return
     click.echo(f"run {run_dir}")
+    for line in tracking_lines(tracking):
+        click.echo(f"  {line}")
     for row in rows:
         when = f"  {row.get('started') or ''} -> {row.get('ended') or ''}" if row.get("started") else ""
         click.echo(f"  {row['step']:<6} {row['status']:<12}{when}")
