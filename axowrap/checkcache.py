@@ -171,11 +171,13 @@ def _spec_inputs(spec: Spec) -> set[Path] | None:
 # validate
 
 
-def _validate_fresh(path: Path, target: str | None, deep: bool, axolotl: str | None, q: _Question) -> Report:
+def _validate_fresh(
+    path: Path, target: str | None, deep: bool, axolotl: str | None, q: _Question, overrides: tuple[Any, ...] = ()
+) -> Report:
     from axowrap.validate import AXOLOTL, validate_path
 
     start = time.time_ns()
-    report = validate_path(path, target=target, deep=deep, axolotl=axolotl)
+    report = validate_path(path, target=target, deep=deep, axolotl=axolotl, overrides=overrides)
     if q.key is not None:
         if report.kind == AXOLOTL:
             inputs: set[Path] | None = release_inputs(report.release.version if report.release else None)
@@ -206,23 +208,25 @@ def validate_files(
     use_cache: bool = True,
     jobs: int = 1,
     on_error: Callable[[Path, Exception], Report] | None = None,
+    overrides: tuple[Any, ...] = (),
 ) -> list[Report]:
     """validate_file for each of `paths`, in order; the misses in up to `jobs` processes.
-    `on_error` turns an exception of one file into its report (else it propagates)."""
+    `on_error` turns an exception of one file into its report (else it propagates). With
+    `--set` overrides nothing is cached (they are not part of any file)."""
     question = {"target": target, **release_question(axolotl)}
-    questions = [_ask(VALIDATE, p, question, use_cache and not deep) for p in paths]
+    questions = [_ask(VALIDATE, p, question, use_cache and not deep and not overrides) for p in paths]
     out: list[Report | None] = [report_from_json(q.result) if q.result is not None else None for q in questions]
     misses = [i for i, r in enumerate(out) if r is None]
-    work = [(paths[i], target, deep, axolotl, questions[i], on_error) for i in misses]
+    work = [(paths[i], target, deep, axolotl, questions[i], on_error, overrides) for i in misses]
     for i, report in zip(misses, parallel(_validate_task, work, jobs), strict=True):
         out[i] = report
     return [r for r in out if r is not None]
 
 
-def _validate_task(args: tuple[Path, str | None, bool, str | None, _Question, Any]) -> Report:
-    path, target, deep, axolotl, q, on_error = args
+def _validate_task(args: tuple[Path, str | None, bool, str | None, _Question, Any, tuple[Any, ...]]) -> Report:
+    path, target, deep, axolotl, q, on_error, overrides = args
     try:
-        return _validate_fresh(path, target, deep, axolotl, q)
+        return _validate_fresh(path, target, deep, axolotl, q, overrides)
     except Exception as exc:
         if on_error is None:
             raise
@@ -248,10 +252,11 @@ class Rendering:
         return cls(d["name"], d["text"], [problem_from_json(p) for p in d["problems"]])
 
 
-def _render_fresh(path: Path, root: Path, q: _Question) -> Rendering:
+def _render_fresh(path: Path, root: Path, q: _Question, dest: Path | None = None) -> Rendering:
     from axowrap.config.render import render_spec
     from axowrap.errors import ValidationFailed
     from axowrap.spec.read import read_spec
+    from axowrap.team.discovery import rendered_path
     from axowrap.validate import checked, rendered_problems
 
     start = time.time_ns()
@@ -261,7 +266,8 @@ def _render_fresh(path: Path, root: Path, q: _Question) -> Rendering:
         return Rendering(None, None, exc.problems)  # not kept: its bases are not known
     try:
         checked(spec)
-        rendered = render_spec(spec, base_dir=root)
+        # where it is written: the schema modeline is relative to it
+        rendered = render_spec(spec, base_dir=root, dest=dest or rendered_path(root, spec.name))
         problems = [*spec.warnings, *rendered_problems(spec, rendered, False)]
         if any(p.severity == "error" for p in problems):
             raise ValidationFailed(problems)
@@ -274,19 +280,26 @@ def _render_fresh(path: Path, root: Path, q: _Question) -> Rendering:
     return out
 
 
-def render_files(paths: Sequence[Path], root: Path, *, use_cache: bool = True, jobs: int = 1) -> list[Rendering]:
-    """Each spec of `paths` rendered for the repo at `root` (paths relative to it), or its problems."""
-    question = {"root": str(root.resolve()), **release_question(None)}
+def render_files(
+    paths: Sequence[Path], root: Path, *, dest: Path | None = None, use_cache: bool = True, jobs: int = 1
+) -> list[Rendering]:
+    """Each spec of `paths` rendered for the repo at `root` (paths relative to it), or its
+    problems; `dest`: where the one rendered config goes, instead of rendered/<name>."""
+    question = {
+        "root": str(root.resolve()),
+        "dest": str(dest.resolve()) if dest is not None else None,
+        **release_question(None),
+    }
     questions = [_ask(RENDER, p, question, use_cache) for p in paths]
     out: list[Rendering | None] = [Rendering.from_json(q.result) if q.result is not None else None for q in questions]
     misses = [i for i, r in enumerate(out) if r is None]
-    work = [(paths[i], root, questions[i]) for i in misses]
+    work = [(paths[i], root, questions[i], dest) for i in misses]
     for i, rendering in zip(misses, parallel(_render_task, work, jobs), strict=True):
         out[i] = rendering
     return [r for r in out if r is not None]
 
 
-def _render_task(args: tuple[Path, Path, _Question]) -> Rendering:
+def _render_task(args: tuple[Path, Path, _Question, Path | None]) -> Rendering:
     return _render_fresh(*args)
 
 

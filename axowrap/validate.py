@@ -19,6 +19,7 @@ from axowrap.problems import Problem, sort_problems
 if TYPE_CHECKING:  # what checks a file loads when a file is checked: a cached `validate` needs only Report
     from axowrap.releases import Release
     from axowrap.spec.model import Spec
+    from axowrap.spec.overrides import Override
     from axowrap.targets import Target
     from axowrap.yamlio import Document
 
@@ -45,8 +46,11 @@ class Report:
 
 def detect(doc: Document) -> str:
     from axowrap.config.check import MARKER_KEYS
+    from axowrap.repo import in_specs_dir
 
     data = doc.data
+    if in_specs_dir(Path(doc.file)):  # a spec that lost its `task:` is still a spec
+        return SPEC
     if isinstance(data, dict) and "task" in data:
         return SPEC
     if isinstance(data, dict) and "extends" in data and not (MARKER_KEYS & set(data)):
@@ -101,12 +105,15 @@ def rendered_problems(spec: Spec, rendered: Any, deep: bool) -> list[Problem]:
     return out
 
 
-def load_spec(path: Path | str, *, skip: Iterable[str] = (), axolotl: str | None = None) -> Spec:
-    """The effective spec at `path` with every rule checked (but those named in `skip`), or
-    ValidationFailed with every problem found. Rules never run on a spec that failed the schema."""
+def load_spec(
+    path: Path | str, *, skip: Iterable[str] = (), overrides: tuple[Override, ...] = (), axolotl: str | None = None
+) -> Spec:
+    """The effective spec at `path` (with `--set` overrides) with every rule checked (but those
+    named in `skip`), or ValidationFailed with every problem found. Rules never run on a spec that
+    failed the schema. `axolotl` is `--axolotl` (axowrap.releases.choose)."""
     from axowrap.spec.read import read_spec
 
-    return checked(read_spec(path, axolotl=axolotl), skip=skip)
+    return checked(read_spec(path, overrides, axolotl=axolotl), skip=skip)
 
 
 def checked(spec: Spec, *, skip: Iterable[str] = ()) -> Spec:
@@ -121,21 +128,30 @@ def checked(spec: Spec, *, skip: Iterable[str] = ()) -> Spec:
 
 
 def render_checked(
-    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+    path: Path,
+    *,
+    target: Target | str | None = None,
+    deep: bool = False,
+    overrides: tuple[Override, ...] = (),
+    dest: Path | None = None,
+    axolotl: str | None = None,
 ) -> tuple[Any, list[Problem]]:
-    """Load, render and check a spec: (rendered config, warnings), or ValidationFailed."""
+    """Load, render and check a spec: (rendered config, warnings), or ValidationFailed.
+    `dest`: where the config will be written (its schema modeline is relative to it)."""
     from axowrap.spec.read import read_spec
 
-    return render_read(read_spec(path, axolotl=axolotl), target=target, deep=deep)
+    return render_read(read_spec(path, overrides, axolotl=axolotl), target=target, deep=deep, dest=dest)
 
 
-def render_read(spec: Spec, *, target: Target | str | None = None, deep: bool = False) -> tuple[Any, list[Problem]]:
+def render_read(
+    spec: Spec, *, target: Target | str | None = None, deep: bool = False, dest: Path | None = None
+) -> tuple[Any, list[Problem]]:
     """`render_checked` of a spec already read (read_spec): rules, render, the rendered config's checks."""
     from axowrap.config.render import render_spec
 
     spec = checked(spec)
     tgt = spec.target(target) if target is not None else None
-    rendered = render_spec(spec, target=tgt)
+    rendered = render_spec(spec, target=tgt, dest=dest)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
     if deep:  # what needs the network: the MLflow tracking server answers
         from axowrap.rules.tracking import mlflow_server
@@ -152,12 +168,17 @@ def render_read(spec: Spec, *, target: Target | str | None = None, deep: bool = 
 
 
 def validate_spec(
-    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+    path: Path,
+    *,
+    target: Target | str | None = None,
+    deep: bool = False,
+    overrides: tuple[Override, ...] = (),
+    axolotl: str | None = None,
 ) -> Report:
     from axowrap.spec.read import read_spec
 
     try:
-        spec = read_spec(path, axolotl=axolotl)
+        spec = read_spec(path, overrides, axolotl=axolotl)
     except ValidationFailed as exc:
         return Report(str(path), SPEC, exc.problems)
     try:
@@ -197,14 +218,26 @@ def validate_axolotl(
 
 
 def validate_path(
-    path: Path, *, target: Target | str | None = None, deep: bool = False, axolotl: str | None = None
+    path: Path,
+    *,
+    target: Target | str | None = None,
+    deep: bool = False,
+    overrides: tuple[Override, ...] = (),
+    axolotl: str | None = None,
 ) -> Report:
-    """Validate one file, spec or Axolotl config (detected)."""
+    """Validate one file, spec or Axolotl config (detected); `overrides` apply to specs only."""
     from axowrap.yamlio import load_yaml, parse_yaml
 
     doc = load_yaml(path)  # what read_spec reads (kept: it is not parsed twice); the kind is in its keys
     if detect(doc) == AXOLOTL:
+        if overrides:
+            from axowrap.errors import UsageError
+
+            raise UsageError(
+                f"{path}: --set applies to specs, and this is an Axolotl config",
+                hint="edit the config, or validate a spec",
+            )
         # Axolotl reads its configs with YAML 1.1, so raw configs are parsed the same way.
         doc = parse_yaml(doc.text, doc.file, yaml12_floats=False)
         return validate_axolotl(doc, target=target, deep=deep, axolotl=axolotl)
-    return validate_spec(path, target=target, deep=deep, axolotl=axolotl)
+    return validate_spec(path, target=target, deep=deep, overrides=overrides, axolotl=axolotl)

@@ -27,6 +27,7 @@ BENCHMARKS = [
     "packing",
     "export",
     "plan_published",
+    "sweep",
     "gpu",
     "fuzz",
 ]

@@ -41,6 +41,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.mdemit",
         "axowrap.extras",
         "axowrap.config.check",
+        "axowrap.noise",
+        "axowrap.repo",
         "axowrap.config.keys",
         "axowrap.config.values",
         "axowrap.config.combos",
@@ -67,6 +69,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 5: validation, steps, the runner and what drives it
     ("axowrap.validate", "axowrap.checkcache", "axowrap.steps"),
     ("axowrap.run.pipeline", "axowrap.jobs", "axowrap.team"),
+    ("axowrap.sweep", "axowrap.doctor"),
     # 6: the command line
     ("axowrap.cli", "axowrap.__main__"),
 )

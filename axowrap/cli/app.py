@@ -9,6 +9,7 @@ import importlib
 import click
 
 from axowrap import __version__
+from axowrap.cli.style import global_options
 
 # Each command's module, loaded only when that command runs (or --help lists them), so
 # `axowrap validate` imports nothing the other commands need. Adding a command: its module in
@@ -31,6 +32,9 @@ COMMANDS = {
     "push": "axowrap.cli.push:command",
     "launch": "axowrap.cli.launch:command",
     "serve": "axowrap.cli.serve:command",
+    "sweep": "axowrap.cli.sweep:command",
+    "doctor": "axowrap.cli.doctor:command",
+    "completion": "axowrap.cli.completion:command",
     "_prepare": "axowrap.cli.internal:prepare",
     "_envcheck": "axowrap.cli.internal:envcheck",
 }
@@ -38,7 +42,8 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     """Commands from COMMANDS, plus `axowrap STEP RUN` for every registered pipeline step
-    without a command of its own (axowrap/cli/steps.py)."""
+    without a command of its own (axowrap/cli/steps.py). Every command also takes the global
+    options (--color/--no-color, --quiet, --verbose) and lists its environment variables."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         from axowrap.cli.steps import step_commands
@@ -50,13 +55,63 @@ class LazyGroup(click.Group):
         if target is None:
             from axowrap.cli.steps import step_commands
 
-            return step_commands().get(cmd_name)
+            found = step_commands().get(cmd_name)
+            return _with_globals(found) if found is not None else None
         module, _, attr = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module), attr)
-        return command
+        return _with_globals(command)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _with_globals(command: click.Command, prefix: str | None = None) -> click.Command:
+    """The command (and its subcommands) with the global options, each option readable from
+    AXOWRAP_<COMMAND>_<OPTION> (unless it names a shared variable, like AXOWRAP_RUNS_DIR),
+    and `env var:` shown for each in --help."""
+    if not getattr(command, "_axowrap_globals", False):
+        command._axowrap_globals = True  # type: ignore[attr-defined]
+        prefix = prefix or f"AXOWRAP_{_env_name(command.name or '')}"
+        names = {o for p in command.params for o in getattr(p, "opts", [])}
+        command.params.extend(o for o in global_options() if not set(o.opts) & names)
+        _name_envvars(command, prefix)
+        for name, sub in getattr(command, "commands", {}).items():
+            _with_globals(sub, f"{prefix}_{_env_name(name)}")
+    return command
+
+
+def _env_name(text: str) -> str:
+    return text.strip("-_").upper().replace("-", "_")
+
+
+def _name_envvars(command: click.Command, prefix: str) -> None:
+    for param in command.params:
+        if isinstance(param, click.Option) and {"--help", "--version"} & set(param.opts):
+            param.allow_from_autoenv = False  # an AXOWRAP_VERSION in the environment must not print the version
+        elif isinstance(param, click.Option):
+            if param.envvar is None:
+                longest = max(param.opts, key=len)
+                param.envvar = f"{prefix}_{_env_name(longest)}"
+            param.show_envvar = not param.hidden
+
+
+ENVIRONMENT = """\b
+Environment:
+  AXOWRAP_RUNS_DIR      where run directories go (run, sweep, launch; default runs/)
+  AXOWRAP_TARGET        the target GPU[:N] of validate, render, plan and new
+  AXOWRAP_<COMMAND>_<OPTION>  any option, e.g. AXOWRAP_RUN_LOCKED=1 (a command's --help names them)
+  NO_COLOR              no colour (https://no-color.org); --color forces it
+  AXOWRAP_ALLOW_OUTSIDE let specs read files outside their repo (--allow-outside)
+  HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE   the Hub (see `axowrap doctor`)
+"""
+
+
+@click.group(
+    cls=LazyGroup,
+    epilog=ENVIRONMENT,
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        "auto_envvar_prefix": "AXOWRAP",
+    },
+)
 @click.version_option(__version__, prog_name="axowrap")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
 @click.option(
@@ -75,8 +130,14 @@ def cli(ctx: click.Context, debug: bool, allow_outside: bool) -> None:
       axowrap new --task sql -o specs/sql.yaml    # a short, commented spec
       axowrap validate specs/sql.yaml             # every mistake, before any GPU time
       axowrap render specs/sql.yaml -o sql.axolotl.yaml
+      axowrap doctor                              # what is installed, what each step needs
     """
     from axowrap.spec.read import ALLOW_OUTSIDE
 
-    ctx.obj = {"debug": debug}
+    ctx.ensure_object(dict)["debug"] = debug
     ALLOW_OUTSIDE.set(allow_outside)
+
+
+for _option in global_options():
+    cli.params.append(_option)
+_name_envvars(cli, "AXOWRAP")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
+
+from axowrap.cli import complete
+from axowrap.cli.options import json_option
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -28,7 +30,7 @@ def command() -> None:
 
 
 @command.command("check")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), shell_complete=complete.specs)
 @click.option(
     "--format",
     "fmt",
@@ -37,7 +39,7 @@ def command() -> None:
     help="Row format (default: the spec's, or detected from the first rows of a file).",
 )
 @click.option("--no-tokens", is_flag=True, help="Skip token statistics (no tokenizer load).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@json_option
 @click.option(
     "--max-rows", type=click.IntRange(min=1), default=None, help="Check only the first N rows of each dataset."
 )
@@ -61,7 +63,10 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool, max_row
 
     report = check_source(source, fmt, tokens=not no_tokens, progress=not as_json, max_rows=max_rows)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        from axowrap.cli.envelope import print_json
+
+        document = report.to_json()
+        print_json(document.pop("ok", report.ok), **document)
     else:
         _print(report)
     if not report.ok:
@@ -111,23 +116,22 @@ def _inside_repo(spec: Any) -> None:
 
 
 def _print(report: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    from axowrap.cli.style import console as make_console
+    from axowrap.cli.style import table as Table
     from axowrap.data.check import SHOWN_PER_CATEGORY
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = make_console()
     for ds in report.datasets:
         limit = f" (the first {ds.max_rows} read)" if ds.max_rows else ""
         console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows{limit}, format {ds.format}")
     if report.findings:
         table = Table(
+            console,
             "where",
             "category",
             "problem",
             "excerpt",
             title=f"findings (the first {SHOWN_PER_CATEGORY} of each kind)",
-            show_lines=False,
         )
         for severity, category, shown, more in report.grouped():
             colour = "red" if severity == "error" else "yellow"
@@ -139,7 +143,7 @@ def _print(report: Any) -> None:
         console.print(table)
     if report.mixture:
         print_mixture(console, report.mixture)
-    summary = Table("severity", "category", "count", title="summary")
+    summary = Table(console, "severity", "category", "count", title="summary")
     for severity, category, n in report.summary():
         summary.add_row(severity, category, str(n))
     if report.counts:
@@ -157,9 +161,9 @@ def _print(report: Any) -> None:
 
 def print_mixture(console: Any, mixture: list[dict[str, Any]]) -> None:
     """Each dataset's weight and share of the mixture's rows and tokens (data check, plan)."""
-    from rich.table import Table
+    from axowrap.cli.style import table as Table
 
-    table = Table("dataset", "weight", "rows", "in mix", "% rows", "% tokens", title="mixture")
+    table = Table(console, "dataset", "weight", "rows", "in mix", "% rows", "% tokens", title="mixture")
     for m in mixture:
         tokens = f"{m['token_share']:.1%}" if "token_share" in m else "-"
         table.add_row(
@@ -169,9 +173,9 @@ def print_mixture(console: Any, mixture: list[dict[str, Any]]) -> None:
 
 
 def _print_tokens(console: Any, file: str, t: dict[str, Any]) -> None:
-    from rich.table import Table
+    from axowrap.cli.style import table as Table
 
-    table = Table("tokens per row", "value", title=f"tokens: {file} ({t['tokenizer']})")
+    table = Table(console, "tokens per row", "value", title=f"tokens: {file} ({t['tokenizer']})")
     for key in ("p50", "p90", "p99", "max", "tokens", "sequence_len", "rows_over_sequence_len"):
         table.add_row(key.replace("_", " "), str(t[key]))
     table.add_row("truncated token share", f"{t['truncated_token_share']:.1%}")

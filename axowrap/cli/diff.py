@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_option
+
 
 @click.command("diff")
-@click.argument("left", type=click.Path(path_type=Path))
-@click.argument("right", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.argument("left", type=click.Path(path_type=Path), shell_complete=complete.specs)
+@click.argument("right", type=click.Path(path_type=Path), shell_complete=complete.specs)
+@json_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences (like `git diff --exit-code`).")
 def command(left: Path, right: Path, as_json: bool, exit_code: bool) -> None:
     """Semantic diff of LEFT and RIGHT: specs, Axolotl YAMLs or run directories (mixed freely).
@@ -25,6 +27,7 @@ def command(left: Path, right: Path, as_json: bool, exit_code: bool) -> None:
       axowrap diff specs/sql.yaml rendered/sql.axolotl.yaml
       axowrap diff runs/sql-3f2a9c1d runs/sql-8e01b7aa
     """
+    from axowrap.cli.envelope import print_json
     from axowrap.team.diff import ABSENT, format_diff, semantic_diff
 
     diff = semantic_diff(left, right)
@@ -38,18 +41,13 @@ def command(left: Path, right: Path, as_json: bool, exit_code: bool) -> None:
                 "only": "right" if a is ABSENT else "left" if b is ABSENT else None,
             }
 
-        click.echo(
-            json.dumps(
-                {
-                    "left": diff.left.label,
-                    "right": diff.right.label,
-                    "same": diff.same,
-                    "config": [row(*r) for r in diff.config],
-                    "manifest": [row(*r) for r in diff.manifest],
-                },
-                indent=2,
-                default=str,
-            )
+        print_json(
+            diff.same or not exit_code,
+            left=diff.left.label,
+            right=diff.right.label,
+            same=diff.same,
+            config=[row(*r) for r in diff.config],
+            manifest=[row(*r) for r in diff.manifest],
         )
     else:
         click.echo(format_diff(diff), nl=False)

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_lines_option
+
 
 @click.command("eval")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path), shell_complete=complete.runs
+)
 @click.option(
     "--model",
     "model",
@@ -19,7 +24,11 @@ import click
     "or a GGUF file through llama.cpp.",
 )
 @click.option(
-    "--gguf-type", default=None, metavar="TYPE", help="With --model gguf: which of the run's GGUF files (e.g. q8_0)."
+    "--gguf-type",
+    default=None,
+    metavar="TYPE",
+    shell_complete=complete.gguf_types,
+    help="With --model gguf: which of the run's GGUF files (e.g. q8_0).",
 )
 @click.option(
     "--limit",
@@ -32,7 +41,7 @@ import click
 )
 @click.option("--force", is_flag=True, help="Redo the eval even if it is up to date.")
 @click.option("--dry-run", is_flag=True, help="Say what would be scored; run nothing.")
-@click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
+@json_lines_option
 def command(
     run_dir: Path,
     model: str,

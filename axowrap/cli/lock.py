@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_option, set_option
+
 
 @click.command("lock")
-@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path), shell_complete=complete.specs)
 @click.option("--check", is_flag=True, help="Write nothing; list what drifted from axowrap.lock (exit 1 on any).")
-def command(specs: tuple[Path, ...], check: bool) -> None:
+@set_option
+@json_option
+def command(specs: tuple[Path, ...], check: bool, overrides: tuple[Any, ...], as_json: bool) -> None:
     """Write ./axowrap.lock for SPECS (default: every spec under the current directory).
 
     It records axowrap, axolotl, transformers, peft, trl, accelerate and torch versions, each
@@ -21,14 +27,19 @@ def command(specs: tuple[Path, ...], check: bool) -> None:
       axowrap lock                           # at the repo root; commit axowrap.lock
       axowrap lock specs/support-bot.yaml    # re-pin one spec, keep the others
       axowrap lock --check                   # what drifted since
+      axowrap lock --check --json | jq -r '.drift[]'
     """
+    from axowrap.cli.envelope import print_json
     from axowrap.errors import AxowrapError
     from axowrap.team.discovery import find_specs
     from axowrap.team.lock import check_lock, write_lock
 
     chosen = list(specs) or find_specs(Path("."))
     if not check:
-        path, lock = write_lock(chosen)
+        path, lock = write_lock(chosen, overrides=overrides)
+        if as_json:
+            print_json(True, lock=str(path), packages=lock["packages"], specs=lock["specs"])
+            return
         for name, pins in lock["specs"].items():
             model = pins["base_model"]
             click.echo(
@@ -38,12 +49,15 @@ def command(specs: tuple[Path, ...], check: bool) -> None:
             )
         click.echo(f"wrote {path}")
         return
-    drift = [line for spec in chosen for line in check_lock(spec)]
-    for line in dict.fromkeys(drift):
-        click.echo(line)
+    drift = list(dict.fromkeys(line for spec in chosen for line in check_lock(spec, overrides)))
+    if as_json:
+        print_json(not drift, drift=drift)
+    else:
+        for line in drift:
+            click.echo(line)
     if drift:
         raise AxowrapError(
-            f"{len(dict.fromkeys(drift))} drift(s) from axowrap.lock",
-            hint="if intended, run `axowrap lock` and commit axowrap.lock",
+            f"{len(drift)} drift(s) from axowrap.lock", hint="if intended, run `axowrap lock` and commit axowrap.lock"
         )
-    click.echo("no drift")
+    if not as_json:
+        click.echo("no drift")

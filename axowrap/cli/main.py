@@ -16,6 +16,7 @@ import io
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 LOG_MAX_BYTES = 1 << 20  # the log is rotated to axowrap.log.1 past this size (two files at most)
 
@@ -35,14 +36,25 @@ def _safe_streams() -> None:
                 pass
 
 
-def _fail(message: str, hint: str | None = None) -> None:
+def _fail(message: str, hint: str | None = None, color: bool | None = None) -> None:
     import click
 
     from axowrap.problems import printable
 
-    click.secho(f"error: {printable(message, newlines=True)}", fg="red", err=True)
+    click.echo(click.style("error:", fg="red") + f" {printable(message, newlines=True)}", err=True, color=color)
     if hint:
-        click.echo(f"  hint: {printable(hint, newlines=True)}", err=True)
+        click.echo(f"  hint: {printable(hint, newlines=True)}", err=True, color=color)
+
+
+def _json_failure(message: str, hint: str | None, problems: list[Any] | None = None) -> None:
+    """With --json, the failure as the command's one JSON document (cli/envelope.py)."""
+    import click
+
+    from axowrap.cli import envelope
+
+    text = envelope.failure_text(message, hint, [p.to_json() for p in problems or []])
+    if text is not None:
+        click.echo(text)
 
 
 def write_log(text: str, log: Path, max_bytes: int = LOG_MAX_BYTES) -> None:
@@ -71,29 +83,38 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     import click
 
+    from axowrap.cli import envelope
     from axowrap.cli.app import cli
     from axowrap.cli.output import print_problems
+    from axowrap.cli.style import color_from_argv
     from axowrap.errors import AxowrapError, ValidationFailed
 
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    color = color_from_argv(args)
+    envelope.reset()
     try:
         cli.main(args=argv, prog_name="axowrap", standalone_mode=False)
         return 0
     except ValidationFailed as exc:
-        print_problems(exc.problems)
-        _fail(exc.message, exc.hint)
+        _json_failure(exc.message, exc.hint, exc.problems)
+        print_problems(exc.problems, color=color)
+        _fail(exc.message, exc.hint, color)
         return exc.exit_code
     except AxowrapError as exc:
-        _fail(exc.message, exc.hint)
+        _json_failure(exc.message, exc.hint)
+        _fail(exc.message, exc.hint, color)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:  # click's own usage errors, in axowrap's one format
         where = exc.ctx.command_path if exc.ctx is not None else "axowrap"
-        _fail(exc.format_message(), f"see `{where} --help`")
+        _json_failure(exc.format_message(), f"see `{where} --help`")
+        _fail(exc.format_message(), f"see `{where} --help`", color)
         return 2
     except click.ClickException as exc:
-        _fail(exc.format_message())
+        _json_failure(exc.format_message(), None)
+        _fail(exc.format_message(), None, color)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
@@ -103,16 +124,18 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except ModuleNotFoundError as exc:  # an optional package a command needs (not one of ours: that is a bug)
         if not exc.name or exc.name.split(".")[0] == "axowrap":
-            return _unexpected(exc, argv, debug)
+            return _unexpected(exc, argv, debug, color)
         from axowrap.extras import missing_message
 
-        _fail(*missing_message(exc.name))
+        message, hint = missing_message(exc.name)
+        _json_failure(message, hint)
+        _fail(message, hint, color)
         return 1
     except Exception as exc:  # the last resort: one line for the user, the rest in a log
-        return _unexpected(exc, argv, debug)
+        return _unexpected(exc, argv, debug, color)
 
 
-def _unexpected(exc: BaseException, argv: list[str] | None, debug: bool) -> int:
+def _unexpected(exc: BaseException, argv: list[str] | None, debug: bool, color: bool | None = None) -> int:
     import traceback
 
     from axowrap import __version__
@@ -128,5 +151,6 @@ def _unexpected(exc: BaseException, argv: list[str] | None, debug: bool) -> int:
         where = f"; details in {log}"
     except OSError:
         where = ""
-    _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it")
+    _json_failure(f"unexpected {type(exc).__name__}: {exc}", "rerun with --debug, and report it")
+    _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it", color)
     return 3

@@ -15,21 +15,36 @@ if TYPE_CHECKING:
 COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def print_problems(problems: Iterable[Problem], *, err: bool = True) -> None:
+def print_problems(problems: Iterable[Problem], *, err: bool = True, color: bool | None = None) -> None:
+    """Each problem on its own line(s); --quiet keeps only errors."""
+    from axowrap.cli.style import settings
+
+    quiet = settings().quiet
     for p in problems:
+        if quiet and p.severity != "error":
+            continue
         label = f"{p.severity}:"
         coloured = click.style(label, fg=COLOURS.get(p.severity), bold=True)
-        click.echo(p.render().replace(f" {label} ", f" {coloured} ", 1), err=err)
+        click.echo(p.render().replace(f" {label} ", f" {coloured} ", 1), err=err, color=color)
 
 
 def run_events(as_json: bool) -> Events:
     """Where a run command's events go: JSON lines on stdout with --json, else plain lines
-    (a progress bar when stdout is a terminal)."""
+    (a progress bar when stdout is a terminal); --quiet and --verbose as the user asked."""
     import sys
 
+    from axowrap.cli.style import settings
     from axowrap.run.events import Events
 
-    return Events(click.echo, json_lines=as_json, tty=sys.stdout.isatty())
+    now = settings()
+    return Events(
+        click.echo,
+        json_lines=as_json,
+        tty=sys.stdout.isatty(),
+        quiet=now.quiet,
+        verbose=now.verbose,
+        color=now.color,
+    )
 
 
 def finished(events: Events, run: object, dry_run: bool, **fields: Any) -> None:

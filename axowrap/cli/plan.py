@@ -3,18 +3,18 @@ cost and disk, before any GPU time; and plan vs what a finished run measured."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_option, set_option, target_option
+
 
 @click.command("plan")
-@click.argument("spec", type=click.Path(path_type=Path), required=False)
-@click.option(
-    "--target", "targets", multiple=True, help="GPU[:N] to plan for, repeatable (default: the spec's compute.target)."
-)
+@click.argument("spec", type=click.Path(path_type=Path), required=False, shell_complete=complete.specs)
+@target_option("GPU[:N] to plan for, repeatable (default: the spec's compute.target).", multiple=True)
 @click.option(
     "--throughput",
     type=float,
@@ -38,7 +38,8 @@ import click
     multiple=True,
     help="Fit overhead and utilization for the runs' target from finished runs (repeatable); later plans use them.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@set_option
+@json_option
 def command(
     spec: Path | None,
     targets: tuple[str, ...],
@@ -48,6 +49,7 @@ def command(
     no_data: bool,
     from_run: Path | None,
     calibrate: tuple[Path, ...],
+    overrides: tuple[Any, ...],
     as_json: bool,
 ) -> None:
     """Plan SPEC: memory per GPU by component, a verdict per target, and time/cost/disk.
@@ -63,6 +65,7 @@ def command(
       axowrap plan specs/sql.yaml --throughput 2500 --price 1.2
       axowrap plan --from-run runs/sql-3f2a9c1d          # plan vs measured peak memory and tokens/s
       axowrap plan --calibrate runs/a runs/b              # fit overhead and utilization for their GPU
+      axowrap plan specs/sql.yaml --set training.micro_batch_size=8
     """
     modes = sum(bool(x) for x in (spec, from_run, calibrate))
     if modes != 1:
@@ -78,11 +81,13 @@ def command(
     from axowrap.validate import load_spec
 
     assert spec is not None
-    loaded = load_spec(spec)
+    loaded = load_spec(spec, overrides=overrides)
     asked: list[str | None] = list(targets) or [None]
     plans = [plan_spec(loaded, t, throughput=throughput, price=price, tokens=not no_data, images=images) for t in asked]
     if as_json:
-        click.echo(json.dumps({"ok": all(p.fits for p in plans), "plans": [p.to_json() for p in plans]}, indent=2))
+        from axowrap.cli.envelope import print_json
+
+        print_json(all(p.fits for p in plans), plans=[p.to_json() for p in plans])
     else:
         for p in plans:
             _print(p.to_json())
@@ -96,11 +101,12 @@ def _gb(low: float, high: float) -> str:
 
 
 def _print(plan: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=True)
+    from axowrap.cli.style import console as make_console
+    from axowrap.cli.style import table as Table
+
+    console = make_console()
     m, t, s = plan["model"], plan["target"], plan["setup"]
     size = f"{m['params'] / 1e9:.2f}B params"
     if m["experts"]:
@@ -114,7 +120,7 @@ def _print(plan: dict[str, Any]) -> None:
         f"{s['strategy']}, {'flash attention' if s['flash_attention'] else 'sdpa'}"
         + (f", {', '.join(speed)}" if speed else "")
     )
-    table = Table("component", "GB per GPU", title="memory")
+    table = Table(console, "component", "GB per GPU", title="memory")
     for name, gb in plan["memory_gb"].items():
         table.add_row(name, f"{gb:.2f}")
     low, high = plan["total_gb_range"]
@@ -126,7 +132,7 @@ def _print(plan: dict[str, Any]) -> None:
     extra = f"; the range reaches {high:.1f} GB" if plan["verdict"] == "tight" else ""
     console.print(f"verdict: {verdict} in {t['limit']} (headroom {plan['headroom_gb']:+.2f} GB{extra})")
     if plan["recommendations"]:
-        rec = Table("change", "new total GB", "fits", title="what would make it fit")
+        rec = Table(console, "change", "new total GB", "fits", title="what would make it fit")
         for r in plan["recommendations"]:
             rec.add_row(escape(r["change"]), f"{r['total_gb']:.2f}", "yes" if r["fits"] else "no")
         console.print(rec)
@@ -135,7 +141,7 @@ def _print(plan: dict[str, Any]) -> None:
         from axowrap.cli.data import print_mixture
 
         print_mixture(console, plan["mixture"])
-    disk = Table("file", "GB", title="disk")
+    disk = Table(console, "file", "GB", title="disk")
     for name, gb in plan["disk_gb"].items():
         disk.add_row(name, f"{gb:.2f}")
     console.print(disk)
@@ -166,7 +172,9 @@ def _from_run(run: Path, as_json: bool) -> None:
 
     found = compare(run)
     if as_json:
-        click.echo(json.dumps({"ok": True, **found}, indent=2))
+        from axowrap.cli.envelope import print_json
+
+        print_json(True, **found)
         return
 
     def show(value: Any, unit: str) -> str:
@@ -196,7 +204,9 @@ def _calibrate(runs: list[Path], as_json: bool) -> None:
     path = calibration_path()
     written = calibrate(runs, path)
     if as_json:
-        click.echo(json.dumps({"ok": True, "file": str(path), "targets": written}, indent=2))
+        from axowrap.cli.envelope import print_json
+
+        print_json(True, file=str(path), targets=written)
         return
     for name, entry in written.items():
         terms = ", ".join(f"{k} {entry[k]}" for k in ("overhead_gb", "mfu") if k in entry)

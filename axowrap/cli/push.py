@@ -6,13 +6,18 @@ from pathlib import Path
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_lines_option
+
 
 @click.command("push")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path), shell_complete=complete.runs
+)
 @click.option("--endpoint", metavar="URL", help="Hub endpoint (default: HF_ENDPOINT, else https://huggingface.co).")
 @click.option("--force", is_flag=True, help="Compare with the Hub again even if the last push is up to date.")
 @click.option("--dry-run", is_flag=True, help="List every repo, file and size, and the rendered cards; upload nothing.")
-@click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
+@json_lines_option
 @click.option(
     "--no-gate",
     is_flag=True,

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import axolotl_option, json_option, output_option, set_option, target_option, write_output
+
 
 @click.command("render")
-@click.argument("spec", type=click.Path(path_type=Path), required=False)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the Axolotl config here (default: stdout).",
-)
-@click.option("--target", default=None, help="Render for this target, e.g. cpu or h100-80gb:8.")
+@click.argument("spec", type=click.Path(path_type=Path), required=False, shell_complete=complete.specs)
+@output_option("the Axolotl config")
+@target_option("Render for this target, e.g. cpu or h100-80gb:8.")
 @click.option(
     "--all", "all_specs", is_flag=True, help="Every spec under the current directory -> rendered/<name>.axolotl.yaml."
 )
@@ -32,13 +30,9 @@ import click
     metavar="KEY",
     help="Say where KEY's value came from (Axolotl key like lora_r, or spec key like training.epochs).",
 )
-@click.option(
-    "--axolotl",
-    "axolotl",
-    default=None,
-    metavar="VERSION",
-    help="Render for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
-)
+@set_option
+@json_option
+@axolotl_option("Render for")
 @click.option(
     "-j",
     "--jobs",
@@ -55,6 +49,8 @@ def command(
     all_specs: bool,
     check: bool,
     explain: tuple[str, ...],
+    overrides: tuple[Any, ...],
+    as_json: bool,
     axolotl: str | None,
     jobs: int,
     no_cache: bool,
@@ -73,6 +69,7 @@ def command(
       axowrap render specs/sql.yaml --target cpu
       axowrap render --all --check                 # CI: rendered/ is up to date
       axowrap render specs/sql.yaml --explain learning_rate
+      axowrap render specs/sql.yaml --set lora.r=8 --explain lora_r
     """
     from axowrap.cli.output import print_problems
     from axowrap.errors import UsageError
@@ -86,26 +83,52 @@ def command(
 
         if spec is None:
             raise UsageError("--explain needs one SPEC, not --all")
-        click.echo(explain_keys(spec, list(explain), target=target), nl=False)
+        if as_json:
+            from axowrap.cli.envelope import print_json
+
+            keys = {k: explain_keys(spec, [k], target=target, overrides=overrides) for k in explain}
+            print_json(True, spec=str(spec), explain=keys)
+        else:
+            click.echo(explain_keys(spec, list(explain), target=target, overrides=overrides), nl=False)
         return
     if all_specs or check:
-        _team(spec, output, target, check, jobs=jobs, use_cache=not no_cache)
+        if overrides:
+            raise UsageError(
+                "--set does not apply to --all/--check", hint="rendered/ configs are the specs as committed"
+            )
+        _team(spec, output, target, check, as_json, jobs=jobs, use_cache=not no_cache)
         return
     from axowrap.validate import render_checked
-    from axowrap.yamlio import atomic_write
 
     assert spec is not None  # checked above: one SPEC unless --all
-    rendered, warnings = render_checked(spec, target=target, axolotl=axolotl)
+    rendered, warnings = render_checked(spec, target=target, overrides=overrides, dest=output, axolotl=axolotl)
     print_problems(warnings)
-    if output is None:
-        click.echo(rendered.text, nl=False)
-    else:
-        atomic_write(output, rendered.text)
-        click.echo(f"wrote {output}", err=True)
+    if as_json:
+        from axowrap.cli.envelope import print_json
+        from axowrap.yamlio import atomic_write
+
+        if output is not None:
+            atomic_write(output, rendered.text)
+        print_json(
+            True,
+            spec=str(spec),
+            output=str(output) if output else None,
+            config=rendered.config,
+            warnings=[p.to_json() for p in warnings],
+        )
+        return
+    write_output(output, rendered.text)
 
 
 def _team(
-    spec: Path | None, output: Path | None, target: str | None, check: bool, *, jobs: int, use_cache: bool
+    spec: Path | None,
+    output: Path | None,
+    target: str | None,
+    check: bool,
+    as_json: bool,
+    *,
+    jobs: int,
+    use_cache: bool,
 ) -> None:
     from axowrap.cli.output import print_problems
     from axowrap.errors import UsageError
@@ -118,12 +141,33 @@ def _team(
         )
     specs = [spec] if spec is not None else find_specs(Path("."))
     outcomes = sync_rendered(specs, check=check, dest=output, prune=spec is None, jobs=jobs, use_cache=use_cache)
+    error = failure(outcomes, check)
+    if as_json:
+        from axowrap.cli.envelope import print_json
+
+        print_json(
+            error is None,
+            check=check,
+            specs=[
+                {
+                    "spec": str(o.spec),
+                    "output": str(o.dest) if o.dest else None,
+                    "status": o.status,
+                    "ok": o.ok,
+                    "diff": o.diff or None,
+                    "problems": [p.to_json() for p in o.problems],
+                }
+                for o in outcomes
+            ],
+        )
+        if error is not None:
+            raise error
+        return
     for o in outcomes:
         print_problems(o.problems, err=False)
         if o.diff:
             click.echo(o.diff, nl=False)
         colour = "green" if o.ok else "red"
         click.echo(f"{click.style(o.status, fg=colour)} {o.spec}" + (f" -> {o.dest}" if o.dest else ""))
-    error = failure(outcomes, check)
     if error is not None:
         raise error

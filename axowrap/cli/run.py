@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+from axowrap.cli import complete
+from axowrap.cli.options import json_lines_option, runs_dir_option, set_option, target_option
 
 
 def split_steps(value: str | None) -> list[str] | None:
@@ -13,22 +17,30 @@ def split_steps(value: str | None) -> list[str] | None:
 
 
 @click.command("run")
-@click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--steps", "steps", default=None, metavar="A,B", help="Only these steps (comma-separated), e.g. train.")
-@click.option("--from", "from_step", default=None, metavar="STEP", help="This step and every enabled one after it.")
+@click.argument("spec", type=click.Path(path_type=Path), shell_complete=complete.specs)
+@click.option(
+    "--steps",
+    "steps",
+    default=None,
+    metavar="A,B",
+    shell_complete=complete.steps,
+    help="Only these steps (comma-separated), e.g. train.",
+)
+@click.option(
+    "--from",
+    "from_step",
+    default=None,
+    metavar="STEP",
+    shell_complete=complete.step,
+    help="This step and every enabled one after it.",
+)
 @click.option("--force", is_flag=True, help="Redo the chosen steps even if they are up to date (no resume).")
 @click.option("--dry-run", is_flag=True, help="Print the exact commands and environment changes; run nothing.")
-@click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout (for CI and scripts).")
+@json_lines_option
 @click.option(
     "--locked", is_flag=True, help="Refuse to start when anything drifted from axowrap.lock (see `axowrap lock`)."
 )
-@click.option(
-    "--target",
-    "target_name",
-    default=None,
-    metavar="NAME[:GPUS]",
-    help="Render and run for this machine class instead of the spec's compute.target (e.g. cpu for a try here).",
-)
+@target_option("Render and run for this machine class instead of the spec's compute.target (e.g. cpu for a try here).")
 @click.option(
     "--max-rows",
     type=click.IntRange(min=1),
@@ -36,13 +48,8 @@ def split_steps(value: str | None) -> list[str] | None:
     metavar="N",
     help="A quick try: train on the first N rows of each dataset (before the held-out split).",
 )
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs"),
-    show_default=True,
-    help="Where run directories go.",
-)
+@runs_dir_option
+@set_option
 def command(
     spec: Path,
     steps: str | None,
@@ -52,8 +59,9 @@ def command(
     json_events: bool,
     runs_dir: Path,
     locked: bool = False,
+    overrides: tuple[Any, ...] = (),
     max_rows: int | None = None,
-    target_name: str | None = None,
+    target: str | None = None,
 ) -> None:
     """Validate SPEC, then run its pipeline in runs/<name>-<hash>/, resuming what was cut short.
 
@@ -64,6 +72,7 @@ def command(
       axowrap run specs/sql.yaml                 # every step the spec asks for
       axowrap run specs/sql.yaml --steps train   # only training
       axowrap run specs/sql.yaml --dry-run       # show the commands, run nothing
+      axowrap run specs/sql.yaml --set training.learning_rate=1e-4   # its own run directory
       axowrap run specs/sql.yaml --max-rows 200  # a quick try on the first 200 rows
       axowrap status runs/sql-3f2a9c1d           # what ran, what is left
     """
@@ -73,13 +82,14 @@ def command(
     if locked:  # before anything is prepared: a drifted run must not start
         from axowrap.team.lock import require_locked
 
-        require_locked(spec)
+        require_locked(spec, overrides)
     events = run_events(json_events)
     run, _ = run_spec(
         spec,
         runs_root=runs_dir,
+        overrides=overrides,
         max_rows=max_rows,
-        target=target_name,
+        target=target,
         names=split_steps(steps),
         from_step=from_step,
         force=force,

@@ -6,14 +6,17 @@ from pathlib import Path
 
 import click
 
+from axowrap.cli import complete
+
 
 @click.command("serve")
-@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("run", type=click.Path(path_type=Path), shell_complete=complete.runs)
 @click.option(
     "--gguf-type",
     "--gguf",
     "gguf_type",
     default=None,
+    shell_complete=complete.gguf_types,
     help="GGUF type to serve, e.g. q4_k_m (default: the Modelfile's choice).",
 )
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port on 127.0.0.1.")

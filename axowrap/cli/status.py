@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_option
+
 
 @click.command("status")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.argument(
+    "run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path), shell_complete=complete.runs
+)
+@json_option
 def command(run_dir: Path, as_json: bool) -> None:
     """Show each step of RUN: status, when it ran, its outputs, and the error if it failed.
 
@@ -18,6 +22,7 @@ def command(run_dir: Path, as_json: bool) -> None:
       axowrap status runs/sql-3f2a9c1d
       axowrap status runs/sql-3f2a9c1d --json | jq '.steps[0].status'
     """
+    from axowrap.cli.envelope import print_json
     from axowrap.run.pipeline import run_status
     from axowrap.run.report import tracking_lines
     from axowrap.run.rundir import open_run
@@ -28,7 +33,7 @@ def command(run_dir: Path, as_json: bool) -> None:
     tracking = load_state(run).get("tracking") or {}
     if as_json:
         ok = not any(row["status"] in ("failed", "interrupted", "crashed") for row in rows)
-        click.echo(json.dumps({"ok": ok, "run": str(run.root), "steps": rows, "tracking": tracking}, indent=2))
+        print_json(ok, run=str(run.root), steps=rows, tracking=tracking)
         return
     click.echo(f"run {run_dir}")
     for line in tracking_lines(tracking):

@@ -7,15 +7,20 @@ from pathlib import Path
 
 import click
 
+from axowrap.cli import complete
+from axowrap.cli.options import json_lines_option
+
 OWN_COMMANDS = ("eval", "push")  # steps with a module in axowrap/cli/
 
 
 def step_command(name: str) -> click.Command:
     @click.command(name)
-    @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+    @click.argument(
+        "run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path), shell_complete=complete.runs
+    )
     @click.option("--force", is_flag=True, help="Redo the step even if it is up to date.")
     @click.option("--dry-run", is_flag=True, help="Print what would run; run nothing.")
-    @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
+    @json_lines_option
     def command(run_dir: Path, force: bool, dry_run: bool, json_events: bool) -> None:
         from axowrap.cli.output import finished, run_events
         from axowrap.run.pipeline import run_steps

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import click
 
+from axowrap.cli.options import json_option
+
 
 @click.command("tasks")
-def command() -> None:
+@json_option
+def command(as_json: bool) -> None:
     """List the task presets `axowrap new --task` accepts.
 
     \b
       axowrap tasks
+      axowrap tasks --json | jq -r '.tasks[].name'
     """
     from axowrap.spec.presets import get_preset, preset_names
 
-    width = max(len(n) for n in preset_names())
-    for name in preset_names():
-        preset = get_preset(name)
-        fmt = preset.dataset.get("format", "")
-        click.echo(f"{name:<{width}}  {fmt:<10}  {preset.summary}")
+    rows = [(name, get_preset(name).dataset.get("format", ""), get_preset(name).summary) for name in preset_names()]
+    if as_json:
+        from axowrap.cli.envelope import print_json
+
+        print_json(True, tasks=[{"name": n, "format": f, "summary": s} for n, f, s in rows])
+        return
+    width = max(len(n) for n, _, _ in rows)
+    for name, fmt, summary in rows:
+        click.echo(f"{name:<{width}}  {fmt:<10}  {summary}")

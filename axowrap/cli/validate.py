@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from axowrap.cli import complete
+from axowrap.cli.options import axolotl_option, json_option, set_option, target_option
 
 if TYPE_CHECKING:
     from axowrap.validate import Report
 
 
 @click.command("validate")
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path), shell_complete=complete.specs)
 @click.option("--all", "all_specs", is_flag=True, help="Also every spec under the current directory (a team repo).")
 @click.option("--deep", is_flag=True, help="Also run Axolotl's own validator (imports Axolotl: ~10 s).")
-@click.option(
-    "--target", default=None, help="Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target)."
-)
-@click.option(
-    "--axolotl",
-    "axolotl",
-    default=None,
-    metavar="VERSION",
-    help="Check for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@target_option("Check for this machine, e.g. h100-80gb:8 (default: the spec's compute.target).")
+@axolotl_option("Check for")
+@set_option
+@json_option
 @click.option(
     "-j",
     "--jobs",
@@ -42,6 +37,7 @@ def command(
     deep: bool,
     target: str | None,
     axolotl: str | None,
+    overrides: tuple[Any, ...],
     as_json: bool,
     jobs: int,
     no_cache: bool,
@@ -49,11 +45,13 @@ def command(
     """Validate FILES: axowrap specs or Axolotl configs (detected per file).
 
     Problems are reported together, sorted by file and key path, each with what was wrong
-    and what would fix it. Exit code 1 when any file has an error.
+    and what would fix it. Exit code 1 when any file has an error. With --all, two specs
+    with the same name are an error too.
 
     \b
       axowrap validate specs/sql.yaml
       axowrap validate --deep --target h100-80gb:8 specs/sql.yaml
+      axowrap validate specs/sql.yaml --set training.learning_rate=1e-4
       axowrap validate specs/*.yaml hand-written.axolotl.yaml
       axowrap validate --all                      # every spec in the repo (CI)
 
@@ -74,28 +72,39 @@ def command(
     default = choose(axolotl)  # refuses a release without tables before any file is read
     # --target is resolved per spec: a team's own targets count
     reports = validate_files(
-        files, target=target, deep=deep, axolotl=axolotl, use_cache=not no_cache, jobs=jobs, on_error=unchecked
+        files,
+        target=target,
+        deep=deep,
+        axolotl=axolotl,
+        use_cache=not no_cache,
+        jobs=jobs,
+        on_error=unchecked,
+        overrides=overrides,
     )
+    if all_specs:
+        from axowrap.team.discovery import name_clashes
+
+        by_file = {r.file: r for r in reports}
+        for clash in name_clashes(list(files)):
+            report = by_file[clash.file]
+            report.problems = sorted([*report.problems, clash], key=lambda p: (p.line or 0, p.message))
     bad = [r for r in reports if not r.ok]
     if as_json:
-        click.echo(
-            json.dumps(
+        from axowrap.cli.envelope import print_json
+
+        print_json(
+            not bad,
+            axolotl={"version": default.version, "chosen_by": default.chosen_by},
+            files=[
                 {
-                    "ok": not bad,
-                    "axolotl": {"version": default.version, "chosen_by": default.chosen_by},
-                    "files": [
-                        {
-                            "file": r.file,
-                            "kind": r.kind,
-                            "ok": r.ok,
-                            "axolotl": (r.release or default).version,
-                            "problems": [p.to_json() for p in r.problems],
-                        }
-                        for r in reports
-                    ],
-                },
-                indent=2,
-            )
+                    "file": r.file,
+                    "kind": r.kind,
+                    "ok": r.ok,
+                    "axolotl": (r.release or default).version,
+                    "problems": [p.to_json() for p in r.problems],
+                }
+                for r in reports
+            ],
         )
     else:
         for r in reports:

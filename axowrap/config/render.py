@@ -8,10 +8,12 @@ that were meant, and it is byte-for-byte deterministic.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from axowrap import __version__
 from axowrap.datafiles import DATA_FILE_TYPES
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PROMPT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
 DEFAULT_NO_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
-SCHEMA_URL = "https://axowrap.dev/schemas/axolotl-{version}.schema.json"
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,25 @@ def optimizer(tr: dict[str, Any], method: str, target: Target) -> str:
     return "paged_adamw_8bit" if method == "qlora" else "adamw_torch_fused"
 
 
+def schema_ref(spec_path: Path, dest: Path | None, version: str) -> str:
+    """What the `# yaml-language-server: $schema=` modeline names, so editors find a schema
+    on this machine: in a team repo (team.yaml above the spec) its schemas/axolotl.schema.json,
+    which `axowrap init` writes; else the installed package's file (`axowrap schema axolotl
+    --path`). Relative to `dest`, the file the config is written to, when known; else absolute."""
+    from axowrap.repo import SCHEMAS_DIR, find_root, schema_name
+    from axowrap.resources import schema_file
+
+    root = find_root(spec_path)
+    if root is not None:
+        schema = root / SCHEMAS_DIR / schema_name("axolotl")
+    else:
+        schema = schema_file(f"axolotl-{version}.schema.json")
+    if dest is None:
+        return schema.resolve().as_uri()
+    # A comment line: percent-encoded, so no path can end it (or the modeline) early.
+    return quote(Path(os.path.relpath(schema.resolve(), dest.resolve().parent)).as_posix())
+
+
 def render_spec(
     spec: Spec,
     *,
@@ -269,12 +289,15 @@ def render_spec(
     base_dir: Path | None = Path("."),
     dataset_paths: list[Path] | None = None,
     output_dir: str | None = None,
+    prepared_dir: str | None = None,
+    dest: Path | None = None,
 ) -> Rendered:
     """The Axolotl config for `spec`: text (deterministic) and the parsed mapping.
 
     `base_dir` is where Axolotl will run (relative paths are written relative to it; None
     writes absolute paths). A run directory passes `dataset_paths` (the training split, one
-    per spec dataset) and its own `output_dir`.
+    per spec dataset) and its own `output_dir` (and `prepared_dir`, Axolotl's tokenized data,
+    when shared). `dest`: the file it will be written to (the schema modeline is relative to it).
     """
     from axowrap.config.speed import resolve
 
@@ -288,6 +311,8 @@ def render_spec(
     if output_dir is not None:
         sections["data"]["output_dir"] = output_dir
         sections["data"]["dataset_prepared_path"] = f"{output_dir}/prepared"
+    if prepared_dir is not None:  # a sweep's points share one tokenization of the same rows
+        sections["data"]["dataset_prepared_path"] = prepared_dir
     overrides = dict(sorted((spec.data.get("axolotl") or {}).items()))
     replaced = replaced_keys(overrides, sections, spec.axolotl)
     for section in sections.values():
@@ -302,7 +327,8 @@ def render_spec(
         spec_sha256=spec.sha256,
         version=__version__,
         axolotl_version=spec.axolotl,
-        schema_url=SCHEMA_URL.format(version=spec.axolotl),
+        schema_url=schema_ref(spec.path, dest, spec.axolotl),
+        overridden=[json.dumps(o.text) for o in spec.overrides],
         replaced=replaced,
         target=tgt,
         task=spec.data["task"],

@@ -30,13 +30,26 @@ def nccl_env(overrides: dict[str, str]) -> list[tuple[str, str, str]]:
     return [(name, value, why) for name, (value, why) in out.items()]
 
 
+def set_args(spec: Any) -> str:
+    """The spec's `--set` overrides as shell words for `axowrap _prepare` (empty without any):
+    each quoted; a value holding a control character is refused (it cannot sit in a job file)."""
+    import shlex
+
+    texts = list(dict.fromkeys(o.text for o in spec.overrides))
+    for text in texts:
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+            raise UsageError(f"--set {text!r}: a job file cannot carry a control character", hint="put it in the spec")
+    return "".join(f" --set {shlex.quote(t)}" for t in texts)
+
+
 def job_context(spec: Any, spec_path: Path, nccl: dict[str, str]) -> dict[str, Any]:
-    """Template values every job file uses: provenance and the spec's layout."""
+    """Template values every job file uses: provenance, the spec's layout and its overrides."""
     from axowrap import __version__
     from axowrap.distributed.strategy import layout
 
     lay = layout(spec.data)
     return {
+        "sets": set_args(spec),
         "version": __version__,
         "spec_path": str(spec_path),
         "spec_sha256": spec.sha256,
@@ -48,7 +61,7 @@ def job_context(spec: Any, spec_path: Path, nccl: dict[str, str]) -> dict[str, A
     }
 
 
-def check_lock_if_any(spec_path: Path, *, packages: bool) -> str | None:
+def check_lock_if_any(spec_path: Path, *, packages: bool, overrides: tuple[Any, ...] = ()) -> str | None:
     """Like `run --locked`, for a job file: when the spec has an axowrap.lock, refuse any drift
     from it (the job would train something else than was locked and reviewed). Returns the
     lock's path, or None when there is none."""
@@ -59,5 +72,5 @@ def check_lock_if_any(spec_path: Path, *, packages: bool) -> str | None:
         lock = find_lock(spec_path)
     except AxowrapError:
         return None
-    require_locked(spec_path, packages=packages)
+    require_locked(spec_path, overrides, packages=packages)
     return str(lock)

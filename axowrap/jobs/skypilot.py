@@ -33,6 +33,7 @@ class SkyOptions:
     port: int = 29500
     install: str | None = None  # pip requirement(s) for axowrap instead of the lock / version pin
     nccl: dict[str, str] = field(default_factory=dict)
+    overrides: tuple[Any, ...] = ()  # `--set` values: the job prepares the spec with them
 
 
 def local_files(spec: Any) -> list[Path]:
@@ -122,9 +123,9 @@ def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, overrides=opts.overrides)
     if opts.install is None:  # the nodes install the lock's pins: its models and data must match too
-        check_lock_if_any(spec.path, packages=False)
+        check_lock_if_any(spec.path, packages=False, overrides=opts.overrides)
     lay = layout(spec.data)
     if opts.bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,62}", opts.bucket):
         raise UsageError(f"--bucket {opts.bucket!r}: a bucket name is lowercase letters, digits, '.', '_' and '-'")

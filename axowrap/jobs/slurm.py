@@ -11,6 +11,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from axowrap.errors import UsageError
 
@@ -26,6 +27,7 @@ class SlurmOptions:
     runs_root: Path = Path("runs")
     port: int = 29500
     nccl: dict[str, str] = field(default_factory=dict)  # NAME=VALUE defaults replacing/adding to NCCL_DEFAULTS
+    overrides: tuple[Any, ...] = ()  # `--set` values: the job prepares the spec with them
 
 
 def _directive(option: str, value: str | None) -> str | None:
@@ -40,8 +42,12 @@ def slurm_script(spec_path: Path, opts: SlurmOptions, script_name: str = "job.sb
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
-    spec = load_spec(spec_path)
-    check_lock_if_any(spec.path, packages=True)  # the job runs this install: all of the lock applies
+    spec = load_spec(spec_path, overrides=opts.overrides)
+    if re.search(r"\s", str(opts.runs_root.expanduser().resolve())):
+        raise UsageError(f"--runs-dir {opts.runs_root}: #SBATCH --output cannot hold a path with spaces")
+    check_lock_if_any(
+        spec.path, packages=True, overrides=opts.overrides
+    )  # the job runs this install: all of the lock applies
     if not SLURM_TIME.match(opts.time):
         raise UsageError(f"--time {opts.time!r}: use Slurm's format, e.g. 24:00:00 or 2-00:00:00")
     job_name = _directive("job-name", opts.job_name or re.sub(r"[^A-Za-z0-9_.-]", "-", spec.name))
@@ -67,8 +73,6 @@ def write_slurm(spec_path: Path, opts: SlurmOptions, output: Path) -> Path:
     from axowrap.yamlio import atomic_write
 
     text = slurm_script(spec_path, opts, script_name=output.name)
-    if re.search(r"\s", str(opts.runs_root.expanduser().resolve())):
-        raise UsageError(f"--runs-dir {opts.runs_root}: #SBATCH --output cannot hold a path with spaces")
     opts.runs_root.expanduser().mkdir(parents=True, exist_ok=True)  # Slurm does not create the log folder
     atomic_write(output, text)
     output.chmod(0o755)

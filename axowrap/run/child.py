@@ -13,6 +13,7 @@ llama.cpp one) whose output goes to a log, and `stop_background` ends it.
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 import re
 import shlex
@@ -30,6 +31,7 @@ from typing import IO, Any
 from axowrap.errors import StepFailed, StepInterrupted
 
 TAIL_LINES = 20
+LOG = logging.getLogger("axowrap.child")  # each command started, at INFO (`--verbose` shows them)
 KILL_AFTER_S = 30.0  # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
 # Offline-safe and telemetry off, for every child (a spec that enables a tracker adds its own).
 BASE_ENV = {
@@ -126,6 +128,7 @@ def run_child(
         sink.flush()
     else:
         sink = sys.stdout.buffer
+    LOG.info("%s", shlex.join(args))
     try:
         proc = subprocess.Popen(
             guarded(args),
@@ -228,6 +231,7 @@ def start_background(
     full_env = {**os.environ, **child_env(env)}
     args = [str(a) for a in argv]
     _require_program(args, full_env)
+    LOG.info("%s", shlex.join(args))
     if log is None:
         return subprocess.Popen(guarded(args), stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
     log.parent.mkdir(parents=True, exist_ok=True)

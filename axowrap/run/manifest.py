@@ -1,6 +1,6 @@
 """manifest.json: how a run was produced, so it can be reproduced and audited.
 
-Spec and config sha256, tool versions, the base model (Hub id + revision, or local path +
+Spec and config sha256, the `--set` overrides laid over the spec, tool versions, the base model (Hub id + revision, or local path +
 hash), the dataset files + sha256 (a Hub dataset's id, revision, commit, subset, split and
 files; the row limit; a mixture's shares and seed), the git commit of the repo holding the
 spec, the hardware seen, and the environment changes given to child processes (secrets scrubbed). Nothing here
@@ -56,10 +56,19 @@ def build_manifest(
     config: dict[str, Any],
     data: dict[str, Any],
     env: dict[str, str],
+    overrides: list[dict[str, Any]] | None = None,
+    shared_data: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a run directory (see the module docstring)."""
+    """The manifest of a run directory (see the module docstring). `overrides`: the `--set`
+    values laid over the spec; `shared_data`: a sweep's folder of training rows and prepared data."""
     return {
-        "spec": {"path": str(spec_path), "sha256": spec_sha256, "effective": spec_effective},
+        "spec": {
+            "path": str(spec_path),
+            "sha256": spec_sha256,
+            "effective": spec_effective,
+            "overrides": overrides or [],
+        },
+        "shared_data": shared_data,
         "config": {"sha256": text_sha256(config_text)},
         "versions": versions(),
         "base_model": base_model(config),

@@ -34,43 +34,122 @@ from axowrap.yamlio import atomic_write
 
 if TYPE_CHECKING:
     from axowrap.spec.model import Spec
+    from axowrap.spec.overrides import Override
 
 PREPARE_WAIT_S = 300.0  # preparing alone waits this long for a busy run directory
 
 
-def run_dir_for(spec_path: Path, name: str, runs_root: Path) -> RunDir:
-    """runs/<name>-<8 hex of the spec's absolute path>: editing the spec reuses the run dir."""
-    tag = text_sha256(str(spec_path.resolve()))[:8]
+def run_dir_for(spec_path: Path, name: str, runs_root: Path, trained: Sequence[Override] = ()) -> RunDir:
+    """runs/<name>-<8 hex>: of the spec's absolute path (editing the spec reuses the run dir),
+    and of the `--set` overrides that change what is trained (`trained_overrides`), if any."""
+    key = str(spec_path.resolve())
+    if trained:
+        key += "\n" + json.dumps([[o.key, o.value] for o in trained], sort_keys=True, default=str)
+    tag = text_sha256(key)[:8]
     return RunDir(runs_root.resolve() / f"{name}-{tag}")
 
 
-def prepare_run(spec_path: Path, runs_root: Path = Path("runs"), *, max_rows: int | None = None) -> RunDir:
+def _training_identity(spec: Spec) -> str:
+    """What is trained: the rendered config but the keys that cannot change the weights, and
+    which rows are held out."""
+    from axowrap.config.render import render_spec
+    from axowrap.steps.train import NOT_WEIGHTS
+
+    config = render_spec(spec, base_dir=None).config
+    ev = spec.data.get("eval") or {}
+    return canonical_sha256(
+        {
+            "config": {k: v for k, v in config.items() if k not in NOT_WEIGHTS},
+            "holdout": [ev.get("holdout"), ev.get("holdout_file")],
+        }
+    )
+
+
+def trained_overrides(spec: Spec) -> tuple[Override, ...]:
+    """The spec's overrides that change what is trained: without each, is the training the same?
+    (`--set export.gguf=[q8_0]` is not one of them: it shares the spec's run directory.)"""
+    from axowrap.spec.read import read_spec
+
+    if not spec.overrides:
+        return ()
+    full = _training_identity(spec)
+    out = []
+    for override in spec.overrides:
+        rest = tuple(o for o in spec.overrides if o is not override)
+        try:
+            same = _training_identity(read_spec(spec.path, rest)) == full
+        except AxowrapError:  # meaningless without it: it belongs to what is trained
+            same = False
+        if not same:
+            out.append(override)
+    return tuple(out)
+
+
+def prepare_run(
+    spec_path: Path,
+    runs_root: Path = Path("runs"),
+    *,
+    overrides: tuple[Override, ...] = (),
+    max_rows: int | None = None,
+) -> RunDir:
     """Create/update the run directory of a spec: spec copy, data split, checked config, manifest.
 
     Raises ValidationFailed when the rendered config has errors: nothing is trained then.
     `max_rows`: read only the first N rows of each dataset (`run --max-rows`).
     """
-    spec, run = _locate(spec_path, runs_root)
+    spec, run = _locate(spec_path, runs_root, overrides)
     with run_lock(run.root, wait=PREPARE_WAIT_S):  # nodes of one job prepare the same directory: take turns
         _prepare(spec, run, max_rows=max_rows)
     return run
 
 
-def _locate(spec_path: Path, runs_root: Path) -> tuple[Spec, RunDir]:
-    """The loaded spec and its run directory."""
-    spec = load_spec(spec_path)
-    return spec, run_dir_for(spec.path, spec.name, runs_root)
+def _locate(spec_path: Path, runs_root: Path, overrides: tuple[Override, ...] = ()) -> tuple[Spec, RunDir]:
+    """The loaded spec (with its overrides) and its run directory."""
+    spec = load_spec(spec_path, overrides=overrides)
+    return spec, run_dir_for(spec.path, spec.name, runs_root, trained_overrides(spec))
 
 
-def _prepare(spec: Spec, run: RunDir, *, max_rows: int | None = None, progress: bool = True) -> None:
+def locate_run(spec_path: Path, runs_root: Path, overrides: tuple[Override, ...] = ()) -> RunDir:
+    """The run directory `axowrap run SPEC [--set ...]` uses (the spec is validated)."""
+    return _locate(spec_path, runs_root, overrides)[1]
+
+
+def _shared_copy(path: Path, shared: Path) -> Path:
+    """The training split at `path`, copied once into a sweep's shared data folder under a
+    name holding its sha256: the same rows get the same path, so Axolotl's prepared-data hash
+    (which covers the path, not the content) matches and one tokenization serves every point."""
+    import shutil
+
+    from axowrap.hashing import file_sha256
+
+    dest = shared / f"{path.stem}-{file_sha256(path)[:16]}{path.suffix}"
+    if not dest.is_file():
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, tmp)
+        tmp.replace(dest)
+    return dest
+
+
+def _prepare(
+    spec: Spec, run: RunDir, shared: Path | None = None, *, max_rows: int | None = None, progress: bool = True
+) -> None:
     from axowrap.config.render import render_spec
     from axowrap.data.split import prepare_data
     from axowrap.run.launch import launch_argv
     from axowrap.run.manifest import build_manifest
 
     prepared = prepare_data(spec, run.data, max_rows=max_rows, progress=progress)
+    train_paths = prepared.train_paths
+    if shared is not None:  # a sweep: points with the same rows share them and Axolotl's prepared data
+        train_paths = [_shared_copy(p, shared / "data") for p in train_paths]
     rendered = render_spec(
-        spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve())
+        spec,
+        base_dir=None,
+        dataset_paths=train_paths,
+        output_dir=str(run.adapter.resolve()),
+        prepared_dir=str((shared / "prepared").resolve()) if shared is not None else None,
+        dest=run.config,
     )
     problems = rendered_problems(spec, rendered, deep=False)
     if any(p.severity == "error" for p in problems):
@@ -88,6 +167,8 @@ def _prepare(spec: Spec, run: RunDir, *, max_rows: int | None = None, progress: 
         config=rendered.config,
         data=data,
         env=child_env(env),
+        overrides=[o.to_json() for o in spec.overrides],
+        shared_data=str(shared.resolve()) if shared is not None else None,
     )
     atomic_write(run.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
@@ -377,19 +458,22 @@ def run_spec(
     spec_path: Path,
     *,
     runs_root: Path = Path("runs"),
+    overrides: tuple[Override, ...] = (),
+    shared: Path | None = None,
     max_rows: int | None = None,
     target: str | None = None,
     **kwargs: Any,
 ) -> tuple[RunDir, dict[str, Any]]:
     """`axowrap run`: validate + prepare the run directory, then run/resume its steps.
+    `overrides`: `--set` values; `shared`: a sweep's folder for data shared by its points;
     `max_rows`: read only the first N rows of each dataset (a quick try); `target`: the machine
     class to render for instead of the spec's `compute.target`."""
-    spec, run = _locate(spec_path, runs_root)
+    spec, run = _locate(spec_path, runs_root, overrides)
     if target is not None:
         retarget(spec, target)
     with run_lock(run.root):  # held from preparation to the last step
         events = kwargs.get("events")
-        _prepare(spec, run, max_rows=max_rows, progress=not (events is not None and events.json_lines))
+        _prepare(spec, run, shared, max_rows=max_rows, progress=not (events is not None and events.json_lines))
         return run, run_steps(run, **kwargs)
 
 

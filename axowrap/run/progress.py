@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from axowrap.noise import NoiseFilter
 from axowrap.run.events import Events
 
 # The trainer's bar has no label: "` 33%|███▎      | 2/6 [00:01<00:02,  1.70it/s]`".
@@ -145,11 +146,13 @@ class Sink:
         self.events = events
         self.step = step
         self.parser = ProgressParser(step=start_step, total=total, logging_steps=logging_steps, logged_step=start_step)
+        self.noise = None if events.verbose else NoiseFilter()  # known-harmless warnings stay in the log only
 
     def record(self, text: str) -> None:
         for ev in self.parser.feed(text):
             self.event(ev)
-        if text.strip() and not TQDM.match(text) and not parse_log_dict(text):
+        shown = self.noise.keep(text) if self.noise is not None else True
+        if shown and text.strip() and not TQDM.match(text) and not parse_log_dict(text):
             self.line(text)
 
     def event(self, ev: dict[str, Any]) -> None:
@@ -169,14 +172,17 @@ class RichSink(Sink):
 
     def __init__(self, events: Events, *, step: str = "train", **kw: Any) -> None:
         super().__init__(events, step=step, **kw)
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        console = Console(no_color=events.color is False, color_system=None if events.color is False else "auto")
         self.progress = Progress(
             TextColumn(f"[bold]{step}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TimeRemainingColumn(),
+            console=console,
         )
         self.task = self.progress.add_task(step, total=None, info="starting")
         self.progress.start()

@@ -21,6 +21,13 @@ def _forget(sources: Sources, path: Path_, old: Any) -> None:
             del sources[key]
 
 
+def record(sources: Sources, path: Path_, value: Any, label: str) -> None:
+    """`label` set `value` at `path`: it replaces what any layer recorded there or below."""
+    for key in [k for k in sources if k[: len(path)] == path]:
+        del sources[key]
+    _record(sources, path, value, label)
+
+
 def _record(sources: Sources, path: Path_, value: Any, label: str) -> None:
     if isinstance(value, dict) and value:
         for k, v in value.items():

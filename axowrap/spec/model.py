@@ -18,6 +18,7 @@ from axowrap.releases import Release
 from axowrap.resources import schema_file
 from axowrap.schema_check import load_schema
 from axowrap.spec.layers import Sources
+from axowrap.spec.overrides import Override, is_override
 from axowrap.spec.presets import Preset, get_preset
 from axowrap.targets import Target, get_target, parse_target
 from axowrap.yamlio import Document, safe_load
@@ -102,6 +103,7 @@ class Spec:
     sources: Sources
     docs: dict[str, Document] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    overrides: tuple[Override, ...] = ()  # `--set KEY=VALUE`, the topmost layer
     release: Release | None = None  # the Axolotl release it is checked and rendered for
 
     @property
@@ -151,8 +153,10 @@ class Spec:
 
     def problem(self, path: Path_, message: str, **kw: Any) -> Problem:
         """A problem located in the file that set `path` (a base spec, or this one)."""
-        doc = self.docs.get(self.source_of(path), self.doc)
-        return doc.problem(path, message, **kw)
+        label = self.source_of(path)
+        if is_override(label):  # set on the command line: the problem names the --set
+            return Problem(path=tuple(path), message=message, file=label, **kw)
+        return self.docs.get(label, self.doc).problem(path, message, **kw)
 
     def local_path(self, value: str) -> Path | None:
         """The local file or folder `value` (as written in this spec) names, or None for a Hub id."""

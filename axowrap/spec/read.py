@@ -20,6 +20,8 @@ from axowrap.releases import Release
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
 from axowrap.spec.model import Spec, is_within, named_paths, spec_root, spec_schema, unnameable
+from axowrap.spec.overrides import Override, relocate
+from axowrap.spec.overrides import apply as apply_override
 from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
@@ -34,6 +36,9 @@ def outside_problem(doc: Document, where: Path_, named: str, found: Path, root: 
         f"{named!r} is outside the repo ({found} is not under {root}); not reading it",
         hint="keep the files a spec uses inside its repo, or run `axowrap --allow-outside ...` if you trust it",
     )
+
+
+MISSING_TASK = "missing `task:` (the task preset this spec starts from)"
 
 
 def _extends_list(doc: Document) -> list[str]:
@@ -140,6 +145,30 @@ def _restore(data: dict[str, Any], defaults: dict[str, Any], sources: Sources, p
             _restore(data[key], value, sources, here)
 
 
+def _with_overrides(user: dict[str, Any], overrides: tuple[Override, ...]) -> dict[str, Any]:
+    """The files' layers with the overrides on top (to know the task before presets are laid)."""
+    out = copy.deepcopy(user)
+    for override in overrides:
+        apply_override(out, {}, override)
+    return out
+
+
+def _override_problems(
+    data: dict[str, Any], overrides: tuple[Override, ...], version: str | None = None
+) -> list[Problem]:
+    """Schema problems of what the overrides set, each located at its `--set`."""
+    if not overrides:
+        return []
+    found = check(_without_nulls(data), spec_schema(), Document(data=data, file="--set"), skip_required=True)
+    if any(o.path[0] == "axolotl" for o in overrides) and isinstance(data.get("axolotl"), dict):
+        from axowrap.config.check import check_config
+
+        found += check_config(
+            Document(data=data, file="--set"), data["axolotl"], ("axolotl",), partial=True, version=version
+        )
+    return [p for p in (relocate(problem, overrides) for problem in found) if p is not None]
+
+
 def _release(spec: Spec, flag: str | None, problems: list[Problem]) -> Release | None:
     """The Axolotl release to check against (axowrap.releases.choose), or None with a problem."""
     from axowrap.errors import UsageError
@@ -177,10 +206,11 @@ def _check_sections(
             return
 
 
-def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
-    """The effective spec at `path` (files, `extends`, presets; schema-checked), or
-    ValidationFailed with every problem found. Feature rules do not run here: they run on a
-    spec that passed the schema (axowrap.validate.load_spec). `axolotl` is `--axolotl`."""
+def read_spec(path: Path | str, overrides: tuple[Override, ...] = (), *, axolotl: str | None = None) -> Spec:
+    """The effective spec at `path` (files, `extends`, presets, then `--set` overrides;
+    schema-checked), or ValidationFailed with every problem found. Feature rules do not run
+    here: they run on a spec that passed the schema (axowrap.validate.load_spec). `axolotl` is
+    `--axolotl`."""
     path = Path(path)
     problems: list[Problem] = []
     docs: dict[str, Document] = {}
@@ -190,17 +220,25 @@ def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
     if doc is None or not layers:
         raise ValidationFailed(problems)
     user, _ = layered(layers)
-    task = user.get("task")
+    task = _with_overrides(user, overrides).get("task")
     if task not in preset_names():
-        if "task" not in user:
-            problems.append(doc.problem((), "missing required key 'task'", hint=f"one of: {', '.join(preset_names())}"))
+        if "task" not in user and not any(o.path == ("task",) for o in overrides):
+            problems.append(
+                doc.problem((), MISSING_TASK, hint=f"add `task: TASK`, one of: {', '.join(preset_names())}")
+            )
+        elif any(o.path == ("task",) for o in overrides):
+            problems += _override_problems({"task": task}, overrides)
         _check_sections(sections, None, problems)
         raise ValidationFailed(problems)
     preset = get_preset(task)
     data, sources = layered([(PRESET_BASE, preset.base_defaults), (f"preset {task}", preset.defaults), *layers])
+    for override in overrides:
+        bad = apply_override(data, sources, override)
+        if bad is not None:
+            problems.append(bad)
     _restore(data, preset.restored, sources)
     _dataset_defaults(data, preset, sources)
-    spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs)
+    spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs, overrides=overrides)
     spec.release = _release(spec, axolotl, problems)
     if spec.release is not None:
         _check_sections(sections, spec.release.version, problems)
@@ -211,6 +249,7 @@ def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
         why = unnameable(value)
         if why:
             problems.append(spec.problem(where, f"{short_repr(value)} cannot name a file or a repo: {why}"))
+    problems += _override_problems(data, overrides, spec.axolotl if spec.release is not None else None)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     spec.warnings = [p for p in problems if p.severity != "error"]
@@ -232,3 +271,14 @@ def recheck_effective(data: Any, file: str) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(problems)
     return data
+
+
+def base_values(base: Path) -> dict[str, Any]:
+    """What a spec extending `base` inherits from it (its own `extends` followed; no presets),
+    or ValidationFailed when the base has errors."""
+    problems: list[Problem] = []
+    layers = _load_chain(base, (), problems, {}, [], spec_root(base))
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    values, _ = layered(layers)
+    return values

@@ -53,3 +53,4 @@ class Step:
     params: Callable[[StepContext], dict[str, Any]]  # what the fingerprint covers (JSON-able)
     outputs: Callable[[StepContext], list[Path]]  # must all exist for the step to count as done
     run: Callable[[StepContext], dict[str, Any]]  # does the work; returns results for state.json
+    requires: tuple[str, ...] = ()  # the distributions it imports or runs (`axowrap doctor` checks them)

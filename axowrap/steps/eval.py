@@ -367,4 +367,12 @@ def run(ctx: StepContext) -> dict[str, Any]:
     }
 
 
-STEP = Step(name="eval", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
+STEP = Step(
+    name="eval",
+    needs=("train",),
+    enabled=enabled,
+    params=params,
+    outputs=outputs,
+    run=run,
+    requires=("lm-eval", "torch", "transformers", "peft"),
+)

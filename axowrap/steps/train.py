@@ -272,4 +272,12 @@ def summary(ctx: StepContext, resume_from: Path | None, resumed_at: int | None, 
     return result
 
 
-STEP = Step(name="train", needs=(), enabled=lambda ctx: True, params=params, outputs=outputs, run=run)
+STEP = Step(
+    name="train",
+    needs=(),
+    enabled=lambda ctx: True,
+    params=params,
+    outputs=outputs,
+    run=run,
+    requires=("axolotl", "torch", "accelerate"),
+)

@@ -21,9 +21,10 @@ from pathlib import Path
 import yaml
 
 from axowrap.errors import AxowrapError
+from axowrap.problems import Problem
+from axowrap.repo import RENDERED_DIR, in_specs_dir
 from axowrap.yamlio import safe_load
 
-RENDERED_DIR = "rendered"
 RENDERED_SUFFIX = ".axolotl.yaml"
 SKIP_DIRS = frozenset({RENDERED_DIR, "runs", "outputs", "node_modules", "__pycache__", "venv"})
 
@@ -100,7 +101,7 @@ def discover(root: Path) -> Discovery:
     for path, (parsed, data) in peeked.items():
         if resolved[path] in extended and not _in_cycle(resolved[path], links):
             out.bases.append(path)
-        elif not parsed or "task" in data or "extends" in data or "specs" in path.parent.parts:
+        elif not parsed or "task" in data or "extends" in data or in_specs_dir(path):
             out.specs.append(path)
     return out
 
@@ -120,3 +121,32 @@ def find_specs(root: Path) -> list[Path]:
 def rendered_path(root: Path, name: str) -> Path:
     """Where the rendered config of the spec named `name` is committed."""
     return root / RENDERED_DIR / f"{name}{RENDERED_SUFFIX}"
+
+
+def name_clashes(specs: list[Path]) -> list[Problem]:
+    """An error for each spec whose name (`name:`, else the file stem) an earlier one has: their
+    run directories, rendered configs and Hub repos would collide. Unreadable specs are skipped
+    (validation reports them)."""
+    from axowrap.errors import ValidationFailed
+    from axowrap.spec.read import read_spec
+
+    first: dict[str, Path] = {}
+    out: list[Problem] = []
+    for path in specs:
+        try:
+            spec = read_spec(path)
+        except (ValidationFailed, AxowrapError):
+            continue
+        if spec.name not in first:
+            first[spec.name] = path
+            continue
+        where = ("name",) if isinstance(spec.doc.data, dict) and "name" in spec.doc.data else ()
+        out.append(
+            spec.doc.problem(
+                where,
+                f"spec name {spec.name!r} is also the name of {first[spec.name]}: their run directories, "
+                "rendered configs and Hub repos would collide",
+                hint="give one of them its own `name:`",
+            )
+        )
+    return out

@@ -9,12 +9,13 @@ KEY is an Axolotl key of the rendered config (`lora_r`) or a spec key path (`tra
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from axowrap.errors import UsageError
-from axowrap.problems import Path_, did_you_mean
+from axowrap.problems import Path_, did_you_mean, format_path
+from axowrap.spec.edit import NOTE
+from axowrap.spec.overrides import Override, is_override, parse_key
 
 # Axolotl key -> the spec key it is computed from (keys not here are fixed or target-chosen).
 FROM_SPEC: dict[str, Path_] = {
@@ -63,18 +64,6 @@ TARGET_SECTIONS = ("hardware", "distributed")
 TARGET_KEYS = frozenset({"lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel", "optimizer"})
 
 
-def parse_key(key: str) -> Path_:
-    """`datasets[0].format` -> ("datasets", 0, "format")."""
-    out: list[str | int] = []
-    for part in key.split("."):
-        m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", part)
-        if not m:
-            raise UsageError(f"bad key {key!r}", hint="e.g. lora_r, training.learning_rate, datasets[0].format")
-        out.append(m.group(1))
-        out.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
-    return tuple(out)
-
-
 def _get(data: Any, path: Path_) -> tuple[bool, Any]:
     for part in path:
         if isinstance(part, int) and isinstance(data, list) and part < len(data):
@@ -96,10 +85,29 @@ def describe_layer(spec: Any, label: str, path: Path_) -> str:
         return "preset default (every task)"
     if label.startswith("preset "):
         return f"preset default of task {label.removeprefix('preset ')!r}"
+    if is_override(label):
+        return f"the command line ({label})"
     doc = spec.docs.get(label)
     line = doc.mark(path)[0] if doc is not None else None
     where = f"{label}:{line}" if line else label
+    note = _note_above(doc, line, path)
+    if note:
+        where += f"; {note}"
     return f"the spec itself ({where})" if label == spec.doc.file else f"base spec {where} (via extends)"
+
+
+def _note_above(doc: Any, line: int | None, path: Path_) -> str | None:
+    """The `# axowrap: KEY ...` comment about `path` above its line (`sweep promote` writes them)."""
+    if doc is None or not line:
+        return None
+    lines = doc.text.splitlines()
+    i = line - 2
+    while i >= 0 and lines[i].strip().startswith(NOTE):
+        note = lines[i].strip().removeprefix(NOTE).strip()
+        if note.startswith(f"{format_path(path)} "):
+            return note
+        i -= 1
+    return None
 
 
 def _layers_setting(spec: Any, path: Path_) -> list[tuple[str, Any]]:
@@ -107,7 +115,18 @@ def _layers_setting(spec: Any, path: Path_) -> list[tuple[str, Any]]:
     preset = spec.preset
     layers = [("preset _base", preset.base_defaults), (f"preset {preset.name}", preset.defaults)]
     layers += [(file, doc.data) for file, doc in reversed(spec.docs.items())]
-    return [(label, value) for label, data in layers for found, value in [_get(data, path)] if found]
+    found = [(label, value) for label, data in layers for ok, value in [_get(data, path)] if ok]
+    for override in spec.overrides:  # the topmost layer
+        n = min(len(path), len(override.path))
+        if tuple(path[:n]) == tuple(override.path[:n]):
+            ok, value = (
+                _get(override.value, tuple(path[len(override.path) :]))
+                if len(path) >= len(override.path)
+                else (True, override.value)
+            )
+            if ok:
+                found.append((override.label, value))
+    return found
 
 
 def _spec_origin(spec: Any, path: Path_) -> list[str]:
@@ -168,12 +187,14 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
     return "\n".join([f"{_shown(path)}: {to_yaml(value)}", *_spec_origin(spec, path)])
 
 
-def explain_keys(spec_path: Path, keys: list[str], *, target: str | None = None) -> str:
-    """Explanations for `keys` of the spec at `spec_path`, one block each."""
+def explain_keys(
+    spec_path: Path, keys: list[str], *, target: str | None = None, overrides: tuple[Override, ...] = ()
+) -> str:
+    """Explanations for `keys` of the spec at `spec_path` (with `--set` overrides), one block each."""
     from axowrap.config.render import axolotl_values, render_spec
     from axowrap.validate import load_spec
 
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, overrides=overrides)
     tgt = spec.target(target)
     rendered = render_spec(spec, target=tgt)
     sections = axolotl_values(spec, tgt, Path("."))

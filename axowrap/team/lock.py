@@ -21,6 +21,7 @@ import yaml
 
 from axowrap.errors import AxowrapError
 from axowrap.hfcache import cached_commit, hub_cache, offline
+from axowrap.spec.overrides import Override
 from axowrap.versions import versions
 
 LOCK_NAME = "axowrap.lock"
@@ -116,10 +117,10 @@ def _hub_pin(spec: Any, index: int, entry: dict[str, Any]) -> str:
         ) from None
 
 
-def spec_pins(spec_path: Path, root: Path) -> dict[str, Any]:
+def spec_pins(spec_path: Path, root: Path, overrides: tuple[Override, ...] = ()) -> dict[str, Any]:
     from axowrap.validate import load_spec
 
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, overrides=overrides)
     # the Axolotl release the spec was checked and rendered for (axowrap.releases.choose)
     return {"axolotl": spec.axolotl, "base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
 
@@ -136,13 +137,15 @@ def read_lock(path: Path) -> dict[str, Any]:
     return data
 
 
-def write_lock(specs: list[Path], root: Path = Path(".")) -> tuple[Path, dict[str, Any]]:
-    """Pin `specs` into root/axowrap.lock (other specs already in the lock are kept)."""
+def write_lock(
+    specs: list[Path], root: Path = Path("."), overrides: tuple[Override, ...] = ()
+) -> tuple[Path, dict[str, Any]]:
+    """Pin `specs` (with `--set` overrides) into root/axowrap.lock (other specs in the lock are kept)."""
     from axowrap.yamlio import atomic_write
 
     path = root / LOCK_NAME
     old = read_lock(path)["specs"] if path.is_file() else {}
-    pinned = {**old, **{_rel(s, root): spec_pins(s, root) for s in specs}}
+    pinned = {**old, **{_rel(s, root): spec_pins(s, root, overrides) for s in specs}}
     lock = {"version": LOCK_VERSION, "packages": versions(), "specs": dict(sorted(pinned.items()))}
     atomic_write(path, HEADER + yaml.safe_dump(lock, sort_keys=False, default_flow_style=False))
     return path, lock
@@ -179,9 +182,10 @@ def _model_drift(locked: dict[str, Any], spec: Any, root: Path) -> list[str]:
     return []
 
 
-def check_lock(spec_path: Path, *, packages: bool = True) -> list[str]:
-    """What drifted from axowrap.lock for the spec at `spec_path` (one line each; empty: none).
-    `packages=False` leaves out the installed versions (a SkyPilot job installs the lock's)."""
+def check_lock(spec_path: Path, overrides: tuple[Override, ...] = (), *, packages: bool = True) -> list[str]:
+    """What drifted from axowrap.lock for the spec at `spec_path` (with `--set` overrides; one
+    line each; empty: none). `packages=False` leaves out the installed versions (a SkyPilot job
+    installs the lock's)."""
     from axowrap.validate import load_spec
 
     lock_path = find_lock(spec_path)
@@ -196,7 +200,7 @@ def check_lock(spec_path: Path, *, packages: bool = True) -> list[str]:
     entry = lock["specs"].get(key)
     if not isinstance(entry, dict):
         return [*drift, f"{key}: not in {lock_path} (run `axowrap lock {key}`)"]
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, overrides=overrides)
     if entry.get("axolotl") and entry["axolotl"] != spec.axolotl:
         drift.append(f"{key}: checked against Axolotl {entry['axolotl']} when locked, now against {spec.axolotl}")
     drift += [f"{key}: {line}" for line in _model_drift(entry.get("base_model") or {}, spec, root)]
@@ -214,9 +218,9 @@ def check_lock(spec_path: Path, *, packages: bool = True) -> list[str]:
     return drift
 
 
-def require_locked(spec_path: Path, *, packages: bool = True) -> None:
-    """Raise (listing every drift) unless the spec matches axowrap.lock."""
-    drift = check_lock(spec_path, packages=packages)
+def require_locked(spec_path: Path, overrides: tuple[Override, ...] = (), *, packages: bool = True) -> None:
+    """Raise (listing every drift) unless the spec (with its overrides) matches axowrap.lock."""
+    drift = check_lock(spec_path, overrides, packages=packages)
     if drift:
         raise AxowrapError(
             f"{spec_path} drifted from {find_lock(spec_path)}:\n  " + "\n  ".join(drift),

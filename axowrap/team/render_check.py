@@ -68,7 +68,9 @@ def sync_rendered(
         _inside(root / RENDERED_DIR, root)
     outcomes: list[Outcome] = []
     owners: dict[Path, Path] = {}
-    for spec, rendering in zip(specs, render_files(specs, root, use_cache=use_cache, jobs=jobs), strict=True):
+    for spec, rendering in zip(
+        specs, render_files(specs, root, dest=dest, use_cache=use_cache, jobs=jobs), strict=True
+    ):
         name, text, warnings = rendering.name, rendering.text, rendering.problems
         if name is None or text is None:
             outcomes.append(Outcome(spec, None, INVALID, problems=warnings))
@@ -78,7 +80,7 @@ def sync_rendered(
             _inside(target, root)
         if target in owners:
             raise AxowrapError(
-                f"{spec} and {owners[target]} both render to {target} (same spec name {name!r})",
+                f"{spec} and {owners[target]} both render to {target} (same spec name {target.name.removesuffix(RENDERED_SUFFIX)!r})",
                 hint="give one of them its own `name:`",
             )
         owners[target] = spec
