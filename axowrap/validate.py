@@ -57,8 +57,10 @@ def rendered_problems(spec: Any, rendered: Any, deep: bool) -> list[Problem]:
     found = check_config(rdoc)
     if deep:
         from axowrap.config.deep import deep_check
+        from axowrap.rules.objectives import deep_reward_problems
 
         found += deep_check(rendered.config, rendered.target, rdoc)
+        found += deep_reward_problems(spec)
     # Problems in keys from the spec's `axolotl:` section were reported when the spec was
     # loaded, where the user wrote them; the rendered config adds nothing new about them
     # except what Axolotl's own validator (deep) says about their combination.

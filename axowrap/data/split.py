@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class PreparedData:
 
 
 SOURCES = "holdout-sources.json"
+Convert = Callable[[int, list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 def holdout_sources(data_dir: Path, n: int) -> list[int]:
@@ -101,9 +102,10 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare_data(spec: Spec, data_dir: Path) -> PreparedData:
+def prepare_data(spec: Spec, data_dir: Path, convert: Convert | None = None) -> PreparedData:
     """Write the training split (and held-out rows) of every local dataset into `data_dir`
-    (a run directory's data/)."""
+    (a run directory's data/). `convert(i, rows)` turns dataset i's training rows into what the
+    trainer reads (the objective's shape, axowrap.objectives); held-out rows stay as written."""
     ev = spec.data.get("eval") or {}
     fraction = ev.get("holdout") if "holdout_file" not in ev else None
     seed = int(spec.data["training"]["seed"])
@@ -127,7 +129,7 @@ def prepare_data(spec: Spec, data_dir: Path) -> PreparedData:
             else:
                 train.append(row)
         out = data_dir / f"train-{i}.jsonl"
-        sha[out.name] = _write_jsonl(out, train)
+        sha[out.name] = _write_jsonl(out, convert(i, train) if convert else train)
         train_paths.append(out)
         counts["train"] += len(train)
     holdout_path = None

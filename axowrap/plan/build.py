@@ -186,13 +186,18 @@ class Plan:
 
 def fit_check(spec: Spec, target: Target, *, network: bool = False, images: int | None = None) -> Plan:
     """Memory and verdict only (no data read): what `validate` uses (never the network)."""
+    from axowrap.plan.objective import objective_terms
+
     dims = spec_dims(spec, network=network)
     setup = setup_from_spec(spec, target, images=images)
     est = estimate(dims, setup)
+    extra, notes = objective_terms(spec, dims, setup, target)  # pairs, reference model, GRPO generation
+    est.components.update(extra)
     limit, label = memory_limit(target)
-    plan = Plan(spec, dims, target, setup, est, limit, label)
+    plan = Plan(spec, dims, target, setup, est, limit, label, notes=notes)
     if not plan.fits or plan.headroom < 0.1 * limit:
-        plan.recommendations = recommend(dims, setup, limit)
+        # searched without the objective's terms, so they come off the budget the changes must fit
+        plan.recommendations = recommend(dims, setup, limit - sum(extra.values()))
     plan.notes.extend(model_notes(dims, setup))
     return plan
 

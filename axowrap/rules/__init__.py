@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from axowrap.problems import Problem
-from axowrap.rules import compute, core, data, fit, gate, gguf, hub, speed, targets
+from axowrap.rules import compute, core, data, fit, gate, gguf, hub, objectives, speed, targets
 from axowrap.spec.model import Spec
 
 Rule = Callable[[Spec], Iterator[Problem]]
@@ -31,6 +31,10 @@ RULES: tuple[Rule, ...] = (
     compute.sharding_has_peers,
     compute.gpus_per_node_fits_a_node,
     data.dataset_rows,
+    objectives.objective_switch,
+    objectives.objective_rows,
+    objectives.grpo_rewards,
+    objectives.simpo_warmup,
     fit.plan_fits_target,
     gate.require_is_reportable,
     hub.hub_repos_have_artifacts,

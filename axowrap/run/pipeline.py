@@ -63,10 +63,11 @@ def _locate(spec_path: Path, runs_root: Path) -> tuple[Spec, RunDir]:
 def _prepare(spec: Spec, run: RunDir) -> None:
     from axowrap.config.render import render_spec
     from axowrap.data.split import prepare_data
+    from axowrap.objectives.trainer_data import trainer_rows
     from axowrap.run.launch import launch_argv
     from axowrap.run.manifest import build_manifest
 
-    prepared = prepare_data(spec, run.data)
+    prepared = prepare_data(spec, run.data, convert=lambda i, rows: trainer_rows(spec, i, rows))
     rendered = render_spec(
         spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve())
     )
