@@ -25,6 +25,7 @@ BENCHMARKS = [
     "export",
     "plan_published",
     "gpu",
+    "objectives",
 ]
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from axowrap.data.formats import layout_for
 from axowrap.data.readers import Unreadable, iter_rows, location_name
 from axowrap.errors import AxowrapError
-from axowrap.objectives import objective_of
+from axowrap.objectives import OBJECTIVES, objective_of
 from axowrap.objectives.probe import check_reward, load_reward, on_path, samples
 from axowrap.objectives.rewards import BUILTIN
 from axowrap.objectives.rows import CONVERTERS, RowError, grpo_split, trainer_row
@@ -42,10 +42,14 @@ def objective_switch(spec: Spec) -> Iterator[Problem]:
         value, own = overrides[key], getattr(preset, key)
         if value == own or (key == "reward_model" and not value and not own):
             continue
-        wanted = objective_of(preset, overrides)
+        if key == "rl":
+            wanted = objective_of(preset, {"rl": value})
+        else:
+            wanted = OBJECTIVES["reward-model" if value else "sft"]
+        shown = str(value).lower() if isinstance(value, bool) else value
         yield spec.problem(
             ("axolotl", key),
-            f"`{key}: {value}` switches Axolotl's trainer to {wanted.name} without the rows and keys it needs"
+            f"`{key}: {shown}` switches Axolotl's trainer to {wanted.name} without the rows and keys it needs"
             f" (task {spec.data['task']!r} trains {objective_of(preset).name})",
             hint=f"use `task: {wanted.name}`" if wanted.name != "sft" else "remove it: the task sets the trainer",
         )
