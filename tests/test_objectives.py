@@ -208,9 +208,17 @@ def test_grpo_reward_inputs_and_group_size(workdir: Path) -> None:
         "examples/s.yaml:10:11: error: rewards.exec_match: reward 'exec_match' runs the generated SQL, but"
         " `eval.database` names no SQLite file\n"
         "    hint: set `eval.database: PATH.sqlite` (relative to the spec)\n"
-        "examples/s.yaml:11:1: error: training.generations: GRPO samples 4 completions per prompt, but a step holds 3"
-        " completions (micro_batch_size x gradient_accumulation_steps x GPUs): TRL needs a multiple of the group size\n"
-        "    hint: e.g. `micro_batch_size: 4` or `generations: 3`\n"
+        "examples/s.yaml:11:1: error: training.generations: GRPO samples 4 completions per prompt, but a GPU's step"
+        " holds 3 (micro_batch_size x gradient_accumulation_steps): Axolotl needs a multiple of the group size\n"
+        "    hint: e.g. `gradient_accumulation_steps: 4`\n"
+    )
+    many = text.replace("training: {", "training: {micro_batch_size: 4, gradient_accumulation_steps: 1, ")
+    spec.write_text(many.replace("compute: {target: a10g-24gb}", "compute: {target: a10g-24gb, gpus_per_node: 8}"))
+    assert errors_of(spec) == (
+        "examples/s.yaml:11:1: error: training.generations: GRPO on 8 GPUs needs at least generations x GPUs = 32"
+        " completions per GPU step (micro_batch_size x gradient_accumulation_steps), got 4: each GPU takes whole"
+        " groups\n"
+        "    hint: raise `gradient_accumulation_steps` or `micro_batch_size`\n"
     )
 
 

@@ -49,14 +49,12 @@ def test_axolotl_refuses_warmup_ratio_for_simpo(workdir: Path) -> None:
         axolotl_validate({**{k: v for k, v in cfg.items() if k != "warmup_steps"}, "warmup_ratio": 0.05})
 
 
-def test_trl_needs_the_batch_to_be_a_multiple_of_the_group(tmp_path: Path) -> None:
-    """The rule `training.generations` states TRL's own check."""
-    from trl import GRPOConfig
-
-    args = {"output_dir": str(tmp_path), "use_cpu": True, "report_to": [], "num_generations": 4}
-    GRPOConfig(**args, per_device_train_batch_size=2, gradient_accumulation_steps=2)
-    with pytest.raises(ValueError, match="num_generations"):
-        GRPOConfig(**args, per_device_train_batch_size=3, gradient_accumulation_steps=1)
+def test_axolotl_checks_grpo_batch_shape(workdir: Path) -> None:
+    """The rule on `training.generations` states Axolotl's own check of the batch shape."""
+    cfg = render_spec(load_spec("examples/grpo.yaml"), target=get_target("cpu")).config
+    axolotl_validate(cfg)  # the preset: 4 x 8 completions per step, groups of 4
+    with pytest.raises(Exception, match="generation batch size must be divisible by `trl.num_generations`"):
+        axolotl_validate({**cfg, "micro_batch_size": 3, "gradient_accumulation_steps": 1})
 
 
 def test_axolotl_loads_every_builtin_reward_by_its_rendered_path() -> None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections import Counter
 from collections.abc import Iterator
 
@@ -173,21 +174,26 @@ def grpo_rewards(spec: Spec) -> Iterator[Problem]:
 
 
 def _group_size(spec: Spec) -> Iterator[Problem]:
+    """Axolotl 0.19.0's own check of GRPO's batch shape (utils/schemas/validation.py), at validate."""
     tr = spec.data["training"]
     target = spec.target()
-    batch = int(tr["micro_batch_size"]) * int(tr["gradient_accumulation_steps"]) * target.gpus * target.nodes
-    generations = int(tr["generations"])
-    if batch % generations:
+    mb, ga, generations = int(tr["micro_batch_size"]), int(tr["gradient_accumulation_steps"]), int(tr["generations"])
+    world = target.gpus * target.nodes
+    if (mb * ga) % generations:
+        ga_fix = math.lcm(generations, mb) // mb
         yield spec.problem(
             ("training", "generations"),
-            f"GRPO samples {generations} completions per prompt, but a step holds {batch} completions"
-            " (micro_batch_size x gradient_accumulation_steps x GPUs): TRL needs a multiple of the group size",
-            hint=f"e.g. `micro_batch_size: {generations}` or `generations: {_divisor(batch)}`",
+            f"GRPO samples {generations} completions per prompt, but a GPU's step holds {mb * ga}"
+            " (micro_batch_size x gradient_accumulation_steps): Axolotl needs a multiple of the group size",
+            hint=f"e.g. `gradient_accumulation_steps: {ga_fix}`",
         )
-
-
-def _divisor(n: int) -> int:
-    return max((d for d in range(2, n + 1) if n % d == 0), default=2)
+    elif world > 1 and mb * ga < generations * world:
+        yield spec.problem(
+            ("training", "generations"),
+            f"GRPO on {world} GPUs needs at least generations x GPUs = {generations * world} completions per"
+            f" GPU step (micro_batch_size x gradient_accumulation_steps), got {mb * ga}: each GPU takes whole groups",
+            hint="raise `gradient_accumulation_steps` or `micro_batch_size`",
+        )
 
 
 def probe_rewards(spec: Spec, names: list[str]) -> Iterator[Problem]:
