@@ -414,3 +414,20 @@ def test_data_check_finds_kto_rows_of_one_label(workdir: Path) -> None:
     ]
     res = run_cli("data", "check", "examples/data/kto.jsonl", "--format", "kto", "--no-tokens")
     assert res.code == 0, res.out
+
+
+def test_a_reward_model_without_pairs_and_kto_without_labels_are_errors(workdir: Path) -> None:
+    spec = write(
+        Path("examples/s.yaml"),
+        Path("examples/reward-model.yaml").read_text().replace("format: preference", "format: alpaca"),
+    )
+    assert (
+        "examples/s.yaml:8:5: error: datasets[0].format: task 'reward-model' (reward-model) trains on preference"
+        " rows, but this dataset is 'alpaca'\n"
+        "    hint: use `format: preference` with chosen/rejected fields\n"
+    ) in errors_of(spec)
+    rows = [json.loads(line) for line in Path("examples/data/kto.jsonl").read_text().splitlines()]
+    write(Path("examples/data/nolabel.jsonl"), "".join(json.dumps({"messages": r["messages"]}) + "\n" for r in rows))
+    spec.write_text(Path("examples/kto.yaml").read_text().replace("data/kto.jsonl", "data/nolabel.jsonl"))
+    out = errors_of(spec)
+    assert "line 1: missing key: missing key 'label' (true: desirable, false: undesirable)" in out
