@@ -345,23 +345,27 @@ def test_probe_checks_type_range_and_variance() -> None:
 def test_plan_terms_of_the_objectives(workdir: Path) -> None:
     from axowrap.plan.build import fit_check
 
-    def comps(text: str, target: str = "a10g-24gb") -> dict[str, float]:
+    def plan(text: str, target: str = "a10g-24gb"):
         spec = write(Path("examples/p.yaml"), text)
-        return fit_check(load_spec(spec), get_target(target)).estimate.components
+        return fit_check(load_spec(spec), get_target(target))
 
     dpo = Path("examples/dpo.yaml").read_text()
-    lora = comps(dpo)
-    assert lora["pair_activations"] == lora["activations"] and "reference_model" not in lora
-    full = comps(dpo.replace("method: lora", "method: full"))
+    lora = plan(dpo)
+    assert lora.setup.rl == "dpo" and lora.setup.tokens == 2 * lora.setup.micro_batch * lora.setup.sequence_len
+    assert "reference_model" not in lora.estimate.components  # the base with the adapter off
+    full = plan(dpo.replace("method: lora", "method: full")).estimate.components
     assert full["reference_model"] == full["weights"]  # Axolotl loads a frozen copy for the reference
-    orpo = comps(Path("examples/orpo.yaml").read_text().replace("method: lora", "method: full"))
-    assert "reference_model" not in orpo
+    orpo = plan(Path("examples/orpo.yaml").read_text().replace("method: lora", "method: full"))
+    assert "reference_model" not in orpo.estimate.components
+    assert plan(Path("examples/reward-model.yaml").read_text()).setup.rl == "reward-model"  # pairs too
     grpo = Path("examples/grpo.yaml").read_text()
-    gpu = comps(grpo, "h100-80gb")
-    assert gpu["vllm_server"] == pytest.approx(0.3 * 80e9) and "generation_kv_cache" not in gpu
-    cpu = comps(grpo.replace("a10g-24gb", "cpu"), "cpu")
-    assert cpu["generation_kv_cache"] > 0 and "vllm_server" not in cpu
-    assert "pair_activations" not in comps(Path("examples/sql.yaml").read_text())
+    gpu = plan(grpo, "h100-80gb")
+    assert gpu.setup.vllm and gpu.estimate.components["vllm_server"] == pytest.approx(0.3 * 80e9)
+    assert gpu.estimate.components["generation"] == 0  # the server generates, not the training process
+    cpu = plan(grpo.replace("a10g-24gb", "cpu"), "cpu")
+    assert cpu.estimate.components["generation"] > 0 and "vllm_server" not in cpu.estimate.components
+    assert any("TRL generates 32 completions of up to 128 tokens at once" in n for n in cpu.notes)
+    assert plan(Path("examples/sql.yaml").read_text()).setup.rl is None
 
 
 def test_cards_say_the_objective_and_the_reward(workdir: Path) -> None:

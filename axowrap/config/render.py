@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from axowrap import AXOLOTL_VERSION, __version__
-from axowrap.config.objective import objective_keys, spec_objective, trainer_dataset, warmup
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import AxowrapError
 from axowrap.targets import Target
@@ -73,6 +72,8 @@ def alpaca_type(entry: dict[str, Any]) -> Any:
 
 def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
     """One Axolotl `datasets:` entry for one spec dataset."""
+    from axowrap.config.objective import spec_objective, trainer_dataset
+
     out: dict[str, Any] = {}
     local = spec.local_path(entry["path"])
     if local is not None:
@@ -120,6 +121,7 @@ def axolotl_values(
     spec: Spec, target: Target, base_dir: Path | None, speed: Speed | None = None
 ) -> dict[str, dict[str, Any]]:
     """The Axolotl keys and values for `spec` on `target`, grouped in sections for the template."""
+    from axowrap.config.objective import objective_keys, spec_objective, warmup
     from axowrap.config.speed import resolve
 
     speed = speed or resolve(spec, target)
@@ -258,6 +260,7 @@ def render_spec(
     writes absolute paths). A run directory passes `dataset_paths` (the training split, one
     per spec dataset) and its own `output_dir`.
     """
+    from axowrap.config.objective import spec_objective
     from axowrap.config.speed import resolve
 
     tgt = spec.target(target)

@@ -63,8 +63,21 @@ def setup_from_spec(spec: Spec, target: Target, *, images: int | None = None) ->
         tensor_parallel=int(overrides.get("tensor_parallel_size") or 1),
         images=1 if images is None else images,
         overhead_gb=target.overhead_gb,
-        rl=spec.preset.rl,
+        **_objective_setup(spec, target),
     )
+
+
+def _objective_setup(spec: Spec, target: Target) -> dict[str, Any]:
+    """The training objective's part of the setup (axowrap.objectives): which trainer, and GRPO's
+    group, completion length and generation backend."""
+    from axowrap.objectives import objective_of
+
+    objective = objective_of(spec.preset)
+    out: dict[str, Any] = {"rl": None if objective.name == "sft" else objective.name}
+    if objective.name == "grpo":
+        tr = spec.data["training"]
+        out.update(generations=int(tr["generations"]), completion_len=int(tr["completion_len"]), vllm=not target.is_cpu)
+    return out
 
 
 def spec_dims(spec: Spec, *, network: bool = False) -> Dims:
