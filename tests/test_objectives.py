@@ -435,3 +435,13 @@ def test_a_reward_model_without_pairs_and_kto_without_labels_are_errors(workdir:
     spec.write_text(Path("examples/kto.yaml").read_text().replace("data/kto.jsonl", "data/nolabel.jsonl"))
     out = errors_of(spec)
     assert "line 1: missing key: missing key 'label' (true: desirable, false: undesirable)" in out
+
+
+def test_a_reward_model_is_not_evaluated_as_a_language_model(workdir: Path) -> None:
+    text = Path("examples/reward-model.yaml").read_text().replace("eval: {holdout: null}", "eval: {holdout: 0.1}")
+    spec = write(Path("examples/s.yaml"), text)
+    assert errors_of(spec) == (
+        "examples/s.yaml:11:8: error: eval.holdout: a reward model is a scorer, not a language model: the eval"
+        " (lm-eval on generated or preferred text) would load it as a causal LM without its score head\n"
+        "    hint: set `eval.holdout: null`\n"
+    )

@@ -35,6 +35,7 @@ RULES: tuple[Rule, ...] = (
     objectives.objective_rows,
     objectives.grpo_rewards,
     objectives.simpo_warmup,
+    objectives.reward_model_eval,
     fit.plan_fits_target,
     gate.require_is_reportable,
     hub.hub_repos_have_artifacts,

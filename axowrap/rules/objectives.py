@@ -226,6 +226,22 @@ def _hint(name: str) -> str | None:
     return None
 
 
+def reward_model_eval(spec: Spec) -> Iterator[Problem]:
+    """A reward model is a scorer: the eval's lm-eval task would load its adapter into a causal
+    language model (its score head dropped) and score something other than what was trained."""
+    if objective_of(spec.preset).name != "reward-model":
+        return
+    ev = spec.data.get("eval") or {}
+    for key in ("holdout", "holdout_file", "lm_eval", "judge"):
+        if ev.get(key):
+            yield spec.problem(
+                ("eval", key),
+                "a reward model is a scorer, not a language model: the eval (lm-eval on generated or preferred"
+                " text) would load it as a causal LM without its score head",
+                hint=f"set `eval.{key}: null`",
+            )
+
+
 def simpo_warmup(spec: Spec) -> Iterator[Problem]:
     tr = spec.data.get("training") or {}
     if objective_of(spec.preset).name == "simpo" and float(tr.get("warmup_ratio") or 0) > 0 and "max_steps" not in tr:
