@@ -91,3 +91,22 @@ def test_kto_eval_scores_the_desirable_answers(workdir: Path, tiny_model: Path) 
     docs = build_docs(rows, spec.data, yaml.safe_load(render_spec(spec).text))
     wanted = [r["messages"][-1]["content"] for r in rows if r["label"]]
     assert [d["target"] for d in docs] == wanted and len(wanted) == 2
+
+
+def test_training_finds_the_specs_own_reward_module(workdir: Path) -> None:
+    """Axolotl imports a custom reward by name in the training process: the spec's folder goes
+    first on its PYTHONPATH (the dry run shows the environment the launch gets)."""
+    from helpers import run_cli
+
+    Path("examples/my_rewards.py").write_text(
+        "def brevity(prompts, completions, **kw):\n    return [1.0 / (1 + len(c)) for c in completions]\n"
+    )
+    text = Path("examples/grpo.yaml").read_text().replace("sql_format: 0.2", "my_rewards.brevity: 0.1")
+    Path("examples/g.yaml").write_text(text)
+    res = run_cli("run", "examples/g.yaml", "--steps", "train", "--dry-run", "--runs-dir", "runs")
+    assert res.code == 0, res.out + res.err
+    assert f"PYTHONPATH={Path('examples').resolve()}" in res.out
+    config = yaml.safe_load(next(Path("runs").glob("g-*/axolotl.yaml")).read_text())
+    assert config["trl"]["reward_funcs"] == ["axowrap.objectives.rewards.exec_match", "my_rewards.brevity"]
+    res = run_cli("run", "examples/grpo.yaml", "--steps", "train", "--dry-run", "--runs-dir", "runs")
+    assert "PYTHONPATH" not in res.out  # built-in rewards only: the environment is left alone

@@ -2,9 +2,9 @@
 
 This module is the table (which `rl:` value or `reward_model`, which rows, whether a
 reference model is kept, how packing applies); rows.py turns a spec dataset's rows into the
-rows the objective's trainer reads (the run directory writes those); rewards.py holds GRPO's
-built-in reward functions (the eval's own metrics); probe.py runs reward functions on real
-rows for `validate`.
+rows the objective's trainer reads, and trainer_data.py writes them for a run directory (GRPO's
+prompts built by the eval's prompt builder); rewards.py holds GRPO's built-in reward functions
+(the eval's own metrics); probe.py runs reward functions on real rows for `validate`.
 """
 
 from __future__ import annotations
