@@ -20,6 +20,7 @@ BENCHMARKS = [
     "demo",
     "eval",
     "team_check",
+    "validation",
     "wrapper_overhead",
     "packing",
     "export",

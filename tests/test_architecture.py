@@ -33,7 +33,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.templating",
         "axowrap.datafiles",
         "axowrap.machine",
+        "axowrap.releases",
         "axowrap.config.check",
+        "axowrap.config.keys",
+        "axowrap.config.values",
+        "axowrap.config.combos",
     ),
     # 1: specs
     ("axowrap.spec",),

@@ -92,7 +92,27 @@ def _set_aside(ckpt: Path) -> None:
     ckpt.rename(target)
 
 
+def preflight(ctx: StepContext) -> None:
+    """Axolotl's own validator (and its optimizer, scheduler and dataset-type loaders) on the
+    run's config, before anything is launched: a config Axolotl refuses stops here in seconds,
+    located in the run's axolotl.yaml, instead of after the launch starts Axolotl."""
+    from axowrap.config.referee import verdicts
+    from axowrap.errors import ValidationFailed
+    from axowrap.targets import get_target
+    from axowrap.yamlio import load_yaml
+
+    compute = ctx.spec["compute"]
+    target = get_target(compute["target"], compute["gpus_per_node"], compute["nodes"])
+    found = verdicts([ctx.config], target.capabilities(), dropped_keys=False)[0].of("refused", "fails")
+    if found:
+        doc = load_yaml(ctx.run.config, yaml12_floats=False)
+        where = f"Axolotl ({target.name} x{target.gpus})"
+        raise ValidationFailed([doc.problem(f.path, f"{where}: {f.message}") for f in found])
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
+    if not ctx.dry_run:
+        preflight(ctx)
     argv, env = command(ctx)
     resume_from: Path | None = None
     if ctx.options.get("resume"):

@@ -1,7 +1,8 @@
 """axowrap.lock: pin what a run depends on, and report drift from it (`run --locked`).
 
 The lock records the versions of axowrap and the training stack (from package metadata, no
-heavy imports), and per spec (keyed by its path relative to the lock's folder) the base model's
+heavy imports), and per spec (keyed by its path relative to the lock's folder) the Axolotl
+release it was checked against (axowrap.releases), the base model's
 revision and the sha256 of every local dataset file. A Hub model's revision is the commit hash
 the Hub gives for the spec's `revision:` (default main); without the Hub (HF_HUB_OFFLINE, no
 network) it is read from the local Hugging Face cache refs; a local model folder gets a content
@@ -99,7 +100,8 @@ def spec_pins(spec_path: Path, root: Path) -> dict[str, Any]:
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
-    return {"base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
+    # the Axolotl release the spec was checked and rendered for (axowrap.releases.choose)
+    return {"axolotl": spec.axolotl, "base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
 
 
 def read_lock(path: Path) -> dict[str, Any]:
@@ -174,6 +176,8 @@ def check_lock(spec_path: Path) -> list[str]:
     if not isinstance(entry, dict):
         return [*drift, f"{key}: not in {lock_path} (run `axowrap lock {key}`)"]
     spec = load_spec(spec_path)
+    if entry.get("axolotl") and entry["axolotl"] != spec.axolotl:
+        drift.append(f"{key}: checked against Axolotl {entry['axolotl']} when locked, now against {spec.axolotl}")
     drift += [f"{key}: {line}" for line in _model_drift(entry.get("base_model") or {}, spec, root)]
     locked_data = entry.get("datasets") or {}
     now_data = dataset_pins(spec, root)
