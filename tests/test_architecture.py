@@ -54,6 +54,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.hub",
         "axowrap.serve",
         "axowrap.run",
+        "axowrap.tracking",
     ),
     # 3: feature rules; 4: the registry
     ("axowrap.rules.",),

@@ -225,7 +225,9 @@ def axolotl_values(
         logging["saves_per_epoch"] = 1
     if "save_total_limit" in tr:
         logging["save_total_limit"] = tr["save_total_limit"]
-    logging["use_wandb"] = False
+    from axowrap.tracking.keys import axolotl_keys as tracking_keys
+
+    logging.update(tracking_keys(d, spec.base_dir, name))  # W&B/MLflow/TensorBoard; `use_wandb: false` when none
     from axowrap.distributed.strategy import axolotl_keys
 
     distributed = axolotl_keys(d, target)  # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.config.render import alpaca_type
-from axowrap.data.split import canonical, holdout_sources, read_rows
+from axowrap.data.readers import read_rows
+from axowrap.data.split import canonical, holdout_sources
 from axowrap.errors import AxowrapError
 from axowrap.evaluation.metrics import reported
 from axowrap.yamlemit import to_yaml

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from axowrap.problems import Problem
-from axowrap.rules import compute, core, data, fit, gate, gguf, hub, objectives, speed, targets
+from axowrap.rules import compute, core, data, fit, gate, gguf, hub, objectives, speed, targets, tracking
 from axowrap.spec.model import Spec
 
 Rule = Callable[[Spec], Iterator[Problem]]
@@ -36,10 +36,14 @@ RULES: tuple[Rule, ...] = (
     objectives.grpo_rewards,
     objectives.simpo_warmup,
     objectives.reward_model_eval,
+    data.mixture_kinds,
     fit.plan_fits_target,
     gate.require_is_reportable,
     hub.hub_repos_have_artifacts,
     gguf.gguf_preflight,
+    tracking.trackers_installed,
+    tracking.mlflow_uri,
+    tracking.wandb_login,
 )
 RULE_NAMES = tuple(r.__name__ for r in RULES)
 
