@@ -81,7 +81,10 @@ def rendered_problems(spec: Spec, rendered: Any, deep: bool) -> list[Problem]:
     rdoc = rendered.doc or parse_yaml(rendered.text, f"{spec.path} (rendered)", yaml12_floats=False)
     found = check_config(rdoc, version=spec.axolotl)
     if deep:
+        from axowrap.rules.objectives import deep_reward_problems
+
         found += _deep(rendered.config, rendered.target, rdoc, found, spec.axolotl)
+        found += deep_reward_problems(spec)
     # Problems in keys from the spec's `axolotl:` section were reported when the spec was
     # loaded, where the user wrote them; the rendered config adds what only the whole config
     # shows: the combinations (Axolotl's cross-field rules) and Axolotl's own validator (deep).

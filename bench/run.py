@@ -30,6 +30,7 @@ BENCHMARKS = [
     "sweep",
     "gpu",
     "fuzz",
+    "objectives",
 ]
 
 

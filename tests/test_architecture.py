@@ -57,6 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.distributed",
         "axowrap.models",
         "axowrap.evaluation",
+        "axowrap.objectives",
         "axowrap.gguf",
         "axowrap.hub",
         "axowrap.serve",

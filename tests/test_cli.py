@@ -15,7 +15,7 @@ def test_tasks_lists_every_preset() -> None:
     res = run_cli("tasks")
     assert res.code == 0
     names = [line.split()[0] for line in res.out.splitlines()]
-    assert names == sorted(names) and "sql" in names and "function-calling" in names and len(names) == 9
+    assert names == sorted(names) and "sql" in names and "function-calling" in names and len(names) == 14
 
 
 def test_new_refuses_to_overwrite_without_force(tmp_path: Path, monkeypatch) -> None:

@@ -14,7 +14,8 @@ from axowrap.data.readers import read_rows
 from axowrap.evaluation.tasks import TASK_NAME, write_task
 from axowrap.validate import load_spec
 
-PRESET_SPECS = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+# A reward model is a scorer, not a language model: no lm-eval task (the rule `reward_model_eval` refuses it).
+PRESET_SPECS = sorted(p.stem for p in EXAMPLES.glob("*.yaml") if p.stem != "reward-model")
 
 
 def _task(workdir: Path, name: str, model: Path) -> tuple[dict, list[dict], list[dict], dict]:
@@ -43,7 +44,9 @@ _Loader.add_constructor("!function", lambda loader, node: f"!function {loader.co
 @pytest.mark.parametrize("name", PRESET_SPECS)
 def test_task_for_every_preset(name: str, workdir: Path, tiny_model: Path) -> None:
     task, docs, rows, spec = _task(workdir, name, tiny_model)
-    assert len(docs) == len(rows) == 3
+    if name == "kto":  # scored on the answers labelled desirable
+        rows = [r for r in rows if r["label"]]
+    assert len(docs) == len(rows) and len(rows) >= 1
     data_file = Path(task["dataset_kwargs"]["data_files"]["test"])
     assert data_file.is_absolute() and data_file.is_file()
     metric = spec["eval"]["metric"]

@@ -122,13 +122,14 @@ def test_vision_terms_by_hand() -> None:
     assert estimate(vlm, s).trainable == estimate(DENSE, s).trainable + 3 * 16 * (4 * 64 + 2 * 96)
 
 
-def test_grpo_generation_hook() -> None:
-    """GRPO is not an axowrap method yet: the term exists, tested, and counts nothing for others."""
-    s = BASE.but(micro_batch=2, sequence_len=100, rl="grpo", generations=4, completion_len=50)
-    # KV cache: 2 prompts x 4 completions x (100 + 50) tokens x 2 layers x (keys + values) x kv 32 x 2 bytes
+def test_grpo_generation() -> None:
+    """TRL generates micro_batch x grad_accum completions at once per GPU (its batch counts completions)."""
+    s = BASE.but(micro_batch=2, grad_accum=4, sequence_len=100, rl="grpo", generations=4, completion_len=50)
+    # KV cache: 2 x 4 completions x (100 + 50) tokens x 2 layers x (keys + values) x kv 32 x 2 bytes
     assert generation_bytes(DENSE, s) == 2 * 4 * 150 * 2 * 2 * 32 * 2
     assert estimate(DENSE, s).components["generation"] == generation_bytes(DENSE, s)
     assert generation_bytes(DENSE, s.but(rl="dpo")) == 0 and "generation" not in estimate(DENSE, BASE).components
+    assert generation_bytes(DENSE, s.but(vllm=True)) == 0  # a vLLM server generates: its share is the plan's
 
 
 def test_full_fine_tune_is_pure_bf16() -> None:

@@ -16,7 +16,10 @@ from axowrap.spec.presets import get_preset, preset_names
 from axowrap.targets import get_target, target_names
 from axowrap.validate import load_spec, validate_path
 
-TASKS = ["sql", "function-calling", "chat", "instruct", "summarize", "classify", "dpo", "orpo", "completion"]
+TASKS = [
+    *("sql", "function-calling", "chat", "instruct", "summarize", "classify", "completion"),
+    *("dpo", "ipo", "simpo", "orpo", "kto", "reward-model", "grpo"),
+]
 
 
 def test_the_presets_the_mission_names_exist() -> None:
@@ -52,7 +55,8 @@ def test_every_preset_has_an_example_with_data() -> None:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_new_then_validate_then_render(task: str, workdir: Path) -> None:
-    res = run_cli("new", "--task", task, "--data", f"data/{task}.jsonl", "-o", f"examples/new-{task}.yaml")
+    data = f"data/{get_preset(task).example_data}"  # ipo, simpo, reward-model share another task's rows
+    res = run_cli("new", "--task", task, "--data", data, "-o", f"examples/new-{task}.yaml")
     assert res.code == 0, res.err
     text = Path(f"examples/new-{task}.yaml").read_text()
     assert len([line for line in text.splitlines() if line.strip()]) <= 16
@@ -60,7 +64,9 @@ def test_new_then_validate_then_render(task: str, workdir: Path) -> None:
     report = validate_path(Path(f"examples/new-{task}.yaml"))
     assert report.ok, [p.render() for p in report.problems]
     cfg = render_spec(load_spec(f"examples/new-{task}.yaml")).config
-    if task in ("dpo", "orpo"):
+    if task == "reward-model":
+        assert cfg["reward_model"] is True and cfg["sample_packing"] is False and "rl" not in cfg
+    elif task in ("dpo", "ipo", "simpo", "orpo", "kto", "grpo"):
         assert cfg["rl"] == task and cfg["sample_packing"] is False
     else:
         assert cfg["sample_packing"] is True and "rl" not in cfg

@@ -46,7 +46,8 @@ def _shown_path(path: Path, base_dir: Path | None) -> str:
     return os.path.relpath(path.resolve(), base_dir.resolve())
 
 
-def _alpaca_type(entry: dict[str, Any]) -> Any:
+def alpaca_type(entry: dict[str, Any]) -> Any:
+    """The Axolotl `type` of an alpaca dataset: `alpaca`, or the user-defined prompt layout."""
     fields = entry.get("fields", {})
     defaults = {"instruction": "instruction", "input": "input", "output": "output"}
     if (
@@ -73,6 +74,8 @@ def _alpaca_type(entry: dict[str, Any]) -> Any:
 
 def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
     """One Axolotl `datasets:` entry for one spec dataset."""
+    from axowrap.config.objective import spec_objective, trainer_dataset
+
     out: dict[str, Any] = {}
     local = spec.local_path(entry["path"])
     if local is not None:
@@ -86,10 +89,13 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
     out["split"] = entry.get("split", "train")
     fmt = entry.get("format")
     fields = entry.get("fields", {})
+    objective = spec_objective(spec)
     if "type" in entry:
         out["type"] = entry["type"]
+    elif objective.name != "sft":
+        out.update(trainer_dataset(objective))  # the run directory writes the rows in the trainer's shape
     elif fmt == "alpaca":
-        out["type"] = _alpaca_type(entry)
+        out["type"] = alpaca_type(entry)
     elif fmt in ("messages", "sharegpt"):
         out["type"] = "chat_template"
         out["field_messages"] = fields.get("messages", "messages")
@@ -103,19 +109,6 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
             out["roles"] = entry["roles"]
         out["roles_to_train"] = ["assistant"]
         out["train_on_eos"] = "turn"
-    elif fmt == "preference" and spec.preset.rl == "orpo":
-        out["type"] = "chat_template.argilla"
-    elif fmt == "preference":
-        out["type"] = "chat_template.default"
-        out["field_messages"] = fields.get("messages", "messages")
-        out["field_chosen"] = fields.get("chosen", "chosen")
-        out["field_rejected"] = fields.get("rejected", "rejected")
-        out["message_property_mappings"] = {
-            "role": fields.get("role", "role"),
-            "content": fields.get("content", "content"),
-        }
-        if entry.get("roles"):
-            out["roles"] = entry["roles"]
     elif fmt == "text":
         out["type"] = "completion"
         out["field"] = fields.get("text", "text")
@@ -124,8 +117,9 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
 
 def _kept(entry: dict[str, Any], version: str, rl: str | None) -> dict[str, Any]:
     """Only the keys the dataset model Axolotl reads this entry with keeps (a DPODataset has no
-    ds_type, roles or message_property_mappings): the config says what Axolotl will use. The
-    spec rule rules/axolotl.py refuses a spec that needs a dropped one."""
+    ds_type, roles or message_property_mappings): the config says what Axolotl will use. A run
+    writes the rows in the trainer's own shape first (axowrap/objectives/rows.py), so no
+    mapping a spec names is needed there."""
     from axowrap.config.keys import dataset_fields
 
     _, kept = dataset_fields(version, rl, entry)
@@ -133,13 +127,14 @@ def _kept(entry: dict[str, Any], version: str, rl: str | None) -> dict[str, Any]
 
 
 def _uses_chat_template(spec: Spec) -> bool:
-    return any(d.get("format") in ("messages", "sharegpt", "preference") for d in spec.data["datasets"])
+    return any(d.get("format") in ("messages", "sharegpt", "preference", "kto") for d in spec.data["datasets"])
 
 
 def axolotl_values(
     spec: Spec, target: Target, base_dir: Path | None, speed: Speed | None = None
 ) -> dict[str, dict[str, Any]]:
     """The Axolotl keys and values for `spec` on `target`, grouped in sections for the template."""
+    from axowrap.config.objective import objective_keys, spec_objective, warmup
     from axowrap.config.speed import resolve
 
     speed = speed or resolve(spec, target)
@@ -147,7 +142,7 @@ def axolotl_values(
     tr = d["training"]
     lora = d["lora"]
     method = d["method"]
-    rl = spec.preset.rl
+    objective = spec_objective(spec)
     model: dict[str, Any] = {"base_model": model_ref(spec, base_dir)}
     if d.get("revision"):
         model["model_revision"] = d["revision"]
@@ -178,17 +173,23 @@ def axolotl_values(
     name = spec.name
     out_dir = d.get("output_dir") or f"outputs/{name}"
     data: dict[str, Any] = {
-        "datasets": [_kept(dataset_entry(spec, e, base_dir), spec.axolotl, rl) for e in d["datasets"]],
+        "datasets": [_kept(dataset_entry(spec, e, base_dir), spec.axolotl, objective.rl) for e in d["datasets"]],
         "dataset_prepared_path": f"{out_dir}/prepared",
         "val_set_size": 0.0,
         "output_dir": out_dir,
     }
-    if rl:
-        data = {"rl": rl, **data}
+    keys = objective_keys(spec, target)
+    if objective.rl:
+        data = {"rl": objective.rl, **data}
+    elif objective.name == "reward-model":
+        data = {"reward_model": True, **data}
+    for key in ("skip_prepare_dataset", "remove_unused_columns"):
+        if key in keys:
+            data[key] = keys.pop(key)
 
     training: dict[str, Any] = {
         "sequence_len": tr["sequence_len"],
-        "sample_packing": bool(tr["sample_packing"]) and not rl,
+        "sample_packing": bool(tr["sample_packing"]) and objective.packs,
     }
     if training["sample_packing"]:
         training["eval_sample_packing"] = False
@@ -200,14 +201,11 @@ def axolotl_values(
     training["gradient_accumulation_steps"] = tr["gradient_accumulation_steps"]
     training["learning_rate"] = float(tr["learning_rate"])
     training["lr_scheduler"] = tr["lr_scheduler"]
-    training["warmup_ratio"] = float(tr["warmup_ratio"])
+    training.update(warmup(spec, objective))
     training["weight_decay"] = float(tr["weight_decay"])
     training["optimizer"] = optimizer(tr, method, target)
-    if rl == "dpo" and "beta" in tr:
-        training["rl_beta"] = float(tr["beta"])
-    if rl == "orpo" and "beta" in tr:
-        training["orpo_alpha"] = float(tr["beta"])
-    if not rl:
+    training.update(keys)  # the objective's strength; GRPO's trl/vllm sections
+    if not objective.rl:
         training["train_on_inputs"] = bool(tr["train_on_inputs"])
     training["gradient_checkpointing"] = bool(tr["gradient_checkpointing"])
     training["seed"] = tr["seed"]
@@ -299,6 +297,7 @@ def render_spec(
     per spec dataset) and its own `output_dir` (and `prepared_dir`, Axolotl's tokenized data,
     when shared). `dest`: the file it will be written to (the schema modeline is relative to it).
     """
+    from axowrap.config.objective import spec_objective
     from axowrap.config.speed import resolve
 
     tgt = spec.target(target)
@@ -333,6 +332,8 @@ def render_spec(
         target=tgt,
         task=spec.data["task"],
         notes=speed.notes,
+        objective=spec_objective(spec),
+        raw_types=all("type" in e for e in spec.data["datasets"]),
     )
     doc = parse_yaml(text, f"{spec.path} (rendered)", yaml12_floats=False)
     parsed = doc.data

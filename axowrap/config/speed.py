@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from axowrap.objectives import objective_of
 from axowrap.speed import CCE_PLUGIN, LIGER_PLUGIN, LOSS_SWITCHES, SWITCHES, model_unsupported, unmet_need
 from axowrap.targets import Target
 
@@ -91,11 +92,12 @@ def _blocked(name: str, spec: Any, target: Target, mtype: str | None) -> str | N
         return f"{target.name} runs {target.attention} (its `attention`)"
     if switch.adapter and method == "full":
         return "a full fine-tune has no LoRA layers"
-    if name == "fused_cross_entropy" and spec.preset.rl:
-        return f"the {spec.preset.rl} trainer computes its loss from the full logits (Liger's fused loss serves SFT)"
+    trainer = objective_of(spec.preset).name  # sft, or a preference / KTO / reward-model / GRPO trainer
+    if name == "fused_cross_entropy" and trainer != "sft":
+        return f"the {trainer} trainer computes its loss from the full logits (Liger's fused loss serves SFT)"
     if name == "lora_kernels":
-        if spec.preset.rl:
-            return f"Axolotl does not use its LoRA kernels with the {spec.preset.rl} trainer"
+        if trainer != "sft":
+            return f"Axolotl does not use its LoRA kernels with the {trainer} trainer"
         if overrides.get("load_in_8bit"):
             return "Axolotl refuses its LoRA kernels with 8-bit LoRA"
         if overrides.get("trust_remote_code"):

@@ -18,7 +18,8 @@ NEAR_DUPLICATE = "duplicate (normalized)"
 LEAK = "train/held-out overlap"
 SHORT = "very short target"
 MISMATCH = "format mismatch"
-CONTENT_CATEGORIES = (MISMATCH, LEAK, DUPLICATE, NEAR_DUPLICATE, SHORT)
+ONE_LABEL = "one label only"
+CONTENT_CATEGORIES = (MISMATCH, ONE_LABEL, LEAK, DUPLICATE, NEAR_DUPLICATE, SHORT)
 SHORT_TARGET_CHARS = 3
 # ASCII punctuation -> space, on UTF-8 bytes (ASCII bytes never occur inside multi-byte characters)
 _PUNCTUATION = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
@@ -62,6 +63,7 @@ class ContentCheck:
     missing_key_rows: int = 0
     leaks: int = 0
     held_rows: int = 0
+    labels: Counter[bool] = field(default_factory=Counter)  # KTO: rows per label
 
     def add_held(self, row: Any, where: Located) -> None:
         """A row of a separate held-out file (`eval.holdout_file`)."""
@@ -79,6 +81,8 @@ class ContentCheck:
                 self.example_keys[found] = sorted(row)[:6]
         if not isinstance(row, dict):
             return []
+        if self.layout.format == "kto" and isinstance(row.get(self.layout.fields["label"]), bool):
+            self.labels[row[self.layout.fields["label"]]] += 1
         out: list[Issue] = []
         prompt, target = prompt_and_target(self.layout, row)
         stripped = target.strip()
@@ -123,8 +127,12 @@ class ContentCheck:
         return out
 
     def finish(self) -> list[Issue]:
-        """Whole-file findings: a declared format that does not match what was found."""
+        """Whole-file findings: a declared format that does not match what was found; KTO rows
+        of one label only (KTO weighs desirable against undesirable answers)."""
         declared = self.layout.format
+        if declared == "kto" and len(self.labels) == 1:
+            only = "true (desirable)" if True in self.labels else "false (undesirable)"
+            return [(ONE_LABEL, f"every label is {only}: KTO needs desirable and undesirable answers", "error")]
         if not self.rows or self.missing_key_rows * 2 <= self.rows:
             return []
         found, n = max(((f, c) for f, c in self.detected.items() if f), key=lambda x: x[1], default=(None, 0))

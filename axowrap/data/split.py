@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -57,6 +58,7 @@ class PreparedData:
 
 
 SOURCES = "holdout-sources.json"
+Convert = Callable[[int, list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 def holdout_sources(data_dir: Path, n: int) -> list[int]:
@@ -90,9 +92,13 @@ def row_limit(entry: dict[str, Any], max_rows: int | None) -> int | None:
     return min(limits) if limits else None
 
 
-def prepare_data(spec: Spec, data_dir: Path, *, max_rows: int | None = None, progress: bool = True) -> PreparedData:
+def prepare_data(
+    spec: Spec, data_dir: Path, convert: Convert | None = None, *, max_rows: int | None = None, progress: bool = True
+) -> PreparedData:
     """Write the training split (and held-out rows) of every dataset into `data_dir` (a run
-    directory's data/); Hub datasets are downloaded first (or read from the cache)."""
+    directory's data/); Hub datasets are downloaded first (or read from the cache).
+    `convert(i, rows)` turns dataset i's training rows into what the trainer reads (the
+    objective's shape, axowrap.objectives); held-out rows stay as written."""
     ev = spec.data.get("eval") or {}
     fraction = ev.get("holdout") if "holdout_file" not in ev else None
     seed = int(spec.data["training"]["seed"])
@@ -123,7 +129,7 @@ def prepare_data(spec: Spec, data_dir: Path, *, max_rows: int | None = None, pro
     sha: dict[str, str] = {}
     for i, train in enumerate(trains):
         out = data_dir / f"train-{i}.jsonl"
-        sha[out.name] = _write_jsonl(out, train)
+        sha[out.name] = _write_jsonl(out, convert(i, train) if convert else train)
         train_paths.append(out)
     counts = {"train": sum(len(t) for t in trains), "holdout": 0}
     holdout_path = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from axowrap.config.render import alpaca_type
 from axowrap.data.readers import read_rows
 from axowrap.data.split import canonical, holdout_sources
 from axowrap.errors import AxowrapError
@@ -55,7 +56,8 @@ class TaskFiles:
     metrics: tuple[str, ...]  # what the task reports (names in lm-eval's results)
 
 
-def _alpaca_prompt(row: dict[str, Any], ds_type: Any) -> tuple[str, str]:
+def alpaca_prompt(row: dict[str, Any], ds_type: Any) -> tuple[str, str]:
+    """(prompt, answer) of an alpaca row, laid out by Axolotl's own prompter for dataset `type`."""
     from axolotl.prompters import AlpacaPrompter
 
     prompter = AlpacaPrompter()
@@ -168,20 +170,25 @@ def build_docs(
 
 def _docs_of(
     index: int, rows: list[dict[str, Any]], spec: dict[str, Any], config: dict[str, Any]
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any] | None]:
     """Docs for rows of the spec's dataset `index`, in that dataset's format."""
     entry = spec["datasets"][index]
     ds_cfg = config["datasets"][index]
     fmt = entry.get("format")
     metric = spec["eval"]["metric"]
     if fmt == "alpaca":
-        return [dict(zip(("prompt", "target"), _alpaca_prompt(row, ds_cfg.get("type")), strict=True)) for row in rows]
+        # A GRPO dataset has no Axolotl `type` (its rows are prompted before training, the same way)
+        ds_type = ds_cfg.get("type") or alpaca_type(entry)
+        return [dict(zip(("prompt", "target"), alpaca_prompt(row, ds_type), strict=True)) for row in rows]
     if fmt == "text":
         key = (entry.get("fields") or {}).get("text", "text")
         return [{"text": str(row.get(key, ""))} for row in rows]
     chat = _Chat(config, entry)
     if fmt == "preference":
         return [_preference_doc(row, chat, entry) for row in rows]
+    if fmt == "kto":  # scored on the answers labelled desirable; the others make no doc
+        label = (entry.get("fields") or {}).get("label", "label")
+        return [_chat_doc(row, chat, False) if row.get(label) is True else None for row in rows]
     return [_chat_doc(row, chat, metric == "tool_call_match") for row in rows]
 
 

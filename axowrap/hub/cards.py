@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
+from axowrap.objectives import OBJECTIVES, Objective, objective_of
 from axowrap.spec.model import local_path
+from axowrap.spec.presets import get_preset, preset_names
 
 RELATION = {"adapter": "adapter", "merged": "finetune", "gguf": "quantized"}
 LIBRARY = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}
@@ -35,6 +37,10 @@ HYPERPARAMETERS = (
     "sequence_len",
     "sample_packing",
     "rl",
+    "reward_model",
+    "rl_beta",
+    "orpo_alpha",
+    "simpo_gamma",
 )
 DEFAULT_LICENSE = "other"  # the spec has no license key; the base model's license applies
 
@@ -67,6 +73,20 @@ def hub_datasets(inp: CardInputs) -> list[str]:
     return sorted({p for p in paths if is_hub_id(p)})
 
 
+def objective(inp: CardInputs) -> Objective:
+    """The objective the model was trained with (its task preset's)."""
+    task = str(inp.spec.get("task", ""))
+    return objective_of(get_preset(task)) if task in preset_names() else OBJECTIVES["sft"]
+
+
+def rewards(inp: CardInputs) -> list[dict[str, Any]]:
+    """GRPO's rewards as trained: name, weight, and the function Axolotl called."""
+    trl = inp.config.get("trl") or {}
+    names = list((inp.spec.get("rewards") or {}).items())
+    funcs = trl.get("reward_funcs") or []
+    return [{"name": n, "weight": w, "function": f} for (n, w), f in zip(names, funcs, strict=False)]
+
+
 def card_metadata(inp: CardInputs) -> dict[str, Any]:
     """The front matter of the card (the Hub's model card metadata), as data."""
     base = base_model(inp)
@@ -81,14 +101,17 @@ def card_metadata(inp: CardInputs) -> dict[str, Any]:
     if datasets := hub_datasets(inp):
         meta["datasets"] = datasets
     task = str(inp.spec.get("task", "custom"))
+    trained = objective(inp)
     meta["tags"] = [
         "axowrap",
         "axolotl",
         task,
+        *([trained.name] if trained.name not in ("sft", task) else []),
         *(["lora"] if inp.kind == "adapter" else []),
         *(["gguf"] if inp.kind == "gguf" else []),
     ]
-    meta["pipeline_tag"] = "text-generation"
+    # a reward model scores text (a sequence-classification head), it does not generate
+    meta["pipeline_tag"] = "text-classification" if trained.name == "reward-model" else "text-generation"
     if inp.metrics:
         metrics = [
             {"type": name, "value": values["tuned"], "name": name}
@@ -192,6 +215,9 @@ def render_card(inp: CardInputs) -> str:
         base_on_hub=is_hub_id(base_model(inp)),
         task=inp.spec.get("task", "custom"),
         method=inp.spec.get("method", "lora"),
+        objective=objective(inp).title,
+        scorer=objective(inp).name == "reward-model" and inp.kind == "adapter",
+        rewards=rewards(inp),
         datasets=datasets(inp),
         holdout=holdout,
         hyper=hyper,

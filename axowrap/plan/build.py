@@ -63,8 +63,21 @@ def setup_from_spec(spec: Spec, target: Target, *, images: int | None = None) ->
         tensor_parallel=int(overrides.get("tensor_parallel_size") or 1),
         images=1 if images is None else images,
         overhead_gb=target.overhead_gb,
-        rl=spec.preset.rl,
+        **_objective_setup(spec, target),
     )
+
+
+def _objective_setup(spec: Spec, target: Target) -> dict[str, Any]:
+    """The training objective's part of the setup (axowrap.objectives): which trainer, and GRPO's
+    group, completion length and generation backend."""
+    from axowrap.objectives import objective_of
+
+    objective = objective_of(spec.preset)
+    out: dict[str, Any] = {"rl": None if objective.name == "sft" else objective.name}
+    if objective.name == "grpo":
+        tr = spec.data["training"]
+        out.update(generations=int(tr["generations"]), completion_len=int(tr["completion_len"]), vllm=not target.is_cpu)
+    return out
 
 
 def spec_dims(spec: Spec, *, network: bool = False) -> Dims:
@@ -188,13 +201,18 @@ class Plan:
 
 def fit_check(spec: Spec, target: Target, *, network: bool = False, images: int | None = None) -> Plan:
     """Memory and verdict only (no data read): what `validate` uses (never the network)."""
+    from axowrap.plan.objective import objective_terms
+
     dims = spec_dims(spec, network=network)
     setup = setup_from_spec(spec, target, images=images)
     est = estimate(dims, setup)
+    extra, notes = objective_terms(spec, dims, setup, target)  # pairs, reference model, GRPO generation
+    est.components.update(extra)
     limit, label = memory_limit(target)
-    plan = Plan(spec, dims, target, setup, est, limit, label)
+    plan = Plan(spec, dims, target, setup, est, limit, label, notes=notes)
     if not plan.fits or plan.headroom < 0.1 * limit:
-        plan.recommendations = recommend(dims, setup, limit)
+        # searched without the objective's terms, so they come off the budget the changes must fit
+        plan.recommendations = recommend(dims, setup, limit - sum(extra.values()))
     plan.notes.extend(model_notes(dims, setup))
     return plan
 

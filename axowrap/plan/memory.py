@@ -44,7 +44,7 @@ SHARDED = {  # what each strategy divides by the number of GPUs
     "fsdp2": ("optimizer", "gradients", "weights", "adapter"),
 }
 ALL_LINEAR = ("all-linear",)
-PAIRED = ("dpo", "orpo", "ipo", "simpo")  # preference trainers run chosen and rejected in one batch
+PAIRED = ("dpo", "orpo", "ipo", "simpo", "reward-model")  # chosen and rejected go through in one batch
 # How sure each component is: the total's range is the sum of each component's range.
 UNCERTAINTY = {"activations": 0.25, "logits": 0.15, "vision": 0.35, "generation": 0.3, "overhead": 0.5}
 
@@ -76,9 +76,10 @@ class Setup:
     tensor_parallel: int = 1
     images: int = 1  # images per sample (vision models)
     overhead_gb: float | None = None  # measured on the target (plan --calibrate)
-    rl: str | None = None  # the trainer (dpo, orpo, grpo...)
+    rl: str | None = None  # the trainer (dpo, orpo, kto, reward-model, grpo...): axowrap.objectives
     generations: int = 0  # GRPO: completions per prompt
     completion_len: int = 0  # GRPO: max completion tokens
+    vllm: bool = False  # GRPO generates in a vLLM server beside training (GPU targets), not in-process
 
     def but(self, **changes: Any) -> Setup:
         return replace(self, **changes)
@@ -254,13 +255,17 @@ def vision_bytes(dims: Dims, setup: Setup) -> float:
 
 
 def generation_bytes(dims: Dims, setup: Setup) -> float:
-    """GRPO's generation (the hook for when axowrap has the method): the KV cache of
-    `generations` completions of `sequence_len + completion_len` tokens per prompt in a micro
-    batch, 16-bit keys and values in every layer. 0 for every other trainer."""
-    if setup.rl != "grpo" or setup.generations <= 0:
+    """GRPO's generation inside the training process (TRL's own generate, no vLLM): the KV cache
+    of the completions generated at once. TRL's per_device_train_batch_size counts completions
+    and its steps_per_generation defaults to gradient_accumulation_steps, so a GPU generates
+    micro_batch x grad_accum completions together, each of up to `sequence_len +
+    completion_len` tokens, keys and values in every layer. 0 for other trainers, and when a
+    vLLM server generates (plan/objective.py counts the server's share of the GPU)."""
+    if setup.rl != "grpo" or setup.generations <= 0 or setup.vllm:
         return 0.0
-    tokens = setup.micro_batch * setup.generations * (setup.sequence_len + setup.completion_len)
-    return tokens * dims.layers * 2 * dims.kv_dim * 2.0
+    width = 4 if setup.bits == 32 else 2
+    tokens = setup.micro_batch * setup.grad_accum * (setup.sequence_len + setup.completion_len)
+    return tokens * dims.layers * 2 * dims.kv_dim * width
 
 
 def optimizer_state(setup: Setup, params: float, param_bytes: float) -> float:

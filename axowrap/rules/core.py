@@ -7,8 +7,15 @@ import stat
 from collections.abc import Iterator
 
 from axowrap.files import kind
+from axowrap.objectives import OBJECTIVES, objective_of
 from axowrap.problems import Problem
 from axowrap.spec.model import Spec
+
+FORMAT_FIELDS = {
+    "preference": "chosen/rejected fields",
+    "kto": "a `label` field (true/false)",
+    "alpaca": "instruction/output fields (the output is the reference answer)",
+}
 
 
 def _mode(path: object) -> int | None:
@@ -64,19 +71,21 @@ def base_model_is_a_model(spec: Spec) -> Iterator[Problem]:
 
 
 def format_fits_task(spec: Spec) -> Iterator[Problem]:
-    preference = spec.preset.rl is not None
+    objective = objective_of(spec.preset)
     for i, entry in enumerate(spec.data.get("datasets") or []):
         fmt = entry.get("format")
-        if preference and fmt != "preference":
+        if objective.formats and fmt not in objective.formats:
             yield spec.problem(
                 ("datasets", i, "format"),
-                f"task {spec.data['task']!r} trains on preference pairs, but this dataset is {fmt!r}",
-                hint="use `format: preference` with chosen/rejected fields",
+                f"task {spec.data['task']!r} ({objective.name}) trains on {' or '.join(objective.formats)} rows,"
+                f" but this dataset is {fmt!r}",
+                hint=f"use `format: {objective.formats[0]}` with {FORMAT_FIELDS[objective.formats[0]]}",
             )
-        if not preference and fmt == "preference":
+        if not objective.formats and fmt in ("preference", "kto"):
+            tasks = sorted(n for n, o in OBJECTIVES.items() if fmt in o.formats)
             yield spec.problem(
                 ("datasets", i, "format"),
-                f"preference data needs task 'dpo' or 'orpo', not {spec.data['task']!r}",
+                f"{fmt} data needs task {', '.join(map(repr, tasks))}, not {spec.data['task']!r}",
             )
         if fmt == "alpaca" and "type" not in entry:
             fields = entry.get("fields", {})
@@ -122,10 +131,11 @@ def method_fits_target(spec: Spec) -> Iterator[Problem]:
 
 
 def packing_fits_task(spec: Spec) -> Iterator[Problem]:
-    if spec.preset.rl and spec.data.get("training", {}).get("sample_packing"):
+    objective = objective_of(spec.preset)
+    if not objective.packs and spec.data.get("training", {}).get("sample_packing"):
         yield spec.problem(
             ("training", "sample_packing"),
-            f"sample packing is not supported for {spec.preset.rl} training",
+            f"sample packing is not supported for {objective.name} training",
             hint="set `sample_packing: false`",
         )
 

@@ -136,10 +136,13 @@ def _prepare(
 ) -> None:
     from axowrap.config.render import render_spec
     from axowrap.data.split import prepare_data
+    from axowrap.objectives.trainer_data import trainer_rows
     from axowrap.run.launch import launch_argv
     from axowrap.run.manifest import build_manifest
 
-    prepared = prepare_data(spec, run.data, max_rows=max_rows, progress=progress)
+    prepared = prepare_data(
+        spec, run.data, lambda i, rows: trainer_rows(spec, i, rows), max_rows=max_rows, progress=progress
+    )
     train_paths = prepared.train_paths
     if shared is not None:  # a sweep: points with the same rows share them and Axolotl's prepared data
         train_paths = [_shared_copy(p, shared / "data") for p in train_paths]

@@ -35,7 +35,12 @@ KEYS = {
     "tokens/trainable": "tokens_trainable",  # tokens with a label (what the loss is computed on)
     "memory/max_allocated (GiB)": "gpu_max_allocated_gib",  # torch's peak on the GPU so far (0 on CPU)
     "memory/device_reserved (GiB)": "gpu_reserved_gib",  # what the caching allocator holds
+    "reward": "reward",  # GRPO: the weighted reward of the step's completions (mean)
+    "reward_std": "reward_std",
+    "rewards/margins": "reward_margin",  # DPO/IPO/SimPO/KTO: chosen minus rejected implicit reward
+    "rewards/accuracies": "reward_accuracy",  # the share of pairs where chosen wins
 }
+PER_REWARD = re.compile(r"^rewards/(.+)/mean$")  # GRPO: each reward function's mean -> reward/<name>
 
 
 def seconds(clock: str) -> float | None:
@@ -103,6 +108,7 @@ class ProgressParser:
         data = parse_log_dict(record)
         if data:
             metrics = {KEYS[k]: v for k, v in data.items() if k in KEYS}
+            metrics.update({f"reward/{m.group(1)}": v for k, v in data.items() if (m := PER_REWARD.match(k))})
             if metrics:
                 self.last.update(metrics)
                 kind = "summary" if "train_runtime" in metrics else "metrics"
@@ -124,6 +130,11 @@ def describe(ev: dict[str, Any]) -> str:
         parts.append(f"eval_loss {ev['eval_loss']:.4f}")
     if "lr" in ev:
         parts.append(f"lr {ev['lr']:.3g}")
+    if isinstance(ev.get("reward"), float):
+        per = [
+            f"{k.split('/', 1)[1]} {v:.3g}" for k, v in ev.items() if k.startswith("reward/") and isinstance(v, float)
+        ]
+        parts.append(f"reward {ev['reward']:.3g}" + (f" ({', '.join(per)})" if per else ""))
     if "tokens_per_s" in ev:
         parts.append(f"{ev['tokens_per_s']:.0f} tok/s")
     if ev.get("eta_s") is not None:

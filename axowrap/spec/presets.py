@@ -16,7 +16,8 @@ class Preset:
     summary: str
     dataset: dict[str, Any]
     defaults: dict[str, Any]
-    rl: str | None = None
+    rl: str | None = None  # Axolotl's `rl:` (dpo, ipo, simpo, orpo, kto, grpo); None: supervised
+    reward_model: bool = False  # Axolotl's `reward_model: true`: a scorer trained on pairs
     example_data: str | None = None
     base_defaults: dict[str, Any] = field(default_factory=dict)  # _base.yaml: defaults + optional
     restored: dict[str, Any] = field(default_factory=dict)  # _base.yaml `defaults`: back after a `null`
@@ -49,6 +50,7 @@ def get_preset(name: str) -> Preset:
         dataset=data.get("dataset", {}),
         defaults=data.get("defaults", {}),
         rl=data.get("rl"),
+        reward_model=bool(data.get("reward_model", False)),
         example_data=data.get("example_data"),
         base_defaults=_base_layer(),
         restored=_read("_base").get("defaults", {}),

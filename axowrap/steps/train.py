@@ -70,7 +70,21 @@ def outputs(ctx: StepContext) -> list[Path]:
 
 def command(ctx: StepContext) -> tuple[list[str], dict[str, str]]:
     """(argv, env changes) of the training launch for this run."""
-    return launch_argv(ctx.spec, ctx.run.config)
+    argv, env = launch_argv(ctx.spec, ctx.run.config)
+    return argv, {**env, **reward_env(ctx)}
+
+
+def reward_env(ctx: StepContext) -> dict[str, str]:
+    """GRPO with the user's own reward functions: their modules sit beside the spec, so its
+    folder goes first on the training process's PYTHONPATH (Axolotl imports them by name)."""
+    from axowrap.objectives.rewards import MODULE
+
+    funcs = (ctx.config.get("trl") or {}).get("reward_funcs") or []
+    if all(str(f).startswith(MODULE + ".") for f in funcs):
+        return {}
+    folder = str(Path(load_manifest(ctx.run)["spec"]["path"]).parent)
+    rest = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": folder + (os.pathsep + rest if rest else "")}
 
 
 def shown_env(key: str, value: str) -> str:
@@ -261,15 +275,31 @@ def summary(ctx: StepContext, resume_from: Path | None, resumed_at: int | None, 
         "tokens_per_s": last.get("tokens_per_s"),
         "loss_plot": str(plot) if plot else None,
     }
-    lines = ["## Training", "", f"- adapter: `{ctx.run.adapter}`", f"- steps: {step}"]
+    lines = ["## Training", "", f"- adapter: `{ctx.run.adapter}`", f"- steps: {step}", *objective_lines(ctx)]
     if losses:
         lines.append(f"- loss: {losses[0]:.4f} -> {losses[-1]:.4f}")
+    rewards = [h["reward"] for h in history if isinstance(h.get("reward"), int | float)]
+    if rewards:  # GRPO: the mean weighted reward of each step's completions
+        result["rewards_per_step"] = rewards
+        lines.append(f"- mean reward per step: {', '.join(f'{r:.3g}' for r in rewards[:20])}")
     if resume_from:
         lines.append(f"- resumed from `{resume_from.name}`")
     if plot:
         lines += ["", "![loss](loss.png)"]
     result["report"] = "\n".join(lines) + "\n"
     return result
+
+
+def objective_lines(ctx: StepContext) -> list[str]:
+    """What was optimized (and GRPO's rewards with their weights) for the report."""
+    from axowrap.objectives import objective_of
+    from axowrap.spec.presets import get_preset
+
+    lines = [f"- objective: {objective_of(get_preset(ctx.spec['task'])).title}"]
+    rewards = ctx.spec.get("rewards") or {}
+    if rewards:
+        lines.append("- reward: " + " + ".join(f"{w:g} x `{name}`" for name, w in rewards.items()))
+    return lines
 
 
 STEP = Step(
