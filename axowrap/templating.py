@@ -1,5 +1,6 @@
 """The one Jinja environment every generated file goes through: sandboxed, StrictUndefined,
-with the `yaml` filters that keep a value inside the YAML it is put in (axowrap.yamlemit).
+with the `yaml` filters that keep a value inside the YAML it is put in (axowrap.yamlemit) and
+`md` that keeps one inside markdown.
 Configs, specs, job files, cards, Modelfiles and the team scaffold are all rendered here."""
 
 from __future__ import annotations
@@ -9,6 +10,16 @@ from typing import Any
 
 from axowrap.resources import templates_dir
 from axowrap.yamlemit import to_yaml, to_yaml_block
+
+
+MARKDOWN_SPECIAL = "\\`*_{}[]<>()#+!|~"
+
+
+def markdown_escape(value: Any) -> str:
+    """Text that stays text inside markdown (a table cell, a list item): specials backslashed,
+    line breaks made spaces."""
+    text = " ".join(str(value).split())
+    return "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in text)
 
 
 @cache
@@ -26,6 +37,7 @@ def _environment() -> Any:
     )
     env.filters["yaml"] = to_yaml
     env.filters["yaml_block"] = to_yaml_block
+    env.filters["md"] = markdown_escape
     return env
 
 

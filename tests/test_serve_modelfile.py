@@ -1,8 +1,7 @@
-"""The Modelfile's TEMPLATE renders the same prompt text as the HF chat template.
+"""The Modelfile's TEMPLATE renders the same prompt text as the training format.
 
-Ollama renders TEMPLATE with Go's text/template; Go is not on this machine, so `go_render`
-below implements the subset the templates use (range over .Messages, if/else if/else with
-`eq`, .Role/.Content, `{{-`/`-}}` trimming) with Go's semantics.
+Ollama renders TEMPLATE with Go's text/template; Go is not on this machine, so
+axowrap.serve.gotemplate implements the subset the templates use with Go's semantics.
 """
 
 from __future__ import annotations
@@ -13,94 +12,15 @@ from typing import Any
 
 import pytest
 
+from axowrap.serve.gotemplate import go_render
 from axowrap.serve.modelfile import FAMILIES, chat_template, detect_family, modelfile_text
 
-ACTION = re.compile(r"{{(-?)\s*(.*?)\s*(-?)}}", re.S)
 CONVERSATION = [
     {"role": "system", "content": "You write SQL."},
     {"role": "user", "content": "How many users?"},
     {"role": "assistant", "content": "SELECT COUNT(*) FROM users;"},
     {"role": "user", "content": "And orders?"},
 ]
-
-
-def _tokens(src: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    pos = 0
-    for m in ACTION.finditer(src):
-        text = src[pos : m.start()]
-        if m.group(1):
-            text = text.rstrip()
-        if out and out[-1][0] == "trim":
-            text = text.lstrip()
-            out.pop()
-        out.append(("text", text))
-        out.append(("act", m.group(2)))
-        if m.group(3):
-            out.append(("trim", ""))
-        pos = m.end()
-    text = src[pos:]
-    if out and out[-1][0] == "trim":
-        text = text.lstrip()
-        out.pop()
-    out.append(("text", text))
-    return out
-
-
-def _parse(tokens: list[tuple[str, str]], i: int = 0) -> tuple[list[Any], int, str]:
-    nodes: list[Any] = []
-    while i < len(tokens):
-        kind, val = tokens[i]
-        i += 1
-        if kind == "text":
-            nodes.append(("text", val))
-        elif val == "end" or val == "else" or val.startswith("else if "):
-            return nodes, i, val
-        elif val.startswith("range "):
-            body, i, _ = _parse(tokens, i)
-            nodes.append(("range", body))
-        elif val.startswith("if "):
-            branches = [(val[3:], None)]
-            bodies = []
-            while True:
-                body, i, stop = _parse(tokens, i)
-                bodies.append(body)
-                if stop == "end":
-                    break
-                branches.append((stop[8:], None) if stop.startswith("else if ") else ("true", None))
-            nodes.append(("if", [(c, b) for (c, _), b in zip(branches, bodies, strict=True)]))
-        else:
-            nodes.append(("field", val))
-    return nodes, i, ""
-
-
-def _truth(cond: str, msg: dict[str, str]) -> bool:
-    if cond == "true":
-        return True
-    m = re.fullmatch(r'eq \.Role "(\w+)"', cond)
-    assert m, f"unsupported condition {cond!r}"
-    return msg["role"] == m.group(1)
-
-
-def _eval(nodes: list[Any], messages: list[dict[str, str]], msg: dict[str, str] | None) -> str:
-    out = ""
-    for node in nodes:
-        if node[0] == "text":
-            out += node[1]
-        elif node[0] == "range":
-            out += "".join(_eval(node[1], messages, m) for m in messages)
-        elif node[0] == "if":
-            assert msg is not None
-            out += next((_eval(b, messages, msg) for c, b in node[1] if _truth(c, msg)), "")
-        else:
-            assert msg is not None and node[1] in (".Role", ".Content"), node
-            out += msg[node[1][1:].lower()]
-    return out
-
-
-def go_render(template: str, messages: list[dict[str, str]]) -> str:
-    nodes, _, _ = _parse(_tokens(template))
-    return _eval(nodes, messages, None)
 
 
 def template_of(modelfile: str) -> str:

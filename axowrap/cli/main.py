@@ -39,6 +39,8 @@ COMMANDS = {
     "push": "axowrap.cli.push:command",
     "launch": "axowrap.cli.launch:command",
     "serve": "axowrap.cli.serve:command",
+    "chat": "axowrap.cli.chat:command",
+    "audit": "axowrap.cli.audit:command",
     "_prepare": "axowrap.cli.internal:prepare",
     "_envcheck": "axowrap.cli.internal:envcheck",
 }

@@ -12,12 +12,20 @@ import click
 @click.option("--endpoint", metavar="URL", help="Hub endpoint (default: HF_ENDPOINT, else https://huggingface.co).")
 @click.option("--force", is_flag=True, help="Compare with the Hub again even if the last push is up to date.")
 @click.option("--dry-run", is_flag=True, help="List every repo, file and size, and the rendered cards; upload nothing.")
+@click.option(
+    "--allow-failed-audit",
+    is_flag=True,
+    help="Push although the stop audit failed; every model card then says so and lists the failures.",
+)
 @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
-def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, json_events: bool) -> None:
+def command(
+    run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, allow_failed_audit: bool, json_events: bool
+) -> None:
     """Push RUN's artifacts to the Hub repos named in the spec's `export.hub`, with model cards.
 
     The token comes from HF_TOKEN or `hf auth login`; repos are created private unless
-    `export.hub.private: false`. Only files that differ from the Hub are sent.
+    `export.hub.private: false`. Only files that differ from the Hub are sent. A run whose eval
+    gate or stop audit (`axowrap audit`) failed is refused.
 
     \b
       axowrap push runs/sql-3f2a9c1d --dry-run
@@ -28,7 +36,9 @@ def command(run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, jso
     from axowrap.run.pipeline import run_steps
     from axowrap.run.rundir import open_run
 
-    options = {"endpoint": endpoint} if endpoint else {}
+    options: dict[str, object] = {"endpoint": endpoint} if endpoint else {}
+    if allow_failed_audit:
+        options["allow_failed_audit"] = True
     events = run_events(json_events)
     run = open_run(run_dir)
     run_steps(run, ["push"], force=force, dry_run=dry_run, options=options, events=events)

@@ -129,9 +129,17 @@ def repo_modelfile(text: str) -> str:
 
 
 def build_plan(
-    run: RunDir, spec: dict[str, Any], config: dict[str, Any], state: dict[str, Any], manifest: dict[str, Any]
+    run: RunDir,
+    spec: dict[str, Any],
+    config: dict[str, Any],
+    state: dict[str, Any],
+    manifest: dict[str, Any],
+    *,
+    audit: dict[str, Any] | None = None,
+    audit_override: bool = False,
 ) -> list[RepoPlan]:
-    """One RepoPlan per repo the spec names, each with its rendered, checked card."""
+    """One RepoPlan per repo the spec names, each with its rendered, checked card (`audit`: the
+    run's stop audit; `audit_override`: pushed although it failed, which the card says)."""
     from axowrap.hub.cards import CardInputs, render_card
 
     repos = targets(spec)
@@ -148,6 +156,8 @@ def build_plan(
             manifest=manifest,
             metrics=eval_metrics(run, state),
             files=[f.path for f in files],
+            audit=audit,
+            audit_override=audit_override,
         )
         plans.append(RepoPlan(kind, repo_id, private, [*files, generated_file(CARD, render_card(inputs))]))
     return plans

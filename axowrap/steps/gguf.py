@@ -82,6 +82,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     from axowrap.gguf.convert import convert
     from axowrap.gguf.quantize import quantize
     from axowrap.gguf.smoke import smoke_test
+    from axowrap.chat.format import load_format
     from axowrap.serve import write_serve_files
 
     merged = ctx.run.merged
@@ -124,7 +125,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
             "fallback_tensors": fallbacks[t],
             "smoke": smoke_test(path, merged, t, ctx.log),
         }
-    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()})
+    fmt = load_format(ctx.run, ctx.config)  # the Modelfile serves the prompt format training used
+    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()}, fmt)
     result: dict[str, Any] = {"files": files, "serve": serve}
     result["report"] = _report(files, serve)
     failed = {f["file"]: f["smoke"]["error"] for f in files.values() if not f["smoke"]["ok"]}

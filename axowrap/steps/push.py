@@ -26,8 +26,13 @@ def endpoint(ctx: StepContext) -> str:
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
-    upstream = {n: (ctx.state.get(n) or {}).get("fingerprint") for n in ("merge", "gguf", "eval")}
-    return {"hub": (ctx.spec.get("export") or {}).get("hub"), "endpoint": endpoint(ctx), "upstream": upstream}
+    upstream = {n: (ctx.state.get(n) or {}).get("fingerprint") for n in ("merge", "gguf", "eval", "audit")}
+    return {
+        "hub": (ctx.spec.get("export") or {}).get("hub"),
+        "endpoint": endpoint(ctx),
+        "upstream": upstream,
+        "allow_failed_audit": bool(ctx.options.get("allow_failed_audit")),
+    }
 
 
 def outputs(ctx: StepContext) -> list:
@@ -82,11 +87,28 @@ def push_repo(client: Any, plan: RepoPlan, ctx: StepContext) -> dict[str, Any]:
     return out
 
 
+def audit_refusal(audit: dict[str, Any] | None, allowed: bool) -> AxowrapError | None:
+    """The error that stops a push after a failed stop audit (None: go ahead)."""
+    failures = list((audit or {}).get("failures") or [])
+    if not failures or allowed:
+        return None
+    fixes = sorted({c["fix"] for c in (audit or {}).get("checks", {}).values() if c.get("fix")})
+    return AxowrapError(
+        "not pushing: the stop audit failed (" + "; ".join(failures) + ")",
+        hint="; ".join(fixes) + "; then rerun `axowrap audit RUN` (or push anyway with `--allow-failed-audit`: "
+        "the model card will say so)",
+    )
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.audit.checks import recorded_audit
     from axowrap.hub.client import HubClient
 
     where = endpoint(ctx)
-    plans = build_plan(ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx))
+    audit = recorded_audit(ctx.run)
+    allowed = bool(ctx.options.get("allow_failed_audit"))
+    override = allowed and bool((audit or {}).get("failures"))
+    plans = build_plan(ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx), audit=audit, audit_override=override)
     if ctx.dry_run:
         listing = {
             p.repo_id: {"kind": p.kind, "private": p.private, "files": {f.path: f.size for f in p.files}} for p in plans
@@ -101,6 +123,11 @@ def run(ctx: StepContext) -> dict[str, Any]:
             "not pushing: the eval gate failed (" + "; ".join(failures) + ")",
             hint="improve the model or change eval.require, then rerun `axowrap eval RUN`",
         )
+    refusal = audit_refusal(audit, allowed)
+    if refusal is not None:
+        raise refusal
+    if override:
+        ctx.say("push: the stop audit failed; pushing anyway (--allow-failed-audit), as each model card says")
     client = HubClient(where, echo=ctx.say)
     repos = {}
     for plan in plans:
@@ -108,7 +135,14 @@ def run(ctx: StepContext) -> dict[str, Any]:
     lines = [
         f"- {kind}: [{r['repo_id']}]({r['url']}) ({len(r['uploaded'])} files uploaded)" for kind, r in repos.items()
     ]
-    return {"endpoint": where, "repos": repos, "report": "### Hub\n\n" + "\n".join(lines) + "\n"}
+    if override:
+        lines.append("- pushed with `--allow-failed-audit` although the stop audit failed")
+    return {
+        "endpoint": where,
+        "repos": repos,
+        "audit_override": override,
+        "report": "### Hub\n\n" + "\n".join(lines) + "\n",
+    }
 
 
 STEP = Step(name="push", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
