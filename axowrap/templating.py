@@ -11,7 +11,6 @@ from typing import Any
 from axowrap.resources import templates_dir
 from axowrap.yamlemit import to_yaml, to_yaml_block
 
-
 MARKDOWN_SPECIAL = "\\`*_{}[]<>()#+!|~"
 
 

@@ -45,7 +45,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.evaluation",
         "axowrap.gguf",
         "axowrap.hub",
+        "axowrap.chat",
         "axowrap.serve",
+        "axowrap.audit",
         "axowrap.run",
     ),
     # 3: feature rules; 4: the registry

@@ -77,7 +77,16 @@ def test_a_gguf_whose_eos_metadata_was_rewritten_fails(stop_run: RunDir, tmp_pat
     gguf = next(run.gguf.glob("*-f16.gguf"))
     rewritten = gguf.with_suffix(".new")
     subprocess.run(
-        [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--special-token-by-id", "eos", "5", str(gguf), str(rewritten)],
+        [
+            sys.executable,
+            "-m",
+            "gguf.scripts.gguf_new_metadata",
+            "--special-token-by-id",
+            "eos",
+            "5",
+            str(gguf),
+            str(rewritten),
+        ],
         check=True,
         capture_output=True,
     )

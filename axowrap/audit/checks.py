@@ -191,9 +191,7 @@ def _gguf(
     return judged({"files": files}, problems, "gguf")
 
 
-def _holdout_prompts(
-    run: RunDir, fmt: PromptFormat, entry: dict[str, Any], n: int
-) -> tuple[list[str], str]:
+def _holdout_prompts(run: RunDir, fmt: PromptFormat, entry: dict[str, Any], n: int) -> tuple[list[str], str]:
     for name, path in (("held-out", run.data / "holdout.jsonl"), ("training", Path(str(entry.get("path"))))):
         if path.is_file():
             texts = [p for r in read_rows(path) if (p := last_prompt_of(r, fmt, entry))][:n]

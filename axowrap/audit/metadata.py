@@ -51,7 +51,11 @@ def check_merged(merged: Path, eot: dict[str, int]) -> dict[str, Any]:
                 f"merged/{name}: eos_token_id {ids if len(ids) != 1 else ids[0]} does not include the end-of-turn "
                 f"token {', '.join(missing)}: `generate`, vLLM and TGI will not stop where the model learned to"
             )
-    if eos_text is not None and eos_text not in eot and not all(i in (found["generation_config.json"] or []) for i in eot.values()):
+    if (
+        eos_text is not None
+        and eos_text not in eot
+        and not all(i in (found["generation_config.json"] or []) for i in eot.values())
+    ):
         problems.append(
             f"merged/tokenizer_config.json: eos_token {eos_text!r} is not the end-of-turn token {', '.join(eot)}"
         )
@@ -96,9 +100,7 @@ def check_gguf(path: Path, hf: dict[str, Any], eog: dict[str, bool]) -> dict[str
         )
     eot = fields.get("tokenizer.ggml.eot_token_id")
     if eot is not None and eot not in hf["eot_ids"]:
-        problems.append(
-            f"{path.name}: tokenizer.ggml.eot_token_id is {eot}, not the end-of-turn token {hf['eot_ids']}"
-        )
+        problems.append(f"{path.name}: tokenizer.ggml.eot_token_id is {eot}, not the end-of-turn token {hf['eot_ids']}")
     add_bos = fields.get("tokenizer.ggml.add_bos_token")
     if add_bos is not None and bool(add_bos) != hf["add_bos"]:
         problems.append(

@@ -135,7 +135,7 @@ def modelfile_text(gguf: str, served: ServeTemplate) -> str:
 
     if served.template is not None and '"""' in served.template:
         raise AxowrapError(
-            'the prompt format holds \"\"\", which a Modelfile TEMPLATE cannot contain',
+            'the prompt format holds """, which a Modelfile TEMPLATE cannot contain',
             hint="remove it from the spec's `prompt`",
         )
     return render_template(

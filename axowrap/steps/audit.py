@@ -69,9 +69,7 @@ def report_markdown(result: dict[str, Any]) -> str:
             shown = "passed" + _detail(name, check)
         lines.append(f"| {name} | {shown.replace('|', '/')} |")
     if result.get("failures"):
-        lines += ["", "Fixes:", ""] + [
-            f"- {name}: {c['fix']}" for name, c in result["checks"].items() if c.get("fix")
-        ]
+        lines += ["", "Fixes:", ""] + [f"- {name}: {c['fix']}" for name, c in result["checks"].items() if c.get("fix")]
     return "\n".join(lines) + "\n"
 
 

@@ -79,10 +79,10 @@ def _report(files: dict[str, dict[str, Any]], serve: dict[str, Any]) -> str:
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.chat.format import load_format
     from axowrap.gguf.convert import convert
     from axowrap.gguf.quantize import quantize
     from axowrap.gguf.smoke import smoke_test
-    from axowrap.chat.format import load_format
     from axowrap.serve import write_serve_files
 
     merged = ctx.run.merged
