@@ -14,7 +14,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Targets, machine
 
-BENCHMARKS = ["cli_latency", "datacheck", "demo", "eval", "team_check", "wrapper_overhead", "packing", "export", "gpu"]
+BENCHMARKS = [
+    "cli_latency",
+    "datacheck",
+    "demo",
+    "eval",
+    "team_check",
+    "wrapper_overhead",
+    "packing",
+    "export",
+    "chat",
+    "gpu",
+]
 
 
 def main(argv: list[str]) -> int:

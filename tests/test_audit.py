@@ -46,7 +46,8 @@ def test_the_audit_passes_on_a_correct_run(stop_run: RunDir) -> None:
     }
     assert checks["rows"]["masked"] == 0 and checks["rows"]["trained_rows"] > 0
     assert checks["rows"]["format_rows"]["compared"] > 0 and checks["rows"]["format_rows"]["differ"] == 0
-    assert checks["behaviour"]["hf:merged"] == {"stopped": 8, "of": 8, "mean_tokens": pytest.approx(11, abs=8)}
+    assert checks["behaviour"]["hf:merged"]["stopped"] == checks["behaviour"]["hf:merged"]["of"] == 8
+    assert 2 < checks["behaviour"]["hf:merged"]["mean_tokens"] < 128
     assert checks["behaviour"]["gguf:f16"]["stopped"] == 8 and checks["behaviour"]["gguf:f16"]["first_k_match"] == 8
     assert checks["gguf"]["files"]["f16"]["llama_cpp_eog"] == {"</s>": True}
     state = json.loads(stop_run.state.read_text(encoding="utf-8"))["steps"]["audit"]

@@ -25,7 +25,7 @@ def command(
     from: the end-of-turn token is trained in Axolotl's prepared rows; the merged model's
     generation_config/config/tokenizer, each GGUF's metadata and serve/Modelfile agree with it;
     and held-out prompts end by themselves in Transformers and llama.cpp (exit 1 otherwise;
-    `axowrap push` then refuses). Results in RUN/audit/audit.json and report.md.
+    `axowrap push` then refuses, unless given --allow-failed-audit). Results in RUN/audit/audit.json and report.md.
 
     \b
       axowrap audit runs/sql-3f2a9c1d
@@ -43,3 +43,10 @@ def command(
     finished(events, run.root, dry_run, audit=result.get("checks"))
     if not json_events and result.get("report") and not dry_run:
         click.echo(result["report"], nl=False)
+    if result.get("passed") is False:
+        from axowrap.errors import AxowrapError
+
+        raise AxowrapError(
+            "stop audit failed: " + "; ".join(result["failures"]),
+            hint="; ".join(result["fixes"]) + f" (details in {result['file']})",
+        )
