@@ -44,7 +44,8 @@ def test_a_prompt_is_answered_in_the_training_format_and_ends_by_itself(stop_run
     doc = json.loads(done.stdout)
     assert doc["ok"] and doc["format"] == "alpaca"
     assert doc["model"] == {"gguf": "gguf:f16"}.get(model, model)
-    assert doc["answer"].startswith("SELECT") and doc["finish_reason"] == "stop", doc
+    # llama.cpp keeps the space SentencePiece puts before the first word; Transformers drops it
+    assert doc["answer"].lstrip().startswith("SELECT") and doc["finish_reason"] == "stop", doc
     assert 1 < doc["tokens"] < 40 and doc["first_token_s"] is not None
 
 
@@ -52,7 +53,7 @@ def test_stdin_streams_the_answer_and_the_base_model_answers_beside_it(stop_run:
     done = chat(stop_run, "--compare", "base", "--input", SCHEMA, stdin=QUESTION + "\n")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "[gguf:f16]" and lines[1].startswith("SELECT")
+    assert lines[0] == "[gguf:f16]" and lines[1].lstrip().startswith("SELECT")
     assert lines[3] == "[base]"
     assert "loading gguf:f16 ..." in done.stderr
     doc = json.loads(chat(stop_run, "--model", "merged", "--compare", "base", "--prompt", QUESTION, "--json").stdout)

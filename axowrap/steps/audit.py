@@ -38,11 +38,30 @@ def _settings(ctx: StepContext) -> dict[str, int]:
     }
 
 
+def artifacts(ctx: StepContext) -> dict[str, Any]:
+    """What the checks read, so that an artifact changed by hand (or by another tool) is audited
+    again: small files by content, GGUF files and the prepared rows by size and time."""
+    from axowrap.hashing import file_sha256
+
+    run = ctx.run
+    small = [run.merged / n for n in ("generation_config.json", "config.json", "tokenizer_config.json")]
+    small.append(run.serve / "Modelfile")
+    out: dict[str, Any] = {str(p.relative_to(run.root)): file_sha256(p) for p in small if p.is_file()}
+    big = sorted(run.gguf.glob("*.gguf")) if run.gguf.is_dir() else []
+    prepared = Path(str(ctx.config.get("dataset_prepared_path") or ""))
+    if prepared.is_dir():
+        big += sorted(prepared.glob("*/dataset_info.json"))
+    for path in big:
+        stat = path.stat()
+        out[path.name if path.suffix == ".gguf" else str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return out
+
+
 def params(ctx: StepContext) -> dict[str, Any]:
     from axowrap.audit.checks import K
 
     upstream = {n: (ctx.state.get(n) or {}).get("fingerprint") for n in ("train", "merge", "gguf")}
-    return {"version": VERSION, "k": K, **_settings(ctx), "upstream": upstream}
+    return {"version": VERSION, "k": K, **_settings(ctx), "upstream": upstream, "artifacts": artifacts(ctx)}
 
 
 def outputs(ctx: StepContext) -> list[Path]:
@@ -67,7 +86,7 @@ def report_markdown(result: dict[str, Any]) -> str:
             shown = "FAILED: " + "; ".join(check["problems"])
         else:
             shown = "passed" + _detail(name, check)
-        lines.append(f"| {name} | {shown.replace('|', '/')} |")
+        lines.append(f"| {name} | {shown.replace('|', chr(92) + '|')} |")
     if result.get("failures"):
         lines += ["", "Fixes:", ""] + [f"- {name}: {c['fix']}" for name, c in result["checks"].items() if c.get("fix")]
     return "\n".join(lines) + "\n"
@@ -112,4 +131,6 @@ def run(ctx: StepContext) -> dict[str, Any]:
     }
 
 
-STEP = Step(name="audit", needs=("train",), enabled=enabled, params=params, outputs=outputs, run=run)
+# No upstream it must wait for: each check reads what the run has so far and skips the rest
+# (the training rows can be audited right after `axolotl preprocess`).
+STEP = Step(name="audit", needs=(), enabled=enabled, params=params, outputs=outputs, run=run)
