@@ -121,9 +121,10 @@ def test_a_chatml_modelfile_for_a_raw_prompt_run_fails(stop_run: RunDir, tmp_pat
     run = copy_run(stop_run, tmp_path / "run")
     chatml = next(f for f in FAMILIES if f.name == "chatml")
     modelfile = run.serve / "Modelfile"
-    lines = modelfile.read_text(encoding="utf-8").splitlines()
-    lines.insert(2, f'TEMPLATE """{chatml.template}"""')
-    modelfile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = modelfile.read_text(encoding="utf-8")
+    start, end = text.index('TEMPLATE """'), text.index('"""\n', text.index('TEMPLATE """') + 12) + 4
+    modelfile.write_text(text[:start] + f'TEMPLATE """{chatml.template}"""\n' + text[end:], encoding="utf-8")
+    assert "<|im_start|>" in modelfile.read_text(encoding="utf-8")
     done = audit(run)
     assert done.returncode == 1
     assert "modelfile: Modelfile has a TEMPLATE that does not render the prompt training used" in done.stderr

@@ -54,7 +54,7 @@ def test_stdin_streams_the_answer_and_the_base_model_answers_beside_it(stop_run:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "[gguf:f16]" and lines[1].lstrip().startswith("SELECT")
-    assert lines[3] == "[base]"
+    assert lines[2] == "[base]" and lines[3]
     assert "loading gguf:f16 ..." in done.stderr
     doc = json.loads(chat(stop_run, "--model", "merged", "--compare", "base", "--prompt", QUESTION, "--json").stdout)
     assert doc["compare"]["base"]["model"] == "base" and doc["compare"]["base"]["finish_reason"] in ("stop", "length")
