@@ -110,3 +110,47 @@ def to_yaml_block(value: Any, indent: int) -> str:
     if isinstance(value, Mapping) and value:
         return "".join(f"\n{pad}{scalar(str(k))}: {to_yaml(v)}" for k, v in value.items())
     return " " + to_yaml(value)
+
+
+def to_yaml_literal(text: str, indent: int = 2) -> str:
+    """`text` (lines of a script) as a literal block scalar `|N` whose every line is indented by
+    `indent`: read back as exactly `text`. Text a block cannot hold as it is (control characters,
+    a byte-order mark, not ending in one line break) is written double-quoted instead."""
+    lines = text.split("\n")
+    plain = all(_printable(ord(ch)) or ch == "\t" for ch in text.replace("\n", ""))
+    if not plain or not text.endswith("\n") or text.endswith("\n\n") or not 1 <= indent <= 9:
+        return quote(text)
+    pad = " " * indent
+    body = "\n".join(pad + line if line else "" for line in lines[:-1])
+    return f"|{indent}\n{body}"
+
+
+def _is_scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and not any(isinstance(v, (Mapping, list)) for v in value)
+
+
+def _lines(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    out: list[str] = []
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if (isinstance(v, Mapping) and v) or (isinstance(v, list) and v and not _is_scalar_list(v)):
+                out.append(f"{pad}{scalar(str(k))}:")
+                out += _lines(v, indent + 2)
+            else:
+                out.append(f"{pad}{scalar(str(k))}: {to_yaml(v)}")
+    else:  # a list holding mappings or lists
+        for v in value:
+            if (isinstance(v, Mapping) and v) or (isinstance(v, list) and v and not _is_scalar_list(v)):
+                inner = _lines(v, indent + 2)
+                out.append(f"{pad}- {inner[0][indent + 2 :]}")
+                out += inner[1:]
+            else:
+                out.append(f"{pad}- {to_yaml(v)}")
+    return out
+
+
+def to_yaml_document(value: Mapping[str, Any]) -> str:
+    """A mapping as block YAML for people to read (nested mappings indented, lists of scalars
+    in flow style), every scalar on its own line through `to_yaml`: no value spans lines."""
+    return "\n".join(_lines(value, 0)) + "\n" if value else "{}\n"

@@ -1,16 +1,17 @@
-"""YAML in and out: documents that remember where each key was, and atomic writes."""
+"""YAML in: documents that remember where each key was, read within bounds (depth, size after
+aliases, 64-bit integers, finite floats); `atomic_write` (axowrap.files) for writing."""
 
 from __future__ import annotations
 
-import os
+import math
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from axowrap import files
 from axowrap.errors import SpecError, ValidationFailed
 from axowrap.problems import Path_, Problem
 
@@ -26,8 +27,97 @@ _FLOAT_12 = re.compile(
 FLOAT_LOOKING = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+\Z")
 
 
-class SpecLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 floats (`2e-5` is a number)."""
+MAX_DEPTH = 64  # nesting levels of a YAML document
+MAX_NODES = 100_000  # values in a document with every alias expanded (a real spec has < 1,000)
+INT_LIMIT = 2**63  # integers must fit in 64 bits: Axolotl, torch and JSON readers assume it
+
+
+class _Bounded(yaml.SafeLoader):
+    """SafeLoader with bounds: nesting depth, values after alias expansion (a 1 KB 'billion
+    laughs' document is refused while composing, before anything is expanded), 64-bit
+    integers, finite floats, and strings a UTF-8 file can hold (no lone surrogates)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+        self.limit_problems: list[tuple[yaml.Mark | None, str, str]] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                )
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._sizes.get(id(item), 1) for item in node.value)
+        else:
+            return node
+        self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"more than {MAX_NODES:,} values once its aliases (*name) are expanded",
+                node.start_mark,
+            )
+        return node
+
+    def _limit(self, node: yaml.Node, message: str, hint: str) -> None:
+        self.limit_problems.append((node.start_mark, message, hint))
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:
+            self._limit(node, f"integer of {len(node.value):,} digits is too large", "write a 64-bit integer")
+            return 0
+        if not -INT_LIMIT <= value < INT_LIMIT:
+            self._limit(node, f"integer {str(node.value)[:30]}... does not fit in 64 bits", "write a smaller number")
+            return 0
+        return value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            self._limit(
+                node,
+                f"{str(node.value)[:30]} is not a finite number",
+                "write a finite number (NaN and infinity make training produce NaN or fail)",
+            )
+            return 0.0
+        return value
+
+    def construct_yaml_str(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_str(node)
+        if _SURROGATE.search(value):
+            self._limit(
+                node,
+                f"text {value.encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')[:40]!s} "
+                "holds a lone surrogate (\\ud800-\\udfff), which no UTF-8 file can hold",
+                "write the character itself, or a valid pair of \\u escapes",
+            )
+        return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_Bounded.add_constructor("tag:yaml.org,2002:int", _Bounded.construct_yaml_int)
+_Bounded.add_constructor("tag:yaml.org,2002:float", _Bounded.construct_yaml_float)
+_Bounded.add_constructor("tag:yaml.org,2002:str", _Bounded.construct_yaml_str)
+
+
+class ConfigLoader(_Bounded):
+    """YAML 1.1 as Axolotl reads it (PyYAML's SafeLoader), with axowrap's bounds."""
+
+
+class SpecLoader(_Bounded):
+    """YAML 1.2 floats (`2e-5` is a number), with axowrap's bounds."""
 
 
 SpecLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
@@ -62,26 +152,48 @@ class Document:
         return Problem(path=tuple(path), message=message, file=self.file, line=line, column=col, **kw)
 
 
+def _same(a: yaml.Node, b: yaml.Node) -> bool:
+    if type(a) is not type(b) or a.tag != b.tag:
+        return False
+    if isinstance(a, yaml.ScalarNode):
+        return bool(a.value == b.value)
+    if len(a.value) != len(b.value):
+        return False
+    if isinstance(a, yaml.MappingNode):
+        return all(_same(ka, kb) and _same(va, vb) for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True))
+    return all(_same(x, y) for x, y in zip(a.value, b.value, strict=True))
+
+
+def _shown(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return repr(node.value)
+    return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+
+
 def _walk(node: yaml.Node, path: Path_, doc: Document) -> None:
     doc.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
+        seen: dict[Any, tuple[int, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
+                line, first = seen[key]
+                same = _same(first, value_node)
+                what = "the same value" if same else f"{_shown(first)}; this later {_shown(value_node)} wins"
                 doc.duplicates.append(
                     Problem(
                         path=(*path, key),
-                        message=f"duplicate key (first defined on line {seen[key]}); "
-                        "YAML would silently keep only the last one",
+                        message=f"duplicate key (first defined on line {line} with {what}); "
+                        "YAML silently keeps only the last one",
                         file=doc.file,
                         line=key_node.start_mark.line + 1,
                         column=key_node.start_mark.column + 1,
                         hint="remove one of the two",
+                        extra={"same": same},
                     )
                 )
-                continue
-            seen[key] = key_node.start_mark.line + 1
+            else:
+                seen[key] = (key_node.start_mark.line + 1, value_node)
             doc.marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _walk(value_node, (*path, key), doc)
     elif isinstance(node, yaml.SequenceNode):
@@ -89,29 +201,65 @@ def _walk(node: yaml.Node, path: Path_, doc: Document) -> None:
             _walk(item, (*path, i), doc)
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML does not allow (control characters, NUL): where it is, by line and column."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return Problem(
+        path=(),
+        message=f"character U+{char:04X} is not allowed in YAML (control characters are not text)",
+        file=file,
+        line=line,
+        column=column,
+        hint='remove it; write it as an escape inside double quotes ("\\x01") if it is meant',
+    )
+
+
 def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
-    """Parse YAML text; a syntax error becomes a SpecError naming file, line and column."""
-    loader_cls = SpecLoader if yaml12_floats else yaml.SafeLoader
-    loader = loader_cls(text)
+    """Parse YAML text; a syntax error, a character YAML does not allow, or a value over
+    axowrap's bounds (nesting depth, expanded size, 64-bit integers, finite floats) becomes
+    ValidationFailed naming file, line and column."""
+    loader = None
     try:
+        loader = (SpecLoader if yaml12_floats else ConfigLoader)(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:
+        raise ValidationFailed([_reader_problem(exc, text, file)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
+        bound = "nested deeper" in what or "aliases" in what
         problem = Problem(
             path=(),
-            message=f"YAML syntax error: {what}",
+            message=f"YAML {'too large' if bound else 'syntax error'}: {what}",
             file=file,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
-            hint="check indentation and quoting there (quote values containing ': ' or ' #')",
+            hint="is this the right file? axowrap reads specs and configs of ordinary size"
+            if bound
+            else "check indentation and quoting there (quote values containing ': ' or ' #')",
         )
         raise ValidationFailed([problem]) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: YAML error: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+    if loader.limit_problems:
+        raise ValidationFailed(
+            Problem(
+                path=(),
+                message=message,
+                file=file,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                hint=hint,
+            )
+            for mark, message, hint in loader.limit_problems
+        )
     doc = Document(data=data, file=file, text=text)
     if node is not None:
         _walk(node, (), doc)
@@ -119,36 +267,12 @@ def parse_yaml(text: str, file: str, *, yaml12_floats: bool = True) -> Document:
 
 
 def read_text(path: Path, what: str = "file") -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: {what} not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory, expected a YAML {what}") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    """A YAML file's text: a regular file, UTF-8, at most files.MAX_TEXT_BYTES (SpecError otherwise)."""
+    return files.read_text(path, what)
 
 
 def load_yaml(path: Path, *, yaml12_floats: bool = True, what: str = "file") -> Document:
     return parse_yaml(read_text(path, what), str(path), yaml12_floats=yaml12_floats)
 
 
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write via a temp file in the same folder + os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+atomic_write = files.atomic_write  # where it always was; written in axowrap.files

@@ -20,11 +20,14 @@ BENCHMARKS = [
     "demo",
     "eval",
     "team_check",
+    "validation",
     "wrapper_overhead",
     "packing",
     "export",
-    "chat",
+    "plan_published",
     "gpu",
+    "fuzz",
+    "chat",
 ]
 
 

@@ -23,6 +23,8 @@ os.environ.update(
     AXOLOTL_DO_NOT_TRACK="1",
     WANDB_MODE="disabled",
 )
+# Never this machine's own `plan --calibrate` results (tests that calibrate set their own file).
+os.environ["AXOWRAP_CALIBRATION"] = str(REPO / "tests" / "data" / "no-calibration.yaml")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -30,8 +30,9 @@ def make_run(root: Path, model: Path, adapter: Path | None) -> RunDir:
     run.root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(spec_path, run.spec)
     run.config.write_text(rendered.text, encoding="utf-8")
-    # the part of manifest.json the runner reads (open_run, make_context)
-    run.manifest.write_text(json.dumps({"spec": {"effective": load_spec(spec_path).data}}), encoding="utf-8")
+    # the part of manifest.json the runner and the steps' fingerprints read
+    manifest = {"spec": {"effective": load_spec(spec_path).data}, "datasets": [], "base_model": {"path": str(model)}}
+    run.manifest.write_text(json.dumps(manifest), encoding="utf-8")
     if adapter is not None:
         shutil.copytree(adapter, run.adapter, ignore=shutil.ignore_patterns("checkpoint-*", "prepared"))
     return run

@@ -1,6 +1,8 @@
 """A local Hugging Face Hub for tests: a standard-library HTTP server on 127.0.0.1 that speaks
 the subset of the Hub protocol huggingface_hub 1.17 uses for create_repo, list_repo_tree and
-create_commit (preupload, LFS batch with the `basic` transfer, NDJSON commit).
+create_commit (preupload, LFS batch with the `basic` transfer, NDJSON commit), and for
+hf_hub_download of a model's files (HEAD then GET `/{repo}/resolve/{revision}/{path}`, with the
+X-Repo-Commit and ETag headers it needs; 404s carry the Hub's X-Error-Code).
 
 It stores files and commits in memory, checks the bearer token, and can be told to fail:
 `fail_commits = 1` answers the next commit with 500, `status = 401` answers everything with 401.
@@ -46,6 +48,11 @@ class Repo:
     private: bool
     files: dict[str, StoredFile] = field(default_factory=dict)
     commits: list[dict[str, Any]] = field(default_factory=list)
+    gated: bool = False
+
+    @property
+    def head(self) -> str:
+        return self.commits[-1]["oid"] if self.commits else "0" * 40
 
 
 @dataclass
@@ -55,12 +62,23 @@ class Hub:
     token: str
     lfs_threshold: int = 1024
     fail_commits: int = 0  # answer this many next commits with 500
+    lose_commits: int = 0  # make this many next commits, then answer 500 (a lost response)
     status: int | None = None  # answer every request with this status (e.g. 401)
     repos: dict[str, Repo] = field(default_factory=dict)
     lfs_objects: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lfs_puts: list[str] = field(default_factory=list)
     url: str = ""
+
+    def seed(self, repo_id: str, files: dict[str, bytes], *, gated: bool = False) -> str:
+        """A model repo holding `files` in one commit (as if pushed); returns the commit."""
+        repo = self.repos.setdefault(repo_id, Repo(private=False))
+        repo.gated = gated
+        for path, data in files.items():
+            repo.files[path] = StoredFile(data, lfs=len(data) >= self.lfs_threshold)
+        oid = hashlib.sha1(f"{repo_id}{len(repo.commits)}{sorted(files)}".encode()).hexdigest()
+        repo.commits.append({"oid": oid, "summary": "seed", "files": sorted(files)})
+        return oid
 
     def file_bytes(self, repo_id: str) -> dict[str, bytes]:
         return {p: f.data for p, f in self.repos[repo_id].files.items()}
@@ -77,14 +95,18 @@ ROUTES = [
     ("POST", re.compile(rf"^/api/models/{REPO}/preupload/(?P<rev>[^/]+)$"), "preupload"),
     ("POST", re.compile(rf"^/api/models/{REPO}/commit/(?P<rev>[^/]+)$"), "commit"),
     ("GET", re.compile(rf"^/api/models/{REPO}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$"), "tree"),
+    ("GET", re.compile(rf"^/api/models/{REPO}(?:/revision/(?P<rev>[^/]+))?$"), "info"),
     ("POST", re.compile(rf"^/{REPO}\.git/info/lfs/objects/batch$"), "lfs_batch"),
     ("PUT", re.compile(r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$"), "lfs_put"),
+    ("GET", re.compile(rf"^/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "resolve"),
+    ("HEAD", re.compile(rf"^/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "resolve"),
 ]
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    method = ""
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -113,9 +135,11 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.method != "HEAD":
+            self.wfile.write(body)
 
     def _dispatch(self, method: str) -> None:
+        self.method = method
         body = self._body()
         path = urlparse(self.path).path
         with self.server.lock:
@@ -126,7 +150,11 @@ class Handler(BaseHTTPRequestHandler):
                 {"error": "Invalid credentials in Authorization header"},
                 {"X-Error-Message": "Invalid credentials in Authorization header"},
             )
-        if not path.startswith("/lfs-upload/") and self.headers.get("Authorization") != f"Bearer {self.hub.token}":
+        public = "/resolve/" in path  # downloads of public models need no token
+        if (
+            not (path.startswith("/lfs-upload/") or public)
+            and self.headers.get("Authorization") != f"Bearer {self.hub.token}"
+        ):
             return self._send(401, {"error": "Invalid credentials in Authorization header"})
         for verb, pattern, name in ROUTES:
             match = pattern.match(path)
@@ -143,6 +171,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
 
     def _repo(self, repo: str) -> Repo | None:
         found = self.hub.repos.get(repo)
@@ -161,6 +192,13 @@ class Handler(BaseHTTPRequestHandler):
             private=req.get("visibility", "private" if req.get("private") else "public") != "public"
         )
         self._send(200, url)
+
+    def info(self, body: bytes, repo: str, rev: str = "") -> None:
+        """`repo_info`: visibility and the head commit (what `parent_commit` is checked against)."""
+        if (found := self._repo(repo)) is None:
+            return
+        head = found.commits[-1]["oid"] if found.commits else None
+        self._send(200, {"id": repo, "modelId": repo, "private": found.private, "sha": head, "siblings": []})
 
     def validate_yaml(self, body: bytes) -> None:
         self._send(200, {"errors": [], "warnings": []})
@@ -213,6 +251,10 @@ class Handler(BaseHTTPRequestHandler):
             value = item["value"]
             if item["key"] == "header":
                 summary = value.get("summary", "")
+                parent = value.get("parentCommit")
+                head = found.commits[-1]["oid"] if found.commits else None
+                if parent is not None and parent != head:  # as the Hub: the branch moved since the plan
+                    return self._send(412, {"error": f"parent commit {parent} is not the head of {rev} ({head})"})
             elif item["key"] == "file":
                 changes[value["path"]] = StoredFile(base64.b64decode(value["content"]), lfs=False)
             elif item["key"] == "lfsFile":
@@ -231,6 +273,9 @@ class Handler(BaseHTTPRequestHandler):
                 found.files[path] = stored
         oid = hashlib.sha1(f"{repo}{len(found.commits)}{sorted(changes)}".encode()).hexdigest()
         found.commits.append({"oid": oid, "summary": summary, "files": sorted(changes)})
+        if self.hub.lose_commits > 0:  # made, but the client never hears so
+            self.hub.lose_commits -= 1
+            return self._send(500, {"error": "Internal Error (the commit was made)"})
         self._send(
             200,
             {
@@ -240,6 +285,32 @@ class Handler(BaseHTTPRequestHandler):
                 "pullRequestUrl": None,
             },
         )
+
+    def resolve(self, body: bytes, repo: str, rev: str, file: str) -> None:
+        """A file at a revision (main, or the head commit): headers for HEAD, bytes for GET."""
+        found = self.hub.repos.get(repo)
+        if found is None:
+            return self._send(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        if found.gated:
+            return self._send(403, {"error": "Access to model is restricted"}, {"X-Error-Code": "GatedRepo"})
+        if rev not in ("main", found.head):
+            return self._send(404, {"error": f"Invalid rev id: {rev}"}, {"X-Error-Code": "RevisionNotFound"})
+        stored = found.files.get(file)
+        if stored is None:
+            return self._send(
+                404,
+                {"error": "Entry not found"},
+                {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": found.head},
+            )
+        etag = hashlib.sha256(stored.data).hexdigest() if stored.lfs else git_blob_oid(stored.data)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(stored.data)))
+        self.send_header("ETag", f'"{etag}"')
+        self.send_header("X-Repo-Commit", found.head)
+        self.end_headers()
+        if self.method == "GET":
+            self.wfile.write(stored.data)
 
     def tree(self, body: bytes, repo: str, rev: str, sub: str = "") -> None:
         if (found := self._repo(repo)) is None:

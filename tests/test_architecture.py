@@ -27,11 +27,21 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.versions",
         "axowrap.schema_check",
         "axowrap.targets",
+        "axowrap.speed",
+        "axowrap.hfcache",
         "axowrap.gguf_types",
         "axowrap.templating",
         "axowrap.datafiles",
         "axowrap.machine",
+        "axowrap.releases",
+        "axowrap.files",
+        "axowrap.redact",
+        "axowrap.mdemit",
+        "axowrap.extras",
         "axowrap.config.check",
+        "axowrap.config.keys",
+        "axowrap.config.values",
+        "axowrap.config.combos",
     ),
     # 1: specs
     ("axowrap.spec",),
@@ -198,7 +208,14 @@ def test_cli_choices_come_from_the_tables() -> None:
     props = schema["properties"]
     assert sorted(props["task"]["enum"]) == list(preset_names())
     assert props["export"]["properties"]["gguf"]["items"]["enum"] == list(SUPPORTED)
-    assert props["compute"]["properties"]["target"]["enum"] == list(target_names())
+    assert props["compute"]["properties"]["target"]["anyOf"][0]["enum"] == list(target_names())
+    from axowrap.speed import SWITCHES
+    from axowrap.targets import FIELDS
+
+    assert list(props["speed"]["properties"]) == list(SWITCHES)
+    target_def = schema["$defs"]["target"]["properties"]
+    assert list(target_def) == list(FIELDS)
+    assert target_def["speed"]["items"]["enum"] == list(SWITCHES)
     dataset = props["datasets"]["items"]["properties"]
     assert set(dataset["format"]["enum"]) <= set(FORMATS)
     assert _formats() == list(FORMATS)

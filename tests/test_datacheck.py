@@ -189,7 +189,7 @@ def test_messages_checks_openai_tool_calls() -> None:
 def test_preference_and_kto_rows() -> None:
     dpo = layout_for(
         "preference",
-        {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "from", "content": "value"},
+        {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "role", "content": "content"},
     )
     assert all(check_row(dpo, r) == [] for r in rows_of("dpo.jsonl"))
     orpo = layout_for("preference", {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"})

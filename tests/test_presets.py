@@ -26,7 +26,8 @@ def test_the_presets_the_mission_names_exist() -> None:
 def test_spec_schema_lists_exactly_the_presets_and_targets() -> None:
     schema = json.loads(schema_file("spec.schema.json").read_text())
     assert sorted(schema["properties"]["task"]["enum"]) == sorted(preset_names())
-    assert schema["properties"]["compute"]["properties"]["target"]["enum"] == target_names()
+    # built-in names for editors' completion; a team's own targets are checked by a rule
+    assert schema["properties"]["compute"]["properties"]["target"]["anyOf"][0]["enum"] == target_names()
 
 
 def test_every_spec_field_is_described() -> None:

@@ -26,50 +26,56 @@ REPOS = {"adapter": "acme/sql-lora", "merged": "acme/sql", "gguf": "acme/sql-GGU
 METRICS = {"exact_match": {"base": 0.1, "tuned": 0.6, "delta": 0.5, "higher_is_better": True}}
 
 
-def mark_done(run: RunDir, step_name: str, result: dict[str, Any]) -> None:
-    """Record `step_name` as done for the current spec, with the fingerprint the runner computes."""
-    from axowrap.hashing import canonical_sha256
-    from axowrap.run import state as st
-    from axowrap.run.events import Events
-    from axowrap.run.pipeline import make_context
-    from axowrap.steps.registry import get_step
+def tiny_gguf(path: Path, fill: float) -> None:
+    """A real (tiny) GGUF file, written with gguf's own writer: push only uploads whole outputs."""
+    import gguf
+    import numpy as np
 
-    step = get_step(step_name)
-    ctx = make_context(
-        run,
-        step,
-        events=Events(),
-        dry_run=False,
-        options={},
-        steps_state=st.load_state(run)["steps"],
-    )
-    fp = canonical_sha256({"step": step_name, "params": step.params(ctx), "needs": {n: None for n in step.needs}})
-    st.update_step(run, step_name, status=st.DONE, fingerprint=fp, result=result)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(1)
+    writer.add_tensor("w", np.full((64, 64), fill, dtype=np.float32))  # 16 KB: above the LFS threshold
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def record_done(run: RunDir, *steps: str) -> None:
+    """Record steps as done for the current spec with the outputs on disk (the runner's own
+    check and hashing: axowrap.run.pipeline.adopt); eval with a gate that passed."""
+    from axowrap.run.pipeline import adopt
+
+    for name in steps:
+        gate = {"ran": True, "passed": True, "failures": []}
+        adopt(run, name, {"gate": gate, "metrics": METRICS} if name == "eval" else {"made": "outside the runner"})
 
 
 @pytest.fixture(scope="session")
 def push_run_template(tiny_model: Path, tiny_adapter: Path, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
-    """A prepared run (real runner layout) with every artifact push reads: the real adapter
-    (with its checkpoints, which must not be uploaded), a merged stand-in (the tiny model), two
-    small .gguf files, serve/Modelfile, and eval results."""
+    """A prepared run (real runner layout) with every artifact push reads, recorded as the
+    runner records a step's outputs: the real adapter (with its checkpoints, which must not be
+    uploaded), a merged stand-in (the tiny model), two small real GGUF files, serve/Modelfile,
+    and eval results whose gate passed."""
     from axowrap.run.pipeline import prepare_run
 
     folder = tmp_path_factory.mktemp("push-src")
     spec_path = tiny_spec(folder, tiny_model)
     spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     spec["export"]["hub"] = dict(REPOS)
+    spec["export"]["gguf"] = ["f16", "q8_0"]
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     run = prepare_run(spec_path, folder / "runs")
     shutil.copytree(tiny_adapter, run.adapter, ignore=shutil.ignore_patterns("prepared"))
     shutil.copytree(tiny_model, run.merged)
     run.gguf.mkdir()
-    (run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF" + bytes(range(256)) * 40)
-    (run.gguf / "tiny-f16.gguf").write_bytes(b"GGUF" + bytes(range(255, -1, -1)) * 60)
+    tiny_gguf(run.gguf / "tiny-q8_0.gguf", 1.0)
+    tiny_gguf(run.gguf / "tiny-f16.gguf", 2.0)
     run.serve.mkdir()
     (run.serve / "Modelfile").write_text("FROM ../gguf/tiny-q8_0.gguf\nPARAMETER temperature 0\n", encoding="utf-8")
+    (run.serve / "README.md").write_text("# Serving tiny\n", encoding="utf-8")
     run.eval.mkdir()
     (run.eval / "results.json").write_text(json.dumps({"metrics": METRICS, "n": 10}), encoding="utf-8")
-    mark_done(run, "train", {"adapter": str(run.adapter)})
+    record_done(run, "train", "merge", "gguf", "eval")
     return run
 
 
@@ -87,11 +93,9 @@ def push(run: RunDir, *extra: str, endpoint: str | None = None) -> Any:
 
 
 def expected_files(run: RunDir) -> dict[str, dict[str, Path]]:
-    adapter = {
-        p.name: p
-        for p in run.adapter.iterdir()
-        if p.is_file() and p.name not in ("README.md", "config.json", "debug.log")
-    }
+    from axowrap.hub.upload import ADAPTER_FILES
+
+    adapter = {n: run.adapter / n for n in ADAPTER_FILES if (run.adapter / n).is_file()}
     merged = {p.relative_to(run.merged).as_posix(): p for p in run.merged.rglob("*") if p.is_file()}
     gguf = {p.name: p for p in run.gguf.glob("*.gguf")}
     return {"adapter": adapter, "merged": merged, "gguf": gguf}
@@ -170,12 +174,88 @@ def test_second_push_sends_nothing(push_run: RunDir, hub: Hub) -> None:
 def test_push_completes_what_is_missing(push_run: RunDir, hub: Hub) -> None:
     assert push(push_run, endpoint=hub.url).code == 0
     del hub.repos[REPOS["merged"]].files["config.json"]  # lost on the Hub
-    (push_run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF-changed" * 500)  # changed here
     assert push(push_run, "--force", endpoint=hub.url).code == 0
     assert hub.repos[REPOS["merged"]].commits[-1]["files"] == ["config.json"]
-    assert hub.repos[REPOS["gguf"]].commits[-1]["files"] == ["tiny-q8_0.gguf"]
-    assert len(hub.repos[REPOS["adapter"]].commits) == 1
-    assert hub.file_bytes(REPOS["gguf"])["tiny-q8_0.gguf"] == b"GGUF-changed" * 500
+    assert len(hub.repos[REPOS["adapter"]].commits) == 1 and len(hub.repos[REPOS["gguf"]].commits) == 1
+
+
+def test_an_output_changed_since_its_step_is_not_pushed(push_run: RunDir, hub: Hub) -> None:
+    """push used to upload whatever was on disk; now only what a step recorded, unchanged."""
+    (push_run.gguf / "tiny-q8_0.gguf").write_bytes(b"GGUF-changed" * 500)
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "not pushing gguf: the outputs of step gguf changed since it ran (gguf/tiny-q8_0.gguf:" in res.err
+    assert "run `axowrap gguf" in res.err and hub.repos == {}
+
+
+def test_a_gguf_the_spec_no_longer_asks_for_is_not_pushed(push_run: RunDir, hub: Hub) -> None:
+    tiny_gguf(push_run.gguf / "tiny-q4_k_m.gguf", 3.0)  # left by an earlier spec, never recorded
+    assert push(push_run, endpoint=hub.url).code == 0
+    assert "tiny-q4_k_m.gguf" not in hub.file_bytes(REPOS["gguf"])
+
+
+def test_a_step_not_done_for_the_current_spec_blocks_the_push(push_run: RunDir, hub: Hub) -> None:
+    from axowrap.run import state as st
+
+    st.update_step(push_run, "merge", status=st.FAILED, error={"message": "logit check failed"})
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "not pushing merged: step merge is not done for the current spec (status: failed)" in res.err
+    assert hub.repos == {}
+
+
+def test_no_eval_means_no_push_unless_asked(push_run: RunDir, hub: Hub) -> None:
+    from axowrap.run import state as st
+
+    state = st.load_state(push_run)
+    del state["steps"]["eval"]
+    st.save_state(push_run, state)
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1 and "not pushing: no eval ran, so nothing shows the fine-tuned model works" in res.err
+    assert hub.repos == {}
+    res = push(push_run, "--no-gate", endpoint=hub.url)
+    assert res.code == 0, res.err
+    assert "--no-gate: not checking the eval gate" in res.out and len(hub.repos) == 3
+
+
+def test_an_eval_of_the_base_model_alone_is_no_gate(push_run: RunDir, hub: Hub) -> None:
+    from axowrap.run.pipeline import adopt
+
+    adopt(push_run, "eval", {"gate": {"ran": False, "passed": False, "failures": []}, "model": "base"})
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1 and "the last eval scored the base model only" in res.err
+    assert hub.repos == {}
+
+
+def test_results_from_an_earlier_training_do_not_pass_the_gate(push_run: RunDir, hub: Hub) -> None:
+    """A new training changes eval's fingerprint (it includes train's outputs): old results
+    are not evidence about the new model."""
+    weights = push_run.adapter / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # other weights, same size: a retrained adapter
+    weights.write_bytes(bytes(data))
+    record_done(push_run, "train", "merge", "gguf")  # merge and gguf made again from it; eval not
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert "not pushing: the eval results are not for the current training and spec" in res.err
+
+
+def test_a_public_repo_is_not_pushed_to_when_private_is_asked(push_run: RunDir, hub: Hub) -> None:
+    from hub_server import Repo
+
+    hub.repos[REPOS["adapter"]] = Repo(private=False)  # exists, public
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 1
+    assert f"{REPOS['adapter']} is public on {hub.url}, but export.hub.private is true: not pushing" in res.err
+    assert hub.repos[REPOS["adapter"]].commits == []
+
+
+def test_a_commit_whose_answer_was_lost_is_not_made_twice(push_run: RunDir, hub: Hub) -> None:
+    hub.lose_commits = 1  # the first commit is made, but its answer is a 500
+    res = push(push_run, endpoint=hub.url)
+    assert res.code == 0, res.err
+    assert "the commit landed although its answer was lost; not committing again" in res.out
+    assert all(len(r.commits) == 1 for r in hub.repos.values())
 
 
 def test_first_commit_500_is_retried(push_run: RunDir, hub: Hub) -> None:
@@ -238,7 +318,7 @@ def test_no_token_is_a_clear_error(push_run: RunDir, hub: Hub, monkeypatch: pyte
 
 def test_missing_artifact_names_the_step_to_run(push_run: RunDir, hub: Hub) -> None:
     shutil.rmtree(push_run.gguf)
-    with pytest.raises(AxowrapError, match=r"export.hub.gguf is set but there is nothing to upload"):
+    with pytest.raises(AxowrapError, match=r"not pushing gguf: the outputs of step gguf changed since it ran"):
         from axowrap.run.pipeline import run_steps
 
         run_steps(push_run, ["push"], events=Events(lambda _l: None))
@@ -264,8 +344,15 @@ def test_failed_push_is_not_marked_and_a_rerun_completes_it(
 
 
 def test_a_failed_eval_gate_blocks_a_standalone_push(push_run: RunDir, hub: Hub) -> None:
-    results = {"metrics": METRICS, "n": 10, "gate": {"passed": False, "failures": ["exact_match 0.10 < 0.60"]}}
+    from axowrap.run import state as st
+
+    results = {
+        "metrics": METRICS,
+        "n": 10,
+        "gate": {"ran": True, "passed": False, "failures": ["exact_match 0.10 < 0.60"]},
+    }
     (push_run.eval / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    st.update_step(push_run, "eval", status=st.FAILED, error={"message": "eval gate failed"})
     res = push(push_run, endpoint=hub.url)
     assert res.code == 1
     assert "not pushing: the eval gate failed (exact_match 0.10 < 0.60)" in res.err

@@ -50,11 +50,22 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     manifest = json.loads(run.manifest.read_text())
     assert manifest["base_model"]["path"] == str(tiny_model.resolve()) and len(manifest["base_model"]["sha256"]) == 64
     assert manifest["datasets"][0]["path"] == str(run.data / "train-0.jsonl")
-    assert manifest["versions"]["axolotl"] == "0.19.0"
+    from axowrap.releases import installed
+
+    assert manifest["versions"]["axolotl"] == installed()
     assert manifest["env"]["AXOLOTL_DO_NOT_TRACK"] == "1"
     assert (run.root / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Training" in run.report.read_text() and "![loss](loss.png)" in run.report.read_text()
     assert "===== axowrap" in run.log("train").read_text()
+
+    # The plan against what this real run measured: tokens/s from Axolotl's log; no GPU memory on CPU.
+    res = run_cli("plan", "--from-run", str(run.root), "--json")
+    assert res.code == 0, res.err
+    measured = json.loads(res.out)
+    assert measured["steps"] == 6 and measured["measured_tokens_per_s"] > 0
+    assert measured["measured_peak_reserved_gb"] is None and measured["target"] == "cpu"
+    res = run_cli("plan", "--calibrate", str(run.root))
+    assert res.code == 1 and "ran on cpu: there is no GPU memory or TFLOPs figure to calibrate" in res.err
 
     # Only an export setting changes: the run dir is reused and nothing re-trains.
     spec.write_text(spec.read_text().replace("gguf: [f16, q8_0, q4_k_m]", "gguf: [f16]"))

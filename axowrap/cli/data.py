@@ -76,8 +76,29 @@ def check_source(path: Path, fmt: str | None = None, *, tokens: bool = True) -> 
         from axowrap.validate import load_spec
 
         # The report covers every row itself, in more detail than the validate rule.
-        return check_spec_data(load_spec(path, skip=("dataset_rows",)), fmt, tokens=tokens)
+        spec = load_spec(path, skip=("dataset_rows",))
+        _inside_repo(spec)
+        return check_spec_data(spec, fmt, tokens=tokens)
     return check_file(path, fmt, tokens=tokens)
+
+
+def _inside_repo(spec: Any) -> None:
+    """The data check prints excerpts of the rows: only of files inside the spec's repo, unless
+    `axowrap --allow-outside` (a spec from a pull request must not print /proc/self/environ)."""
+    from axowrap.errors import ValidationFailed
+    from axowrap.spec.model import is_within, spec_root
+    from axowrap.spec.read import ALLOW_OUTSIDE, outside_problem
+
+    if ALLOW_OUTSIDE.get():
+        return
+    root = spec_root(spec.path)
+    problems = []
+    for i, entry in enumerate(spec.data.get("datasets") or []):
+        local = spec.local_path(str(entry.get("path", "")))
+        if local is not None and not is_within(local, root):
+            problems.append(outside_problem(spec.doc, ("datasets", i, "path"), entry["path"], local.resolve(), root))
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def _print(report: Any) -> None:

@@ -1,85 +1,23 @@
-"""The `axowrap` command: parse, dispatch, and the one error handler (entry point `main`).
+"""The `axowrap` entry point (`main`): runs the click group of cli/app.py and is the one
+error handler, turning exceptions into exit codes (user error 1, usage 2, unexpected 3,
+Ctrl-C 130).
 
-Each subcommand lives in its own small module; this file only wires them and turns
-exceptions into exit codes (user error 1, usage 2, unexpected 3, Ctrl-C 130).
+Only the standard library is imported before `main` runs, so a Ctrl-C while the rest is
+imported is an "interrupted" like any other, never a traceback. Whatever reaches the
+terminal is printable: control characters in a message are escaped (an ESC sequence or a
+`::error::` line from a file's key name cannot reach a terminal or a CI log), and a lone
+surrogate is written as an escape instead of failing. Unexpected errors go to a log file that
+is rotated at LOG_MAX_BYTES and never holds secret-looking command-line values.
 """
 
 from __future__ import annotations
 
-import importlib
+import io
 import os
 import sys
-import traceback
 from pathlib import Path
 
-import click
-
-from axowrap import __version__
-from axowrap.cli.output import print_problems
-from axowrap.errors import AxowrapError, ValidationFailed
-
-# Each command's module, loaded only when that command runs (or --help lists them), so
-# `axowrap validate` imports nothing the other commands need. Adding a command: its module in
-# axowrap/cli/, and one line here.
-COMMANDS = {
-    "tasks": "axowrap.cli.tasks:command",
-    "new": "axowrap.cli.new:command",
-    "render": "axowrap.cli.render:command",
-    "validate": "axowrap.cli.validate:command",
-    "run": "axowrap.cli.run:command",
-    "status": "axowrap.cli.status:command",
-    "data": "axowrap.cli.data:command",
-    "plan": "axowrap.cli.plan:command",
-    "eval": "axowrap.cli.eval:command",
-    "import-gguf": "axowrap.cli.import_gguf:command",
-    "diff": "axowrap.cli.diff:command",
-    "init": "axowrap.cli.init:command",
-    "lock": "axowrap.cli.lock:command",
-    "schema": "axowrap.cli.schema:command",
-    "push": "axowrap.cli.push:command",
-    "launch": "axowrap.cli.launch:command",
-    "serve": "axowrap.cli.serve:command",
-    "chat": "axowrap.cli.chat:command",
-    "audit": "axowrap.cli.audit:command",
-    "_prepare": "axowrap.cli.internal:prepare",
-    "_envcheck": "axowrap.cli.internal:envcheck",
-}
-
-
-class LazyGroup(click.Group):
-    """Commands from COMMANDS, plus `axowrap STEP RUN` for every registered pipeline step
-    without a command of its own (axowrap/cli/steps.py)."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        from axowrap.cli.steps import step_commands
-
-        return sorted({*COMMANDS, *step_commands()})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            from axowrap.cli.steps import step_commands
-
-            return step_commands().get(cmd_name)
-        module, _, attr = target.partition(":")
-        command: click.Command = getattr(importlib.import_module(module), attr)
-        return command
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="axowrap")
-@click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Short task specs -> validated Axolotl configs, and the fine-tuning pipeline around them.
-
-    \b
-      axowrap tasks                               # the task presets
-      axowrap new --task sql -o specs/sql.yaml    # a short, commented spec
-      axowrap validate specs/sql.yaml             # every mistake, before any GPU time
-      axowrap render specs/sql.yaml -o sql.axolotl.yaml
-    """
-    ctx.obj = {"debug": debug}
+LOG_MAX_BYTES = 1 << 20  # the log is rotated to axowrap.log.1 past this size (two files at most)
 
 
 def _log_path() -> Path:
@@ -87,14 +25,56 @@ def _log_path() -> Path:
     return base / "axowrap" / "axowrap.log"
 
 
+def _safe_streams() -> None:
+    """Let stdout/stderr write any string: a lone surrogate becomes an escape, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, io.UnsupportedOperation):
+                pass
+
+
 def _fail(message: str, hint: str | None = None) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
+    import click
+
+    from axowrap.problems import printable
+
+    click.secho(f"error: {printable(message, newlines=True)}", fg="red", err=True)
     if hint:
-        click.echo(f"  hint: {hint}", err=True)
+        click.echo(f"  hint: {printable(hint, newlines=True)}", err=True)
+
+
+def write_log(text: str, log: Path, max_bytes: int = LOG_MAX_BYTES) -> None:
+    """Append `text` to the log, first moving a log over `max_bytes` to `<log>.1` (replacing it)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if log.stat().st_size > max_bytes:
+            os.replace(log, log.with_name(log.name + ".1"))
+    except FileNotFoundError:
+        pass
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace") as fh:
+        fh.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit code instead of raising."""
+    _safe_streams()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # during the imports, or inside a handler below
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    import click
+
+    from axowrap.cli.app import cli
+    from axowrap.cli.output import print_problems
+    from axowrap.errors import AxowrapError, ValidationFailed
+
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="axowrap", standalone_mode=False)
@@ -121,16 +101,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except ModuleNotFoundError as exc:  # an optional package a command needs (not one of ours: that is a bug)
+        if not exc.name or exc.name.split(".")[0] == "axowrap":
+            return _unexpected(exc, argv, debug)
+        from axowrap.extras import missing_message
+
+        _fail(*missing_message(exc.name))
+        return 1
     except Exception as exc:  # the last resort: one line for the user, the rest in a log
-        if debug:
-            traceback.print_exc()
-        log = _log_path()
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(f"axowrap {__version__}: {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
-            where = f"; details in {log}"
-        except OSError:
-            where = ""
-        _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it")
-        return 3
+        return _unexpected(exc, argv, debug)
+
+
+def _unexpected(exc: BaseException, argv: list[str] | None, debug: bool) -> int:
+    import traceback
+
+    from axowrap import __version__
+    from axowrap.redact import redact_argv, redact_value
+
+    if debug:
+        traceback.print_exception(exc)
+    log = _log_path()
+    command = " ".join(redact_argv(["axowrap", *(argv if argv is not None else sys.argv[1:])]))
+    try:
+        trace = "".join(traceback.format_exception(exc))
+        write_log(f"axowrap {__version__}: {command}\n{redact_value(trace)}\n", log)
+        where = f"; details in {log}"
+    except OSError:
+        where = ""
+    _fail(f"unexpected {type(exc).__name__}: {exc}{where}", "rerun with --debug, and report it")
+    return 3

@@ -18,14 +18,28 @@ import click
     help="Push although the stop audit failed; every model card then says so and lists the failures.",
 )
 @click.option("--json", "json_events", is_flag=True, help="One JSON event per line on stdout.")
+@click.option(
+    "--no-gate",
+    is_flag=True,
+    help="Push without an eval gate that passed on the current training (default: refuse).",
+)
 def command(
-    run_dir: Path, endpoint: str | None, force: bool, dry_run: bool, allow_failed_audit: bool, json_events: bool
+    run_dir: Path,
+    endpoint: str | None,
+    force: bool,
+    dry_run: bool,
+    allow_failed_audit: bool,
+    json_events: bool,
+    no_gate: bool,
 ) -> None:
     """Push RUN's artifacts to the Hub repos named in the spec's `export.hub`, with model cards.
 
     The token comes from HF_TOKEN or `hf auth login`; repos are created private unless
-    `export.hub.private: false`. Only files that differ from the Hub are sent. A run whose eval
-    gate or stop audit (`axowrap audit`) failed is refused.
+    `export.hub.private: false` (an existing public repo is refused when private is asked).
+    Only the outputs that train, merge and gguf recorded for the current spec are sent, and
+    only files that differ from the Hub. The eval gate must have passed on the current
+    training (`--no-gate` to push anyway), and a failed stop audit (`axowrap audit`) is refused
+    (`--allow-failed-audit` to push anyway; every card then says so).
 
     \b
       axowrap push runs/sql-3f2a9c1d --dry-run
@@ -39,6 +53,8 @@ def command(
     options: dict[str, object] = {"endpoint": endpoint} if endpoint else {}
     if allow_failed_audit:
         options["allow_failed_audit"] = True
+    if no_gate:
+        options["no_gate"] = True
     events = run_events(json_events)
     run = open_run(run_dir)
     run_steps(run, ["push"], force=force, dry_run=dry_run, options=options, events=events)

@@ -32,8 +32,21 @@ import click
     metavar="KEY",
     help="Say where KEY's value came from (Axolotl key like lora_r, or spec key like training.epochs).",
 )
+@click.option(
+    "--axolotl",
+    "axolotl",
+    default=None,
+    metavar="VERSION",
+    help="Render for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
+)
 def command(
-    spec: Path | None, output: Path | None, target: str | None, all_specs: bool, check: bool, explain: tuple[str, ...]
+    spec: Path | None,
+    output: Path | None,
+    target: str | None,
+    all_specs: bool,
+    check: bool,
+    explain: tuple[str, ...],
+    axolotl: str | None,
 ) -> None:
     """Render SPEC into a validated Axolotl config.
 
@@ -67,12 +80,11 @@ def command(
     if all_specs or check:
         _team(spec, output, target, check)
         return
-    from axowrap.targets import parse_target
     from axowrap.validate import render_checked
     from axowrap.yamlio import atomic_write
 
     assert spec is not None  # checked above: one SPEC unless --all
-    rendered, warnings = render_checked(spec, target=parse_target(target) if target else None)
+    rendered, warnings = render_checked(spec, target=target, axolotl=axolotl)
     print_problems(warnings)
     if output is None:
         click.echo(rendered.text, nl=False)

@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from axowrap import AXOLOTL_VERSION, __version__
+from axowrap import __version__
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import AxowrapError
 from axowrap.targets import Target
 from axowrap.templating import render_template
 
 if TYPE_CHECKING:
+    from axowrap.config.speed import Speed
     from axowrap.spec.model import Spec
 
 DEFAULT_PROMPT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
 DEFAULT_NO_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
-SCHEMA_URL = f"https://axowrap.dev/schemas/axolotl-{AXOLOTL_VERSION}.schema.json"
+SCHEMA_URL = "https://axowrap.dev/schemas/axolotl-{version}.schema.json"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Rendered:
     text: str
     config: dict[str, Any]
     target: Target
+    release: Any = None  # axowrap.releases.Release: the Axolotl release it was rendered for
+    notes: tuple[str, ...] = ()  # speed defaults turned off, one line each (also comments in the text)
 
 
 def _shown_path(path: Path, base_dir: Path | None) -> str:
@@ -118,12 +121,27 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
     return out
 
 
+def _kept(entry: dict[str, Any], version: str, rl: str | None) -> dict[str, Any]:
+    """Only the keys the dataset model Axolotl reads this entry with keeps (a DPODataset has no
+    ds_type, roles or message_property_mappings): the config says what Axolotl will use. The
+    spec rule rules/axolotl.py refuses a spec that needs a dropped one."""
+    from axowrap.config.keys import dataset_fields
+
+    _, kept = dataset_fields(version, rl, entry)
+    return {k: v for k, v in entry.items() if k in kept}
+
+
 def _uses_chat_template(spec: Spec) -> bool:
     return any(d.get("format") in ("messages", "sharegpt", "preference") for d in spec.data["datasets"])
 
 
-def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[str, dict[str, Any]]:
+def axolotl_values(
+    spec: Spec, target: Target, base_dir: Path | None, speed: Speed | None = None
+) -> dict[str, dict[str, Any]]:
     """The Axolotl keys and values for `spec` on `target`, grouped in sections for the template."""
+    from axowrap.config.speed import resolve
+
+    speed = speed or resolve(spec, target)
     d = spec.data
     tr = d["training"]
     lora = d["lora"]
@@ -151,16 +169,15 @@ def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[st
             adapter["lora_target_linear"] = True
         else:
             adapter["lora_target_modules"] = list(target_modules)
-        # Axolotl silently turns on its Triton LoRA kernels, which need CUDA and do not
-        # support DoRA or RL trainers: say what is used, explicitly, for the target.
-        kernels = not target.is_cpu and method in ("lora", "qlora") and not rl
+        # Axolotl silently turns on its Triton LoRA kernels where it can: say what is used,
+        # explicitly, for the target (the `lora_kernels` speed switch).
         for kernel in ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel"):
-            adapter[kernel] = kernels
+            adapter[kernel] = speed.on["lora_kernels"]
 
     name = spec.name
     out_dir = d.get("output_dir") or f"outputs/{name}"
     data: dict[str, Any] = {
-        "datasets": [dataset_entry(spec, e, base_dir) for e in d["datasets"]],
+        "datasets": [_kept(dataset_entry(spec, e, base_dir), spec.axolotl, rl) for e in d["datasets"]],
         "dataset_prepared_path": f"{out_dir}/prepared",
         "val_set_size": 0.0,
         "output_dir": out_dir,
@@ -196,12 +213,12 @@ def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[st
 
     hardware: dict[str, Any] = {}
     if target.is_cpu:
-        hardware.update(bf16=False, fp16=False, tf32=False, attn_implementation="sdpa")
+        hardware.update(bf16=False, fp16=False, tf32=False)
     else:
         hardware["bf16"] = "auto" if target.bf16 else False
         hardware["fp16"] = not target.bf16
         hardware["tf32"] = target.tf32
-        hardware["attn_implementation"] = "flash_attention_2" if target.flash_attention else "sdpa"
+    hardware.update(speed.hardware_keys())
 
     logging: dict[str, Any] = {"logging_steps": tr["logging_steps"]}
     if "save_steps" in tr:
@@ -214,6 +231,8 @@ def axolotl_values(spec: Spec, target: Target, base_dir: Path | None) -> dict[st
     from axowrap.distributed.strategy import axolotl_keys
 
     distributed = axolotl_keys(d, target)  # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process
+    if "plugins" in distributed:  # one `plugins:` list: the speed plugins, then the layout's
+        hardware["plugins"] = [*hardware.get("plugins", []), *distributed.pop("plugins")]
     return {
         "model": model,
         "adapter": adapter,
@@ -244,7 +263,7 @@ def optimizer(tr: dict[str, Any], method: str, target: Target) -> str:
 def render_spec(
     spec: Spec,
     *,
-    target: Target | None = None,
+    target: Target | str | None = None,
     base_dir: Path | None = Path("."),
     dataset_paths: list[Path] | None = None,
     output_dir: str | None = None,
@@ -255,8 +274,11 @@ def render_spec(
     writes absolute paths). A run directory passes `dataset_paths` (the training split, one
     per spec dataset) and its own `output_dir`.
     """
+    from axowrap.config.speed import resolve
+
     tgt = spec.target(target)
-    sections = axolotl_values(spec, tgt, base_dir)
+    speed = resolve(spec, tgt)
+    sections = axolotl_values(spec, tgt, base_dir, speed)
     if dataset_paths is not None:
         for entry, path in zip(sections["data"]["datasets"], dataset_paths, strict=True):
             entry["path"] = _shown_path(path, base_dir)
@@ -265,6 +287,10 @@ def render_spec(
         sections["data"]["output_dir"] = output_dir
         sections["data"]["dataset_prepared_path"] = f"{output_dir}/prepared"
     overrides = dict(sorted((spec.data.get("axolotl") or {}).items()))
+    replaced = replaced_keys(overrides, sections, spec.axolotl)
+    for section in sections.values():
+        for key in replaced:
+            section.pop(key, None)
     shown = _shown_path(spec.path, base_dir) if base_dir is not None else str(spec.path)
     text = render_template(
         "axolotl.yaml.j2",
@@ -273,10 +299,12 @@ def render_spec(
         spec_path=shown,
         spec_sha256=spec.sha256,
         version=__version__,
-        axolotl_version=AXOLOTL_VERSION,
-        schema_url=SCHEMA_URL,
+        axolotl_version=spec.axolotl,
+        schema_url=SCHEMA_URL.format(version=spec.axolotl),
+        replaced=replaced,
         target=tgt,
         task=spec.data["task"],
+        notes=speed.notes,
     )
     parsed = yaml.safe_load(text)
     expected = {k: v for section in sections.values() for k, v in section.items()}
@@ -285,4 +313,22 @@ def render_spec(
         # A template bug, never a user error: the text must mean exactly the computed values.
         diff = sorted(k for k in set(parsed) | set(expected) if parsed.get(k) != expected.get(k))
         raise AxowrapError(f"internal error: rendered YAML does not read back as intended (keys {diff})")
-    return Rendered(text=text, config=parsed, target=tgt)
+    return Rendered(text=text, config=parsed, target=tgt, release=spec.release, notes=tuple(speed.notes))
+
+
+def replaced_keys(overrides: dict[str, Any], sections: dict[str, dict[str, Any]], version: str) -> list[str]:
+    """Rendered keys a raw `axolotl:` key replaces: those Axolotl refuses beside it (the
+    release's `conflicts` table, generated from its validators: `save_steps` replaces the
+    rendered `saves_per_epoch`), and `attn_implementation` beside a legacy attention flag."""
+    from axowrap.releases import tables
+
+    rendered = {k for section in sections.values() for k in section if k not in overrides}
+    table = tables(version)
+    pairs = [tuple(c["keys"]) for c in table["conflicts"]]
+    pairs += [(flag, "attn_implementation") for flag in table["attention"]["legacy_flags"]]
+    out = set()
+    for a, b in pairs:
+        for raw, other in ((a, b), (b, a)):
+            if overrides.get(raw) and other in rendered:
+                out.add(other)
+    return sorted(out)

@@ -232,6 +232,7 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
                 )
             )
         role = role_of.get(name) if isinstance(name, str) else None
+        tool_call_role = isinstance(name, str) and name in TOOL_CALL_ROLES  # a role may be any JSON value
         calls = turn.get("tool_calls")
         if calls is not None:
             out += _openai_tool_calls(calls, at)
@@ -249,7 +250,7 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
                             "error" if role in ("assistant", "user") else "warning",
                         )
                     )
-                elif name in TOOL_CALL_ROLES:
+                elif tool_call_role:
                     out += _sharegpt_tool_call(content, at)
             elif not (isinstance(content, list) and all(isinstance(p, dict) for p in content)) and not (
                 content is None and calls
@@ -257,7 +258,7 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
                 out.append((WRONG_TYPE, f"{at}: {content_key!r} must be a string, not {_kind(content)}", "error"))
         if role == "tool" and not last_call:
             out.append((TOOL_CALL, f"{at}: a tool result ({name}) with no tool call before it", "warning"))
-        last_call = bool(calls) or name in TOOL_CALL_ROLES or (role == "tool" and last_call)
+        last_call = bool(calls) or tool_call_role or (role == "tool" and last_call)
         seen_assistant = seen_assistant or role == "assistant"
         if layout.format == "messages" and len(turn) > 2:
             out += _unknown_keys(turn, TURN_KEYS | {role_key, content_key}, f"{at}: ")

@@ -20,6 +20,8 @@ from axowrap.errors import AxowrapError
 CHUNK = 1 << 20
 EXCERPT = 80
 MAX_ELEMENT = 64 << 20  # a JSON array element larger than this is reported, not buffered
+TOO_DEEP = "invalid JSON (nested too deeply to read)"
+NOT_CLOSED = "invalid JSON (the array is not closed: no `]` at the end of the file)"
 
 _fast_loads: Callable[..., Any]
 try:  # orjson parses JSON lines ~2x faster; the standard library is the fallback.
@@ -90,6 +92,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 yield n, Unreadable(f"invalid JSON ({_reason(exc)})", excerpt(line))
+            except RecursionError:
+                yield n, Unreadable(TOO_DEEP, excerpt(line))
 
 
 def _reason(exc: Exception) -> str:
@@ -105,9 +109,14 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     with path.open(encoding="utf-8", errors="replace") as fh:
         buf = fh.read(CHUNK)
+        line = 1
+        while buf and not buf.lstrip():  # whitespace before the `[` may span chunks
+            line += buf.count("\n")
+            buf = fh.read(CHUNK)
         eof = not buf
         pos = buf.index("[") + 1
-        line, counted = 1, 0
+        line += buf.count("\n", 0, pos)
+        counted = pos
         while True:
             # skip separators between elements
             while True:
@@ -117,12 +126,18 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     break
                 buf, pos, counted, line = _refill(fh, buf, pos, counted, line)
                 eof = eof or pos >= len(buf)
-            if pos >= len(buf) or buf[pos] == "]":
+            if pos >= len(buf):
+                yield line + buf.count("\n", counted, pos), Unreadable(NOT_CLOSED, "")
+                return
+            if buf[pos] == "]":
                 return
             line += buf.count("\n", counted, pos)
             counted = pos
             try:
                 value, end = decoder.raw_decode(buf, pos)
+            except RecursionError:
+                yield line, Unreadable(TOO_DEEP, excerpt(buf[pos : pos + EXCERPT]))
+                return
             except json.JSONDecodeError as exc:
                 if not eof and len(buf) - pos < MAX_ELEMENT:  # maybe the element is cut by the chunk
                     more = fh.read(CHUNK)
@@ -136,6 +151,9 @@ def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     return
                 pos = match.end()
                 continue
+            except ValueError as exc:  # a number over Python's digit limit: not a row anyone can train on
+                yield line, Unreadable(f"invalid JSON ({str(exc).split(';')[0]})", excerpt(buf[pos : pos + EXCERPT]))
+                return
             yield line, value
             pos = end
             if len(buf) - pos < CHUNK // 4 and not eof:
@@ -152,7 +170,15 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open(newline="", encoding="utf-8", errors="replace") as fh:
         reader = csv.DictReader(fh)
         start = 2  # line 1 is the header
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte, ...
+                yield start, Unreadable(f"invalid CSV ({exc})", "")
+                start = reader.line_num + 1
+                continue
             if None in row:
                 yield (
                     start,
@@ -182,8 +208,12 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise AxowrapError(
             f"{path}: reading Parquet needs pyarrow", hint="pip install pyarrow (Axolotl installs it)"
         ) from None
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=4096)
+    except Exception as exc:  # pyarrow's errors (ArrowInvalid, OSError...) name what is wrong
+        raise AxowrapError(f"{path}: not a readable Parquet file ({exc})") from None
     n = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+    for batch in batches:
         for row in batch.to_pylist():
             yield n, row
             n += 1

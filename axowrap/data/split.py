@@ -72,17 +72,23 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
                 first = fh.read(1)
             fh.seek(0)
             if first == "[":
-                yield from json.load(fh)
+                try:
+                    rows = json.load(fh)
+                except (ValueError, RecursionError) as exc:  # also numbers over Python's digit limit
+                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
+                    raise AxowrapError(f"{path}: invalid JSON ({why})", hint="run `axowrap data check` on it") from None
+                yield from rows if isinstance(rows, list) else [rows]
                 return
             for n, line in enumerate(fh, 1):
                 if line.strip():
                     try:
                         yield json.loads(line)
-                    except json.JSONDecodeError as exc:
+                    except (ValueError, RecursionError) as exc:  # also numbers over Python's digit limit
+                        why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
                         raise AxowrapError(
-                            f"{path}:{n}: invalid JSON ({exc.msg})", hint="run `axowrap data check` on it"
+                            f"{path}:{n}: invalid JSON ({why})", hint="run `axowrap data check` on it"
                         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise AxowrapError(f"{path}: cannot read: {exc}") from None
 
 

@@ -30,7 +30,7 @@ def turns_of(layout: Layout, value: Any) -> list[Turn]:
     role_key, content_key = layout.fields["role"], layout.fields["content"]
     out = []
     for turn in value:
-        if isinstance(turn, dict) and turn.get(role_key) in role_of:
+        if isinstance(turn, dict) and isinstance(turn.get(role_key), str) and turn[role_key] in role_of:
             content = _content(turn.get(content_key))
             if not content and turn.get("tool_calls"):
                 content = str(turn["tool_calls"])

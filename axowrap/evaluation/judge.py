@@ -59,9 +59,46 @@ def parse_score(text: str, scale: float = 10) -> float | None:
     return None
 
 
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the Authorization header to wherever it points: not followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in LOOPBACK or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str, api_key: str | None) -> None:
+    """The judge is reached over http(s) only, and its API key goes only over https or to this
+    machine: a spec naming `http://elsewhere` must not receive AXOWRAP_JUDGE_API_KEY in clear."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AxowrapError(f"eval.judge.endpoint {url!r}: not an http(s) URL", hint="e.g. https://judge.example/v1")
+    if api_key and parts.scheme != "https" and not is_loopback(parts.hostname):
+        raise AxowrapError(
+            f"eval.judge.endpoint {url!r}: refusing to send AXOWRAP_JUDGE_API_KEY over plain http to {parts.hostname}",
+            hint="use an https:// endpoint (or a judge on this machine: localhost / 127.0.0.1)",
+        )
+
+
 def chat(endpoint: str, model: str, prompt: str, *, timeout: float = 120.0, api_key: str | None = None) -> str:
     """One /v1/chat/completions call; returns the reply text."""
     url = endpoint.rstrip("/")
+    check_endpoint(url, api_key)
     if not url.endswith("/chat/completions"):
         url += "/chat/completions" if url.endswith("/v1") else "/v1/chat/completions"
     body = json.dumps(
@@ -72,7 +109,7 @@ def chat(endpoint: str, model: str, prompt: str, *, timeout: float = 120.0, api_
         headers["Authorization"] = f"Bearer {api_key}"
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
             data = json.loads(response.read().decode("utf-8"))
         return str(data["choices"][0]["message"]["content"])
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:

@@ -157,10 +157,16 @@ def gguf_quant(name: str) -> str:
     return re.split(r"[-.]", stem)[-1].upper()
 
 
+def spec_yaml(spec: dict[str, Any]) -> str:
+    """The spec for the card's Reproduce block, one value per line (axowrap.yamlemit): no value
+    spans lines, so none can close the code fence around it."""
+    from axowrap.yamlemit import to_yaml_document
+
+    return to_yaml_document(spec).rstrip("\n")
+
+
 def render_card(inp: CardInputs) -> str:
     """The card's text; raises AxowrapError if it does not parse back to the same metadata."""
-    import yaml
-
     from axowrap.templating import render_template
 
     meta = card_metadata(inp)
@@ -184,7 +190,7 @@ def render_card(inp: CardInputs) -> str:
         eval_rows=eval_rows(inp.metrics),
         ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")],
         has_modelfile="Modelfile" in inp.files,
-        spec_yaml=yaml.safe_dump(inp.spec, sort_keys=False, allow_unicode=True).rstrip("\n"),
+        spec_yaml=spec_yaml(inp.spec),
         versions={k: v for k, v in (inp.manifest.get("versions") or {}).items() if v},
         audit=audit_rows(inp.audit),
         audit_failures=list((inp.audit or {}).get("failures") or []),

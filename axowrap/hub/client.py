@@ -1,7 +1,10 @@
 """The Hub, through huggingface_hub's HfApi: create a repo, list what it holds, commit files.
 
 Transient failures (5xx, 429, connection errors) are retried with exponential backoff;
-401/403/404 become one AxowrapError naming the repo and what to do. The token comes from
+401/403/404 become one AxowrapError naming the repo and what to do. A commit is made against
+the branch head it was planned on (`parent_commit`), and before a retry the remote files are
+compared with the commit's: a commit whose answer was lost is found there, never made twice.
+A repo that exists public while the spec asks for private is refused, not pushed to. The token comes from
 HF_TOKEN or the saved login (`hf auth login`) and is only ever handed to HfApi: it is never
 written, logged or put in a message.
 """
@@ -133,9 +136,24 @@ class HubClient:
         raise AssertionError("unreachable")
 
     def ensure_repo(self, repo_id: str, *, private: bool) -> str:
-        """Create the model repo if it does not exist; returns its URL."""
+        """Create the model repo if it does not exist; returns its URL. AxowrapError when the
+        spec asks for private and the repo is public (an existing repo keeps its visibility)."""
         url = self._call("creating", repo_id, lambda: self._api.create_repo(repo_id, private=private, exist_ok=True))
+        if private and not self.is_private(repo_id):
+            raise AxowrapError(
+                f"{repo_id} is public on {self.endpoint}, but export.hub.private is true: not pushing",
+                hint="make the repo private on the Hub, or set `export.hub.private: false` if it is meant to be public",
+            )
         return str(url)
+
+    def is_private(self, repo_id: str) -> bool:
+        info = self._call("reading", repo_id, lambda: self._api.repo_info(repo_id))
+        return bool(getattr(info, "private", False))
+
+    def head(self, repo_id: str) -> str | None:
+        """The commit at the head of the repo's main branch (None for a repo without one)."""
+        info = self._call("reading", repo_id, lambda: self._api.repo_info(repo_id))
+        return getattr(info, "sha", None)
 
     def remote_files(self, repo_id: str) -> dict[str, RemoteFile]:
         """Every file in the repo's main branch with its size and hashes."""
@@ -158,7 +176,7 @@ class HubClient:
 
         files = list(files)
 
-        def attempt() -> Any:
+        def attempt(parent: str | None) -> Any:
             # fresh operations each try: a failed try may have consumed upload state
             ops = [
                 CommitOperationAdd(
@@ -166,7 +184,38 @@ class HubClient:
                 )
                 for f in files
             ]
-            return self._api.create_commit(repo_id, operations=ops, commit_message=message)
+            return self._api.create_commit(repo_id, operations=ops, commit_message=message, parent_commit=parent)
 
-        info = self._call("uploading to", repo_id, attempt)
-        return {"oid": info.oid, "url": info.commit_url}
+        for tries, delay in enumerate((*BACKOFF, None)):
+            parent = self.head(repo_id)
+            try:
+                info = attempt(parent)
+                return {"oid": info.oid, "url": info.commit_url}
+            except AxowrapError:
+                raise
+            except Exception as exc:
+                if self._landed(repo_id, files):  # the commit was made; only its answer was lost
+                    self._echo(f"push: {repo_id}: the commit landed although its answer was lost; not committing again")
+                    head = self.head(repo_id) or ""
+                    return {"oid": head, "url": f"{self.endpoint}/{repo_id}/commit/{head}"}
+                if delay is None or not _transient(exc):
+                    raise hub_error(exc, repo_id, self.endpoint, "uploading to") from None
+                self._echo(
+                    f"push: uploading to {repo_id}: {_status(exc) or type(exc).__name__}, retry {tries + 1} in {delay:g}s"
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _landed(self, repo_id: str, files: list[PlanFile]) -> bool:
+        """Whether every one of `files` is on the remote as it is here."""
+        try:
+            remote = self.remote_files(repo_id)
+        except AxowrapError:
+            return False
+        for f in files:
+            have = remote.get(f.path)
+            if have is None or have.size != f.size:
+                return False
+            if have.sha256 != f.sha256 if have.sha256 else have.git_oid != f.git_oid():
+                return False
+        return True

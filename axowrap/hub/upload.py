@@ -1,8 +1,12 @@
 """What goes where: the repos a spec's `export.hub` names, the files each one gets, their sizes.
 
-    adapter  adapter/ weights + config + tokenizer (no checkpoints, no logs)  + README.md card
-    merged   every file of merged/                                            + README.md card
-    gguf     gguf/*.gguf + serve/Modelfile                                    + README.md card
+    adapter  what train recorded: adapter weights + config + tokenizer        + README.md card
+    merged   what merge recorded: every file of merged/ (full: what train did) + README.md card
+    gguf     what gguf recorded: the .gguf files + serve/Modelfile             + README.md card
+
+Only recorded outputs are uploaded (axowrap.run.outputs), with the size and sha256 recorded
+when their step finished: a file on disk that no successful step of the current spec made
+(a failed merge's, a GGUF type the spec no longer asks for) is never sent.
 
 The card is rendered here (from the run's spec, config, manifest and eval results) so that the
 dry-run listing shows exactly what would be uploaded.
@@ -16,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import StepFailed
-from axowrap.hashing import file_sha256
 from axowrap.run.rundir import RunDir
 
 KINDS = ("adapter", "merged", "gguf")
@@ -76,13 +79,21 @@ def targets(spec: dict[str, Any]) -> dict[str, str]:
     return {kind: hub[kind] for kind in KINDS if hub.get(kind)}
 
 
-def local_file(path: Path, name: str | None = None) -> PlanFile:
-    return PlanFile(path=name or path.name, size=path.stat().st_size, sha256=file_sha256(path), local=path)
-
-
 def generated_file(name: str, text: str) -> PlanFile:
     data = text.encode("utf-8")
     return PlanFile(path=name, size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data)
+
+
+PRODUCER = {"adapter": "train", "merged": "merge", "gguf": "gguf"}
+
+
+def producer(kind: str, spec: dict[str, Any]) -> str:
+    """The step whose recorded outputs the `kind` repo gets."""
+    return "train" if kind == "merged" and spec.get("method") == "full" else PRODUCER[kind]
+
+
+def recorded_file(local: Path, entry: dict[str, Any], path_in_repo: str) -> PlanFile:
+    return PlanFile(path=path_in_repo, size=int(entry["bytes"]), sha256=str(entry["sha256"]), local=local)
 
 
 def _missing(kind: str, where: Path, step: str, run: RunDir) -> StepFailed:
@@ -92,28 +103,24 @@ def _missing(kind: str, where: Path, step: str, run: RunDir) -> StepFailed:
     )
 
 
-def artifact_files(kind: str, run: RunDir, spec: dict[str, Any]) -> list[PlanFile]:
-    """The run's files that the `kind` repo gets (the card aside)."""
-    if kind == "merged" and spec.get("method") == "full":
-        # full fine-tuning: the model is Axolotl's output_dir itself (top level: no checkpoints)
-        if not (run.adapter / "config.json").is_file():
-            raise _missing(kind, run.adapter, "train", run)
-        return [local_file(p) for p in sorted(run.adapter.iterdir()) if p.is_file() and p.name not in NOT_MODEL_FILES]
-    if kind == "adapter":
-        if not (run.adapter / "adapter_config.json").is_file():
-            raise _missing(kind, run.adapter, "train", run)
-        return [local_file(run.adapter / name) for name in ADAPTER_FILES if (run.adapter / name).is_file()]
-    if kind == "merged":
-        if not (run.merged / "config.json").is_file():
-            raise _missing(kind, run.merged, "merge", run)
-        paths = sorted(p for p in run.merged.rglob("*") if p.is_file() and p.relative_to(run.merged).as_posix() != CARD)
-        return [local_file(p, p.relative_to(run.merged).as_posix()) for p in paths]
-    ggufs = sorted(run.gguf.glob("*.gguf")) if run.gguf.is_dir() else []
-    if not ggufs:
-        raise _missing(kind, run.gguf, "gguf", run)
-    files = [local_file(p) for p in ggufs]
-    if (run.serve / "Modelfile").is_file():
-        files.append(generated_file("Modelfile", repo_modelfile((run.serve / "Modelfile").read_text(encoding="utf-8"))))
+def artifact_files(kind: str, run: RunDir, spec: dict[str, Any], recorded: dict[str, Any]) -> list[PlanFile]:
+    """The files the `kind` repo gets (the card aside): its producing step's recorded outputs."""
+    step = producer(kind, spec)
+    if not recorded:
+        where = {"train": run.adapter, "merge": run.merged, "gguf": run.gguf}[step]
+        raise _missing(kind, where, step, run)
+    files: list[PlanFile] = []
+    from axowrap.run.outputs import located
+
+    for name, entry in sorted(recorded.items()):
+        path = located(name, run.root)
+        if kind == "merged" and step == "merge":
+            files.append(recorded_file(path, entry, path.relative_to(run.merged).as_posix()))
+        elif kind == "gguf" and path.suffix != ".gguf":
+            if path.name == "Modelfile":
+                files.append(generated_file("Modelfile", repo_modelfile(path.read_text(encoding="utf-8"))))
+        elif path.name not in NOT_MODEL_FILES:
+            files.append(recorded_file(path, entry, path.name))
     return files
 
 
@@ -134,19 +141,21 @@ def build_plan(
     config: dict[str, Any],
     state: dict[str, Any],
     manifest: dict[str, Any],
+    recorded: dict[str, dict[str, Any]],
     *,
     audit: dict[str, Any] | None = None,
     audit_override: bool = False,
 ) -> list[RepoPlan]:
-    """One RepoPlan per repo the spec names, each with its rendered, checked card (`audit`: the
-    run's stop audit; `audit_override`: pushed although it failed, which the card says)."""
+    """One RepoPlan per repo the spec names (files: `recorded[kind]`), each with its rendered,
+    checked card (`audit`: the run's stop audit; `audit_override`: pushed although it failed,
+    which the card says)."""
     from axowrap.hub.cards import CardInputs, render_card
 
     repos = targets(spec)
     private = bool(hub_section(spec).get("private", True))
     plans = []
     for kind, repo_id in repos.items():
-        files = artifact_files(kind, run, spec)
+        files = artifact_files(kind, run, spec, recorded.get(kind) or {})
         inputs = CardInputs(
             kind=kind,
             repo_id=repo_id,
@@ -164,13 +173,10 @@ def build_plan(
 
 
 def eval_metrics(run: RunDir, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{metric: {"base": x, "tuned": y, ...}} from the eval step, or {} when it did not run."""
-    import json
-
+    """{metric: {"base": x, "tuned": y, ...}} from the eval step, or {} when it did not run
+    (a results.json no eval step recorded is not evidence of anything)."""
     result = (state.get("eval") or {}).get("result") or {}
     metrics = result.get("metrics")
-    if metrics is None and (run.eval / "results.json").is_file():
-        metrics = json.loads((run.eval / "results.json").read_text(encoding="utf-8")).get("metrics")
     return {k: v for k, v in (metrics or {}).items() if isinstance(v, dict)}
 
 

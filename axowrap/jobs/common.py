@@ -46,3 +46,18 @@ def job_context(spec: Any, spec_path: Path, nccl: dict[str, str]) -> dict[str, A
         "strategy": lay.strategy,
         "nccl": nccl_env(nccl),
     }
+
+
+def check_lock_if_any(spec_path: Path, *, packages: bool) -> str | None:
+    """Like `run --locked`, for a job file: when the spec has an axowrap.lock, refuse any drift
+    from it (the job would train something else than was locked and reviewed). Returns the
+    lock's path, or None when there is none."""
+    from axowrap.errors import AxowrapError
+    from axowrap.team.lock import find_lock, require_locked
+
+    try:
+        lock = find_lock(spec_path)
+    except AxowrapError:
+        return None
+    require_locked(spec_path, packages=packages)
+    return str(lock)

@@ -49,6 +49,9 @@ def local_files(spec: Any) -> list[Path]:
         local = spec.local_path(holdout)
         if local is not None:
             files.append(local.resolve())
+    targets = spec.targets_file()
+    if targets is not None:
+        files.append(targets.resolve())
     model = model_ref(spec, None)
     if model.startswith("/"):
         files.append(Path(model))
@@ -98,26 +101,51 @@ def install_line(spec_path: Path, override: str | None) -> tuple[str, str, str]:
     return shlex.quote(torch), " ".join(shlex.quote(w) for w in words), f"pinned by {lock_path.name} ({lock_path})"
 
 
+def setup_script(torch_pin: str, install: str) -> str:
+    """The `setup:` commands every node runs (the pins are quoted shell words already)."""
+    return "\n".join(
+        [
+            "set -euo pipefail",
+            "python3 -m venv ~/axowrap-venv",
+            "~/axowrap-venv/bin/pip install -q --upgrade pip",
+            f"~/axowrap-venv/bin/pip install -q {torch_pin}",
+            f"~/axowrap-venv/bin/pip install -q {install}",
+            "",
+        ]
+    )
+
+
 def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml") -> str:
     """The SkyPilot task YAML text for the spec at `spec_path` (validated first)."""
     from axowrap.distributed.strategy import layout
-    from axowrap.jobs.common import job_context
+    from axowrap.jobs.common import check_lock_if_any, job_context
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
+    if opts.install is None:  # the nodes install the lock's pins: its models and data must match too
+        check_lock_if_any(spec.path, packages=False)
     lay = layout(spec.data)
     if opts.bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,62}", opts.bucket):
         raise UsageError(f"--bucket {opts.bucket!r}: a bucket name is lowercase letters, digits, '.', '_' and '-'")
     files, remote_spec = mounts(spec)
     torch_pin, install, pins_from = install_line(spec.path, opts.install)
+    target = spec.target()
+    if not lay.is_cpu and not target.skypilot:
+        raise UsageError(
+            f"target {target.name!r} has no SkyPilot accelerator name",
+            hint=f"set it under `targets: {{{target.name}: {{skypilot: NAME}}}}` (`sky show-gpus` lists the names)",
+        )
+    if target.packages:  # the target's own install (e.g. flash-attn, cut-cross-entropy): its speed switches need them
+        install += " " + " ".join(shlex.quote(p) for p in target.packages)
+        pins_from += f"; plus the packages of target {target.name}"
     name = re.sub(r"[^a-z0-9-]", "-", spec.name.lower()).strip("-") or "axowrap"
     return render_template(
         "skypilot.yaml.j2",
         **job_context(spec, spec_path, opts.nccl),
         file_name=file_name,
         task_name=name,
-        accelerators=None if lay.is_cpu else f"{spec.target().skypilot}:{lay.gpus_per_node}",
+        accelerators=None if lay.is_cpu else f"{target.skypilot}:{lay.gpus_per_node}",
         disk_size=int(opts.disk_size),
         bucket=opts.bucket,
         use_spot=opts.use_spot,
@@ -125,8 +153,7 @@ def skypilot_task(spec_path: Path, opts: SkyOptions, file_name: str = "task.yaml
         remote_spec=remote_spec,
         runs_root=REMOTE_RUNS,
         port=int(opts.port),
-        torch_pin=torch_pin,
-        install=install,
+        setup=setup_script(torch_pin, install),
         pins_from=pins_from,
     )
 

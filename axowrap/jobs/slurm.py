@@ -8,7 +8,6 @@ with `--machine_rank $SLURM_NODEID` and the allocation's first host as main proc
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +36,12 @@ def _directive(option: str, value: str | None) -> str | None:
 
 def slurm_script(spec_path: Path, opts: SlurmOptions, script_name: str = "job.sbatch") -> str:
     """The sbatch script text for the spec at `spec_path` (validated first)."""
-    from axowrap.jobs.common import job_context
+    from axowrap.jobs.common import check_lock_if_any, job_context
     from axowrap.templating import render_template
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
+    check_lock_if_any(spec.path, packages=True)  # the job runs this install: all of the lock applies
     if not SLURM_TIME.match(opts.time):
         raise UsageError(f"--time {opts.time!r}: use Slurm's format, e.g. 24:00:00 or 2-00:00:00")
     job_name = _directive("job-name", opts.job_name or re.sub(r"[^A-Za-z0-9_.-]", "-", spec.name))
@@ -49,8 +49,8 @@ def slurm_script(spec_path: Path, opts: SlurmOptions, script_name: str = "job.sb
     return render_template(
         "slurm.sbatch.j2",
         **job_context(spec, spec_path, opts.nccl),
-        spec_abs=shlex.quote(str(spec.path.resolve())),
-        runs_root=shlex.quote(str(runs_root)),
+        spec_abs=str(spec.path.resolve()),
+        runs_root=str(runs_root),
         batch_log=str(runs_root / f"slurm-{job_name}-%j.out"),
         bindir=str(Path(sys.executable).parent),
         script_name=script_name,

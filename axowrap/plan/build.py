@@ -1,5 +1,5 @@
-"""A resource plan for a spec on a target: memory by component, verdict, recommendations,
-time, cost and disk. `fit_check` is the light part the validate rule uses."""
+"""A resource plan for a spec on a target: memory by component (with a range), verdict,
+recommendations, time, cost and disk. `fit_check` is the light part the validate rule uses."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from axowrap.plan.families import Dims, model_dims
-from axowrap.plan.memory import GB, Estimate, Setup, estimate
+from axowrap.plan.dims import Dims
+from axowrap.plan.families import model_dims
+from axowrap.plan.memory import ALL_LINEAR, GB, Estimate, Setup, estimate
 from axowrap.plan.recommend import Recommendation, recommend
 from axowrap.spec.model import Spec
 from axowrap.targets import Target
 
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+EXPERT_PARAMS = ("experts", "gate_up_proj", "down_proj")  # lora_target_parameters naming the routed experts
 
 
-def setup_from_spec(spec: Spec, target: Target) -> Setup:
+def setup_from_spec(spec: Spec, target: Target, *, images: int | None = None) -> Setup:
     """The memory-relevant settings of a spec as rendered for `target`."""
     from axowrap.config.render import optimizer  # the optimizer the rendered config will use
+    from axowrap.config.speed import resolve
 
     d = spec.data
     tr = d["training"]
@@ -34,6 +36,9 @@ def setup_from_spec(spec: Spec, target: Target) -> Setup:
         bits = 32
     targets = lora["target"]
     compute = d["compute"]
+    speed = resolve(spec, target)
+    params = overrides.get("lora_target_parameters") or []
+    params = [params] if isinstance(params, str) else params
     return Setup(
         method=method,
         bits=bits,
@@ -45,16 +50,26 @@ def setup_from_spec(spec: Spec, target: Target) -> Setup:
         sequence_len=int(tr["sequence_len"]),
         grad_accum=int(tr["gradient_accumulation_steps"]),
         checkpointing=bool(tr["gradient_checkpointing"]),
-        flash_attention=target.flash_attention,
+        flash_attention=speed.attention != "sdpa",
         gpus=target.gpus * target.nodes,
         strategy=str(compute["strategy"]),
         offload=compute.get("offload") == "cpu",
+        loss=speed.loss,
+        liger=speed.on["liger"],
+        lora_kernels=speed.on["lora_kernels"],
+        expert_lora=any(any(k in str(p) for k in EXPERT_PARAMS) for p in params),
+        experts_quantized=bool(overrides.get("quantize_moe_experts")),
+        context_parallel=int(overrides.get("context_parallel_size") or 1),
+        tensor_parallel=int(overrides.get("tensor_parallel_size") or 1),
+        images=1 if images is None else images,
+        overhead_gb=target.overhead_gb,
+        rl=spec.preset.rl,
     )
 
 
-def spec_dims(spec: Spec) -> Dims:
+def spec_dims(spec: Spec, *, network: bool = False) -> Dims:
     model = str(spec.data["base_model"])
-    return model_dims(model, spec.local_path(model))
+    return model_dims(model, spec.local_path(model), revision=spec.data.get("revision"), network=network)
 
 
 def memory_limit(target: Target) -> tuple[float, str]:
@@ -63,6 +78,38 @@ def memory_limit(target: Target) -> tuple[float, str]:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         return float(ram), "RAM of this machine"
     return target.vram_gb * GB, f"{target.vram_gb:g} GB per GPU"
+
+
+def model_notes(dims: Dims, setup: Setup) -> list[str]:
+    """What a reader of the plan must know about this model's terms."""
+    out = list(dims.notes)
+    if dims.is_moe:
+        out.append(
+            f"mixture of experts: {dims.params / 1e9:.1f}B parameters in memory (all {dims.experts} experts), "
+            f"{dims.active_params / 1e9:.1f}B active per token ({dims.experts_per_token} experts), which sets the time"
+        )
+        if setup.adapter and not setup.expert_lora:
+            out.append(
+                "LoRA reaches attention (and shared experts), not the routed experts: they are 3D tensors in transformers 5; "
+                "target them with `axolotl: {lora_target_parameters: [...]}` (needs lora.dropout: 0)"
+            )
+        if setup.bits == 4 and not setup.experts_quantized:
+            out.append(
+                f"4-bit loading quantizes nn.Linear only: the routed experts ({dims.routed_expert_params / 1e9:.1f}B) stay 16-bit "
+                "unless `axolotl: {quantize_moe_experts: true}`"
+            )
+    if dims.vision is not None:
+        v = dims.vision
+        out.append(
+            f"vision tower: {v.params / 1e9:.2f}B parameters; {setup.images} image(s) per sample of {v.tokens_per_image} "
+            f"tower tokens ({v.source}), {v.text_tokens_per_image} of them in the text sequence (`plan --images N`; 0 for text-only data)"
+        )
+    if setup.context_parallel > 1 or setup.tensor_parallel > 1:
+        out.append(
+            f"context parallel {setup.context_parallel} (activations split by sequence), "
+            f"tensor parallel {setup.tensor_parallel} (linear weights and widths split)"
+        )
+    return out
 
 
 @dataclass
@@ -87,15 +134,31 @@ class Plan:
     def headroom(self) -> float:
         return self.limit - self.estimate.total
 
+    @property
+    def verdict(self) -> str:
+        """fits | tight (the range reaches past the limit) | does not fit."""
+        if not self.fits:
+            return "does not fit"
+        return "tight" if self.estimate.high > self.limit else "fits"
+
     def to_json(self) -> dict[str, Any]:
+        setup = vars(self.setup).copy()
+        setup["lora_targets"] = list(setup["lora_targets"])
         return {
             "model": {
                 "name": self.dims.name,
                 "source": self.dims.source,
+                "revision": self.dims.revision,
+                "model_type": self.dims.model_type,
                 "params": self.dims.params,
+                "active_params": self.dims.active_params,
+                "exact_params": self.dims.exact_params is not None,
                 "hidden": self.dims.hidden,
                 "layers": self.dims.layers,
                 "vocab": self.dims.vocab,
+                "experts": self.dims.experts,
+                "experts_per_token": self.dims.experts_per_token,
+                "vision_params": self.dims.vision.params if self.dims.vision else 0,
             },
             "target": {
                 "name": self.target.name,
@@ -103,11 +166,13 @@ class Plan:
                 "limit_gb": round(self.limit / GB, 2),
                 "limit": self.limit_label,
             },
-            "setup": vars(self.setup),
+            "setup": setup,
             "memory_gb": self.estimate.gb(),
             "total_gb": round(self.estimate.total / GB, 2),
+            "total_gb_range": [round(self.estimate.low / GB, 2), round(self.estimate.high / GB, 2)],
             "trainable_params": self.estimate.trainable,
             "fits": self.fits,
+            "verdict": self.verdict,
             "headroom_gb": round(self.headroom / GB, 2),
             "recommendations": [
                 {"change": r.change, "total_gb": round(r.estimate.total / GB, 2), "fits": r.fits}
@@ -119,54 +184,59 @@ class Plan:
         }
 
 
-def fit_check(spec: Spec, target: Target) -> Plan:
-    """Memory and verdict only (no data read): what `validate` uses."""
-    dims = spec_dims(spec)
-    setup = setup_from_spec(spec, target)
+def fit_check(spec: Spec, target: Target, *, network: bool = False, images: int | None = None) -> Plan:
+    """Memory and verdict only (no data read): what `validate` uses (never the network)."""
+    dims = spec_dims(spec, network=network)
+    setup = setup_from_spec(spec, target, images=images)
     est = estimate(dims, setup)
     limit, label = memory_limit(target)
     plan = Plan(spec, dims, target, setup, est, limit, label)
     if not plan.fits or plan.headroom < 0.1 * limit:
         plan.recommendations = recommend(dims, setup, limit)
+    plan.notes.extend(model_notes(dims, setup))
     return plan
 
 
 def plan_spec(
     spec: Spec,
-    target: Target | None = None,
+    target: Target | str | None = None,
     *,
     throughput: float | None = None,
     price: float | None = None,
     tokens: bool = True,
+    images: int | None = None,
 ) -> Plan:
     """The full plan: memory, verdict, recommendations, time and cost from the data, disk."""
+    from axowrap.config.speed import resolve
     from axowrap.plan.cost import checkpoint_count, disk, time_and_cost
     from axowrap.plan.cost import throughput as assumed
 
     tgt = spec.target(target)
-    plan = fit_check(spec, tgt)
+    plan = fit_check(spec, tgt, network=True, images=images)
+    plan.notes.extend(resolve(spec, tgt).notes)
     training = spec.data.get("training") or {}
-    count, rows, note = _data_tokens(spec, plan.setup) if tokens else (0, 0, "data not read (--no-data)")
-    plan.notes.append(note)
-    ev = spec.data.get("eval") or {}
-    if ev.get("holdout") and "holdout_file" not in ev:  # held-out rows are not trained on
-        count = round(count * (1 - float(ev["holdout"])))
-        rows = round(rows * (1 - float(ev["holdout"])))
+    count: int | None = None
+    rows = 0
+    if tokens:
+        count, rows, note = _data_tokens(spec, plan.setup)
+        plan.notes.append(note)
+        ev = spec.data.get("eval") or {}
+        if ev.get("holdout") and "holdout_file" not in ev:  # held-out rows are not trained on
+            count = round(count * (1 - float(ev["holdout"])))
+            rows = round(rows * (1 - float(ev["holdout"])))
     epochs = int(training["epochs"])
-    if training.get("max_steps") and rows:
+    if training.get("max_steps") and rows and count is not None:
         per_step = plan.setup.micro_batch * plan.setup.grad_accum * max(1, plan.setup.gpus)
         epochs_float = training["max_steps"] * per_step / rows
         count = round(count * epochs_float)
         epochs = 1
-    plan.time = time_and_cost(
-        count, epochs, plan.setup, assumed(plan.dims, plan.setup, tgt.name, throughput), tgt.name, price
-    )
+    plan.time = time_and_cost(count, epochs, plan.setup, assumed(plan.dims, plan.setup, tgt, throughput), tgt, price)
     export = spec.data.get("export") or {}
     plan.disk = disk(
         plan.dims,
         plan.setup,
         plan.estimate,
-        checkpoint_count(training, rows, plan.setup),
+        checkpoint_count(training, rows if tokens else None, plan.setup),
         list(export.get("gguf") or []),
         bool(export.get("merge")),
     )

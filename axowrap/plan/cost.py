@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from axowrap.gguf_types import BITS
-from axowrap.plan.families import Dims
+from axowrap.plan.dims import Dims
 from axowrap.plan.memory import OPTIMIZER_BYTES, Estimate, Setup
-from axowrap.targets import profiles
+from axowrap.targets import Target
 
 MFU = 0.35  # model FLOPs utilization assumed for fine-tuning with Axolotl (stated; override throughput)
+MFU_RANGE = (0.25, 0.45)  # what the time range spans when the target is not calibrated
 QLORA_SLOWDOWN = 0.6  # 4-bit weights are dequantized on every forward and backward
 
 
@@ -19,53 +20,78 @@ QLORA_SLOWDOWN = 0.6  # 4-bit weights are dequantized on every forward and backw
 class Throughput:
     tokens_per_s: float  # per GPU
     source: str
+    low: float = 0.0  # the range's slow end (tokens/s per GPU)
+    high: float = 0.0
+
+
+def flops_factor(setup: Setup) -> float:
+    """6 x params for a full fine-tune (forward 2, backward 4); 4 with adapters (no weight
+    gradients for the frozen base); +2 when checkpointing recomputes the forward."""
+    return (6.0 if setup.method == "full" else 4.0) + (2.0 if setup.checkpointing else 0.0)
 
 
 def flops_per_token(dims: Dims, setup: Setup) -> float:
-    """6P for a full fine-tune (forward 2P, backward 4P); 4P with adapters (no weight
-    gradients for the frozen base); +2P when checkpointing recomputes the forward."""
-    base = 6.0 if setup.method == "full" else 4.0
-    return (base + (2.0 if setup.checkpointing else 0.0)) * dims.params
+    """FLOPs per trained token over the parameters a token goes through (an MoE's active ones)."""
+    return flops_factor(setup) * dims.active_params
 
 
-def throughput(dims: Dims, setup: Setup, target: str, override: float | None = None) -> Throughput | None:
+def throughput(dims: Dims, setup: Setup, target: Target, override: float | None = None) -> Throughput | None:
     if override:
-        return Throughput(override, "given on the command line")
-    tflops = profiles().get(target, {}).get("tflops")
-    if not tflops:
+        return Throughput(override, "given on the command line", override, override)
+    if not target.tflops:
         return None
-    mfu = MFU * (QLORA_SLOWDOWN if setup.bits == 4 else 1.0)
-    tps = tflops * 1e12 * mfu / flops_per_token(dims, setup)
-    return Throughput(
-        tps,
-        f"{tflops:g} TFLOPs x {mfu:.0%} utilization / {flops_per_token(dims, setup) / dims.params:g} x params FLOPs per token",
-    )
+    slowdown = QLORA_SLOWDOWN if setup.bits == 4 else 1.0
+    per_mfu = target.tflops * 1e12 * slowdown / flops_per_token(dims, setup)
+    what = f"{flops_factor(setup):g} x {dims.active_params / 1e9:.2f}B {'active ' if dims.is_moe else ''}params FLOPs per token"
+    if target.mfu:
+        mfu = target.mfu * slowdown
+        source = f"{target.tflops:g} TFLOPs x {mfu:.0%} utilization (calibrated, {target.origin.get('mfu', 'spec')}) / {what}"
+        return Throughput(per_mfu * target.mfu, source, per_mfu * target.mfu * 0.9, per_mfu * target.mfu * 1.1)
+    mfu = MFU * slowdown
+    source = f"{target.tflops:g} TFLOPs x {mfu:.0%} utilization (assumed) / {what}"
+    return Throughput(per_mfu * MFU, source, per_mfu * MFU_RANGE[0], per_mfu * MFU_RANGE[1])
 
 
 def time_and_cost(
-    tokens: int, epochs: int, setup: Setup, tp: Throughput | None, target: str, price: float | None = None
+    tokens: int | None, epochs: int, setup: Setup, tp: Throughput | None, target: Target, price: float | None = None
 ) -> dict[str, Any]:
+    """Hours and money for `tokens` per epoch; None tokens (data not read) gives only the rate."""
+    hourly = price if price is not None else (target.price_per_hour or 0.0)
     if tp is None:
-        return {"tokens": tokens * epochs, "note": f"no throughput assumption for {target!r}: pass --throughput"}
+        return {
+            "tokens": None if tokens is None else tokens * epochs,
+            "note": f"no throughput assumption for {target.name!r}: pass --throughput",
+        }
     gpus = max(1, setup.gpus)
     scaling = 1.0 if gpus == 1 else 0.9  # communication between GPUs
+    out: dict[str, Any] = {
+        "tokens_per_s_per_gpu": round(tp.tokens_per_s),
+        "tokens_per_s_range": [round(tp.low), round(tp.high)],
+        "throughput_source": tp.source,
+        "price_per_gpu_hour": hourly,
+    }
+    if tokens is None:
+        return {"tokens": None, **out, "note": "time and cost unknown: the data was not read (--no-data)"}
     seconds = tokens * epochs / (tp.tokens_per_s * gpus * scaling)
-    hourly = price if price is not None else (profiles().get(target, {}).get("price_per_hour") or 0.0)
+    hours = [tokens * epochs / (t * gpus * scaling) / 3600 for t in (tp.high, tp.low)]
     gpu_hours = seconds / 3600 * gpus
     return {
         "tokens": tokens * epochs,
-        "tokens_per_s_per_gpu": round(tp.tokens_per_s),
-        "throughput_source": tp.source,
+        **out,
         "seconds": round(seconds, 1),
         "hours": round(seconds / 3600, 3),
+        "hours_range": [round(h, 3) for h in hours],
         "gpu_hours": round(gpu_hours, 3),
-        "price_per_gpu_hour": hourly,
         "cost": round(gpu_hours * hourly, 2),
+        "cost_range": [round(h * gpus * hourly, 2) for h in hours],
     }
 
 
-def disk(dims: Dims, setup: Setup, est: Estimate, checkpoints: int, gguf: list[str], merge: bool) -> dict[str, float]:
-    """Bytes on disk: checkpoints (weights + optimizer), final output, merged model, GGUFs."""
+def disk(
+    dims: Dims, setup: Setup, est: Estimate, checkpoints: int | None, gguf: list[str], merge: bool
+) -> dict[str, float]:
+    """Bytes on disk: checkpoints (weights + optimizer; left out when their number depends on
+    data that was not read), final output, merged model, GGUFs."""
     moments = OPTIMIZER_BYTES.get(setup.optimizer, 8)
     if setup.adapter:
         output = est.trainable * 4.0
@@ -73,11 +99,10 @@ def disk(dims: Dims, setup: Setup, est: Estimate, checkpoints: int, gguf: list[s
     else:
         output = dims.params * 2.0
         ckpt = dims.params * (2.0 + 4.0 + moments)
-    out = {
-        "base model download": dims.params * 2.0,
-        f"checkpoints ({checkpoints})": ckpt * checkpoints,
-        "trained output": output,
-    }
+    out = {"base model download": dims.params * 2.0}
+    if checkpoints is not None:
+        out[f"checkpoints ({checkpoints})"] = ckpt * checkpoints
+    out["trained output"] = output
     if merge and setup.adapter:
         out["merged model"] = dims.params * 2.0
     for q in gguf:
@@ -85,8 +110,12 @@ def disk(dims: Dims, setup: Setup, est: Estimate, checkpoints: int, gguf: list[s
     return out
 
 
-def checkpoint_count(training: dict[str, Any], rows: int, setup: Setup) -> int:
+def checkpoint_count(training: dict[str, Any], rows: int | None, setup: Setup) -> int | None:
+    """How many checkpoints the run keeps; None when that depends on rows that were not read."""
     epochs = int(training.get("epochs", 1))
+    if rows is None and training.get("save_steps") and not training.get("max_steps"):
+        return None
+    rows = rows or 0
     per_step = setup.micro_batch * setup.grad_accum * max(1, setup.gpus)
     steps = int(training.get("max_steps") or math.ceil(max(rows, 1) / per_step) * epochs)
     count = math.ceil(steps / training["save_steps"]) if training.get("save_steps") else epochs

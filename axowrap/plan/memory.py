@@ -1,19 +1,28 @@
-"""GPU memory per device for one training setup, by component (bytes; see README "How the
-plan estimates memory" for the formula and its calibration against published figures)."""
+"""GPU memory per device for one training setup, by component (bytes). The formulas, each with
+its reason, are in docs/plan.md; tests/test_plan*.py check them against numbers computed by
+hand and against published figures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from axowrap.plan.families import Dims
+from axowrap.plan.dims import Dims
 
 GB = 1e9
 OVERHEAD = 1.5 * GB  # CUDA context + allocator fragmentation (anchors: 1-2 GB)
 QUANT_BYTES = {4: 0.55, 8: 1.06}  # bytes per weight of quantized linear layers (NF4 / int8 + constants)
-LOGIT_BYTES = 8  # per token per vocab entry: fp32 logits + their gradient
-MIXED_MASTER = 4  # fp32 master copy per trainable 16-bit weight (mixed precision)
-# Optimizer state bytes per trainable parameter (moments only; a master copy is separate).
+# Per token per vocab entry at the loss: bf16 logits (2) and transformers' fp32 upcast (4) in
+# the forward; in the backward the saved log-softmax (4), its incoming gradient (4) and the
+# gradient of the logits (4) are alive together: 12.
+LOGIT_BYTES = 12
+FUSED_LOSS_BYTES = 8  # per token per hidden unit: Liger's FLCE (grad of the input + one chunk of logits)
+CUT_LOSS_BYTES = 2  # per token per hidden unit: CCE keeps only the input's gradient (and 8 bytes of LSE)
+GLU_SAVED = {False: 4, True: 3}  # MLP tensors of width i saved per token: HF gate/up/act/product; Liger recomputes act
+KERNEL_GLU_SAVED = 2  # Axolotl's LoRA MLP kernel saves gate and up and recomputes the rest (kernels/lora.py)
+# Optimizer state bytes per trainable fp32 parameter. torch's optimizers keep their state in the
+# parameter's dtype, so a bf16 full fine-tune (Axolotl loads the model in bf16 and keeps no fp32
+# master copy) pays half; bitsandbytes' states have a fixed size.
 OPTIMIZER_BYTES = {
     "adamw_torch": 8,
     "adamw_torch_fused": 8,
@@ -26,6 +35,7 @@ OPTIMIZER_BYTES = {
     "adafactor": 0.5,
     "sgd": 0,
 }
+FIXED_STATE = {"paged_adamw_32bit", "adamw_8bit", "paged_adamw_8bit", "adamw_bnb_8bit", "lion_8bit"}
 SHARDED = {  # what each strategy divides by the number of GPUs
     "ddp": (),
     "zero1": ("optimizer",),
@@ -33,6 +43,10 @@ SHARDED = {  # what each strategy divides by the number of GPUs
     "zero3": ("optimizer", "gradients", "weights", "adapter"),
     "fsdp2": ("optimizer", "gradients", "weights", "adapter"),
 }
+ALL_LINEAR = ("all-linear",)
+PAIRED = ("dpo", "orpo", "ipo", "simpo")  # preference trainers run chosen and rejected in one batch
+# How sure each component is: the total's range is the sum of each component's range.
+UNCERTAINTY = {"activations": 0.25, "logits": 0.15, "vision": 0.35, "generation": 0.3, "overhead": 0.5}
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ class Setup:
     method: str = "lora"  # lora | qlora | dora | full
     bits: int = 16  # base weights: 16, 8 (load_in_8bit) or 4 (qlora); 32 on CPU
     lora_r: int = 16
-    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    lora_targets: tuple[str, ...] = ALL_LINEAR
     lora_dropout: float = 0.05
     optimizer: str = "adamw_torch_fused"
     micro_batch: int = 2
@@ -53,9 +67,28 @@ class Setup:
     gpus: int = 1
     strategy: str = "ddp"
     offload: bool = False
+    loss: str = "full"  # full | fused (Liger FLCE) | cut (CCE)
+    liger: bool = False  # Liger's RoPE/RMSNorm/GLU kernels
+    lora_kernels: bool = False
+    expert_lora: bool = False  # LoRA on the routed experts (lora_target_parameters)
+    experts_quantized: bool = False  # quantize_moe_experts: 4/8-bit routed experts too
+    context_parallel: int = 1
+    tensor_parallel: int = 1
+    images: int = 1  # images per sample (vision models)
+    overhead_gb: float | None = None  # measured on the target (plan --calibrate)
+    rl: str | None = None  # the trainer (dpo, orpo, grpo...)
+    generations: int = 0  # GRPO: completions per prompt
+    completion_len: int = 0  # GRPO: max completion tokens
 
     def but(self, **changes: Any) -> Setup:
         return replace(self, **changes)
+
+    @property
+    def tokens(self) -> float:
+        """Token positions of one micro batch on one GPU (a preference pair counts twice;
+        context parallelism splits the sequence)."""
+        pairs = 2 if self.rl in PAIRED else 1
+        return self.micro_batch * pairs * self.sequence_len / max(1, self.context_parallel)
 
     @property
     def adapter(self) -> bool:
@@ -67,75 +100,210 @@ class Estimate:
     components: dict[str, float]  # bytes per GPU, by component
     trainable: int
     total_params: int
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
         return sum(self.components.values())
 
+    @property
+    def low(self) -> float:
+        return sum(self.ranges.get(k, (v, v))[0] for k, v in self.components.items())
+
+    @property
+    def high(self) -> float:
+        return sum(self.ranges.get(k, (v, v))[1] for k, v in self.components.items())
+
     def gb(self) -> dict[str, float]:
         return {k: round(v / GB, 2) for k, v in self.components.items()}
 
 
-def adapter_params(dims: Dims, setup: Setup) -> int:
-    """LoRA A and B matrices (r x (in + out)) per targeted linear layer; DoRA adds a magnitude per output."""
+def targeted_shapes(dims: Dims, setup: Setup) -> dict[str, tuple[int, int]]:
     shapes = dims.linear_shapes()
-    per_layer = 0
-    for name in setup.lora_targets:
-        if name in shapes:
-            a, b = shapes[name]
-            per_layer += setup.lora_r * (a + b) + (b if setup.method == "dora" else 0)
-    return per_layer * dims.layers
+    if setup.lora_targets == ALL_LINEAR:
+        return shapes
+    return {n: s for n, s in shapes.items() if n in setup.lora_targets}
+
+
+def vision_adapter_params(dims: Dims, setup: Setup) -> int:
+    """LoRA on the vision tower's linear layers (all-linear reaches them): q, k, v, o and fc1, fc2."""
+    v = dims.vision
+    if v is None or setup.lora_targets != ALL_LINEAR:
+        return 0
+    return v.layers * setup.lora_r * (4 * 2 * v.hidden + (3 if v.gated else 2) * (v.hidden + v.intermediate))
+
+
+def expert_adapter_params(dims: Dims, setup: Setup) -> int:
+    """PEFT's target_parameters LoRA on the 3D expert tensors: r x experts x (in + out) each."""
+    if not (dims.is_moe and setup.expert_lora):
+        return 0
+    h, i = dims.hidden, dims.expert_intermediate
+    return dims.moe_layers * setup.lora_r * dims.experts * ((h + 2 * i) + (i + h))
+
+
+def adapter_params(dims: Dims, setup: Setup) -> int:
+    """LoRA A and B matrices (r x (in + out)) per targeted linear layer (DoRA adds a magnitude
+    per output), the vision tower's when all-linear reaches it, and the experts' when targeted."""
+    per_layer = sum(
+        setup.lora_r * (a + b) + (b if setup.method == "dora" else 0) for a, b in targeted_shapes(dims, setup).values()
+    )
+    return per_layer * dims.layers + vision_adapter_params(dims, setup) + expert_adapter_params(dims, setup)
 
 
 def weight_bytes(dims: Dims, setup: Setup) -> float:
+    """Base weights. bitsandbytes quantizes nn.Linear layers only: the routed experts (3D
+    parameters in transformers 5) stay 16-bit unless quantize_moe_experts; embeddings and the
+    head stay 16-bit."""
     if setup.bits == 32:
         return dims.params * 4.0
-    if setup.bits in QUANT_BYTES:  # bitsandbytes quantizes linear layers; embeddings/head stay 16-bit
-        linear = dims.layers * dims.layer_linear_params
-        return linear * QUANT_BYTES[setup.bits] + (dims.params - linear) * 2.0
-    return dims.params * 2.0
+    tp = max(1, setup.tensor_parallel)
+    linear = dims.layer_linear_params - (0 if setup.experts_quantized else dims.routed_expert_params)
+    if dims.vision:
+        linear += dims.vision.params
+    if setup.bits not in QUANT_BYTES:
+        return (dims.params - dims.layer_linear_params) * 2.0 + dims.layer_linear_params * 2.0 / tp
+    rest = dims.params - linear
+    return linear * QUANT_BYTES[setup.bits] / tp + rest * 2.0
 
 
-def activation_bytes(dims: Dims, setup: Setup) -> float:
-    """Saved activations of one micro batch (16-bit), plus the logits and their gradient."""
-    tokens = setup.micro_batch * setup.sequence_len
+def _attention_width(dims: Dims, setup: Setup) -> float:
+    """Per token per layer, in elements: norms' inputs, q/k/v and attention outputs, residual."""
+    tp = max(1, setup.tensor_parallel)
+    return 6 * dims.hidden + (dims.q_dim + 2 * dims.kv_dim) / tp
+
+
+def _mlp_width(dims: Dims, setup: Setup, moe: bool) -> float:
+    tp = max(1, setup.tensor_parallel)
+    saved = KERNEL_GLU_SAVED if setup.lora_kernels and setup.adapter else GLU_SAVED[setup.liger]
+    if not moe:
+        return saved * dims.intermediate / tp
+    # each token's chosen experts keep their input and gate/up/act/product; plus the shared
+    # experts, and the router's logits (fp32: 2 elements of 16 bits each)
+    routed = dims.experts_per_token * (dims.hidden + 4 * dims.expert_intermediate)
+    return (routed + saved * dims.shared_intermediate) / tp + 2 * dims.experts
+
+
+def dropout_width(dims: Dims, setup: Setup) -> float:
+    """Elements per token per layer of the dropped-out inputs LoRA keeps: PEFT one per adapted
+    layer; Axolotl's LoRA kernels one per fused group (q/k/v, o, the MLP)."""
+    shapes = targeted_shapes(dims, setup)
+    if not setup.lora_kernels:
+        return sum(a for a, _ in shapes.values())
+    groups = {"qkv": ("q_proj", "k_proj", "v_proj"), "o": ("o_proj",), "mlp": ("gate_proj", "up_proj", "down_proj")}
+    width = {"qkv": dims.hidden, "o": dims.attn_out_dim, "mlp": dims.hidden}
+    return sum(width[g] for g, names in groups.items() if any(n in shapes for n in names))
+
+
+def layer_activation_bytes(dims: Dims, setup: Setup, moe: bool) -> float:
+    """Saved activations of one decoder layer, per token (bytes)."""
     width = 4 if setup.bits == 32 else 2
-    h, i = dims.hidden, dims.intermediate
-    # per token per layer: 2 norms' inputs, q/k/v/o inputs and outputs, 3 MLP inputs, gate/up/act outputs
-    per_layer = width * (6 * h + dims.q_dim + 2 * dims.kv_dim + 4 * i)
-    if setup.adapter and setup.lora_dropout > 0:  # PEFT keeps a dropped-out copy of each adapted input
-        shapes = dims.linear_shapes()
-        per_layer += width * sum(shapes[n][0] for n in setup.lora_targets if n in shapes)
+    per = _attention_width(dims, setup) + _mlp_width(dims, setup, moe)
+    if setup.adapter and setup.lora_dropout > 0:
+        per += dropout_width(dims, setup)
     if not setup.flash_attention:  # eager/sdpa-math attention keeps the score matrix
-        per_layer += int(width * dims.heads * setup.sequence_len * 1.5)
+        per += dims.heads * setup.sequence_len / max(1, setup.context_parallel) * 1.5
+    return per * width
+
+
+def text_activation_bytes(dims: Dims, setup: Setup) -> float:
+    """Saved activations of one micro batch in the decoder (logits aside)."""
+    tokens = setup.tokens
+    width = 4 if setup.bits == 32 else 2
+    dense = layer_activation_bytes(dims, setup, moe=False)
+    moe = layer_activation_bytes(dims, setup, moe=True) if dims.is_moe else dense
     if setup.checkpointing:  # each layer's input is kept; one layer is recomputed at a time
-        layers = dims.layers * width * h + per_layer
+        per_token = dims.layers * width * dims.hidden + max(
+            dense if dims.dense_layers else 0, moe if dims.moe_layers else 0
+        )
     else:
-        layers = dims.layers * per_layer
-    return tokens * (layers + LOGIT_BYTES * dims.vocab)
+        per_token = dims.dense_layers * dense + dims.moe_layers * moe
+    return tokens * per_token
+
+
+def logit_bytes(dims: Dims, setup: Setup) -> float:
+    """The loss's peak: full logits, Liger's chunks, or CCE's input gradient."""
+    tokens = setup.tokens
+    if setup.loss == "fused":
+        return tokens * FUSED_LOSS_BYTES * dims.hidden
+    if setup.loss == "cut":
+        return tokens * (CUT_LOSS_BYTES * dims.hidden + 8)
+    return tokens * LOGIT_BYTES * dims.vocab
+
+
+def vision_bytes(dims: Dims, setup: Setup) -> float:
+    """The vision tower's activations for a micro batch of `images` images each: checkpointed
+    layer inputs plus one layer when the tower is trained (full, or all-linear LoRA reaches it),
+    else one layer's forward only; plus Mllama's cross-attention keys and values."""
+    v = dims.vision
+    if v is None or setup.images <= 0:
+        return 0.0
+    width = 4 if setup.bits == 32 else 2
+    per_image = v.tokens_per_image
+    if v.text_tokens_per_image > 1:  # images whose tokens sit in the text sequence cannot exceed it
+        fits = setup.sequence_len / (setup.images * v.text_tokens_per_image)
+        per_image = int(per_image * min(1.0, fits))
+    tokens = setup.micro_batch * setup.images * per_image
+    layer = (10 * v.hidden + (3 if v.gated else 2) * v.intermediate) * width
+    trained = setup.method == "full" or setup.lora_targets == ALL_LINEAR
+    if trained:
+        per_token = (v.layers * v.hidden * width + layer) if setup.checkpointing else v.layers * layer
+    else:
+        per_token = layer
+    cross = dims.cross_attention_layers * 2 * dims.kv_dim * width
+    return tokens * (per_token + cross)
+
+
+def generation_bytes(dims: Dims, setup: Setup) -> float:
+    """GRPO's generation (the hook for when axowrap has the method): the KV cache of
+    `generations` completions of `sequence_len + completion_len` tokens per prompt in a micro
+    batch, 16-bit keys and values in every layer. 0 for every other trainer."""
+    if setup.rl != "grpo" or setup.generations <= 0:
+        return 0.0
+    tokens = setup.micro_batch * setup.generations * (setup.sequence_len + setup.completion_len)
+    return tokens * dims.layers * 2 * dims.kv_dim * 2.0
+
+
+def optimizer_state(setup: Setup, params: float, param_bytes: float) -> float:
+    moments = OPTIMIZER_BYTES.get(setup.optimizer, 8)
+    if setup.optimizer not in FIXED_STATE:
+        moments = moments * param_bytes / 4.0
+    return params * moments
 
 
 def estimate(dims: Dims, setup: Setup) -> Estimate:
     """Bytes per GPU by component for `setup` on a model shaped like `dims`."""
     n = max(1, setup.gpus)
     sharded = SHARDED.get(setup.strategy, ())
-    moments = OPTIMIZER_BYTES.get(setup.optimizer, 8)
     comps: dict[str, float] = {"weights": weight_bytes(dims, setup)}
     if setup.adapter:
         trainable = adapter_params(dims, setup)
         comps["adapter"] = trainable * 4.0  # PEFT keeps adapters in fp32
         comps["gradients"] = trainable * 4.0
-        comps["optimizer"] = trainable * float(moments)
+        comps["optimizer"] = optimizer_state(setup, trainable, 4.0)
     else:
         trainable = dims.params
-        full_width = 4.0 if setup.bits == 32 else 2.0
-        comps["gradients"] = trainable * full_width
-        comps["optimizer"] = trainable * (moments + (0 if setup.bits == 32 else MIXED_MASTER))
+        width = 4.0 if setup.bits == 32 else 2.0  # bf16 training: 16-bit weights, gradients and states
+        comps["gradients"] = trainable * width / max(1, setup.tensor_parallel)
+        comps["optimizer"] = optimizer_state(setup, trainable, width) / max(1, setup.tensor_parallel)
     if setup.offload:
         comps["optimizer"] = 0.0
     for part in sharded:
         if part in comps and n > 1:
             comps[part] /= n
-    comps["activations"] = activation_bytes(dims, setup)
-    comps["overhead"] = OVERHEAD if setup.bits != 32 else 0.5 * GB
-    return Estimate(comps, trainable, dims.params)
+    comps["activations"] = text_activation_bytes(dims, setup)
+    comps["logits"] = logit_bytes(dims, setup)
+    if dims.vision is not None:
+        comps["vision"] = vision_bytes(dims, setup)
+    if setup.rl == "grpo":
+        comps["generation"] = generation_bytes(dims, setup)
+    if setup.overhead_gb is not None:
+        comps["overhead"] = setup.overhead_gb * GB
+    else:
+        comps["overhead"] = OVERHEAD if setup.bits != 32 else 0.5 * GB
+    sure = setup.overhead_gb is not None
+    ranges = {
+        k: (v * (1 - u), v * (1 + u))
+        for k, v in comps.items()
+        if (u := UNCERTAINTY.get(k, 0.0)) and not (k == "overhead" and sure)
+    }
+    return Estimate(comps, trainable, dims.params, ranges)

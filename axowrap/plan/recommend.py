@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from axowrap.plan.families import Dims
-from axowrap.plan.memory import OPTIMIZER_BYTES, Estimate, Setup, estimate
+from axowrap.plan.dims import Dims
+from axowrap.plan.memory import ALL_LINEAR, OPTIMIZER_BYTES, Estimate, Setup, estimate
 
 GPU_COUNTS = (2, 4, 8, 16)
 
@@ -20,6 +20,7 @@ class Recommendation:
 
 
 Change = Callable[[Setup], tuple[str, Setup] | None]
+ModelChange = Callable[[Dims, Setup], tuple[str, Setup] | None]
 
 
 def _qlora(s: Setup) -> tuple[str, Setup] | None:
@@ -64,7 +65,53 @@ def _zero3(s: Setup) -> tuple[str, Setup] | None:
     return None
 
 
-SINGLE_CHANGES: tuple[Change, ...] = (_lora, _qlora, _smaller_batch, _checkpointing, _optimizer_8bit, _zero3)
+def _fused_loss(s: Setup) -> tuple[str, Setup] | None:
+    if s.loss == "full" and s.bits != 32:
+        return "speed.fused_cross_entropy: true (Liger's chunked loss: no full logits)", s.but(loss="fused")
+    return None
+
+
+SINGLE_CHANGES: tuple[Change, ...] = (
+    _lora,
+    _qlora,
+    _smaller_batch,
+    _checkpointing,
+    _optimizer_8bit,
+    _fused_loss,
+    _zero3,
+)
+
+
+def _quantize_experts(d: Dims, s: Setup) -> tuple[str, Setup] | None:
+    if d.is_moe and s.bits in (4, 8) and not s.experts_quantized:
+        return (
+            "axolotl: {quantize_moe_experts: true} with lora.target listing the attention projections "
+            "(the routed experts load in 4/8-bit too)",
+            s.but(experts_quantized=True, lora_targets=tuple(d.attention_shapes())),
+        )
+    return None
+
+
+def _frozen_vision(d: Dims, s: Setup) -> tuple[str, Setup] | None:
+    if d.vision is not None and s.method != "full" and s.lora_targets == ALL_LINEAR:
+        names = tuple(d.linear_shapes())
+        short = "|".join(sorted({n.removesuffix("_proj") for n in names}))
+        regex = rf"model.language_model.layers.[\d]+.(mlp|self_attn|cross_attn).({short})_proj"
+        return (
+            f"axolotl: {{lora_target_linear: false, lora_target_modules: '{regex}'}} "
+            "(LoRA on the language model only: the vision tower stays frozen)",
+            s.but(lora_targets=names),
+        )
+    return None
+
+
+def _fewer_images(d: Dims, s: Setup) -> tuple[str, Setup] | None:
+    if d.vision is not None and s.images > 1:
+        return f"at most {s.images // 2} image(s) per sample (smaller or fewer images)", s.but(images=s.images // 2)
+    return None
+
+
+MODEL_CHANGES: tuple[ModelChange, ...] = (_quantize_experts, _frozen_vision, _fewer_images)
 
 
 def recommend(dims: Dims, setup: Setup, vram: float) -> list[Recommendation]:
@@ -73,6 +120,13 @@ def recommend(dims: Dims, setup: Setup, vram: float) -> list[Recommendation]:
     out: list[Recommendation] = []
     combined = setup
     labels: list[str] = []
+    for model_change in MODEL_CHANGES:  # the model's own terms first: they cost nothing in quality
+        step = model_change(dims, setup)
+        if step is not None:
+            est = estimate(dims, step[1])
+            out.append(Recommendation(step[0], step[1], est, est.total <= vram))
+            labels.append(step[0])
+            combined = model_change(dims, combined)[1]  # type: ignore[index]
     for change in SINGLE_CHANGES:
         step = change(setup)
         if step is None:

@@ -11,19 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from axowrap.problems import Problem
-from axowrap.rules import compute, core, data, fit, gate, gguf, hub
+from axowrap.rules import axolotl, compute, core, data, fit, gate, gguf, hub, speed, targets
 from axowrap.spec.model import Spec
 
 Rule = Callable[[Spec], Iterator[Problem]]
 
 RULES: tuple[Rule, ...] = (
     core.datasets_exist,
+    core.base_model_is_a_model,
     core.format_fits_task,
     core.classify_labels,
     core.method_fits_target,
     core.packing_fits_task,
     core.eval_choices,
     core.export_needs_merge,
+    axolotl.preference_mapping,
+    targets.target_is_known,
+    targets.team_targets_are_valid,
+    speed.speed_fits_target,
     compute.compute_strategy,
     compute.sharding_has_peers,
     compute.gpus_per_node_fits_a_node,

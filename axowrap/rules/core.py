@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 
+from axowrap.files import kind
 from axowrap.problems import Problem
 from axowrap.spec.model import Spec
+
+
+def _mode(path: object) -> int | None:
+    try:
+        return os.stat(str(path)).st_mode
+    except (OSError, ValueError):
+        return None
 
 
 def datasets_exist(spec: Spec) -> Iterator[Problem]:
     for i, entry in enumerate(spec.data.get("datasets") or []):
         path = entry.get("path", "")
         local = spec.local_path(path)
-        if local is not None and not local.exists():
+        if local is None:
+            continue
+        mode = _mode(local)
+        if mode is None:
             yield spec.problem(
                 ("datasets", i, "path"),
                 f"dataset file {path!r} not found (looked for {local})",
                 hint="paths are relative to the spec file; a Hub dataset id looks like `owner/name`",
             )
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            yield spec.problem(
+                ("datasets", i, "path"),
+                f"dataset {path!r} is {kind(mode)}, not a data file (datasets reads files and folders)",
+                hint="point it at a .jsonl, .json, .csv or .parquet file",
+            )
+
+
+def base_model_is_a_model(spec: Spec) -> Iterator[Problem]:
+    """A local base model is a folder with a config.json: Transformers' from_pretrained
+    (which Axolotl calls) refuses anything else (and `/` must not be hashed as a model)."""
+    base = str(spec.data["base_model"])
+    local = spec.local_path(base)
+    if local is None:
+        return
+    mode = _mode(local)
+    if mode is None:  # a warning: a script may make the folder (import-gguf, a download) before `run`
+        yield spec.problem(
+            ("base_model",),
+            f"local model folder {base!r} not found (looked for {local}); training needs it",
+            hint="paths are relative to the spec file; a Hub model id looks like `owner/name`",
+            severity="warning",
+        )
+    elif not stat.S_ISDIR(mode) or _mode(local / "config.json") is None:
+        yield spec.problem(
+            ("base_model",),
+            f"{base!r} is not a model folder: {local} has no config.json",
+            hint="point it at a folder saved with save_pretrained (config.json + weights), "
+            "or turn a GGUF into one with `axowrap import-gguf`",
+        )
 
 
 def format_fits_task(spec: Spec) -> Iterator[Problem]:

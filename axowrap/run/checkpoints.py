@@ -9,10 +9,11 @@ checkpoint: it is skipped with a warning and resume falls back to the one before
 from __future__ import annotations
 
 import json
-import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from axowrap.run.outputs import safetensors_whole
 
 WEIGHTS = ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin", "pytorch_model.bin")
 OPTIMIZER = "optimizer.pt"
@@ -34,26 +35,9 @@ def checkpoints(output_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
-def _safetensors_whole(path: Path) -> bool:
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) < 8:
-            return False
-        (n,) = struct.unpack("<Q", raw)
-        if n > size - 8:
-            return False
-        try:
-            header = json.loads(fh.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return False
-    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
-    return 8 + n + max(ends, default=0) == size
-
-
 def _file_whole(path: Path) -> bool:
     if path.suffix == ".safetensors":
-        return _safetensors_whole(path)
+        return safetensors_whole(path)
     return zipfile.is_zipfile(path)  # torch.save writes zip archives; a truncated one has no end record
 
 

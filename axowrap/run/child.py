@@ -2,7 +2,9 @@
 
 `run_child` runs a command in its own process group, tees its output to a log (and to a
 callback per line or tqdm refresh), forwards SIGINT/SIGTERM to the whole group, kills the
-group after a timeout, and never leaves a process behind when axowrap itself leaves.
+group after a timeout, and never leaves a process behind when axowrap itself leaves, even
+killed with SIGKILL (every child runs under axowrap.run.guard, which kills its group when
+axowrap dies). A program that is not installed is a StepFailed saying so.
 `run_logged` is the same for a step that only needs success or a `StepFailed` naming the
 command, exit code, last log lines and log path. `start_background` starts a server (the
 llama.cpp one) whose output goes to a log, and `stop_background` ends it.
@@ -58,6 +60,43 @@ class ChildResult:
     timed_out: bool = False
 
 
+def guarded(argv: Sequence[str]) -> list[str]:
+    """`argv` run under axowrap.run.guard: it leads the child's process group and kills the
+    group if this process dies (SIGKILL included), so no training outlives its runner."""
+    return [sys.executable, "-m", "axowrap.run.guard", str(os.getpid()), "--", *argv]
+
+
+def still_running(pid: object) -> str | None:
+    """`process group N` while the group a step's child led (its recorded pid) has a live
+    process; None when it is gone (or `pid` is not a pid)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    try:
+        os.killpg(pid, 0)
+    except (ProcessLookupError, OverflowError, OSError) as exc:
+        if isinstance(exc, PermissionError):
+            return f"process group {pid} (another user's)"
+        return None
+    return f"process group {pid}"
+
+
+def _require_program(args: list[str], env: dict[str, str]) -> None:
+    """A clear StepFailed when the program to run is not installed (instead of a traceback)."""
+    import shutil
+
+    if os.sep in args[0]:
+        found = os.access(args[0], os.X_OK) and os.path.isfile(args[0])
+    else:
+        found = shutil.which(args[0], path=env.get("PATH")) is not None
+    if not found:
+        raise StepFailed(
+            f"cannot start `{args[0]}`: not found" + ("" if os.sep in args[0] else " on PATH"),
+            hint="install what the step needs (training: `pip install -e '.[train]'`, which brings "
+            "Axolotl and accelerate), or put its folder on PATH",
+            argv=args,
+        )
+
+
 def run_child(
     argv: Sequence[str],
     *,
@@ -74,6 +113,8 @@ def run_child(
     the environment exactly as we have it plus `env` (a job script's own command line, whose
     PATH the script arranged)."""
     args = [str(a) for a in argv]
+    full_env = {**os.environ, **(env or {})} if as_given else {**os.environ, **child_env(env)}
+    _require_program(args, full_env)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     interrupted = threading.Event()
     timed_out = threading.Event()
@@ -87,11 +128,11 @@ def run_child(
         sink = sys.stdout.buffer
     try:
         proc = subprocess.Popen(
-            args,
+            guarded(args),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})} if as_given else {**os.environ, **child_env(env)},
+            env=full_env,
             cwd=cwd,
             start_new_session=True,
         )
@@ -186,12 +227,18 @@ def start_background(
     its output is appended to `log` (or shown on our terminal when `log` is None)."""
     full_env = {**os.environ, **child_env(env)}
     args = [str(a) for a in argv]
+    _require_program(args, full_env)
     if log is None:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
+        return subprocess.Popen(guarded(args), stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
         return subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+            guarded(args),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
         )
 
 

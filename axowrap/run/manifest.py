@@ -8,25 +8,16 @@ imports torch or transformers: versions come from package metadata.
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from axowrap.errors import AxowrapError
 from axowrap.hashing import dir_sha256, text_sha256
 from axowrap.machine import hardware
+from axowrap.redact import scrub_env
 from axowrap.run.rundir import RunDir
 from axowrap.versions import versions
-
-SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|API_KEY|CREDENTIAL", re.I)
-
-
-def scrub_env(env: dict[str, str]) -> dict[str, str]:
-    """Environment changes safe to write down: secret-looking values are replaced."""
-    return {k: ("<redacted>" if SECRET.search(k) else v) for k, v in sorted(env.items())}
 
 
 def base_model(config: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +79,7 @@ def build_manifest(
 
 
 def load_manifest(run: RunDir) -> dict[str, Any]:
-    try:
-        return json.loads(run.manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AxowrapError(
-            f"{run.manifest}: cannot read: {exc}", hint="rerun `axowrap run SPEC` to rewrite it"
-        ) from None
+    """manifest.json, checked (axowrap.run.records): a damaged one is a clear error."""
+    from axowrap.run.records import load_manifest as checked_manifest
+
+    return checked_manifest(run)

@@ -1,7 +1,9 @@
 """The runner: prepare a run directory for a spec, then run (or resume) its steps.
 
 A step is skipped when it is done, its fingerprint (sha256 of its params + its upstream
-steps' fingerprints) is unchanged and its outputs exist (DVC-style). A step that failed or
+steps' fingerprints and the hashes of their recorded outputs) is unchanged and its outputs are
+still as recorded (DVC-style; axowrap.run.outputs). A step counts as done only once its
+outputs were checked whole, fsynced and hashed. A step that failed or
 was interrupted with the same fingerprint resumes (ctx.options["resume"] is true for it);
 one whose fingerprint changed starts fresh. The steps are an argument (default: the
 registry's), so tests can run the runner on steps of their own. Steps start child processes
@@ -10,20 +12,19 @@ through axowrap.run.child and report through axowrap.run.events.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from axowrap.errors import AxowrapError, StepInterrupted, UsageError, ValidationFailed
 from axowrap.hashing import canonical_sha256, text_sha256
 from axowrap.run import state as st
-from axowrap.run.child import child_env
+from axowrap.run.child import child_env, still_running
 from axowrap.run.events import Events
 from axowrap.run.manifest import load_manifest
+from axowrap.run.outputs import digest, record, verify
 from axowrap.run.rundir import RunDir
 from axowrap.run.runlock import run_lock
 from axowrap.steps.base import Step, StepContext
@@ -98,19 +99,22 @@ def make_context(
     dry_run: bool,
     options: dict[str, Any],
     steps_state: dict[str, Any],
+    fingerprints: dict[str, str] | None = None,
 ) -> StepContext:
+    from axowrap.run.records import load_config
+
     manifest = load_manifest(run)
-    config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
     return StepContext(
         name=step.name,
         run=run,
         spec=manifest["spec"]["effective"],
-        config=config,
+        config=load_config(run, manifest),
         log=run.log(step.name),
         events=events,
         state=steps_state,
         dry_run=dry_run,
         options=options,
+        fingerprints={} if fingerprints is None else fingerprints,
     )
 
 
@@ -131,8 +135,55 @@ def select(
     return chosen
 
 
-def outputs_exist(paths: list[Path]) -> bool:
-    return all(Path(p).exists() for p in paths)
+def upstream(entry: dict[str, Any] | None, fingerprint: str | None) -> dict[str, Any]:
+    """What a downstream fingerprint takes from an upstream step: its fingerprint and the hash
+    of the outputs it recorded (so `train --force` changes what `merge` is made from)."""
+    return {"fingerprint": fingerprint, "outputs": digest((entry or {}).get("recorded"))}
+
+
+def compute_fingerprints(
+    steps: Sequence[Step], ctx_for: Callable[[Step], StepContext], state: dict[str, Any], into: dict[str, str]
+) -> dict[str, str]:
+    """Every step's fingerprint, in pipeline order, from the state recorded now (into `into`)."""
+    for step in steps:
+        into[step.name] = canonical_sha256(
+            {
+                "step": step.name,
+                "params": step.params(ctx_for(step)),
+                "needs": {n: upstream(state.get(n), into.get(n)) for n in step.needs},
+            }
+        )
+    return into
+
+
+def adopt(run: RunDir, name: str, result: dict[str, Any], steps: Sequence[Step] = STEPS) -> dict[str, Any]:
+    """Record step `name` as done for the current spec with the outputs now on disk (checked
+    and hashed like a step the runner ran): for outputs made outside the runner, and tests."""
+    state = st.load_state(run)["steps"]
+    fingerprints: dict[str, str] = {}
+    first = make_context(
+        run, steps[0], events=Events(), dry_run=False, options={}, steps_state=state, fingerprints=fingerprints
+    )
+
+    def ctx_for(step: Step) -> StepContext:
+        return dataclasses.replace(first, name=step.name, log=run.log(step.name))
+
+    compute_fingerprints(steps, ctx_for, state, fingerprints)
+    step = next(s for s in steps if s.name == name)
+    outs = step.outputs(ctx_for(step))
+    recorded = record(name, outs, run.root) if outs else {}
+    return st.update_step(
+        run,
+        name,
+        status=st.DONE,
+        fingerprint=fingerprints[name],
+        started=st.now(),
+        ended=st.now(),
+        result=result,
+        outputs=sorted(recorded),
+        recorded=recorded,
+        pid=None,
+    )
 
 
 def run_steps(
@@ -175,42 +226,56 @@ def _run_steps(
     state = st.load_state(run)
     done_state: dict[str, Any] = state["steps"]
     opts = dict(options or {})
+    fingerprints: dict[str, str] = {}
+    first = make_context(
+        run, steps[0], events=events, dry_run=dry_run, options=opts, steps_state=done_state, fingerprints=fingerprints
+    )
 
     def ctx_for(step: Step) -> StepContext:
-        return make_context(run, step, events=events, dry_run=dry_run, options=opts, steps_state=done_state)
+        return dataclasses.replace(first, name=step.name, log=run.log(step.name))
 
-    fingerprints: dict[str, str] = {}
-    for step in steps:  # every step's fingerprint, so downstream ones see upstream changes
-        fingerprints[step.name] = canonical_sha256(
-            {
-                "step": step.name,
-                "params": step.params(ctx_for(step)),
-                "needs": {n: fingerprints.get(n) for n in step.needs},
-            }
-        )
+    def refresh() -> None:  # from what is recorded now (earlier steps may just have run)
+        compute_fingerprints(steps, ctx_for, done_state, fingerprints)
+
+    refresh()
     chosen = select(steps, names, from_step, ctx_for)
     chosen_names = {s.name for s in chosen}
     ran_any = False
     would_run: set[str] = set()  # --dry-run: the steps that would run, for their downstreams
     for step in chosen:
+        refresh()
         ctx = ctx_for(step)
         fp = fingerprints[step.name]
         prev = done_state.get(step.name, {})
         for need in step.needs:
-            upstream = done_state.get(need, {})
-            if (
-                need not in chosen_names
-                and not dry_run
-                and (upstream.get("status") != st.DONE or upstream.get("fingerprint") != fingerprints[need])
-            ):
+            upstream_entry = done_state.get(need, {})
+            if need in chosen_names or dry_run:
+                continue
+            if upstream_entry.get("status") != st.DONE or upstream_entry.get("fingerprint") != fingerprints[need]:
                 raise AxowrapError(
                     f"step {step.name} needs {need}, which is not done for the current spec",
                     hint=f"run `axowrap {need} {run.root}` first, or leave out --steps",
                 )
-        current = prev.get("status") == st.DONE and prev.get("fingerprint") == fp
-        if current and not force and outputs_exist(step.outputs(ctx)):
+            changed = verify(upstream_entry.get("recorded") or {}, run.root)
+            if changed:
+                raise AxowrapError(
+                    f"step {step.name} needs {need}, whose outputs changed since it ran: {changed[0]}",
+                    hint=f"run `axowrap {need} {run.root}` again",
+                )
+        changed = verify(prev.get("recorded") or {}, run.root) if prev.get("status") == st.DONE else []
+        current = prev.get("status") == st.DONE and prev.get("fingerprint") == fp and "recorded" in prev
+        if current and not force and not changed:
             events.emit(step.name, "skipped", "up to date")
             continue
+        if current and changed:
+            events.emit(step.name, "redo", f"its outputs changed since it ran ({changed[0]})")
+        if prev.get("status") == st.RUNNING and not dry_run:
+            busy = still_running(prev.get("pid"))
+            if busy:
+                raise AxowrapError(
+                    f"step {step.name} is still running as {busy}, started by an earlier axowrap that is gone",
+                    hint=f"wait for it to end, or stop it: `kill -- -{prev['pid']}`; then rerun",
+                )
         ctx.options["resume"] = (
             not force
             and prev.get("fingerprint") == fp
@@ -238,10 +303,13 @@ def _run_steps(
             ended=None,
             error=None,
             outputs=[str(p) for p in step.outputs(ctx)],
+            recorded=None,
             pid=None,
         )
         try:
             result = step.run(ctx)
+            outs = step.outputs(ctx)
+            recorded = record(step.name, outs, run.root) if outs else {}
         except (StepInterrupted, KeyboardInterrupt) as exc:
             done_state[step.name] = st.update_step(run, step.name, status=st.INTERRUPTED, ended=st.now(), pid=None)
             _finish(run, ran_any)
@@ -263,7 +331,16 @@ def _run_steps(
                 run, step.name, status=st.FAILED, ended=st.now(), error=error, pid=None
             )
             raise
-        done_state[step.name] = st.update_step(run, step.name, status=st.DONE, ended=st.now(), result=result, pid=None)
+        done_state[step.name] = st.update_step(
+            run,
+            step.name,
+            status=st.DONE,
+            ended=st.now(),
+            result=result,
+            outputs=sorted(recorded),
+            recorded=recorded,
+            pid=None,
+        )
         events.emit(step.name, "done")
     _finish(run, ran_any)
     return done_state
@@ -291,17 +368,7 @@ def run_status(run: RunDir, steps: Sequence[Step] = STEPS) -> list[dict[str, Any
     rows = []
     for name in known + [n for n in recorded if n not in known]:
         entry = dict(recorded.get(name) or {"status": "pending"})
-        if entry.get("status") == st.RUNNING and entry.get("pid") and not _alive(entry["pid"]):
+        if entry.get("status") == st.RUNNING and entry.get("pid") and not still_running(entry["pid"]):
             entry["status"] = "crashed"  # the runner itself died (SIGKILL, power loss): resumable
         rows.append({"step": name, **entry})
     return rows
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -13,7 +13,6 @@ import json
 import time
 from typing import Any
 
-from axowrap.errors import AxowrapError
 from axowrap.run.rundir import RunDir
 from axowrap.yamlio import atomic_write
 
@@ -26,20 +25,10 @@ def now() -> str:
 
 
 def load_state(run: RunDir) -> dict[str, Any]:
-    """The run's state; an empty one when nothing ran yet."""
-    if not run.state.is_file():
-        return {"version": VERSION, "steps": {}}
-    try:
-        data = json.loads(run.state.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AxowrapError(
-            f"{run.state}: cannot read run state: {exc}", hint="delete it to start the run over"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
-        raise AxowrapError(
-            f"{run.state}: not a run state file (no `steps` mapping)", hint="delete it to start the run over"
-        )
-    return data
+    """The run's state (checked: axowrap.run.records); an empty one when nothing ran yet."""
+    from axowrap.run.records import load_state as checked_state
+
+    return checked_state(run)
 
 
 def save_state(run: RunDir, state: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +34,5 @@ def readme_text(
         chosen_path=str(ggufs[chosen]),
         served=served,
         kind=fmt.kind,
-        completion_body=shlex.quote(completion),
-        chat_cmd=shlex.join(["axowrap", "chat", str(run.root)]),
+        completion_body=completion,
     )

@@ -48,6 +48,22 @@ def find_gguf(run: RunDir, gguf_type: str | None) -> Path:
     return files[key]
 
 
+SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+
+
+def require_server() -> None:
+    """AxowrapError unless llama-cpp-python and its [server] extra are installed (checked
+    without importing them: loading llama.cpp takes a while)."""
+    import importlib.util
+
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise AxowrapError(
+            f"llama.cpp's server is not installed (missing: {', '.join(missing)})",
+            hint="pip install 'axowrap[gguf]' (it brings llama-cpp-python[server])",
+        )
+
+
 def server_argv(gguf: Path, port: int, n_ctx: int | None = None) -> list[str]:
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", HOST, "--port", str(port)]
     return argv + (["--n_ctx", str(n_ctx)] if n_ctx else [])
@@ -64,6 +80,7 @@ def running(gguf: Path, log: Path, *, n_ctx: int | None = None, start_timeout: f
     """A llama-cpp-python server for `gguf` on a free local port while the block runs; yields
     its base URL (`http://127.0.0.1:PORT/v1`). Its output is appended to `log`; if it exits
     before answering, the error says so with the end of that log."""
+    require_server()
     port = free_port()
     proc = start_background(server_argv(gguf, port, n_ctx), log)
     url = f"http://{HOST}:{port}/v1"
@@ -97,6 +114,7 @@ def serve(run_path: Path, gguf_type: str | None, port: int, echo: Callable[[str]
     from axowrap.run.rundir import open_run
 
     gguf = find_gguf(open_run(run_path), gguf_type)
+    require_server()
     echo(f"serving {gguf} on http://{HOST}:{port}/v1 (OpenAI API; Ctrl-C stops)")
     proc = start_background(server_argv(gguf, port), None)  # its output on our terminal
     # SIGTERM to us stops the server too, and we return only once it has exited (port freed).

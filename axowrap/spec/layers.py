@@ -13,9 +13,15 @@ from axowrap.problems import Path_
 Sources = dict[Path_, str]
 
 
+def _forget(sources: Sources, path: Path_, old: Any) -> None:
+    """Drop what `sources` says about `path` and, when its old value was a mapping, below it."""
+    sources.pop(path, None)
+    if isinstance(old, dict) and old:  # only then can entries below `path` exist (linear, not per key)
+        for key in [k for k in sources if len(k) > len(path) and k[: len(path)] == path]:
+            del sources[key]
+
+
 def _record(sources: Sources, path: Path_, value: Any, label: str) -> None:
-    for key in [k for k in sources if k[: len(path)] == path]:
-        del sources[key]
     if isinstance(value, dict) and value:
         for k, v in value.items():
             _record(sources, (*path, k), v, label)
@@ -27,12 +33,11 @@ def merge_into(base: dict[str, Any], layer: dict[str, Any], label: str, sources:
     for key, value in layer.items():
         here = (*path, key)
         if value is None:
-            base.pop(key, None)
-            for k in [k for k in sources if k[: len(here)] == here]:
-                del sources[k]
+            _forget(sources, here, base.pop(key, None))
         elif isinstance(value, dict) and isinstance(base.get(key), dict):
             merge_into(base[key], value, label, sources, here)
         else:
+            _forget(sources, here, base.get(key))
             base[key] = _copy(value)
             _record(sources, here, value, label)
 

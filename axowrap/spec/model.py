@@ -8,13 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from axowrap import files
 from axowrap.datafiles import DATA_FILE_TYPES
+from axowrap.errors import SpecError
 from axowrap.problems import Path_, Problem
+from axowrap.releases import Release
 from axowrap.resources import schema_file
 from axowrap.schema_check import load_schema
 from axowrap.spec.layers import Sources
 from axowrap.spec.presets import Preset, get_preset
-from axowrap.targets import Target, get_target
+from axowrap.targets import Target, get_target, parse_target
 from axowrap.yamlio import Document
 
 
@@ -30,9 +35,61 @@ def local_path(base_dir: Path, value: str) -> Path | None:
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = base_dir / candidate
-    if candidate.exists() or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
+    if files.exists(candidate) or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
         return candidate
     return None
+
+
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4095  # bytes in a whole path
+
+
+def named_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """(key path, value) of every spec value that names a file, a folder or a Hub repo."""
+    found: list[tuple[Path_, Any]] = [(("base_model",), data.get("base_model"))]
+    for i, entry in enumerate(data.get("datasets") or []):
+        if isinstance(entry, dict):
+            found.append((("datasets", i, "path"), entry.get("path")))
+    ev = data.get("eval")
+    if isinstance(ev, dict):
+        found += [(("eval", "holdout_file"), ev.get("holdout_file")), (("eval", "database"), ev.get("database"))]
+    found.append((("output_dir",), data.get("output_dir")))
+    return [(where, value) for where, value in found if isinstance(value, str)]
+
+
+def unnameable(value: str) -> str | None:
+    """Why no file can have the name `value` (too long for the filesystem), or None."""
+    if len(value.encode("utf-8", "surrogatepass")) > PATH_MAX:
+        return f"longer than the {PATH_MAX} bytes a path may have"
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX for part in value.split("/")):
+        return f"a name in it is longer than the {NAME_MAX} bytes a file name (or a Hub repo name) may have"
+    if "\0" in value:
+        return "it holds a NUL character"
+    return None
+
+
+def spec_root(spec_path: Path) -> Path | None:
+    """The folder a spec may read files from: the git work tree that holds it (in CI, the
+    checkout of a pull request), else the current directory when that holds the spec; None (no
+    bound) for a spec elsewhere outside any git work tree. `extends` and `data check` stay
+    inside it unless asked (`axowrap --allow-outside`)."""
+    folder = spec_path.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if files.exists(candidate / ".git"):
+            return candidate
+    cwd = Path.cwd().resolve()
+    return cwd if is_within(folder, cwd) else None
+
+
+def is_within(path: Path, root: Path | None) -> bool:
+    """Whether `path` (symlinks resolved) is `root` or inside it (always, without a root)."""
+    if root is None:
+        return True
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 @dataclass
@@ -45,6 +102,14 @@ class Spec:
     sources: Sources
     docs: dict[str, Document] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    release: Release | None = None  # the Axolotl release it is checked and rendered for
+
+    @property
+    def axolotl(self) -> str:
+        """The Axolotl version the spec is checked against (axowrap.releases.choose)."""
+        from axowrap.releases import choose
+
+        return (self.release or choose(pin=(self.data.get("compute") or {}).get("axolotl"))).version
 
     @property
     def name(self) -> str:
@@ -85,9 +150,37 @@ class Spec:
         """The local file or folder `value` (as written in this spec) names, or None for a Hub id."""
         return local_path(self.base_dir, value)
 
-    def target(self, override: Target | None = None) -> Target:
-        """The machine this spec is rendered and checked for: `override`, else `compute:`."""
-        if override is not None:
+    def targets_file(self) -> Path | None:
+        """The YAML file `targets:` names (relative to the file that set it), if it names one."""
+        value = self.data.get("targets")
+        if not isinstance(value, str):
+            return None
+        return (Path(self.source_of(("targets",))).parent / value).expanduser()
+
+    def team_targets(self) -> dict[str, Any]:
+        """The spec's own `targets:` (a mapping, or a YAML file of one named relative to the
+        file that set it); {} when it has none."""
+        value = self.data.get("targets")
+        path = self.targets_file()
+        if path is None:
+            return value if isinstance(value, dict) else {}
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SpecError(
+                f"{self.source_of(('targets',))}: targets: cannot read {path}: {exc}",
+                hint="`targets:` names a YAML file of target profiles, relative to the spec that sets it",
+            ) from None
+        if not isinstance(loaded, dict):
+            raise SpecError(f"{path}: a targets file is a mapping of target names to their fields")
+        return loaded
+
+    def target(self, override: Target | str | None = None) -> Target:
+        """The machine this spec is rendered and checked for: `override` (a Target, or text such
+        as `h100-80gb:8` resolved with the spec's own targets), else `compute:`."""
+        if isinstance(override, Target):
             return override
+        if isinstance(override, str):
+            return parse_target(override, self.team_targets())
         compute = self.data["compute"]
-        return get_target(compute["target"], compute["gpus_per_node"], compute["nodes"])
+        return get_target(compute["target"], compute["gpus_per_node"], compute["nodes"], self.team_targets())

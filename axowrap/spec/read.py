@@ -7,20 +7,33 @@ returns, through `axowrap.validate.load_spec`.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import os
 from pathlib import Path
 from typing import Any
 
 from axowrap.errors import SpecError, ValidationFailed
-from axowrap.problems import Path_, Problem
+from axowrap.files import exists
+from axowrap.problems import Path_, Problem, short_repr
+from axowrap.releases import Release
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
-from axowrap.spec.model import Spec, spec_schema
+from axowrap.spec.model import Spec, is_within, named_paths, spec_root, spec_schema, unnameable
 from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
 PRESET_BASE = "preset _base"
+# `axowrap --allow-outside`: specs may read (extends, data check) outside their repo.
+ALLOW_OUTSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("allow_outside", default=False)
+
+
+def outside_problem(doc: Document, where: Path_, named: str, found: Path, root: Path | None) -> Problem:
+    return doc.problem(
+        where,
+        f"{named!r} is outside the repo ({found} is not under {root}); not reading it",
+        hint="keep the files a spec uses inside its repo, or run `axowrap --allow-outside ...` if you trust it",
+    )
 
 
 def _extends_list(doc: Document) -> list[str]:
@@ -46,7 +59,12 @@ def _shown(path: Path) -> str:
 
 
 def _load_chain(
-    path: Path, stack: tuple[Path, ...], problems: list[Problem], docs: dict[str, Document]
+    path: Path,
+    stack: tuple[Path, ...],
+    problems: list[Problem],
+    docs: dict[str, Document],
+    sections: list[tuple[Document, dict[str, Any]]],
+    root: Path | None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Layers for `path`: its bases (depth first, in order), then the file itself."""
     doc = load_yaml(path, what="spec")
@@ -62,19 +80,24 @@ def _load_chain(
     problems.extend(check(_without_nulls(doc.data), spec_schema(), doc, skip_required=True))
     overrides = doc.data.get("axolotl")
     if isinstance(overrides, dict):
-        from axowrap.config.check import check_config
-
-        problems.extend(check_config(doc, overrides, ("axolotl",), partial=True))
+        sections.append((doc, overrides))  # checked once the Axolotl release is known
     layers: list[tuple[str, dict[str, Any]]] = []
     for i, rel in enumerate(_extends_list(doc)):
         where = ("extends",) if isinstance(doc.data["extends"], str) else ("extends", i)
+        why = unnameable(rel)
+        if why:
+            problems.append(doc.problem(where, f"{short_repr(rel)} cannot name a file: {why}"))
+            continue
         shown = Path(os.path.normpath(path.parent / rel))
         base = shown.resolve()
         if base in stack or base == path.resolve():
             chain = " -> ".join(_shown(p) for p in (*stack, path.resolve(), base))
             problems.append(doc.problem(where, f"extends cycle: {chain}", hint="remove one of the `extends` links"))
             continue
-        if not base.is_file():
+        if not ALLOW_OUTSIDE.get() and not is_within(base, root):
+            problems.append(outside_problem(doc, where, rel, base, root))
+            continue
+        if not exists(base):
             problems.append(
                 doc.problem(
                     where,
@@ -84,7 +107,7 @@ def _load_chain(
             )
             continue
         try:
-            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs))
+            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs, sections, root))
         except SpecError as exc:
             problems.append(doc.problem(where, exc.message, hint=exc.hint))
     own = {k: v for k, v in doc.data.items() if k != "extends"}
@@ -117,14 +140,52 @@ def _restore(data: dict[str, Any], defaults: dict[str, Any], sources: Sources, p
             _restore(data[key], value, sources, here)
 
 
-def read_spec(path: Path | str) -> Spec:
+def _release(spec: Spec, flag: str | None, problems: list[Problem]) -> Release | None:
+    """The Axolotl release to check against (axowrap.releases.choose), or None with a problem."""
+    from axowrap.errors import UsageError
+    from axowrap.releases import choose, installed
+
+    pin = (spec.data.get("compute") or {}).get("axolotl")
+    try:
+        release = choose(flag, pin)
+    except UsageError as exc:
+        problems.append(spec.problem(("compute", "axolotl"), exc.message, hint=exc.hint))
+        return None
+    if pin and pin != release.version and release.chosen_by == "installed":
+        problems.append(
+            spec.problem(
+                ("compute", "axolotl"),
+                f"the spec pins Axolotl {pin}, but Axolotl {installed()} is installed: checked against {installed()}",
+                hint="install the pinned release, or change the pin (`axowrap lock` records what was used)",
+                severity="warning",
+            )
+        )
+    return release
+
+
+def _check_sections(
+    sections: list[tuple[Document, dict[str, Any]]], version: str | None, problems: list[Problem]
+) -> None:
+    """Check each file's `axolotl:` section (raw Axolotl keys) for the chosen release."""
+    from axowrap.config.check import check_config
+    from axowrap.errors import UsageError
+
+    for doc, overrides in sections:
+        try:
+            problems.extend(check_config(doc, overrides, ("axolotl",), partial=True, version=version))
+        except UsageError:  # no usable release: reported at compute.axolotl
+            return
+
+
+def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
     """The effective spec at `path` (files, `extends`, presets; schema-checked), or
     ValidationFailed with every problem found. Feature rules do not run here: they run on a
-    spec that passed the schema (axowrap.validate.load_spec)."""
+    spec that passed the schema (axowrap.validate.load_spec). `axolotl` is `--axolotl`."""
     path = Path(path)
     problems: list[Problem] = []
     docs: dict[str, Document] = {}
-    layers = _load_chain(path, (), problems, docs)
+    sections: list[tuple[Document, dict[str, Any]]] = []
+    layers = _load_chain(path, (), problems, docs, sections, spec_root(path))
     doc = docs.get(str(path))
     if doc is None or not layers:
         raise ValidationFailed(problems)
@@ -133,16 +194,41 @@ def read_spec(path: Path | str) -> Spec:
     if task not in preset_names():
         if "task" not in user:
             problems.append(doc.problem((), "missing required key 'task'", hint=f"one of: {', '.join(preset_names())}"))
+        _check_sections(sections, None, problems)
         raise ValidationFailed(problems)
     preset = get_preset(task)
     data, sources = layered([(PRESET_BASE, preset.base_defaults), (f"preset {task}", preset.defaults), *layers])
     _restore(data, preset.restored, sources)
     _dataset_defaults(data, preset, sources)
     spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs)
+    spec.release = _release(spec, axolotl, problems)
+    if spec.release is not None:
+        _check_sections(sections, spec.release.version, problems)
     for err in check(data, spec_schema(), doc):
         if err.message.startswith("missing required key"):
             problems.append(err)
+    for where, value in named_paths(data):
+        why = unnameable(value)
+        if why:
+            problems.append(spec.problem(where, f"{short_repr(value)} cannot name a file or a repo: {why}"))
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     spec.warnings = [p for p in problems if p.severity != "error"]
     return spec
+
+
+def recheck_effective(data: Any, file: str) -> dict[str, Any]:
+    """An effective spec recorded earlier (a run's manifest.json), checked again before a step
+    trusts it: a mapping naming a known task, every key the schema allows with the type it
+    allows, and the defaults every run needs present. ValidationFailed otherwise."""
+    doc = Document(data=data, file=file)
+    if not isinstance(data, dict):
+        raise ValidationFailed([doc.problem((), f"the effective spec must be a mapping, not {type(data).__name__}")])
+    if data.get("task") not in preset_names():
+        raise ValidationFailed([doc.problem(("task",), f"task {data.get('task')!r} is not a task preset")])
+    data = copy.deepcopy(data)
+    _restore(data, get_preset(data["task"]).restored, {})
+    problems = check(data, spec_schema(), doc)
+    if problems:
+        raise ValidationFailed(problems)
+    return data

@@ -3,7 +3,10 @@
 are listed in axowrap.steps.registry.
 
 A step is skipped when it is done, its fingerprint (its `params` + its upstream steps'
-fingerprints) is unchanged and its `outputs` exist.
+fingerprints and the hashes of their recorded outputs) is unchanged and its `outputs` are as
+recorded when it finished (axowrap.run.outputs). `outputs` lists files or folders (a folder
+stands for every file under it); they are checked, fsynced and hashed before the step counts
+as done.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ class StepContext:
     state: dict[str, Any] = field(default_factory=dict)  # results of earlier steps (state.json "steps")
     dry_run: bool = False  # say what would be done, do nothing
     options: dict[str, Any] = field(default_factory=dict)  # step-specific CLI options (e.g. eval --model)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # every step's current fingerprint (runner)
+
+    def current(self, step: str) -> bool:
+        """Whether `step` is done for the current spec and inputs (its recorded outputs aside)."""
+        entry = self.state.get(step) or {}
+        return entry.get("status") == "done" and entry.get("fingerprint") == self.fingerprints.get(step)
 
     def say(self, line: str, /, **fields: Any) -> None:
         """Report progress: a plain line for people, an `info` event with --json."""

@@ -50,10 +50,15 @@ def _holdout(ctx: StepContext) -> Path:
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.run.outputs import digest
+
     held = _holdout(ctx)
     opts = {k: ctx.options.get(k) for k in ("model", "gguf_type", "limit", "max_gen_toks")}
     sha = hashlib.sha256(held.read_bytes()).hexdigest() if held.is_file() else None
-    return {"eval": _eval(ctx), "options": opts, "holdout_sha256": sha}
+    # the model scored: train's outputs come in through `needs`; a merged or GGUF model's here
+    scored = {"merged": "merge", "gguf": "gguf"}.get(str(opts["model"]))
+    made_from = digest((ctx.state.get(scored) or {}).get("recorded")) if scored else None
+    return {"eval": _eval(ctx), "options": opts, "holdout_sha256": sha, "scored_outputs": made_from}
 
 
 def outputs(ctx: StepContext) -> list[Path]:
@@ -340,7 +345,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
         "lm_eval_errors": errors,
         "judge": judged,
         "require": ev.get("require") or {},
-        "gate": {"passed": not gate, "failures": gate},
+        # the gate runs on a fine-tuned model only: `eval --model base` records that none ran
+        "gate": {"ran": tuned is not None, "passed": tuned is not None and not gate, "failures": gate},
     }
     atomic_write(ctx.run.eval / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
     report = report_markdown(metrics, n, which, errors, gate)
@@ -353,6 +359,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     return {
         "n": n,
         "model": which,
+        "gate": results["gate"],
         "metrics": metrics,
         "lm_eval_errors": errors,
         "results": str(ctx.run.eval / "results.json"),

@@ -2,16 +2,21 @@
 in llama.cpp, then the serving files (serve/Modelfile, serve/README.md).
 
 f16/bf16/q8_0 come straight from the converter; the others are quantized from the f16 file
-(made as an intermediate when f16 itself was not asked for, and removed afterwards).
+(made as an intermediate when f16 itself was not asked for, and removed afterwards). All are
+made and smoke-tested in gguf/.staging/ and moved into gguf/ only when every one passed; the
+GGUFs they replace, and those of types the spec no longer asks for, move to superseded/.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from axowrap.errors import StepFailed
 from axowrap.gguf_types import CONVERT_TYPES, check_type, gguf_name
+from axowrap.run.outputs import supersede
 from axowrap.steps.base import Step, StepContext
 
 
@@ -99,42 +104,55 @@ def run(ctx: StepContext) -> dict[str, Any]:
             f"gguf: would convert {merged} to {', '.join(plan)}; quantize {', '.join(t for t in types if t not in CONVERT_TYPES) or 'nothing'}"
         )
         return {"dry_run": True, "types": types}
+    staging = ctx.run.gguf / ".staging"  # files are made and smoke-tested here, then moved in
+    if staging.exists():
+        shutil.rmtree(staging)  # axowrap's own leftovers of an interrupted gguf step
+    staging.mkdir(parents=True)
+
+    def staged(t: str) -> Path:
+        return staging / gguf_path(ctx, t).name
+
     fallbacks: dict[str, int] = {}
     for t in plan:
         ctx.say(f"gguf: converting to {t}")
-        convert(merged, gguf_path(ctx, t), t, ctx.log)
+        convert(merged, staged(t), t, ctx.log)
         fallbacks[t] = 0
     for t in types:
         if t not in CONVERT_TYPES:
             ctx.say(f"gguf: quantizing to {t}")
-            fallbacks[t] = quantize(gguf_path(ctx, "f16"), gguf_path(ctx, t), t, ctx.log)
+            fallbacks[t] = quantize(staged("f16"), staged(t), t, ctx.log)
             if fallbacks[t]:
                 ctx.say(
                     f"gguf: warning: {fallbacks[t]} tensors of {t} fell back to another type (rows not a multiple of 256)"
                 )
     if "f16" in plan and "f16" not in types:
-        gguf_path(ctx, "f16").unlink()
+        staged("f16").unlink()
     files: dict[str, dict[str, Any]] = {}
     for t in types:
-        path = gguf_path(ctx, t)
+        path = staged(t)
         ctx.say(f"gguf: smoke-testing {path.name} in llama.cpp")
         files[t] = {
             "file": path.name,
-            "path": str(path),
+            "path": str(gguf_path(ctx, t)),
             "bytes": path.stat().st_size,
             "fallback_tensors": fallbacks[t],
             "smoke": smoke_test(path, merged, t, ctx.log),
         }
-    fmt = load_format(ctx.run, ctx.config)  # the Modelfile serves the prompt format training used
-    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()}, fmt)
-    result: dict[str, Any] = {"files": files, "serve": serve}
-    result["report"] = _report(files, serve)
     failed = {f["file"]: f["smoke"]["error"] for f in files.values() if not f["smoke"]["ok"]}
     if failed:
         raise StepFailed(
             "gguf: smoke test failed for " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
-            hint=f"details in {ctx.log}",
+            hint=f"details in {ctx.log}; the files stay in {staging} (never where push and serve look)",
         )
+    for old in sorted(ctx.run.gguf.glob("*.gguf")):  # replaced, or a type the spec no longer asks for
+        supersede(ctx.run.root, old)
+    for t in types:
+        os.replace(staged(t), gguf_path(ctx, t))
+    staging.rmdir()
+    fmt = load_format(ctx.run, ctx.config)  # the Modelfile serves the prompt format training used
+    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()}, fmt)
+    result: dict[str, Any] = {"files": files, "serve": serve}
+    result["report"] = _report(files, serve)
     return result
 
 

@@ -1,7 +1,10 @@
 """merge: fold the LoRA adapter into the base with Axolotl's merge (a child process), then
 check the merge for real: the merged model's logits equal base + adapter (peft) on probe prompts.
 
-    adapter/ + base  --axolotl.cli.merge_lora-->  adapter/merged/  --move-->  merged/
+    adapter/ + base  --axolotl.cli.merge_lora-->  adapter/merged/  --logit check, then move-->  merged/
+
+A merge that fails its check stays in adapter/merged/ (never where push looks); a previous
+merged/ moves to superseded/<time>/ when the new one takes its place.
 
 QLoRA: Axolotl loads the base in 16 bit for the merge (it dequantizes, simulating NF4
 rounding), so the merged model is a plain 16-bit model; the step says so in its log.
@@ -19,6 +22,7 @@ from typing import Any
 from axowrap.errors import StepFailed
 from axowrap.models.facts import DTYPE_BYTES, config_dtype, weights_bytes
 from axowrap.run.child import run_logged
+from axowrap.run.outputs import supersede
 from axowrap.run.rundir import RunDir
 from axowrap.steps.base import Step, StepContext
 
@@ -51,7 +55,7 @@ def params(ctx: StepContext) -> dict[str, Any]:
 
 
 def outputs(ctx: StepContext) -> list[Path]:
-    return [ctx.run.merged / "config.json"]
+    return [ctx.run.merged]  # every file of the merged model
 
 
 def is_qlora(config: dict[str, Any]) -> bool:
@@ -156,7 +160,8 @@ def verify_merge(base: str, adapter: Path, merged: Path, *, judged: bool = True)
         raise StepFailed(
             f"merge: the merged model's logits differ from base + adapter by {diff:.4g} (tolerance {tolerance:.3g}) "
             f"on {len(texts)} probe prompts",
-            hint=f"the merged model in {merged} is wrong; rerun `axowrap merge RUN --force`",
+            hint=f"the merged model in {merged} is wrong (left there, not moved to merged/); "
+            "rerun `axowrap merge RUN --force`",
         )
     return result
 
@@ -199,12 +204,14 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if not (staged / "config.json").is_file():
         raise StepFailed(f"merge: Axolotl's merge exited 0 but wrote no model to {staged}", hint=f"see {ctx.log}")
     copied = copy_tokenizer(adapter, staged)
-    shutil.rmtree(run_dir.merged, ignore_errors=True)
-    os.replace(staged, run_dir.merged)
     ctx.say("merge: checking logits of the merged model against base + adapter")
     if is_qlora(config):
         ctx.say("merge: QLoRA - the logit difference includes NF4 rounding of the base: recorded, not judged")
-    check = verify_merge(str(base or config["base_model"]), adapter, run_dir.merged, judged=not is_qlora(config))
+    # checked where Axolotl wrote it: a merge that fails its check never reaches merged/
+    check = verify_merge(str(base or config["base_model"]), adapter, staged, judged=not is_qlora(config))
+    if run_dir.merged.exists():
+        supersede(run_dir.root, run_dir.merged)
+    os.replace(staged, run_dir.merged)
     size = weights_bytes(run_dir.merged)
     result = {
         "merged": str(run_dir.merged),

@@ -171,11 +171,10 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
 def explain_keys(spec_path: Path, keys: list[str], *, target: str | None = None) -> str:
     """Explanations for `keys` of the spec at `spec_path`, one block each."""
     from axowrap.config.render import axolotl_values, render_spec
-    from axowrap.targets import parse_target
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
-    tgt = spec.target(parse_target(target) if target else None)
+    tgt = spec.target(target)
     rendered = render_spec(spec, target=tgt)
     sections = axolotl_values(spec, tgt, Path("."))
     return "".join(explain(spec, rendered.config, sections, tgt, key) + "\n" for key in keys)

@@ -1,7 +1,8 @@
 """axowrap.lock: pin what a run depends on, and report drift from it (`run --locked`).
 
 The lock records the versions of axowrap and the training stack (from package metadata, no
-heavy imports), and per spec (keyed by its path relative to the lock's folder) the base model's
+heavy imports), and per spec (keyed by its path relative to the lock's folder) the Axolotl
+release it was checked against (axowrap.releases), the base model's
 revision and the sha256 of every local dataset file. A Hub model's revision is the commit hash
 the Hub gives for the spec's `revision:` (default main); without the Hub (HF_HUB_OFFLINE, no
 network) it is read from the local Hugging Face cache refs; a local model folder gets a content
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from axowrap.errors import AxowrapError
+from axowrap.hfcache import cached_commit, hub_cache, offline
 from axowrap.versions import versions
 
 LOCK_NAME = "axowrap.lock"
@@ -26,20 +28,8 @@ COMMIT = re.compile(r"[0-9a-f]{40}")
 HEADER = "# axowrap.lock: written by `axowrap lock`, checked by `axowrap run --locked`. Commit it.\n"
 
 
-def hub_cache() -> Path:
-    """The Hugging Face hub cache folder, by the same environment rules as huggingface_hub."""
-    if os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        return Path(os.environ.get("HF_HUB_CACHE") or os.environ["HUGGINGFACE_HUB_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("HF_HOME") or os.path.join(xdg, "huggingface")).expanduser() / "hub"
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _from_hub(repo_id: str, revision: str) -> str | None:
-    if _offline():
+    if offline():
         return None
     try:
         from huggingface_hub import HfApi
@@ -53,12 +43,7 @@ def _from_hub(repo_id: str, revision: str) -> str | None:
 
 
 def _from_cache(repo_id: str, revision: str) -> str | None:
-    ref = hub_cache() / f"models--{repo_id.replace('/', '--')}" / "refs" / revision
-    try:
-        value = ref.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return value if COMMIT.fullmatch(value) else None
+    return cached_commit(repo_id, revision)
 
 
 def _local_model(spec: Any) -> Path | None:
@@ -86,7 +71,7 @@ def model_pin(spec: Any, root: Path) -> dict[str, str]:
         commit = resolve(repo_id, revision)
         if commit:
             return {"id": repo_id, "revision": commit, "source": source}
-    why = "HF_HUB_OFFLINE is set" if _offline() else "the Hub did not resolve it (unreachable, unknown or gated)"
+    why = "HF_HUB_OFFLINE is set" if offline() else "the Hub did not resolve it (unreachable, unknown or gated)"
     raise AxowrapError(
         f"{spec.path}: cannot pin base model {repo_id!r} at {revision!r}: {why}, and the local cache "
         f"({hub_cache()}) has no {revision!r} ref for it",
@@ -115,7 +100,8 @@ def spec_pins(spec_path: Path, root: Path) -> dict[str, Any]:
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
-    return {"base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
+    # the Axolotl release the spec was checked and rendered for (axowrap.releases.choose)
+    return {"axolotl": spec.axolotl, "base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
 
 
 def read_lock(path: Path) -> dict[str, Any]:
@@ -173,8 +159,9 @@ def _model_drift(locked: dict[str, Any], spec: Any, root: Path) -> list[str]:
     return []
 
 
-def check_lock(spec_path: Path) -> list[str]:
-    """What drifted from axowrap.lock for the spec at `spec_path` (one line each; empty: none)."""
+def check_lock(spec_path: Path, *, packages: bool = True) -> list[str]:
+    """What drifted from axowrap.lock for the spec at `spec_path` (one line each; empty: none).
+    `packages=False` leaves out the installed versions (a SkyPilot job installs the lock's)."""
     from axowrap.validate import load_spec
 
     lock_path = find_lock(spec_path)
@@ -182,7 +169,7 @@ def check_lock(spec_path: Path) -> list[str]:
     lock = read_lock(lock_path)
     drift = [
         f"{name}: locked {want}, installed {have}"
-        for name, have in versions().items()
+        for name, have in (versions().items() if packages else ())
         if (want := (lock.get("packages") or {}).get(name)) != have
     ]
     key = _rel(spec_path, root)
@@ -190,6 +177,8 @@ def check_lock(spec_path: Path) -> list[str]:
     if not isinstance(entry, dict):
         return [*drift, f"{key}: not in {lock_path} (run `axowrap lock {key}`)"]
     spec = load_spec(spec_path)
+    if entry.get("axolotl") and entry["axolotl"] != spec.axolotl:
+        drift.append(f"{key}: checked against Axolotl {entry['axolotl']} when locked, now against {spec.axolotl}")
     drift += [f"{key}: {line}" for line in _model_drift(entry.get("base_model") or {}, spec, root)]
     locked_data = entry.get("datasets") or {}
     now_data = dataset_pins(spec, root)
@@ -204,9 +193,9 @@ def check_lock(spec_path: Path) -> list[str]:
     return drift
 
 
-def require_locked(spec_path: Path) -> None:
+def require_locked(spec_path: Path, *, packages: bool = True) -> None:
     """Raise (listing every drift) unless the spec matches axowrap.lock."""
-    drift = check_lock(spec_path)
+    drift = check_lock(spec_path, packages=packages)
     if drift:
         raise AxowrapError(
             f"{spec_path} drifted from {find_lock(spec_path)}:\n  " + "\n  ".join(drift),

@@ -67,6 +67,8 @@ def sync_rendered(
 
     if dest is not None and len(specs) != 1:
         raise AxowrapError("-o/--output names one file, so it takes exactly one spec", hint="drop -o with --all")
+    if dest is None:
+        _inside(root / RENDERED_DIR, root)
     outcomes: list[Outcome] = []
     owners: dict[Path, Path] = {}
     for spec in specs:
@@ -76,6 +78,8 @@ def sync_rendered(
             outcomes.append(Outcome(spec, None, INVALID, problems=exc.problems))
             continue
         target = dest or rendered_path(root, name)
+        if dest is None:
+            _inside(target, root)
         if target in owners:
             raise AxowrapError(
                 f"{spec} and {owners[target]} both render to {target} (same spec name {name!r})",
@@ -98,9 +102,21 @@ def sync_rendered(
     return outcomes
 
 
+def _inside(path: Path, root: Path) -> None:
+    """`render --all` writes and removes files in rendered/ only: a symlink (rendered/ itself,
+    or one config) that leads out of the repo is refused, never followed."""
+    real, top = path.resolve(), root.resolve()
+    if real != top and top not in real.parents:
+        raise AxowrapError(
+            f"{path} leads outside the repo (to {real}): not writing or removing anything there",
+            hint=f"make {RENDERED_DIR}/ a plain folder in the repo",
+        )
+
+
 def _orphans(root: Path, owned: set[Path], *, check: bool) -> list[Outcome]:
     out = []
     for path in sorted((root / RENDERED_DIR).glob(f"*{RENDERED_SUFFIX}")):
+        _inside(path, root)
         if path not in owned:
             if not check:
                 path.unlink()
