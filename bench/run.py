@@ -31,6 +31,7 @@ BENCHMARKS = [
     "gpu",
     "fuzz",
     "objectives",
+    "chat",
 ]
 
 

@@ -13,7 +13,7 @@ EXAMPLES = REPO / "examples"
 HAS_AXOLOTL = importlib.util.find_spec("axolotl") is not None
 
 # Session fixtures of the export steps (merge, gguf, serve): tests/conftest_export.py; the local Hub: tests/hub_server.py.
-pytest_plugins = ["conftest_export", "hub_server"]
+pytest_plugins = ["conftest_export", "conftest_audit", "hub_server"]
 
 # Offline and quiet for every test, and for the child processes they start.
 os.environ.update(

@@ -59,11 +59,15 @@ def test_report_and_serving_files(gguf_run: tuple[RunDir, dict[str, Any]]) -> No
     for t in ("f16", "q8_0", "q4_k_m"):
         assert f"-{t}.gguf" in report
     assert "| match |" in report
-    assert result["serve"]["gguf"] == "q4_k_m" and result["serve"]["template"] == "chatml"
+    # the sql task trains on its raw prompt: the Modelfile serves that, not the tokenizer's ChatML
+    assert result["serve"]["gguf"] == "q4_k_m" and result["serve"]["template"] == "the training prompt (alpaca)"
     modelfile = (run.serve / "Modelfile").read_text()
+    assert 'TEMPLATE """{{ if .System }}### Database schema:\n{{ .System }}\n' in modelfile
+    assert "<|im_start|>" not in modelfile and 'PARAMETER stop "</s>"' in modelfile.splitlines()
     assert modelfile.splitlines()[1] == "FROM ../gguf/" + Path(result["files"]["q4_k_m"]["path"]).name
     assert (run.serve / modelfile.splitlines()[1].split(" ", 1)[1]).resolve() == Path(result["files"]["q4_k_m"]["path"])
     readme = (run.serve / "README.md").read_text()
     assert f"vllm serve {run.merged} " in readme
     assert f"python -m llama_cpp.server --model {result['files']['q4_k_m']['path']} --host 127.0.0.1" in readme
     assert f"cd {run.serve}\nollama create " in readme
+    assert "curl -s http://127.0.0.1:8080/v1/completions" in readme and "/v1/chat/completions" not in readme

@@ -1,106 +1,26 @@
-"""The Modelfile's TEMPLATE renders the same prompt text as the HF chat template.
+"""The Modelfile's TEMPLATE renders the same prompt text as the training format.
 
-Ollama renders TEMPLATE with Go's text/template; Go is not on this machine, so `go_render`
-below implements the subset the templates use (range over .Messages, if/else if/else with
-`eq`, .Role/.Content, `{{-`/`-}}` trimming) with Go's semantics.
+Ollama renders TEMPLATE with Go's text/template; Go is not on this machine, so
+axowrap.serve.gotemplate implements the subset the templates use with Go's semantics.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from axowrap.serve.modelfile import FAMILIES, chat_template, detect_family, modelfile_text
+from axowrap.chat.format import PromptFormat
+from axowrap.serve.gotemplate import go_render
+from axowrap.serve.modelfile import FAMILIES, chat_template, detect_family, modelfile_text, serve_template
 
-ACTION = re.compile(r"{{(-?)\s*(.*?)\s*(-?)}}", re.S)
 CONVERSATION = [
     {"role": "system", "content": "You write SQL."},
     {"role": "user", "content": "How many users?"},
     {"role": "assistant", "content": "SELECT COUNT(*) FROM users;"},
     {"role": "user", "content": "And orders?"},
 ]
-
-
-def _tokens(src: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    pos = 0
-    for m in ACTION.finditer(src):
-        text = src[pos : m.start()]
-        if m.group(1):
-            text = text.rstrip()
-        if out and out[-1][0] == "trim":
-            text = text.lstrip()
-            out.pop()
-        out.append(("text", text))
-        out.append(("act", m.group(2)))
-        if m.group(3):
-            out.append(("trim", ""))
-        pos = m.end()
-    text = src[pos:]
-    if out and out[-1][0] == "trim":
-        text = text.lstrip()
-        out.pop()
-    out.append(("text", text))
-    return out
-
-
-def _parse(tokens: list[tuple[str, str]], i: int = 0) -> tuple[list[Any], int, str]:
-    nodes: list[Any] = []
-    while i < len(tokens):
-        kind, val = tokens[i]
-        i += 1
-        if kind == "text":
-            nodes.append(("text", val))
-        elif val == "end" or val == "else" or val.startswith("else if "):
-            return nodes, i, val
-        elif val.startswith("range "):
-            body, i, _ = _parse(tokens, i)
-            nodes.append(("range", body))
-        elif val.startswith("if "):
-            branches = [(val[3:], None)]
-            bodies = []
-            while True:
-                body, i, stop = _parse(tokens, i)
-                bodies.append(body)
-                if stop == "end":
-                    break
-                branches.append((stop[8:], None) if stop.startswith("else if ") else ("true", None))
-            nodes.append(("if", [(c, b) for (c, _), b in zip(branches, bodies, strict=True)]))
-        else:
-            nodes.append(("field", val))
-    return nodes, i, ""
-
-
-def _truth(cond: str, msg: dict[str, str]) -> bool:
-    if cond == "true":
-        return True
-    m = re.fullmatch(r'eq \.Role "(\w+)"', cond)
-    assert m, f"unsupported condition {cond!r}"
-    return msg["role"] == m.group(1)
-
-
-def _eval(nodes: list[Any], messages: list[dict[str, str]], msg: dict[str, str] | None) -> str:
-    out = ""
-    for node in nodes:
-        if node[0] == "text":
-            out += node[1]
-        elif node[0] == "range":
-            out += "".join(_eval(node[1], messages, m) for m in messages)
-        elif node[0] == "if":
-            assert msg is not None
-            out += next((_eval(b, messages, msg) for c, b in node[1] if _truth(c, msg)), "")
-        else:
-            assert msg is not None and node[1] in (".Role", ".Content"), node
-            out += msg[node[1][1:].lower()]
-    return out
-
-
-def go_render(template: str, messages: list[dict[str, str]]) -> str:
-    nodes, _, _ = _parse(_tokens(template))
-    return _eval(nodes, messages, None)
 
 
 def template_of(modelfile: str) -> str:
@@ -121,7 +41,8 @@ def test_chatml_modelfile_renders_the_hf_chat_template_of_the_tiny_model(tiny_mo
     tok = AutoTokenizer.from_pretrained(str(tiny_model))
     family = detect_family(chat_template(tiny_model))
     assert family is not None and family.name == "chatml"
-    modelfile = modelfile_text("../gguf/tiny-q4_k_m.gguf", family)
+    fmt = PromptFormat(kind="chat", chat_template=chat_template(tiny_model), end_of_turn=("<|im_end|>",))
+    modelfile = modelfile_text("../gguf/tiny-q4_k_m.gguf", serve_template(fmt))
     want = tok.apply_chat_template(CONVERSATION, tokenize=False, add_generation_prompt=True)
     assert go_render(template_of(modelfile), CONVERSATION) == want
     assert 'PARAMETER stop "<|im_end|>"' in modelfile.splitlines()
@@ -156,9 +77,10 @@ def test_each_family_renders_like_its_hf_template(name: str) -> None:
 def test_unknown_template_falls_back_to_the_gguf_template_and_says_so() -> None:
     assert detect_family("{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}") is None
     assert detect_family(None) is None
-    text = modelfile_text("model.gguf", None)
+    unknown = PromptFormat(kind="chat", chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    text = modelfile_text("model.gguf", serve_template(unknown))
     assert "TEMPLATE" not in text.replace("no TEMPLATE", "")
-    assert "Ollama uses the chat template stored\n# in the GGUF" in text
+    assert "no TEMPLATE: Ollama uses the chat template stored in the GGUF" in text
     assert "PARAMETER stop" not in text
 
 
@@ -169,3 +91,38 @@ def test_every_family_has_stops_and_distinct_markers() -> None:
         assert family.stop and all(
             m in family.template or m in family.stop or m == "<|eot_id|>" for m in family.markers
         )
+
+
+@pytest.mark.axolotl
+def test_the_sql_modelfile_renders_the_raw_prompt_training_used(tiny_model: Path, tmp_path: Path) -> None:
+    """The sql task trains on `### Database schema ... ### SQL:`, not ChatML: the Modelfile's
+    TEMPLATE renders Axolotl's own prompt (the user message as the question, SYSTEM as the schema)."""
+    from axolotl.prompt_strategies import load
+    from axolotl.utils.dict import DictDefault
+    from conftest import tiny_spec
+    from transformers import AutoTokenizer
+
+    from axowrap.chat.format import derive_format
+    from axowrap.config.render import render_spec
+    from axowrap.validate import load_spec
+
+    config = render_spec(load_spec(tiny_spec(tmp_path, tiny_model)), base_dir=None).config
+    fmt = derive_format(config, None)
+    served = serve_template(fmt)
+    text = modelfile_text("../gguf/tiny-f16.gguf", served)
+    assert template_of(text) == served.template and 'PARAMETER stop "</s>"' in text.splitlines()
+    ds_type = config["datasets"][0]["type"]
+    strategy = load("user_defined", AutoTokenizer.from_pretrained(str(tiny_model)), DictDefault(config), ds_type)
+    for schema in ("CREATE TABLE users (id int);", ""):
+        want = next(iter(strategy.prompter.build_prompt_w_system("", "How many users?", schema)))
+        assert go_render(template_of(text), system=schema, prompt="How many users?") == want
+    assert want.startswith("### Database schema:\n") and "<|im_start|>" not in template_of(text)
+
+
+def test_a_prompt_with_go_template_braces_stays_text() -> None:
+    from axowrap.chat.format import INPUT, INSTRUCTION
+    from axowrap.serve.modelfile import alpaca_template
+
+    fmt = PromptFormat(kind="alpaca", with_input=f"{{{{x}}}} {INPUT}: {INSTRUCTION}", no_input=f"{INSTRUCTION}")
+    assert go_render(alpaca_template(fmt), system="s", prompt="p") == "{{x}} s: p"
+    assert go_render(alpaca_template(fmt), prompt="p") == "p"

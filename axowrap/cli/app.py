@@ -35,6 +35,8 @@ COMMANDS = {
     "sweep": "axowrap.cli.sweep:command",
     "doctor": "axowrap.cli.doctor:command",
     "completion": "axowrap.cli.completion:command",
+    "chat": "axowrap.cli.chat:command",
+    "audit": "axowrap.cli.audit:command",
     "_prepare": "axowrap.cli.internal:prepare",
     "_envcheck": "axowrap.cli.internal:envcheck",
 }

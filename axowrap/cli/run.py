@@ -1,4 +1,4 @@
-"""`axowrap run`: a spec -> run directory -> train -> merge -> gguf -> eval -> push (as asked)."""
+"""`axowrap run`: a spec -> run directory -> train -> merge -> gguf -> eval -> audit -> push (as asked)."""
 
 from __future__ import annotations
 

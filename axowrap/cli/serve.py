@@ -24,7 +24,7 @@ def command(run: Path, gguf_type: str | None, port: int) -> None:
     """Serve a run's GGUF with llama-cpp-python's OpenAI-compatible server on 127.0.0.1.
 
     \b
-      axowrap serve runs/sql-1a2b3c4d --gguf q4_k_m --port 8080
+      axowrap serve runs/sql-1a2b3c4d --gguf-type q4_k_m --port 8080
       curl -s http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\
         -d '{"messages": [{"role": "user", "content": "Hello"}]}'
     """

@@ -1,5 +1,5 @@
 """`axowrap train|merge|gguf RUN`: one step on a run directory, for the registry's steps that
-have no command module of their own (`axowrap eval` and `axowrap push` take more options)."""
+have no command module of their own (`axowrap eval`, `audit` and `push` take more options)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from axowrap.cli import complete
 from axowrap.cli.options import json_lines_option
 
-OWN_COMMANDS = ("eval", "push")  # steps with a module in axowrap/cli/
+OWN_COMMANDS = ("eval", "audit", "push")  # steps with a module in axowrap/cli/
 
 
 def step_command(name: str) -> click.Command:

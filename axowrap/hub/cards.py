@@ -56,6 +56,8 @@ class CardInputs:
     metrics: dict[str, dict[str, Any]]  # eval results: {metric: {"base": x, "tuned": y}}
     files: list[str]  # the repo's files (the card aside)
     tracking: dict[str, Any] | None = None  # state.json's `tracking`: the run's tracker runs
+    audit: dict[str, Any] | None = None  # the run's stop audit (audit/audit.json), None: not run
+    audit_override: bool = False  # pushed with --allow-failed-audit although the audit failed
 
 
 def is_hub_id(ref: str) -> bool:
@@ -161,6 +163,18 @@ def eval_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
+def audit_rows(audit: dict[str, Any] | None) -> list[dict[str, str]]:
+    """One row per stop-audit check: name and passed / FAILED / skipped (why)."""
+    if not audit:
+        return []
+    rows = []
+    for name, check in (audit.get("checks") or {}).items():
+        status = str(check.get("status"))
+        shown = {"passed": "passed", "failed": "FAILED"}.get(status, f"skipped ({check.get('why', '')})")
+        rows.append({"check": name, "result": shown})
+    return rows
+
+
 def gguf_quant(name: str) -> str:
     """The quantization tag Ollama and llama.cpp use for a GGUF file name (`sql-q4_k_m.gguf` -> Q4_K_M)."""
     stem = name.rsplit("/", 1)[-1].removesuffix(".gguf")
@@ -227,6 +241,9 @@ def render_card(inp: CardInputs) -> str:
         has_modelfile="Modelfile" in inp.files,
         spec_yaml=spec_yaml(inp.spec),
         versions={k: v for k, v in (inp.manifest.get("versions") or {}).items() if v},
+        audit=audit_rows(inp.audit),
+        audit_failures=list((inp.audit or {}).get("failures") or []),
+        audit_override=inp.audit_override,
     )
     check_card(text, meta, inp.repo_id)
     return text

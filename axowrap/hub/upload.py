@@ -142,9 +142,13 @@ def build_plan(
     state: dict[str, Any],
     manifest: dict[str, Any],
     recorded: dict[str, dict[str, Any]],
+    *,
+    audit: dict[str, Any] | None = None,
+    audit_override: bool = False,
 ) -> list[RepoPlan]:
     """One RepoPlan per repo the spec names (files: `recorded[kind]`), each with its rendered,
-    checked card."""
+    checked card (`audit`: the run's stop audit; `audit_override`: pushed although it failed,
+    which the card says)."""
     from axowrap.hub.cards import CardInputs, render_card
     from axowrap.run.state import load_state
 
@@ -163,6 +167,8 @@ def build_plan(
             metrics=eval_metrics(run, state),
             files=[f.path for f in files],
             tracking=load_state(run).get("tracking"),
+            audit=audit,
+            audit_override=audit_override,
         )
         plans.append(RepoPlan(kind, repo_id, private, [*files, generated_file(CARD, render_card(inputs))]))
     return plans

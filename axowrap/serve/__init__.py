@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from axowrap.run.rundir import RunDir
 from axowrap.yamlio import atomic_write
+
+if TYPE_CHECKING:
+    from axowrap.chat.format import PromptFormat
 
 # The GGUF the Modelfile and the README use, first one the run has: small but good.
 PREFERENCE = (
@@ -32,16 +35,16 @@ def choose(types: list[str] | tuple[str, ...]) -> str:
     return next((t for t in PREFERENCE if t in types), types[0])
 
 
-def write_serve_files(run: RunDir, name: str, ggufs: dict[str, Path]) -> dict[str, Any]:
-    """Write serve/Modelfile and serve/README.md for the run's GGUF files; returns what was written."""
-    from axowrap.serve.modelfile import chat_template, detect_family, modelfile_text
+def write_serve_files(run: RunDir, name: str, ggufs: dict[str, Path], fmt: PromptFormat) -> dict[str, Any]:
+    """Write serve/Modelfile and serve/README.md for the run's GGUF files, in the prompt format
+    the run was trained on; returns what was written."""
+    from axowrap.serve.modelfile import modelfile_text, serve_template
     from axowrap.serve.readme import readme_text
 
     chosen = choose(list(ggufs))
-    family = detect_family(chat_template(run.merged))
+    served = serve_template(fmt)
     modelfile = run.serve / "Modelfile"
-    atomic_write(modelfile, modelfile_text(os.path.relpath(ggufs[chosen], run.serve), family))
+    atomic_write(modelfile, modelfile_text(os.path.relpath(ggufs[chosen], run.serve), served))
     readme = run.serve / "README.md"
-    atomic_write(readme, readme_text(run, name, ggufs, chosen, family.name if family else None))
-    template = family.name if family else "not recognised: Ollama falls back to the GGUF's own template"
-    return {"modelfile": str(modelfile), "readme": str(readme), "gguf": chosen, "template": template}
+    atomic_write(readme, readme_text(run, name, ggufs, chosen, served, fmt))
+    return {"modelfile": str(modelfile), "readme": str(readme), "gguf": chosen, "template": served.name}

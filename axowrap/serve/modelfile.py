@@ -1,8 +1,11 @@
-"""Ollama Modelfile: FROM the GGUF, a TEMPLATE equivalent to the model's HF chat template (Go
-text/template, as Ollama uses), PARAMETER stop for the end-of-turn tokens.
+"""Ollama Modelfile: FROM the GGUF, a TEMPLATE that renders the prompt format training used (Go
+text/template, as Ollama uses), PARAMETER stop for every end-of-turn token.
 
-The template family is recognised from the HF chat template's markers. An unknown template is
-not guessed: the Modelfile then has no TEMPLATE and Ollama uses the template stored in the GGUF.
+- alpaca runs (a raw prompt such as the sql task's `### Database schema ... ### SQL:`): the
+  training prompt itself, with the user's message as {instruction} and SYSTEM as {input};
+- chat runs: the template family recognised from the training chat template's markers (an
+  unknown template is not guessed: no TEMPLATE, and Ollama uses the one stored in the GGUF);
+- completion runs: the raw prompt (`{{ .Prompt }}`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from axowrap.chat.format import PromptFormat
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,63 @@ def detect_family(template: str | None) -> Family | None:
     return next((f for f in FAMILIES if all(m in template for m in f.markers)), None)
 
 
-def modelfile_text(gguf: str, family: Family | None) -> str:
+def go_literal(text: str) -> str:
+    """Text placed verbatim in a Go template (`{{` would start an action)."""
+    return text.replace("{{", '{{ "{{" }}')
+
+
+def alpaca_template(fmt: PromptFormat) -> str:
+    from axowrap.chat.format import INPUT, INSTRUCTION
+
+    def fill(prompt: str) -> str:
+        return go_literal(prompt).replace(INSTRUCTION, "{{ .Prompt }}").replace(INPUT, "{{ .System }}")
+
+    return f"{{{{ if .System }}}}{fill(str(fmt.with_input))}{{{{ else }}}}{fill(str(fmt.no_input))}{{{{ end }}}}"
+
+
+@dataclass(frozen=True)
+class ServeTemplate:
+    name: str  # what the Modelfile's comment calls it
+    template: str | None  # None: no TEMPLATE line (Ollama uses the GGUF's chat template)
+    stops: tuple[str, ...]
+    note: str  # one comment line for the Modelfile
+
+
+def serve_template(fmt: PromptFormat) -> ServeTemplate:
+    """The Modelfile TEMPLATE and stops for a run's prompt format (the audit expects exactly these)."""
+    eot = tuple(fmt.end_of_turn)
+    if fmt.kind == "alpaca":
+        return ServeTemplate(
+            "the training prompt (alpaca)",
+            alpaca_template(fmt),
+            eot,
+            "the user message is the prompt's {instruction}, SYSTEM its {input}",
+        )
+    if fmt.kind == "text":
+        return ServeTemplate("raw text (completion)", "{{ .Prompt }}", eot, "the prompt is continued as it is")
+    family = detect_family(fmt.chat_template)
+    if family is None:
+        return ServeTemplate(
+            "not recognised", None, eot, "no TEMPLATE: Ollama uses the chat template stored in the GGUF"
+        )
+    stops = tuple(dict.fromkeys((*family.stop, *eot)))
+    return ServeTemplate(family.name, family.template, stops, "recognised from the chat template training used")
+
+
+def modelfile_text(gguf: str, served: ServeTemplate) -> str:
+    import json
+
+    from axowrap.errors import AxowrapError
     from axowrap.templating import render_template
 
+    if served.template is not None and '"""' in served.template:
+        raise AxowrapError(
+            'the prompt format holds """, which a Modelfile TEMPLATE cannot contain',
+            hint="remove it from the spec's `prompt`",
+        )
     return render_template(
         "Modelfile.j2",
         gguf=gguf,
-        family=family,
-        template=family.template if family else None,
-        stops=list(family.stop) if family else [],
+        served=served,
+        stops=[json.dumps(s, ensure_ascii=False) for s in served.stops],
     )

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from axowrap.run.rundir import RunDir
 
+if TYPE_CHECKING:
+    from axowrap.chat.format import PromptFormat
+    from axowrap.serve.modelfile import ServeTemplate
 
-def readme_text(run: RunDir, name: str, ggufs: dict[str, Path], chosen: str, family: str | None) -> str:
+
+def readme_text(
+    run: RunDir, name: str, ggufs: dict[str, Path], chosen: str, served: ServeTemplate, fmt: PromptFormat
+) -> str:
+    import json
+
     from axowrap.templating import render_template
+
+    example = fmt.prompt([{"role": "user", "content": "Hello"}])
+    completion = json.dumps({"prompt": example, "max_tokens": 128, "temperature": 0})
 
     return render_template(
         "serve-README.md.j2",
@@ -20,5 +32,7 @@ def readme_text(run: RunDir, name: str, ggufs: dict[str, Path], chosen: str, fam
         ggufs=[(t, str(p)) for t, p in ggufs.items()],
         chosen=chosen,
         chosen_path=str(ggufs[chosen]),
-        family=family,
+        served=served,
+        kind=fmt.kind,
+        completion_body=completion,
     )

@@ -84,6 +84,7 @@ def _report(files: dict[str, dict[str, Any]], serve: dict[str, Any]) -> str:
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.chat.format import load_format
     from axowrap.gguf.convert import convert
     from axowrap.gguf.quantize import quantize
     from axowrap.gguf.smoke import smoke_test
@@ -148,7 +149,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
     for t in types:
         os.replace(staged(t), gguf_path(ctx, t))
     staging.rmdir()
-    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()})
+    fmt = load_format(ctx.run, ctx.config)  # the Modelfile serves the prompt format training used
+    serve = write_serve_files(ctx.run, model_name(ctx), {t: Path(f["path"]) for t, f in files.items()}, fmt)
     result: dict[str, Any] = {"files": files, "serve": serve}
     result["report"] = _report(files, serve)
     return result

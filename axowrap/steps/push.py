@@ -21,7 +21,7 @@ from axowrap.hub.upload import RepoPlan, build_plan, describe, producer, targets
 from axowrap.run.outputs import Record, digest, verify
 from axowrap.steps.base import Step, StepContext
 
-UPSTREAM = ("train", "merge", "gguf", "eval")
+UPSTREAM = ("train", "merge", "gguf", "eval", "audit")
 
 
 def enabled(ctx: StepContext) -> bool:
@@ -44,6 +44,7 @@ def params(ctx: StepContext) -> dict[str, Any]:
         "endpoint": endpoint(ctx),
         "upstream": upstream,
         "no_gate": bool(ctx.options.get("no_gate")),
+        "allow_failed_audit": bool(ctx.options.get("allow_failed_audit")),
     }
 
 
@@ -156,20 +157,44 @@ def push_repo(client: Any, plan: RepoPlan, ctx: StepContext) -> dict[str, Any]:
     return out
 
 
+def audit_refusal(audit: dict[str, Any] | None, allowed: bool) -> AxowrapError | None:
+    """The error that stops a push after a failed stop audit (None: go ahead)."""
+    failures = list((audit or {}).get("failures") or [])
+    if not failures or allowed:
+        return None
+    fixes = sorted({c["fix"] for c in (audit or {}).get("checks", {}).values() if c.get("fix")})
+    return AxowrapError(
+        "not pushing: the stop audit failed (" + "; ".join(failures) + ")",
+        hint="; ".join(fixes) + "; then rerun `axowrap audit RUN` (or push anyway with `--allow-failed-audit`: "
+        "the model card will say so)",
+    )
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.audit.checks import recorded_audit
     from axowrap.hub.client import HubClient
 
     where = endpoint(ctx)
     recorded = ready(ctx, strict=not ctx.dry_run)
     if not ctx.dry_run:
         check_gate(ctx)
-    plans = build_plan(ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx), recorded)
+    audit = recorded_audit(ctx.run)
+    allowed = bool(ctx.options.get("allow_failed_audit"))
+    override = allowed and bool((audit or {}).get("failures"))
+    plans = build_plan(
+        ctx.run, ctx.spec, ctx.config, ctx.state, _manifest(ctx), recorded, audit=audit, audit_override=override
+    )
     if ctx.dry_run:
         listing = {
             p.repo_id: {"kind": p.kind, "private": p.private, "files": {f.path: f.size for f in p.files}} for p in plans
         }
         ctx.events.emit("push", "plan", text=describe(plans, where), endpoint=where, repos=listing)
         return {"dry_run": True, "repos": {p.kind: p.repo_id for p in plans}}
+    refusal = audit_refusal(audit, allowed)
+    if refusal is not None:
+        raise refusal
+    if override:
+        ctx.say("push: the stop audit failed; pushing anyway (--allow-failed-audit), as each model card says")
     client = HubClient(where, echo=ctx.say)
     repos = {}
     for plan in plans:
@@ -177,7 +202,14 @@ def run(ctx: StepContext) -> dict[str, Any]:
     lines = [
         f"- {kind}: [{r['repo_id']}]({r['url']}) ({len(r['uploaded'])} files uploaded)" for kind, r in repos.items()
     ]
-    return {"endpoint": where, "repos": repos, "report": "### Hub\n\n" + "\n".join(lines) + "\n"}
+    if override:
+        lines.append("- pushed with `--allow-failed-audit` although the stop audit failed")
+    return {
+        "endpoint": where,
+        "repos": repos,
+        "audit_override": override,
+        "report": "### Hub\n\n" + "\n".join(lines) + "\n",
+    }
 
 
 STEP = Step(

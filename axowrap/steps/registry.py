@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from axowrap.errors import UsageError
+from axowrap.steps import audit, gguf, merge, push, train
 from axowrap.steps import eval as eval_step
-from axowrap.steps import gguf, merge, push, train
 from axowrap.steps.base import Step
 
-STEPS: tuple[Step, ...] = (train.STEP, merge.STEP, gguf.STEP, eval_step.STEP, push.STEP)
+STEPS: tuple[Step, ...] = (train.STEP, merge.STEP, gguf.STEP, eval_step.STEP, audit.STEP, push.STEP)
 STEP_NAMES = tuple(s.name for s in STEPS)
 
 
