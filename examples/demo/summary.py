@@ -64,7 +64,7 @@ def scores_table(results: dict[str, Any] | None) -> list[str]:
         return ["(no eval results: the spec has no held-out data, or the eval step did not run)"]
     n = results.get("n")
     lines = [
-        f"held-out questions: {n}; both models answer through llama.cpp as {results.get('model')} files"
+        f"held-out questions: {n}; both models answer as GGUF files through llama.cpp, greedy, same prompts"
         if results.get("model") == "gguf"
         else f"held-out questions: {n}; tuned = the fine-tune as {results.get('model')}",
         f"{'metric':<18}{'base [95% CI]':>22}{'tuned [95% CI]':>22}{'gain [95% CI]':>24}",
