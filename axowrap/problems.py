@@ -21,14 +21,42 @@ def format_path(path: Path_) -> str:
     return out or "(top level)"
 
 
+def _edits(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) between `a` and `b`."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            row.append(cost)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The closest known name to a misspelt one, if any is close enough."""
+    """The known name a misspelt one most likely meant, or None: a wrong suggestion is worse
+    than none. A suggestion must be similar (difflib ratio >= 0.75) and either a typo away
+    (a few edits: max(2, a quarter of the word)) or one of the two a prefix of the other
+    (`lora_rr` -> `lora_r`, `adam_eps` -> `adam_epsilon`). tests/test_did_you_mean.py holds the
+    typos that must get a suggestion and the removed keys that must not. A word that begins
+    exactly one name gets that name (`h100` -> `h100-80gb`); one that begins several gets one
+    of those or nothing (`adamw` begins adamw_torch, adamw_8bit...: not `adamc`)."""
     choices = list(choices)
-    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not matches:
-        lowered = {c.lower(): c for c in choices}
-        matches = [lowered[word.lower()]] if word.lower() in lowered else []
-    return matches[0] if matches else None
+    lowered = {c.lower(): c for c in choices}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    starting = [c for c in choices if c.startswith(word)] if len(word) >= 3 else []
+    if len(starting) == 1:
+        return starting[0]
+    for guess in difflib.get_close_matches(word, choices, n=3, cutoff=0.75):
+        if starting and not guess.startswith(word):
+            continue
+        if guess.startswith(word) or word.startswith(guess) or _edits(word, guess) <= max(2, len(word) // 4):
+            return guess
+    return None
 
 
 def short_repr(value: Any, limit: int = 60) -> str:

@@ -135,6 +135,47 @@ def _convert(err: ValidationError, doc: Document, root: dict[str, Any], prefix: 
     return doc.problem(path, err.message)
 
 
+_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+_SPACE = " \t\n\r\x0b\x0c"
+_BOOL_WORDS = {"0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes"}
+
+
+def coerces(value: Any, kind: str) -> bool:
+    """Does pydantic (lax mode, as Axolotl's models run) accept `value` for a field of JSON
+    type `kind`, converting it? (`"2"` for an integer, `"yes"` for a boolean, `false` for an
+    integer.) tests/test_lax_types.py compares this with pydantic itself."""
+    if isinstance(value, str):
+        text = value.strip(_SPACE)
+        if not text.isascii():
+            return False
+        if kind == "integer":
+            return bool(_INT.fullmatch(text))
+        if kind == "number":
+            if "_" in text:  # pydantic's rules for digit separators in floats are its own: only 1_000
+                return bool(_INT.fullmatch(text))
+            try:
+                float(text)
+            except ValueError:
+                return False
+            return True
+        if kind == "boolean":
+            return value.lower() in _BOOL_WORDS
+        return False
+    if isinstance(value, bool):
+        return kind in ("integer", "number")
+    if isinstance(value, (int, float)):
+        if kind == "boolean":
+            return value in (0, 1)
+        return kind == "integer" and isinstance(value, float) and value.is_integer()
+    return False
+
+
+def _lax_type(validator: Any, types: Any, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
+    kinds = [types] if isinstance(types, str) else list(types)
+    if not any(validator.is_type(instance, k) or coerces(instance, k) for k in kinds):
+        yield ValidationError(f"{instance!r} is not of type {', '.join(map(repr, kinds))}")
+
+
 def check(
     data: Any,
     schema: dict[str, Any],
@@ -142,9 +183,11 @@ def check(
     *,
     prefix: tuple = (),
     skip_required: bool = False,
+    lax: bool = False,
 ) -> list[Problem]:
-    """All schema problems of `data` (which sits at `prefix` inside `doc`)."""
-    errors: Iterable[ValidationError] = _validator(schema).iter_errors(data)
+    """All schema problems of `data` (which sits at `prefix` inside `doc`). `lax`: values that
+    pydantic converts (Axolotl's configs) are not type errors."""
+    errors: Iterable[ValidationError] = _validator(schema, lax).iter_errors(data)
     out = []
     for err in errors:
         if skip_required and err.validator == "required":
@@ -170,13 +213,14 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
 
 
 _Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
-_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}
+_LaxValidator = validators.extend(Draft202012Validator, {"pattern": _pattern, "type": _lax_type})
+_VALIDATORS: dict[tuple[int, bool], tuple[dict[str, Any], Any]] = {}
 
 
-def _validator(schema: dict[str, Any]) -> Any:
+def _validator(schema: dict[str, Any], lax: bool = False) -> Any:
     """One validator per schema object (schemas are cached, so this is per schema file)."""
-    hit = _VALIDATORS.get(id(schema))
+    hit = _VALIDATORS.get((id(schema), lax))
     if hit is None or hit[0] is not schema:
-        hit = (schema, _Validator(schema))
-        _VALIDATORS[id(schema)] = hit
+        hit = (schema, (_LaxValidator if lax else _Validator)(schema))
+        _VALIDATORS[(id(schema), lax)] = hit
     return hit[1]

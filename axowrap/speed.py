@@ -108,12 +108,17 @@ def unmet_need(switch: Switch, compute_capability: str | None, half: bool, gpu: 
     return None
 
 
-@cache
 def support() -> dict[str, Any]:
-    """The model-type lists read from the installed integrations (schemas/axolotl-<v>.speed.json)."""
-    from axowrap import AXOLOTL_VERSION
+    """The model-type lists read from the chosen release's integrations
+    (schemas/axolotl-<version>.speed.json, written by `python -m axowrap.config.speedgen`)."""
+    from axowrap.releases import choose
 
-    return json.loads(schema_file(f"axolotl-{AXOLOTL_VERSION}.speed.json").read_text(encoding="utf-8"))
+    return _support(choose().version)
+
+
+@cache
+def _support(version: str) -> dict[str, Any]:
+    return json.loads(schema_file(f"axolotl-{version}.speed.json").read_text(encoding="utf-8"))
 
 
 def model_unsupported(switch: Switch, model_type: str | None) -> str | None:

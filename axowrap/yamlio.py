@@ -62,26 +62,48 @@ class Document:
         return Problem(path=tuple(path), message=message, file=self.file, line=line, column=col, **kw)
 
 
+def _same(a: yaml.Node, b: yaml.Node) -> bool:
+    if type(a) is not type(b) or a.tag != b.tag:
+        return False
+    if isinstance(a, yaml.ScalarNode):
+        return bool(a.value == b.value)
+    if len(a.value) != len(b.value):
+        return False
+    if isinstance(a, yaml.MappingNode):
+        return all(_same(ka, kb) and _same(va, vb) for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True))
+    return all(_same(x, y) for x, y in zip(a.value, b.value, strict=True))
+
+
+def _shown(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return repr(node.value)
+    return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+
+
 def _walk(node: yaml.Node, path: Path_, doc: Document) -> None:
     doc.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
+        seen: dict[Any, tuple[int, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
+                line, first = seen[key]
+                same = _same(first, value_node)
+                what = "the same value" if same else f"{_shown(first)}; this later {_shown(value_node)} wins"
                 doc.duplicates.append(
                     Problem(
                         path=(*path, key),
-                        message=f"duplicate key (first defined on line {seen[key]}); "
-                        "YAML would silently keep only the last one",
+                        message=f"duplicate key (first defined on line {line} with {what}); "
+                        "YAML silently keeps only the last one",
                         file=doc.file,
                         line=key_node.start_mark.line + 1,
                         column=key_node.start_mark.column + 1,
                         hint="remove one of the two",
+                        extra={"same": same},
                     )
                 )
-                continue
-            seen[key] = key_node.start_mark.line + 1
+            else:
+                seen[key] = (key_node.start_mark.line + 1, value_node)
             doc.marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _walk(value_node, (*path, key), doc)
     elif isinstance(node, yaml.SequenceNode):

@@ -17,10 +17,13 @@ from common import Targets, machine
 BENCHMARKS = [
     "cli_latency",
     "datacheck",
+    "hub_data",
     "demo",
     "eval",
     "team_check",
+    "validation",
     "wrapper_overhead",
+    "tracking",
     "packing",
     "export",
     "plan_published",

@@ -2,11 +2,15 @@
 the subset of the Hub protocol huggingface_hub 1.17 uses for create_repo, list_repo_tree and
 create_commit (preupload, LFS batch with the `basic` transfer, NDJSON commit), and for
 hf_hub_download of a model's files (HEAD then GET `/{repo}/resolve/{revision}/{path}`, with the
-X-Repo-Commit and ETag headers it needs; 404s carry the Hub's X-Error-Code).
+X-Repo-Commit and ETag headers it needs; 404s carry the Hub's X-Error-Code), and for
+downloading dataset repos: repo info at a revision (`sha`, `siblings`), the file tree, and
+`resolve` (HEAD and GET, with `X-Repo-Commit` and `ETag`), branches such as
+`refs/convert/parquet` included.
 
-It stores files and commits in memory, checks the bearer token, and can be told to fail:
-`fail_commits = 1` answers the next commit with 500, `status = 401` answers everything with 401.
-`lfs_threshold` decides which files go through LFS (set it low to exercise both paths).
+It stores files and commits in memory, checks the bearer token (dataset downloads: only for a
+private dataset), and can be told to fail: `fail_commits = 1` answers the next commit with 500,
+`status = 401` answers everything with 401. `lfs_threshold` decides which files go through LFS
+(set it low to exercise both paths). `add_dataset` publishes a dataset repo at a revision.
 """
 
 from __future__ import annotations
@@ -56,6 +60,15 @@ class Repo:
 
 
 @dataclass
+class DatasetRepo:
+    """A dataset repo: each branch points at a commit; each commit holds its files."""
+
+    private: bool = False
+    refs: dict[str, str] = field(default_factory=dict)  # branch or tag -> commit sha
+    commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> path -> bytes
+
+
+@dataclass
 class Hub:
     """What the server knows and what it saw; tests read and set these fields."""
 
@@ -67,6 +80,7 @@ class Hub:
     lfs_objects: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lfs_puts: list[str] = field(default_factory=list)
+    datasets: dict[str, DatasetRepo] = field(default_factory=dict)
     url: str = ""
 
     def seed(self, repo_id: str, files: dict[str, bytes], *, gated: bool = False) -> str:
@@ -78,6 +92,17 @@ class Hub:
         oid = hashlib.sha1(f"{repo_id}{len(repo.commits)}{sorted(files)}".encode()).hexdigest()
         repo.commits.append({"oid": oid, "summary": "seed", "files": sorted(files)})
         return oid
+
+    def add_dataset(
+        self, repo_id: str, files: dict[str, bytes], *, revision: str = "main", private: bool = False
+    ) -> str:
+        """Publish `files` as a new commit of dataset `repo_id` on branch `revision`; its sha."""
+        repo = self.datasets.setdefault(repo_id, DatasetRepo(private=private))
+        repo.private = private
+        sha = hashlib.sha1(f"{repo_id}{revision}{len(repo.commits)}{sorted(files)}".encode()).hexdigest()
+        repo.commits[sha] = dict(files)
+        repo.refs[revision] = sha
+        return sha
 
     def file_bytes(self, repo_id: str) -> dict[str, bytes]:
         return {p: f.data for p, f in self.repos[repo_id].files.items()}
@@ -95,6 +120,10 @@ ROUTES = [
     ("POST", re.compile(rf"^/api/models/{REPO}/commit/(?P<rev>[^/]+)$"), "commit"),
     ("GET", re.compile(rf"^/api/models/{REPO}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$"), "tree"),
     ("POST", re.compile(rf"^/{REPO}\.git/info/lfs/objects/batch$"), "lfs_batch"),
+    ("GET", re.compile(rf"^/api/datasets/{REPO}(?:/revision/(?P<rev>[^/]+))?$"), "dataset_info"),
+    ("GET", re.compile(rf"^/api/datasets/{REPO}/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$"), "dataset_tree"),
+    ("GET", re.compile(rf"^/datasets/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "dataset_resolve"),
+    ("HEAD", re.compile(rf"^/datasets/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "dataset_resolve"),
     ("PUT", re.compile(r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$"), "lfs_put"),
     ("GET", re.compile(rf"^/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "resolve"),
     ("HEAD", re.compile(rf"^/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)$"), "resolve"),
@@ -148,11 +177,8 @@ class Handler(BaseHTTPRequestHandler):
                 {"error": "Invalid credentials in Authorization header"},
                 {"X-Error-Message": "Invalid credentials in Authorization header"},
             )
-        public = "/resolve/" in path  # downloads of public models need no token
-        if (
-            not (path.startswith("/lfs-upload/") or public)
-            and self.headers.get("Authorization") != f"Bearer {self.hub.token}"
-        ):
+        public = "/resolve/" in path or path.startswith(("/lfs-upload/", "/api/datasets/"))  # datasets check their own
+        if not public and self.headers.get("Authorization") != f"Bearer {self.hub.token}":
             return self._send(401, {"error": "Invalid credentials in Authorization header"})
         for verb, pattern, name in ROUTES:
             match = pattern.match(path)
@@ -312,6 +338,77 @@ class Handler(BaseHTTPRequestHandler):
                 entry["oid"] = git_blob_oid(stored.data)
             entries.append(entry)
         self._send(200, entries)
+
+    # -- dataset downloads ----------------------------------------------------------------------
+    def _dataset(self, repo: str, rev: str) -> tuple[str, dict[str, bytes]] | None:
+        """(sha, files) of `repo` at `rev`, or None after answering the error as the Hub does."""
+        found = self.hub.datasets.get(repo)
+        authorized = self.headers.get("Authorization") == f"Bearer {self.hub.token}"
+        if found is None or (found.private and not authorized):
+            # the Hub answers 401 for a private repo without access, 404 for a missing one
+            self._send(
+                401 if found is not None else 404,
+                {"error": "Repository not found"},
+                {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"},
+            )
+            return None
+        sha = rev if rev in found.commits else found.refs.get(rev)
+        if sha is None:
+            self._send(
+                404,
+                {"error": f"Invalid rev id: {rev}"},
+                {"X-Error-Code": "RevisionNotFound", "X-Error-Message": f"Invalid rev id: {rev}"},
+            )
+            return None
+        return sha, found.commits[sha]
+
+    def dataset_info(self, body: bytes, repo: str, rev: str = "") -> None:
+        found = self._dataset(repo, rev or "main")
+        if found is None:
+            return
+        sha, files = found
+        private = self.hub.datasets[repo].private
+        self._send(
+            200,
+            {
+                "_id": sha[:24],
+                "id": repo,
+                "sha": sha,
+                "private": private,
+                "gated": False,
+                "disabled": False,
+                "tags": [],
+                "siblings": [{"rfilename": p} for p in sorted(files)],
+            },
+        )
+
+    def dataset_tree(self, body: bytes, repo: str, rev: str, sub: str = "") -> None:
+        found = self._dataset(repo, rev)
+        if found is None:
+            return
+        _, files = found
+        self._send(
+            200, [{"type": "file", "path": p, "size": len(d), "oid": git_blob_oid(d)} for p, d in sorted(files.items())]
+        )
+
+    def dataset_resolve(self, body: bytes, repo: str, rev: str, file: str) -> None:
+        found = self._dataset(repo, rev)
+        if found is None:
+            return
+        sha, files = found
+        if file not in files:
+            return self._send(
+                404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}
+            )
+        data = files[file]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Repo-Commit", sha)
+        self.send_header("ETag", f'"{git_blob_oid(data)}"')
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(data)
 
 
 class _Server(ThreadingHTTPServer):

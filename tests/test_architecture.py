@@ -33,7 +33,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.templating",
         "axowrap.datafiles",
         "axowrap.machine",
+        "axowrap.releases",
         "axowrap.config.check",
+        "axowrap.config.keys",
+        "axowrap.config.values",
+        "axowrap.config.combos",
     ),
     # 1: specs
     ("axowrap.spec",),
@@ -49,6 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.hub",
         "axowrap.serve",
         "axowrap.run",
+        "axowrap.tracking",
     ),
     # 3: feature rules; 4: the registry
     ("axowrap.rules.",),

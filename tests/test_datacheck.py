@@ -189,7 +189,7 @@ def test_messages_checks_openai_tool_calls() -> None:
 def test_preference_and_kto_rows() -> None:
     dpo = layout_for(
         "preference",
-        {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "from", "content": "value"},
+        {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "role": "role", "content": "content"},
     )
     assert all(check_row(dpo, r) == [] for r in rows_of("dpo.jsonl"))
     orpo = layout_for("preference", {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"})
@@ -231,6 +231,7 @@ def test_malformed_variant_reports_every_category(tmp_path: Path) -> None:
         "unrecognized role": 1,
         "empty content": 1,
         "no assistant turn": 1,
+        "role order": 1,  # row 4 is left with two user turns in a row
     }
     lines = {(f.category, f.where) for f in report.findings}
     assert lines == {
@@ -240,6 +241,7 @@ def test_malformed_variant_reports_every_category(tmp_path: Path) -> None:
         ("unrecognized role", 4),
         ("empty content", 6),
         ("no assistant turn", 5),
+        ("role order", 5),
     }
     assert report.datasets[0].rows == 11  # the unparsable line is not a row; the others all are
     assert not report.ok
@@ -324,16 +326,16 @@ def test_cli_unknown_file(workdir: Path) -> None:
 
 def test_validate_runs_the_structural_check(workdir: Path) -> None:
     rows = rows_of("sql.jsonl")
-    for i in range(8):
+    for i in range(14):
         rows[i] = {"question": "q", "context": "c"}
-    write_jsonl(workdir / "examples" / "data" / "sql.jsonl", rows, {10: "{oops"})
+    write_jsonl(workdir / "examples" / "data" / "sql.jsonl", rows, {20: "{oops"})
     res = run_cli("validate", "examples/sql.yaml")
     assert res.code == 1
-    assert (
-        "examples/data/sql.jsonl:1: error: datasets[0].path: line 1: missing key: missing key 'answer' (the output)"
-        in res.out
-    )
-    assert "9 row error(s) in all (8 missing key, 1 invalid JSON); 5 shown" in res.out
+    assert "examples/data/sql.jsonl:1: error: datasets[0].path: line 1: missing key 'answer' (the output)" in res.out
+    # the first 10 of a kind with their lines, then a count; a kind under the cap is listed whole
+    assert res.out.count("missing key 'answer'") == 10
+    assert "datasets[0].path: data/sql.jsonl: missing key: ... and 4 more" in res.out
+    assert "examples/data/sql.jsonl:21: error: datasets[0].path: line 21: invalid JSON (" in res.out
 
 
 def test_reader_without_orjson(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

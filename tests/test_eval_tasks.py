@@ -10,7 +10,7 @@ import yaml
 from conftest import EXAMPLES
 
 from axowrap.config.render import render_spec
-from axowrap.data.split import read_rows
+from axowrap.data.readers import read_rows
 from axowrap.evaluation.tasks import TASK_NAME, write_task
 from axowrap.validate import load_spec
 

@@ -176,3 +176,17 @@ def test_offline_mode_is_a_clear_error(hub: Hub, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(AxowrapError, match="HF_HUB_OFFLINE is set"):
         HubClient(hub.url)
+
+
+def test_card_links_the_tracker_runs() -> None:
+    tracking = {
+        "mlflow": {"run_id": "9f2c", "experiment_id": "3", "tracking_uri": "https://mlflow.acme.dev"},
+        "wandb": {"id": "k3x9", "project": "sql`](evil)", "entity": "acme", "mode": "online"},
+        "tensorboard": {"dir": "/runs/x/tracking/tensorboard"},
+    }
+    text = render_card(inputs("adapter", tracking=tracking))
+    assert "## Experiment tracking" in text
+    assert "- MLflow: [9f2c](https://mlflow.acme.dev/#/experiments/3/runs/9f2c)" in text
+    assert "- W&B: [k3x9](https://wandb.ai/acme/sqlevil/runs/k3x9)" in text  # markdown characters removed
+    assert "- TensorBoard: event files in the run directory" in text
+    assert "## Experiment tracking" not in render_card(inputs("adapter"))

@@ -74,6 +74,9 @@ def test_lock_pins_versions_revisions_and_data(repo: Path) -> None:
         "datasets",
     }
     hub = lock["specs"]["specs/hub.yaml"]
+    from axowrap.releases import choose
+
+    assert hub["axolotl"] == choose().version  # the Axolotl release the spec was checked against
     assert hub["base_model"] == {"id": "HuggingFaceTB/SmolLM2-135M-Instruct", "revision": COMMIT, "source": "cache"}
     assert list(hub["datasets"]) == ["specs/data/chat.jsonl"]
     local = lock["specs"]["specs/local.yaml"]["base_model"]
@@ -82,6 +85,20 @@ def test_lock_pins_versions_revisions_and_data(repo: Path) -> None:
     assert run_cli("lock", "--check").out == "no drift\n"
     ok = run_cli("run", "specs/local.yaml", "--locked", "--dry-run", "--steps", "train")
     assert ok.code == 0 and "==> train: dry-run" in ok.out, ok.err
+
+
+def test_a_changed_axolotl_release_is_drift(repo: Path) -> None:
+    assert run_cli("lock", "specs/local.yaml").code == 0
+    lock_path = repo / "axowrap.lock"
+    text = lock_path.read_text()
+    from axowrap.releases import choose
+
+    now = choose().version
+    other = "0.21.0" if now == "0.19.0" else "0.19.0"
+    lock_path.write_text(text.replace(f"axolotl: {now}\n    base_model", f"axolotl: {other}\n    base_model"))
+    assert check_lock(Path("specs/local.yaml")) == [
+        f"specs/local.yaml: checked against Axolotl {other} when locked, now against {now}"
+    ]
 
 
 def test_a_pinned_revision_needs_no_hub(repo: Path) -> None:

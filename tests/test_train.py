@@ -50,7 +50,9 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     manifest = json.loads(run.manifest.read_text())
     assert manifest["base_model"]["path"] == str(tiny_model.resolve()) and len(manifest["base_model"]["sha256"]) == 64
     assert manifest["datasets"][0]["path"] == str(run.data / "train-0.jsonl")
-    assert manifest["versions"]["axolotl"] == "0.19.0"
+    from axowrap.releases import installed
+
+    assert manifest["versions"]["axolotl"] == installed()
     assert manifest["env"]["AXOLOTL_DO_NOT_TRACK"] == "1"
     assert (run.root / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Training" in run.report.read_text() and "![loss](loss.png)" in run.report.read_text()

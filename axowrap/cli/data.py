@@ -38,13 +38,20 @@ def command() -> None:
 )
 @click.option("--no-tokens", is_flag=True, help="Skip token statistics (no tokenizer load).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
-def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None:
-    """Check SOURCE: a spec (all its local datasets) or one data file (.jsonl/.json/.csv/.parquet).
+@click.option(
+    "--max-rows", type=click.IntRange(min=1), default=None, help="Check only the first N rows of each dataset."
+)
+def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool, max_rows: int | None) -> None:
+    """Check SOURCE: a spec (all its datasets, Hub datasets too) or one data file
+    (.jsonl/.json/.csv/.parquet/.arrow, or .txt: one text row per line).
 
     Structural errors by category with file, line and an excerpt (a bad line never stops the
-    scan), duplicates, rows shared with the held-out set, very short targets, a declared
-    format that does not match the rows, and token statistics (the base model's tokenizer
-    when it is a local folder, else an approximation). Exit code 1 when any error exists.
+    scan; the first 10 of each kind are listed, the rest counted), role order, invalid UTF-8,
+    duplicates, rows shared with the held-out set, very short targets, a declared format that
+    does not match the rows, each dataset's share of a `weight:` mixture, and token statistics
+    (the base model's tokenizer when it is a local folder, else an approximation). A Hub
+    dataset is read from the Hugging Face cache, or downloaded once (with a progress bar).
+    Exit code 1 when any error exists.
 
     \b
       axowrap data check specs/sql.yaml
@@ -52,7 +59,7 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None
     """
     from axowrap.errors import AxowrapError
 
-    report = check_source(source, fmt, tokens=not no_tokens)
+    report = check_source(source, fmt, tokens=not no_tokens, progress=not as_json, max_rows=max_rows)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -63,8 +70,10 @@ def check(source: Path, fmt: str | None, no_tokens: bool, as_json: bool) -> None
         )
 
 
-def check_source(path: Path, fmt: str | None = None, *, tokens: bool = True) -> Any:
-    """The data report of a spec (YAML: every local dataset) or of one data file."""
+def check_source(
+    path: Path, fmt: str | None = None, *, tokens: bool = True, progress: bool = True, max_rows: int | None = None
+) -> Any:
+    """The data report of a spec (YAML: every dataset) or of one data file."""
     from axowrap.data.check import check_file, check_spec_data
     from axowrap.errors import AxowrapError
 
@@ -76,26 +85,40 @@ def check_source(path: Path, fmt: str | None = None, *, tokens: bool = True) -> 
         from axowrap.validate import load_spec
 
         # The report covers every row itself, in more detail than the validate rule.
-        return check_spec_data(load_spec(path, skip=("dataset_rows",)), fmt, tokens=tokens)
-    return check_file(path, fmt, tokens=tokens)
+        spec = load_spec(path, skip=("dataset_rows",))
+        return check_spec_data(spec, fmt, tokens=tokens, progress=progress, max_rows=max_rows)
+    return check_file(path, fmt, tokens=tokens, max_rows=max_rows)
 
 
 def _print(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from axowrap.data.check import SHOWN_PER_CATEGORY
+
     console = Console(highlight=False, soft_wrap=True)
     for ds in report.datasets:
-        console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows, format {ds.format}")
+        limit = f" (the first {ds.max_rows} read)" if ds.max_rows else ""
+        console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows{limit}, format {ds.format}")
     if report.findings:
         table = Table(
-            "where", "category", "problem", "excerpt", title="findings (first 20 per category)", show_lines=False
+            "where",
+            "category",
+            "problem",
+            "excerpt",
+            title=f"findings (the first {SHOWN_PER_CATEGORY} of each kind)",
+            show_lines=False,
         )
-        for f in report.findings:
-            where = f"{f.file}:{f.where}" if f.where is not None else f.file
-            colour = "red" if f.severity == "error" else "yellow"
-            table.add_row(where, f"[{colour}]{f.category}[/{colour}]", f.message, f.excerpt)
+        for severity, category, shown, more in report.grouped():
+            colour = "red" if severity == "error" else "yellow"
+            for f in shown:
+                where = f"{f.file}:{f.where}" if f.where is not None else f.file
+                table.add_row(where, f"[{colour}]{f.category}[/{colour}]", f.message, f.excerpt)
+            if more:
+                table.add_row("", f"[{colour}]{category}[/{colour}]", f"... and {more} more", "")
         console.print(table)
+    if report.mixture:
+        print_mixture(console, report.mixture)
     summary = Table("severity", "category", "count", title="summary")
     for severity, category, n in report.summary():
         summary.add_row(severity, category, str(n))
@@ -110,6 +133,19 @@ def _print(report: Any) -> None:
         console.print(
             "[green]ok[/green]: no errors" + (f" ({sum(report.counts.values())} warning(s))" if report.counts else "")
         )
+
+
+def print_mixture(console: Any, mixture: list[dict[str, Any]]) -> None:
+    """Each dataset's weight and share of the mixture's rows and tokens (data check, plan)."""
+    from rich.table import Table
+
+    table = Table("dataset", "weight", "rows", "in mix", "% rows", "% tokens", title="mixture")
+    for m in mixture:
+        tokens = f"{m['token_share']:.1%}" if "token_share" in m else "-"
+        table.add_row(
+            m["source"], f"{m['weight']:g}", str(m["rows"]), str(m["rows_in_mix"]), f"{m['row_share']:.1%}", tokens
+        )
+    console.print(table)
 
 
 def _print_tokens(console: Any, file: str, t: dict[str, Any]) -> None:

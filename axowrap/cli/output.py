@@ -12,7 +12,7 @@ from axowrap.problems import Problem
 if TYPE_CHECKING:
     from axowrap.run.events import Events
 
-COLOURS = {"error": "red", "warning": "yellow"}
+COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def print_problems(problems: Iterable[Problem], *, err: bool = True) -> None:

@@ -131,6 +131,10 @@ def _print(plan: dict[str, Any]) -> None:
             rec.add_row(escape(r["change"]), f"{r['total_gb']:.2f}", "yes" if r["fits"] else "no")
         console.print(rec)
     console.print(_time_line(plan["time"]))
+    if plan.get("mixture"):
+        from axowrap.cli.data import print_mixture
+
+        print_mixture(console, plan["mixture"])
     disk = Table("file", "GB", title="disk")
     for name, gb in plan["disk_gb"].items():
         disk.add_row(name, f"{gb:.2f}")

@@ -32,8 +32,21 @@ import click
     metavar="KEY",
     help="Say where KEY's value came from (Axolotl key like lora_r, or spec key like training.epochs).",
 )
+@click.option(
+    "--axolotl",
+    "axolotl",
+    default=None,
+    metavar="VERSION",
+    help="Render for this Axolotl release (default: the installed one, else compute.axolotl, else the newest).",
+)
 def command(
-    spec: Path | None, output: Path | None, target: str | None, all_specs: bool, check: bool, explain: tuple[str, ...]
+    spec: Path | None,
+    output: Path | None,
+    target: str | None,
+    all_specs: bool,
+    check: bool,
+    explain: tuple[str, ...],
+    axolotl: str | None,
 ) -> None:
     """Render SPEC into a validated Axolotl config.
 
@@ -71,7 +84,7 @@ def command(
     from axowrap.yamlio import atomic_write
 
     assert spec is not None  # checked above: one SPEC unless --all
-    rendered, warnings = render_checked(spec, target=target)
+    rendered, warnings = render_checked(spec, target=target, axolotl=axolotl)
     print_problems(warnings)
     if output is None:
         click.echo(rendered.text, nl=False)

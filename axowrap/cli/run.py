@@ -23,6 +23,20 @@ def split_steps(value: str | None) -> list[str] | None:
     "--locked", is_flag=True, help="Refuse to start when anything drifted from axowrap.lock (see `axowrap lock`)."
 )
 @click.option(
+    "--target",
+    "target_name",
+    default=None,
+    metavar="NAME[:GPUS]",
+    help="Render and run for this machine class instead of the spec's compute.target (e.g. cpu for a try here).",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="A quick try: train on the first N rows of each dataset (before the held-out split).",
+)
+@click.option(
     "--runs-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("runs"),
@@ -38,6 +52,8 @@ def command(
     json_events: bool,
     runs_dir: Path,
     locked: bool = False,
+    max_rows: int | None = None,
+    target_name: str | None = None,
 ) -> None:
     """Validate SPEC, then run its pipeline in runs/<name>-<hash>/, resuming what was cut short.
 
@@ -48,6 +64,7 @@ def command(
       axowrap run specs/sql.yaml                 # every step the spec asks for
       axowrap run specs/sql.yaml --steps train   # only training
       axowrap run specs/sql.yaml --dry-run       # show the commands, run nothing
+      axowrap run specs/sql.yaml --max-rows 200  # a quick try on the first 200 rows
       axowrap status runs/sql-3f2a9c1d           # what ran, what is left
     """
     from axowrap.cli.output import finished, run_events
@@ -61,6 +78,8 @@ def command(
     run, _ = run_spec(
         spec,
         runs_root=runs_dir,
+        max_rows=max_rows,
+        target=target_name,
         names=split_steps(steps),
         from_step=from_step,
         force=force,

@@ -16,7 +16,8 @@ import click
     default=None,
     help="Write the schema here (default: stdout).",
 )
-def command(kind: str, output: Path | None) -> None:
+@click.option("--axolotl", default=None, metavar="VERSION", help="The Axolotl release (default: as `validate` picks).")
+def command(kind: str, output: Path | None, axolotl: str | None) -> None:
     """Print the JSON Schema of axowrap specs (spec) or of Axolotl configs (axolotl).
 
     \b
@@ -26,7 +27,7 @@ def command(kind: str, output: Path | None) -> None:
     from axowrap.team.schemas import schema_text
     from axowrap.yamlio import atomic_write
 
-    text = schema_text(kind)
+    text = schema_text(kind, axolotl)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -19,15 +19,20 @@ def command(run_dir: Path, as_json: bool) -> None:
       axowrap status runs/sql-3f2a9c1d --json | jq '.steps[0].status'
     """
     from axowrap.run.pipeline import run_status
+    from axowrap.run.report import tracking_lines
     from axowrap.run.rundir import open_run
+    from axowrap.run.state import load_state
 
     run = open_run(run_dir)
     rows = run_status(run)
+    tracking = load_state(run).get("tracking") or {}
     if as_json:
         ok = not any(row["status"] in ("failed", "interrupted", "crashed") for row in rows)
-        click.echo(json.dumps({"ok": ok, "run": str(run.root), "steps": rows}, indent=2))
+        click.echo(json.dumps({"ok": ok, "run": str(run.root), "steps": rows, "tracking": tracking}, indent=2))
         return
     click.echo(f"run {run_dir}")
+    for line in tracking_lines(tracking):
+        click.echo(f"  {line}")
     for row in rows:
         when = f"  {row.get('started') or ''} -> {row.get('ended') or ''}" if row.get("started") else ""
         click.echo(f"  {row['step']:<6} {row['status']:<12}{when}")

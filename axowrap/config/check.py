@@ -1,159 +1,160 @@
-"""Check an Axolotl config (rendered or hand-written) against Axolotl's generated schema.
+"""Check an Axolotl config (rendered or hand-written) against what an Axolotl release does with it.
 
-Axolotl itself silently drops unknown keys (`lora_rr: 8` trains with `lora_r` unset and
-crashes minutes later), so here every unknown key is an error with a did-you-mean, at the top
-level and inside dataset entries, with the fields of any listed plugin counted as known.
-No torch or axolotl import: this runs in milliseconds.
+An error means Axolotl refuses the config, fails later (loading, data preparation, training)
+or silently drops or misreads a value; a value Axolotl converts into exactly what was written
+(`learning_rate: 2e-5`, a string to YAML 1.1) is at most an `info`. Checked, all from the
+release's generated files (axowrap.releases), with no torch or Axolotl import:
+- unknown keys at every level (axowrap.config.keys), plugin fields only when the plugin is listed;
+- types, with pydantic's conversions (schema_check, lax);
+- values Axolotl takes as free strings: optimizer, scheduler, adapter, attention, dataset types
+  (axowrap.config.values);
+- deprecated and removed keys, keys refused together, cross-field rules of Axolotl's
+  validators, numbers left as text in free-form mappings (axowrap.config.combos).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from axowrap import AXOLOTL_VERSION
-from axowrap.problems import Problem, did_you_mean
-from axowrap.resources import schema_file
-from axowrap.schema_check import check, load_schema
-from axowrap.yamlio import FLOAT_LOOKING, Document
+from axowrap import releases
+from axowrap.config import combos
+from axowrap.config.keys import Walk, dataset_model, unknown_keys
+from axowrap.config.values import value_problems
+from axowrap.problems import Problem
+from axowrap.schema_check import check, coerces
+from axowrap.yamlio import Document
 
-DATASET_LISTS = ("datasets", "test_datasets")
-DATASET_MODELS = ("SFTDataset", "DPODataset", "KTODataset", "StepwiseSupervisedDataset", "SyntheticDataset")
-# The user-defined prompt formats a dataset's `type:` may be given as a mapping.
-TYPE_MODELS = ("UserDefinedPrompterType", "UserDefinedDPOType")
 # Keys that tell a raw Axolotl config from an axowrap spec.
 MARKER_KEYS = frozenset({"base_model", "datasets", "adapter", "micro_batch_size", "output_dir"})
 
 
-def base_schema() -> dict[str, Any]:
-    return load_schema(schema_file(f"axolotl-{AXOLOTL_VERSION}.schema.json"))
+def base_schema(version: str | None = None) -> dict[str, Any]:
+    return releases.schema(version or releases.choose().version)
 
 
-def plugin_names() -> list[str]:
-    return sorted(base_schema().get("x-axolotl-plugins", {}))
+def plugin_names(version: str | None = None) -> list[str]:
+    return sorted(base_schema(version).get("x-axolotl-plugins", {}))
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
 
 
 @cache
-def schema_with_plugins(plugins: tuple[str, ...]) -> dict[str, Any]:
-    """The schema with the listed bundled plugins' fields merged in at the top level."""
-    base = base_schema()
-    if not plugins:
+def schema_with_plugins(version: str, plugins: tuple[str, ...]) -> dict[str, Any]:
+    """The schema with the listed (and the release's built-in) plugins' fields at the top level."""
+    base = releases.schema(version)
+    known = base.get("x-axolotl-plugins", {})
+    wanted = {_short(p) for p in (*plugins, *releases.tables(version)["builtin_plugins"])}
+    if not wanted:
         return base
     merged = copy.copy(base)
     merged["properties"] = dict(base["properties"])
     merged["$defs"] = dict(base["$defs"])
-    for name in plugins:
-        extra = base.get("x-axolotl-plugins", {}).get(name)
-        if extra:
+    for name, extra in known.items():
+        if _short(name) in wanted:
             merged["properties"].update(extra["properties"])
             merged["$defs"].update(extra["$defs"])
     return merged
 
 
-def _model_keys(schema: dict[str, Any], names: tuple[str, ...]) -> set[str]:
-    keys: set[str] = set()
-    for name in names:
-        keys.update(schema["$defs"].get(name, {}).get("properties", {}))
-    return keys
+@cache
+def _model_schema(version: str, plugins: tuple[str, ...], model: str) -> dict[str, Any]:
+    schema = schema_with_plugins(version, plugins)
+    return {"$ref": f"#/$defs/{model}", "$defs": schema["$defs"]}
 
 
 @cache
-def _plugin_of_field() -> dict[str, str]:
+def _plugin_of_field(version: str) -> dict[str, str]:
     """{field: plugin} for the fields that only bundled plugins add."""
     out: dict[str, str] = {}
-    for name, extra in sorted(base_schema().get("x-axolotl-plugins", {}).items(), reverse=True):
+    for name, extra in sorted(releases.schema(version).get("x-axolotl-plugins", {}).items(), reverse=True):
         for key in extra["properties"]:
             out[key] = name  # the shortest spelling of the plugin's path wins (sorted last)
     return out
 
 
-def _unknown(doc: Document, path: tuple, mapping: dict, known: set[str], where: str) -> list[Problem]:
-    out = []
-    for key in mapping:
-        plugin = _plugin_of_field().get(key) if where == "Axolotl" else None
-        if key not in known and plugin:
-            out.append(
-                doc.problem(
-                    (*path, key),
-                    f"{key!r} is a field of the plugin {plugin}, which is not listed",
-                    hint=f"add `plugins: [{plugin}]`",
-                )
-            )
-        elif key not in known:
-            guess = did_you_mean(str(key), known)
-            out.append(
-                doc.problem(
-                    (*path, key),
-                    f"unknown {where} key {key!r}"
-                    + (f"; did you mean {guess!r}?" if guess else "")
-                    + " (Axolotl would silently ignore it)",
-                    hint=None if guess else "see `axowrap schema axolotl` for the known keys",
-                )
-            )
-    return out
-
-
-def _number_strings(doc: Document, path: tuple, data: Any, schema: dict[str, Any]) -> list[Problem]:
-    """`learning_rate: 2e-5` is a *string* to YAML 1.1 readers such as Axolotl's."""
-    out = []
-    for key, value in data.items() if isinstance(data, dict) else []:
-        prop = schema["properties"].get(key)
-        if not (prop and isinstance(value, str) and FLOAT_LOOKING.match(value)):
+def _plugins(doc: Document, data: dict[str, Any], prefix: tuple, version: str) -> tuple[tuple[str, ...], list[Problem]]:
+    listed = data.get("plugins") or []
+    names = tuple(sorted(p for p in listed if isinstance(p, str))) if isinstance(listed, list) else ()
+    bundled = {_short(n) for n in releases.schema(version).get("x-axolotl-plugins", {})}
+    unreadable = releases.tables(version)["unreadable_plugins"]
+    problems = []
+    for name in names:
+        if _short(name) in bundled or name.startswith("axowrap."):  # axowrap's own plugins add no fields
             continue
-        accepts = {s.get("type") for s in prop.get("anyOf", [prop])}
-        if accepts & {"number", "integer"}:
-            mantissa, _, exp = value.lower().partition("e")
-            fixed = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exp}"
+        why = next((w for p, w in unreadable.items() if _short(p) == _short(name)), None)
+        reason = (
+            f"is bundled with Axolotl {version}, but its fields could not be read ({why})"
+            if why
+            else f"is not bundled with Axolotl {version}"
+        )
+        problems.append(
+            doc.problem(
+                (*prefix, "plugins"),
+                f"plugin {name!r} {reason}; keys it adds cannot be checked, so unknown keys are only warnings",
+                severity="warning",
+            )
+        )
+    return names, problems
+
+
+def _coerced(doc: Document, data: dict[str, Any], prefix: tuple, schema: dict[str, Any]) -> list[Problem]:
+    """`learning_rate: 2e-5` is text to YAML 1.1 (no dot), and Axolotl converts it: an info."""
+    out = []
+    for key, value in data.items():
+        prop = schema["properties"].get(key)
+        if not prop or not isinstance(value, (str, bool)):
+            continue
+        kinds = {s.get("type") for s in prop.get("anyOf", [prop])}
+        if "string" in kinds or (isinstance(value, bool) and "boolean" in kinds):
+            continue
+        kind = next((k for k in ("integer", "number", "boolean") if k in kinds and coerces(value, k)), None)
+        if kind:
             out.append(
                 doc.problem(
-                    (*path, key),
-                    f"{value!r} is read as a string by YAML 1.1 (Axolotl's loader), not a number",
-                    hint=f"write {fixed} (a dot in the mantissa makes it a number)",
+                    (*prefix, key),
+                    f"{value!r} is not a{'n' if kind == 'integer' else ''} {kind} as written; Axolotl converts it",
+                    hint="fine as it is; write the plain number (`2.0e-5`) to make it one in YAML",
+                    severity="info",
                 )
             )
     return out
 
 
-def check_config(doc: Document, data: Any = None, prefix: tuple = (), *, partial: bool = False) -> list[Problem]:
-    """Every problem in an Axolotl config mapping. `prefix` locates it inside `doc`;
-    `partial` checks a fragment (a spec's `axolotl:` section): required keys are not asked for."""
+def check_config(
+    doc: Document, data: Any = None, prefix: tuple = (), *, partial: bool = False, version: str | None = None
+) -> list[Problem]:
+    """Every problem in an Axolotl config mapping, for the Axolotl release `version` (default:
+    the chosen one). `prefix` locates it inside `doc`; `partial` checks a fragment (a spec's
+    `axolotl:` section): required keys are not asked for."""
+    version = version or releases.choose().version
     data = doc.data if data is None else data
     if not isinstance(data, dict):
         return [doc.problem(prefix, "an Axolotl config must be a mapping of keys to values")]
-    plugins = data.get("plugins") or []
-    plugins = tuple(sorted(p for p in plugins if isinstance(p, str))) if isinstance(plugins, list) else ()
-    schema = schema_with_plugins(plugins)
-    known = set(schema["properties"])
-    # axowrap's own plugins (axowrap.distributed.cpu_ddp) add no config fields.
-    foreign = [p for p in plugins if p not in schema.get("x-axolotl-plugins", {}) and not p.startswith("axowrap.")]
-    problems = [
-        doc.problem(
-            (*prefix, "plugins"),
-            f"plugin {name!r} is not bundled with Axolotl {AXOLOTL_VERSION}; "
-            "keys it adds cannot be checked, so unknown keys are only warnings",
-            severity="warning",
-        )
-        for name in foreign
-    ]
-    unknown = _unknown(doc, prefix, data, known, "Axolotl")
-    if foreign:
-        unknown = [replace(p, severity="warning") for p in unknown]
-    problems += unknown
-    problems += _number_strings(doc, prefix, data, schema)
-    dataset_keys = _model_keys(schema, DATASET_MODELS)
-    type_keys = _model_keys(schema, TYPE_MODELS)
-    for list_key in DATASET_LISTS:
-        entries = data.get(list_key)
-        if not isinstance(entries, list):
-            continue
+    plugins, problems = _plugins(doc, data, prefix, version)
+    schema = schema_with_plugins(version, plugins)
+    tables = dict(releases.tables(version))
+    tables["defaults"] = {"fsdp_version": schema["properties"].get("fsdp_version", {}).get("default")}
+    walk = Walk(doc, schema, tables, version, _plugin_of_field(version), unsure=bool(problems))
+    found = list(unknown_keys(walk, data, prefix))
+    problems += found
+    problems += _coerced(doc, data, prefix, schema)
+    problems += value_problems(doc, data, prefix, tables)
+    for rule in (combos.deprecated, combos.conflicts, combos.cross_field, combos.free_form_numbers):
+        problems += rule(doc, data, prefix, tables)
+    entries = data.get("datasets")
+    per_entry = isinstance(entries, list) and bool(entries)
+    known_data = {k: v for k, v in data.items() if k in schema["properties"] and not (per_entry and k == "datasets")}
+    problems += check(known_data, schema, doc, prefix=prefix, skip_required=partial, lax=True)
+    if per_entry and isinstance(entries, list):
+        # each entry against the model validate_config makes of it (not the union of all of them)
         for i, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                continue
-            problems += _unknown(doc, (*prefix, list_key, i), entry, dataset_keys, "dataset")
-            if isinstance(entry.get("type"), dict):
-                problems += _unknown(doc, (*prefix, list_key, i, "type"), entry["type"], type_keys, "prompt format")
-    known_data = {k: v for k, v in data.items() if k in known}
-    problems += check(known_data, schema, doc, prefix=prefix, skip_required=partial)
+            model = dataset_model(tables, data.get("rl"), entry) if isinstance(entry, dict) else "SFTDataset"
+            sub = _model_schema(version, plugins, model)
+            problems += check(entry, sub, doc, prefix=(*prefix, "datasets", i), lax=True)
+    if partial:  # a spec's section: rules that combine it with rendered keys run on the rendering
+        problems = [p for p in problems if "axolotl_says" not in p.extra]
     return problems

@@ -1,14 +1,17 @@
-"""`validate --deep`: Axolotl's own validator, run for a target machine's capabilities.
+"""`validate --deep`: what the installed Axolotl itself does with the config, for a target machine.
 
-This is the only validation level that imports axolotl (and so torch): ~10 s once.
+This is the only validation level that imports axolotl (and so torch): seconds, once. It runs
+the referee (axowrap.config.referee: validate_config with the target's capabilities, the keys
+Axolotl's models drop, the optimizer, scheduler and dataset types through Axolotl's own
+loaders) and imports custom dataset loaders (`type: my_module.my_function`). Whatever Axolotl
+raises becomes a problem located in the file: never an unexpected error.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-from collections.abc import Iterator
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 from axowrap.errors import AxowrapError
@@ -17,50 +20,21 @@ from axowrap.speed import CCE_PLUGIN, SWITCHES
 from axowrap.targets import Target
 from axowrap.yamlio import Document
 
-QUIET_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "DO_NOT_TRACK": "1",
-    "AXOLOTL_DO_NOT_TRACK": "1",
-    "WANDB_MODE": "disabled",
-    "TRANSFORMERS_VERBOSITY": "error",
-}
 
+def _require(version: str) -> None:
+    from axowrap.releases import installed
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def _captured_warnings() -> Iterator[_Collect]:
-    handler = _Collect()
-    logger = logging.getLogger("axolotl")
-    logger.addHandler(handler)
-    old_propagate = logger.propagate
-    logger.propagate = False
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = old_propagate
-
-
-def _import_axolotl() -> tuple[Any, Any, Any]:
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    try:
-        from axolotl.utils.config import prepare_plugins, validate_config
-        from axolotl.utils.dict import DictDefault
-    except ImportError as exc:
+    have = installed()
+    if have is None:
         raise AxowrapError(
-            f"--deep needs Axolotl installed ({exc.name or exc})",
-            hint="pip install 'axowrap[train]' (after `pip install torch==2.13.0`)",
-        ) from None
-    return validate_config, prepare_plugins, DictDefault
+            "--deep needs Axolotl installed (it runs Axolotl's own validator)",
+            hint="pip install 'axowrap[train]' (after `pip install torch==2.13.0`), or drop --deep",
+        )
+    if have != version:
+        raise AxowrapError(
+            f"--deep runs the installed Axolotl {have}, but the check is for Axolotl {version}",
+            hint=f"drop --axolotl, or run where Axolotl {version} is installed",
+        )
 
 
 def switches_in(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -116,47 +90,102 @@ def install_problems(config: dict[str, Any], target: Target, doc: Document, pref
     return out
 
 
-def deep_check(config: dict[str, Any], target: Target, doc: Document, prefix: tuple = ()) -> list[Problem]:
-    """Problems Axolotl's validate_config finds in `config` for `target`, located in `doc`."""
-    validate_config, prepare_plugins, DictDefault = _import_axolotl()
-    import torch
-    from pydantic import ValidationError
+def deep_check(
+    config: dict[str, Any],
+    target: Target,
+    doc: Document,
+    prefix: tuple = (),
+    *,
+    version: str,
+    static: list[Problem] | None = None,
+) -> list[Problem]:
+    """Problems the installed Axolotl finds in `config` for `target`, located in `doc`."""
+    _require(version)
+    from axowrap.config import referee
 
-    env = {"torch_version": torch.__version__.split("+")[0]}
-    problems: list[Problem] = install_problems(config, target, doc, prefix)
-    cfg = DictDefault(_plain(config))
-    with _captured_warnings() as seen:
-        try:
-            # What `axolotl train` does first: register the listed plugins (an unknown one fails
-            # to import here), so their fields and validators join the schema.
-            prepare_plugins(cfg)
-        except (ImportError, AttributeError, ValueError, TypeError) as exc:
+    who = f"Axolotl ({target.name} x{target.gpus})"
+    # a refusal of the whole config is pinned to the key the static rule for it names
+    repair = {p.extra["axolotl_says"]: p.path[len(prefix) :] for p in static or [] if p.extra.get("axolotl_says")}
+    problems = install_problems(config, target, doc, prefix)
+    try:
+        verdict = referee.verdict(config, target.capabilities(), repair=repair)
+    except Exception as exc:  # Axolotl's own code raised outside what the referee expects
+        return [*problems, doc.problem(prefix, f"{who} raised {type(exc).__name__}: {exc}")]
+    for f in verdict.findings:
+        path = f.path or _pinned(f.message, static or [], prefix)
+        if f.kind in ("refused", "fails"):
+            problems.append(doc.problem((*prefix, *path), f"{who}: {f.message}"))
+        elif f.kind == "dropped":
+            problems.append(doc.problem((*prefix, *path), f"{who} drops this key (its models do not define it)"))
+        elif f.kind == "environment":
             problems.append(
-                doc.problem((*prefix, "plugins"), f"Axolotl ({target.name}): cannot register a plugin: {exc}")
+                doc.problem((*prefix, *path), f"{who}, in this environment: {f.message}", severity="warning")
             )
-            return problems
-        try:
-            validate_config(cfg, capabilities=target.capabilities(), env_capabilities=env)
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
-                msg = err.get("msg", "invalid")
-                msg = msg.removeprefix("Value error, ")
-                problems.append(doc.problem((*prefix, *loc), f"Axolotl ({target.name} x{target.gpus}): {msg}"))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            problems.append(doc.problem(prefix, f"Axolotl ({target.name} x{target.gpus}): {exc}"))
-    for message in seen.messages:
-        # Axolotl only *warns* about some combinations it knows will crash training
-        # ("bf16 requested ... Training will fail"): those are errors here.
-        fatal = "will fail" in message.lower()
-        what = f"Axolotl ({target.name} x{target.gpus})" + ("" if fatal else " warns")
-        problems.append(doc.problem(prefix, f"{what}: {message}", severity="error" if fatal else "warning"))
+        elif f.kind == "warns":
+            # Axolotl only *warns* about some combinations it knows will crash training
+            # ("bf16 requested ... Training will fail"): those are errors here.
+            fatal = "will fail" in f.message.lower()
+            problems.append(
+                doc.problem(
+                    prefix, f"{who}{'' if fatal else ' warns'}: {f.message}", severity="error" if fatal else "warning"
+                )
+            )
+        elif f.kind == "referee-error":
+            problems.append(doc.problem(prefix, f"{who}: {f.message}", severity="warning"))
+    problems += custom_loaders(config, doc, prefix, Path(doc.file).parent, version)
     return problems
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def _pinned(message: str, static: list[Problem], prefix: tuple) -> tuple:
+    for p in static:
+        says = p.extra.get("axolotl_says")
+        if says and says in message:
+            return p.path[len(prefix) :]
+    return ()
+
+
+def custom_loaders(config: dict[str, Any], doc: Document, prefix: tuple, folder: Path, version: str) -> list[Problem]:
+    """A dataset `type: my_module.my_function` names the user's own loader: it must import
+    (from the config's folder or the current one, as Axolotl runs) and have that function."""
+    from axowrap.releases import tables
+
+    types = tables(version)["dataset_types"]
+    ours = set(types["sft_modules"]) | {m for ms in types["rl_modules"].values() for m in ms}
+    out = []
+    for i, entry in enumerate(config.get("datasets") or []):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if not isinstance(kind, str) or "." not in kind or kind.split(".")[0].split(":")[0] in ours:
+            continue
+        module, _, func = kind.rpartition(".")
+        if not config.get("rl") and not (func == "load" or func.startswith("load_")):
+            module, func = kind, "load"  # an SFT `my_pkg.my_module` is a module with a `load`
+        where = (*prefix, "datasets", i, "type")
+        found = _find(module, [str(folder), "."])
+        if found is None:
+            out.append(
+                doc.problem(
+                    where,
+                    f"custom loader {kind!r}: module {module!r} cannot be imported (looked in {folder} and the "
+                    "current folder): data preparation would fail",
+                    hint=f"put {module.replace('.', '/')}.py beside the config, or fix the type",
+                )
+            )
+        elif func not in found:
+            out.append(doc.problem(where, f"custom loader {kind!r}: module {module!r} has no {func!r}"))
+    return out
+
+
+def _find(module: str, paths: list[str]) -> dict[str, Any] | None:
+    """The module's top-level names (imported from `paths` first), or None if it is not there."""
+    added = [p for p in paths if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            return None
+        mod = importlib.import_module(module)
+        return dict(vars(mod))
+    except ImportError:
+        return None
+    finally:
+        for p in added:
+            sys.path.remove(p)

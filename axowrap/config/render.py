@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from axowrap import AXOLOTL_VERSION, __version__
+from axowrap import __version__
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import AxowrapError
 from axowrap.targets import Target
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PROMPT = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
 DEFAULT_NO_INPUT = "### Instruction:\n{instruction}\n\n### Response:\n"
-SCHEMA_URL = f"https://axowrap.dev/schemas/axolotl-{AXOLOTL_VERSION}.schema.json"
+SCHEMA_URL = "https://axowrap.dev/schemas/axolotl-{version}.schema.json"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Rendered:
     text: str
     config: dict[str, Any]
     target: Target
+    release: Any = None  # axowrap.releases.Release: the Axolotl release it was rendered for
     notes: tuple[str, ...] = ()  # speed defaults turned off, one line each (also comments in the text)
 
 
@@ -120,6 +121,16 @@ def dataset_entry(spec: Spec, entry: dict[str, Any], base_dir: Path | None) -> d
     return out
 
 
+def _kept(entry: dict[str, Any], version: str, rl: str | None) -> dict[str, Any]:
+    """Only the keys the dataset model Axolotl reads this entry with keeps (a DPODataset has no
+    ds_type, roles or message_property_mappings): the config says what Axolotl will use. The
+    spec rule rules/axolotl.py refuses a spec that needs a dropped one."""
+    from axowrap.config.keys import dataset_fields
+
+    _, kept = dataset_fields(version, rl, entry)
+    return {k: v for k, v in entry.items() if k in kept}
+
+
 def _uses_chat_template(spec: Spec) -> bool:
     return any(d.get("format") in ("messages", "sharegpt", "preference") for d in spec.data["datasets"])
 
@@ -166,7 +177,7 @@ def axolotl_values(
     name = spec.name
     out_dir = d.get("output_dir") or f"outputs/{name}"
     data: dict[str, Any] = {
-        "datasets": [dataset_entry(spec, e, base_dir) for e in d["datasets"]],
+        "datasets": [_kept(dataset_entry(spec, e, base_dir), spec.axolotl, rl) for e in d["datasets"]],
         "dataset_prepared_path": f"{out_dir}/prepared",
         "val_set_size": 0.0,
         "output_dir": out_dir,
@@ -216,7 +227,9 @@ def axolotl_values(
         logging["saves_per_epoch"] = 1
     if "save_total_limit" in tr:
         logging["save_total_limit"] = tr["save_total_limit"]
-    logging["use_wandb"] = False
+    from axowrap.tracking.keys import axolotl_keys as tracking_keys
+
+    logging.update(tracking_keys(d, spec.base_dir, name))  # W&B/MLflow/TensorBoard; `use_wandb: false` when none
     from axowrap.distributed.strategy import axolotl_keys
 
     distributed = axolotl_keys(d, target)  # DeepSpeed / FSDP2 / CPU DDP keys; empty for one process
@@ -276,6 +289,10 @@ def render_spec(
         sections["data"]["output_dir"] = output_dir
         sections["data"]["dataset_prepared_path"] = f"{output_dir}/prepared"
     overrides = dict(sorted((spec.data.get("axolotl") or {}).items()))
+    replaced = replaced_keys(overrides, sections, spec.axolotl)
+    for section in sections.values():
+        for key in replaced:
+            section.pop(key, None)
     shown = _shown_path(spec.path, base_dir) if base_dir is not None else str(spec.path)
     text = render_template(
         "axolotl.yaml.j2",
@@ -284,8 +301,9 @@ def render_spec(
         spec_path=shown,
         spec_sha256=spec.sha256,
         version=__version__,
-        axolotl_version=AXOLOTL_VERSION,
-        schema_url=SCHEMA_URL,
+        axolotl_version=spec.axolotl,
+        schema_url=SCHEMA_URL.format(version=spec.axolotl),
+        replaced=replaced,
         target=tgt,
         task=spec.data["task"],
         notes=speed.notes,
@@ -297,4 +315,22 @@ def render_spec(
         # A template bug, never a user error: the text must mean exactly the computed values.
         diff = sorted(k for k in set(parsed) | set(expected) if parsed.get(k) != expected.get(k))
         raise AxowrapError(f"internal error: rendered YAML does not read back as intended (keys {diff})")
-    return Rendered(text=text, config=parsed, target=tgt, notes=tuple(speed.notes))
+    return Rendered(text=text, config=parsed, target=tgt, release=spec.release, notes=tuple(speed.notes))
+
+
+def replaced_keys(overrides: dict[str, Any], sections: dict[str, dict[str, Any]], version: str) -> list[str]:
+    """Rendered keys a raw `axolotl:` key replaces: those Axolotl refuses beside it (the
+    release's `conflicts` table, generated from its validators: `save_steps` replaces the
+    rendered `saves_per_epoch`), and `attn_implementation` beside a legacy attention flag."""
+    from axowrap.releases import tables
+
+    rendered = {k for section in sections.values() for k in section if k not in overrides}
+    table = tables(version)
+    pairs = [tuple(c["keys"]) for c in table["conflicts"]]
+    pairs += [(flag, "attn_implementation") for flag in table["attention"]["legacy_flags"]]
+    out = set()
+    for a, b in pairs:
+        for raw, other in ((a, b), (b, a)):
+            if overrides.get(raw) and other in rendered:
+                out.add(other)
+    return sorted(out)

@@ -1,7 +1,11 @@
-"""Generate schemas/axolotl-<version>.schema.json from Axolotl's own pydantic models.
+"""Generate schemas/axolotl-<version>.schema.json and .tables.json from the installed Axolotl.
 
-    python -m axowrap.config.schemagen            # (re)write the schema file
-    python -m axowrap.config.schemagen --check    # exit 1 if the committed file is stale
+    python -m axowrap.config.schemagen            # (re)write both files for the installed release
+    python -m axowrap.config.schemagen --check    # exit 1 if the committed files are stale
+
+One pair of files per supported Axolotl release: run it in an environment holding that release
+(`make venv312` for 0.21). The schema comes from Axolotl's pydantic models, the tables
+(optimizers, schedulers, dataset types, deprecations, ...) from axowrap.config.tablegen.
 
 Axolotl's `config-schema` command cannot do this (pydantic fails on the torch.dtype members
 of an enum, and the command prints a banner first); here a custom generator writes those
@@ -20,8 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from axowrap import AXOLOTL_VERSION
-from axowrap.resources import schema_file
+from axowrap.resources import schemas_dir
 
 # Keys under which Axolotl models list datasets: entries are checked key by key.
 DATASET_KEYS = ("datasets", "test_datasets", "pretraining_dataset")
@@ -85,16 +88,24 @@ def _class(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def installed_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("axolotl")
+
+
 def build() -> dict[str, Any]:
     """The full schema document (deterministic: keys sorted on write)."""
     from axolotl.utils.schemas.config import AxolotlInputConfig
 
+    version = installed_version()
+
     gen = _generator()
     schema = AxolotlInputConfig.model_json_schema(schema_generator=gen, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://axowrap.dev/schemas/axolotl-{AXOLOTL_VERSION}.schema.json"
+    schema["$id"] = f"https://axowrap.dev/schemas/axolotl-{version}.schema.json"
     schema["description"] = (
-        f"Axolotl {AXOLOTL_VERSION} config, generated from its pydantic models by "
+        f"Axolotl {version} config, generated from its pydantic models by "
         "`python -m axowrap.config.schemagen`. Do not edit by hand."
     )
     plugins: dict[str, Any] = {}
@@ -118,21 +129,31 @@ def dump(schema: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m axowrap.config.schemagen", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the schema file is stale")
-    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--check", action="store_true", help="fail if a committed file is stale")
+    parser.add_argument("--output-dir", type=Path, default=None, help="write here instead of schemas/")
     args = parser.parse_args(argv)
-    target = args.output or schema_file(f"axolotl-{AXOLOTL_VERSION}.schema.json")
-    text = dump(build())
-    if args.check:
-        current = Path(target).read_text(encoding="utf-8") if Path(target).exists() else ""
-        if current != text:
-            print(f"{target} is stale: run `python -m axowrap.config.schemagen`", file=sys.stderr)
-            return 1
-        print(f"{target} is up to date")
-        return 0
-    Path(target).write_text(text, encoding="utf-8")
-    print(f"wrote {target} ({len(json.loads(text)['properties'])} top-level fields)")
-    return 0
+    from axowrap.config.tablegen import build as build_tables
+
+    version = installed_version()
+    folder = args.output_dir or schemas_dir()
+    schema = build()
+    texts = {
+        folder / f"axolotl-{version}.schema.json": dump(schema),
+        folder / f"axolotl-{version}.tables.json": dump(build_tables(schema)),
+    }
+    stale = 0
+    for target, text in texts.items():
+        if args.check:
+            current = target.read_text(encoding="utf-8") if target.exists() else ""
+            if current != text:
+                print(f"{target} is stale: run `python -m axowrap.config.schemagen`", file=sys.stderr)
+                stale += 1
+            else:
+                print(f"{target} is up to date")
+        else:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from axowrap import AXOLOTL_VERSION
 from axowrap.resources import schema_file
 
 FEATURES = ("liger", "lora_kernels", "cut_cross_entropy")
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the file is stale")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
-    target = args.output or schema_file(f"axolotl-{AXOLOTL_VERSION}.speed.json")
+    target = args.output or schema_file(f"axolotl-{version('axolotl')}.speed.json")
     text = dump(build())
     if args.check:
         current = Path(target).read_text(encoding="utf-8") if Path(target).exists() else ""

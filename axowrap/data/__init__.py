@@ -1,7 +1,11 @@
-"""The dataset doctor: read training data streaming, check its structure, content and tokens.
+"""Training data: where rows come from, what they say, and what the run gets.
 
-readers.py turns a file into rows (with line or row numbers), formats.py checks one row
-against a format, content.py finds duplicates, leaks and short targets across rows,
-tokens.py measures lengths with the model's tokenizer, check.py ties them into one report
-and rules.py lets `axowrap validate` run the structural part.
+readers.py is THE row reader (JSON lines, JSON arrays, CSV, Parquet, Arrow, text; every
+consumer reads through it), sources.py says which files hold a spec dataset's rows (a local
+file, or a Hub dataset resolved and downloaded by hub.py), formats.py checks one row against
+a format (roles.py renders the run's chat template to judge role order), content.py finds
+duplicates, leaks and short targets across rows, tokens.py measures lengths with the model's
+tokenizer, check.py ties them into the `data check` report, split.py writes the run's training
+and held-out rows (row limits; mixtures by weight from mixture.py), texts.py reads a row's
+prompt and target whatever its format.
 """

@@ -1,10 +1,15 @@
 """`axowrap data check`: run the structural, content and token checks over a spec's datasets
-(or one data file) and collect the findings into one report."""
+(local files and Hub datasets) or one data file, and collect the findings into one report.
+
+Repeated findings are capped: the first SHOWN_PER_CATEGORY of each kind keep their lines, the
+rest are counted ("... and 990 more"). With `weight:` on the datasets, the report says each
+dataset's share of the mixture, in rows and in tokens."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,21 +17,19 @@ from axowrap.data.content import CONTENT_CATEGORIES, ContentCheck
 from axowrap.data.formats import (
     CATEGORIES,
     FORMATS,
-    INVALID_JSON,
-    WRONG_TYPE,
     Layout,
     check_row,
     detect_format,
     guess_fields,
     layout_for,
 )
-from axowrap.data.readers import Unreadable, excerpt, iter_rows, location_name
+from axowrap.data.readers import Unreadable, excerpt, iter_files, iter_rows, location_name
 from axowrap.errors import UsageError
 
 if TYPE_CHECKING:
     from axowrap.spec.model import Spec
 
-SHOWN_PER_CATEGORY = 20
+SHOWN_PER_CATEGORY = 10
 SNIFF_ROWS = 50
 
 
@@ -58,6 +61,8 @@ class DatasetReport:
     rows: int = 0
     detected: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, Any] | None = None
+    hub: dict[str, Any] | None = None  # a Hub dataset: id, revision, commit, subset, split, files
+    max_rows: int | None = None  # only the first rows were read
 
 
 @dataclass
@@ -66,6 +71,7 @@ class DataReport:
     findings: list[Finding] = field(default_factory=list)  # at most SHOWN_PER_CATEGORY each
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, category) -> n
     notes: list[str] = field(default_factory=list)
+    mixture: list[dict[str, Any]] | None = None  # per dataset: weight, rows, share of rows and tokens
 
     def add(self, finding: Finding) -> None:
         key = (finding.severity, finding.category)
@@ -81,6 +87,17 @@ class DataReport:
     def ok(self) -> bool:
         return self.errors == 0
 
+    def hidden(self, severity: str, category: str) -> int:
+        """Findings of this kind counted but not listed."""
+        return max(0, self.counts[(severity, category)] - SHOWN_PER_CATEGORY)
+
+    def grouped(self) -> list[tuple[str, str, list[Finding], int]]:
+        """(severity, category, the listed findings, how many more) in summary order."""
+        return [
+            (sev, cat, [f for f in self.findings if (f.severity, f.category) == (sev, cat)], self.hidden(sev, cat))
+            for sev, cat, _ in self.summary()
+        ]
+
     def summary(self) -> list[tuple[str, str, int]]:
         order = {c: i for i, c in enumerate((*CATEGORIES, *CONTENT_CATEGORIES))}
         return sorted(
@@ -95,6 +112,8 @@ class DataReport:
             "summary": [{"severity": s, "category": c, "count": n} for s, c, n in self.summary()],
             "datasets": [vars(d) for d in self.datasets],
             "findings": [f.to_json() for f in self.findings],
+            "not_listed": [{"severity": s, "category": c, "count": more} for s, c, _, more in self.grouped() if more],
+            "mixture": self.mixture,
             "notes": self.notes,
         }
 
@@ -126,34 +145,38 @@ def sniff_layout(path: Path, fmt: str | None) -> Layout:
 
 def check_dataset(
     report: DataReport,
-    path: Path,
+    path: Path | list[Path],
     layout: Layout,
     *,
     shown: str | None = None,
     holdout: tuple[float, int] | None = None,
     holdout_file: Path | None = None,
     token_counter: Any = None,
+    max_rows: int | None = None,
 ) -> DatasetReport:
-    """Check one data file: every row structurally, then across rows; tokens if a counter is given."""
-    shown = shown or str(path)
+    """Check one dataset (a file, or a Hub dataset's files): every row structurally, then
+    across rows; tokens if a counter is given; only the first `max_rows` rows when given."""
+    files = path if isinstance(path, list) else [path]
+    several = len(files) > 1
+    shown = shown or str(files[0])
     content = ContentCheck(layout, holdout)
     if holdout_file is not None:
         for where, row in iter_rows(holdout_file):
             content.add_held(row, (str(holdout_file), where))
-    ds = DatasetReport(shown, layout.format)
-    unit = location_name(path)
-    for where, row in iter_rows(path):
+    ds = DatasetReport(shown, layout.format, max_rows=max_rows)
+    unit = location_name(files[0])
+    for file, where, row in islice(iter_files(files), max_rows):
+        name = f"{shown}/{file.name}" if several else shown
         if isinstance(row, Unreadable):
-            category = WRONG_TYPE if "values than header" in row.reason else INVALID_JSON
-            report.add(Finding(category, row.reason, shown, where, unit, row.excerpt))
+            report.add(Finding(row.category, row.reason, name, where, unit, row.excerpt))
             continue
         ds.rows += 1
         issues = check_row(layout, row)
-        issues += content.add(row, (shown, where), issues)
+        issues += content.add(row, (name, where), issues)
         if issues:
             text = excerpt(_row_text(row))
             for category, message, severity in issues:
-                report.add(Finding(category, message, shown, where, unit, text, severity))
+                report.add(Finding(category, message, name, where, unit, text, severity))
         if token_counter is not None and isinstance(row, dict):
             token_counter.add(row)
     for category, message, severity in content.finish():
@@ -164,10 +187,15 @@ def check_dataset(
     return ds
 
 
-def check_file(path: Path, fmt: str | None = None, *, tokens: bool = True) -> DataReport:
+def check_file(path: Path, fmt: str | None = None, *, tokens: bool = True, max_rows: int | None = None) -> DataReport:
     """Check one data file in format `fmt` (detected from its first rows when None)."""
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
+    if path.suffix.lower() == ".txt" and fmt not in (None, "text"):
+        raise UsageError(
+            f"{path}: a .txt file is read as text rows (one row per line), not as {fmt!r} rows",
+            hint="use --format text, or give the rows as .jsonl/.json/.csv/.parquet",
+        )
     layout = sniff_layout(path, fmt)
     report = DataReport()
     counter = None
@@ -176,13 +204,20 @@ def check_file(path: Path, fmt: str | None = None, *, tokens: bool = True) -> Da
 
         counter = TokenCounter.approximate(layout)
         report.notes.append(counter.note)
-    report.datasets.append(check_dataset(report, path, layout, token_counter=counter))
+    report.datasets.append(check_dataset(report, path, layout, token_counter=counter, max_rows=max_rows))
     return report
 
 
-def check_spec_data(spec: Spec, fmt: str | None = None, *, tokens: bool = True) -> DataReport:
-    """Check every local dataset of a spec, with its fields, roles, held-out split and model.
+def check_spec_data(
+    spec: Spec, fmt: str | None = None, *, tokens: bool = True, progress: bool = True, max_rows: int | None = None
+) -> DataReport:
+    """Check every dataset of a spec (Hub datasets from the cache, or downloaded first), with
+    its fields, roles, chat template, held-out split, row limit and model.
     (Load the spec with the rule `dataset_rows` skipped: this report covers every row itself.)"""
+    from axowrap.data.mixture import table, weights_of
+    from axowrap.data.sources import open_source
+    from axowrap.data.split import row_limit
+
     ev = spec.data.get("eval") or {}
     training = spec.data.get("training") or {}
     holdout = None
@@ -192,12 +227,18 @@ def check_spec_data(spec: Spec, fmt: str | None = None, *, tokens: bool = True) 
     elif ev.get("holdout"):
         holdout = (float(ev["holdout"]), int(training["seed"]))
     report = DataReport()
+    judge = spec_template(spec)
     for i, entry in enumerate(spec.data["datasets"]):
-        path = spec.local_path(entry["path"])
-        if path is None:
-            report.notes.append(f"datasets[{i}]: {entry['path']!r} is a Hub dataset: not checked (no hub access here)")
-            continue
-        layout = dataset_layout(entry, fmt)
+        source = open_source(spec, i, progress=progress)
+        if source.hub is not None:
+            hub = source.hub
+            report.notes.append(
+                f"datasets[{i}]: Hub dataset {hub.repo_id} at {hub.sha[:12]} ({hub.revision}), split {hub.split!r}"
+                + (f", subset {hub.name!r}" if hub.name else "")
+                + f": {len(hub.files)} file(s)"
+                + (" from the cache (the Hub was not asked)" if hub.source == "cache" else "")
+            )
+        layout = dataset_layout(entry, fmt, judge)
         counter = None
         if tokens:
             from axowrap.data.tokens import counter_for_spec
@@ -205,21 +246,45 @@ def check_spec_data(spec: Spec, fmt: str | None = None, *, tokens: bool = True) 
             counter = counter_for_spec(spec, entry, layout)
             if counter.note not in report.notes:
                 report.notes.append(counter.note)
-        report.datasets.append(
-            check_dataset(
-                report,
-                path,
-                layout,
-                shown=entry["path"],
-                holdout=holdout,
-                holdout_file=holdout_file,
-                token_counter=counter,
-            )
+        ds = check_dataset(
+            report,
+            source.files,
+            layout,
+            shown=entry["path"],
+            holdout=holdout,
+            holdout_file=holdout_file,
+            token_counter=counter,
+            max_rows=row_limit(entry, max_rows),
+        )
+        ds.hub = source.hub.to_json() if source.hub is not None else None
+        report.datasets.append(ds)
+    weights = weights_of(spec.data["datasets"])
+    if weights is not None:
+        keep = 1 - holdout[0] if holdout else 1.0  # the mixture is made of the training rows
+        rows = [round(d.rows * keep) for d in report.datasets]
+        counted = [d.tokens["tokens"] if d.tokens else None for d in report.datasets]
+        report.mixture = table(
+            [d.file for d in report.datasets],
+            weights,
+            rows,
+            [round(t * keep) for t in counted if t is not None] if all(t is not None for t in counted) else None,
         )
     return report
 
 
-def dataset_layout(entry: dict[str, Any], fmt: str | None = None) -> Layout:
-    """The layout of a spec `datasets:` entry (its format, fields and roles)."""
+def spec_template(spec: Spec) -> Any:
+    """The judge of the chat template the spec's run will use (None when unknown or not chat)."""
+    from axowrap.data.roles import judge_for
+
+    if not any(d.get("format") in ("messages", "sharegpt", "preference", "kto") for d in spec.data["datasets"]):
+        return None
+    name = (spec.data.get("axolotl") or {}).get("chat_template") or spec.data.get("chat_template")
+    base = str(spec.data["base_model"])
+    return judge_for(str(name) if name else None, spec.local_path(base))
+
+
+def dataset_layout(entry: dict[str, Any], fmt: str | None = None, template: Any = None) -> Layout:
+    """The layout of a spec `datasets:` entry (its format, fields and roles, and the run's
+    chat template judge when known)."""
     fmt = fmt or entry.get("format") or "alpaca"
-    return layout_for(fmt, entry.get("fields"), entry.get("roles"))
+    return layout_for(fmt, entry.get("fields"), entry.get("roles"), template)

@@ -2,7 +2,11 @@
 preference, kto, text), with the column names and role names of the user's data.
 
 A check returns a list of (category, message, severity); the common case, a good row, costs
-a few dict lookups, so millions of rows can be checked in seconds.
+a few dict lookups, so millions of rows can be checked in seconds. Chat turns are checked for
+their order too (a user turn first, no two user turns in a row): a warning, or an error when
+the chat template the run will use refuses that order (axowrap.data.roles renders it).
+LLaMA-Factory's v1 turns are understood: content parts (`{"type": "text" | "tool_call", "value"}`)
+and a per-turn `loss_weight`, which Axolotl does not read (it trains by role).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from axowrap.data.readers import INVALID_JSON, INVALID_UTF8, WRONG_TYPE
 from axowrap.problems import did_you_mean
 
 FORMATS = ("alpaca", "messages", "sharegpt", "preference", "kto", "text")
@@ -23,11 +28,12 @@ UNKNOWN_KEY = "unrecognized key"
 UNKNOWN_ROLE = "unrecognized role"
 EMPTY = "empty content"
 NO_ASSISTANT = "no assistant turn"
-WRONG_TYPE = "wrong type"
-INVALID_JSON = "invalid JSON"
+ROLE_ORDER = "role order"
 TOOL_CALL = "bad tool call"
 IDENTICAL = "chosen equals rejected"
+LOSS_WEIGHT = "loss_weight not read"
 CATEGORIES = (
+    INVALID_UTF8,
     INVALID_JSON,
     WRONG_TYPE,
     MISSING_KEY,
@@ -35,8 +41,10 @@ CATEGORIES = (
     UNKNOWN_ROLE,
     EMPTY,
     NO_ASSISTANT,
+    ROLE_ORDER,
     TOOL_CALL,
     IDENTICAL,
+    LOSS_WEIGHT,
 )
 
 Issue = tuple[str, str, str]  # (category, message, severity)
@@ -49,8 +57,21 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "tool": ("tool", "observation"),
 }
 TOOL_CALL_ROLES = frozenset({"function_call", "tool_call"})
+# Content part types that carry a tool call (LLaMA-Factory v1 writes `tool_call`, later `tool_calls`).
+TOOL_CALL_PARTS = frozenset({"tool_call", "tool_calls"})
 TURN_KEYS = frozenset(
-    {"role", "content", "tool_calls", "tool_call_id", "name", "weight", "reasoning_content", "thinking", "training"}
+    {
+        "role",
+        "content",
+        "tool_calls",
+        "tool_call_id",
+        "name",
+        "weight",
+        "reasoning_content",
+        "thinking",
+        "training",
+        "loss_weight",  # LLaMA-Factory v1
+    }
 )
 
 DEFAULT_FIELDS: dict[str, dict[str, str]] = {
@@ -84,6 +105,7 @@ class Layout:
     format: str
     fields: dict[str, str]
     roles: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+    template: Any = None  # an axowrap.data.roles.TemplateJudge: the chat template the run uses, if known
 
     @cached_property
     def role_of(self) -> dict[str, str]:
@@ -98,11 +120,14 @@ class Layout:
         return frozenset(self.fields.values())
 
 
-def layout_for(fmt: str, fields: Mapping[str, str] | None = None, roles: Mapping[str, Any] | None = None) -> Layout:
-    """The layout of `fmt`, with a spec dataset's `fields` and `roles` laid over the defaults."""
+def layout_for(
+    fmt: str, fields: Mapping[str, str] | None = None, roles: Mapping[str, Any] | None = None, template: Any = None
+) -> Layout:
+    """The layout of `fmt`, with a spec dataset's `fields` and `roles` laid over the defaults
+    (and the chat template the run will use, when known)."""
     merged = {**DEFAULT_FIELDS[fmt], **(fields or {})}
     role_map = {k: tuple(v) for k, v in roles.items()} if roles else dict(DEFAULT_ROLES)
-    return Layout(fmt, merged, role_map)
+    return Layout(fmt, merged, role_map, template)
 
 
 def guess_fields(fmt: str, row: Any) -> dict[str, str]:
@@ -196,8 +221,11 @@ def _text(layout: Layout, row: dict[str, Any]) -> list[Issue]:
     return _text_field(row, layout.fields["text"], "text")
 
 
-def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool = True) -> list[Issue]:
-    """Issues of a list of chat turns (role + content), tool calls and observations included."""
+def check_turns(
+    layout: Layout, turns: Any, column: str, *, need_assistant: bool = True, ordered: bool = True
+) -> list[Issue]:
+    """Issues of a list of chat turns (role + content), tool calls and observations included;
+    `ordered`: a conversation (or its prompt), whose role order is checked."""
     if not isinstance(turns, list):
         return [(WRONG_TYPE, f"{column!r} must be a list of turns, not {_kind(turns)}", "error")]
     if not turns:
@@ -207,6 +235,7 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
     out: list[Issue] = []
     seen_assistant = False
     last_call = False
+    order: list[tuple[str, str]] = []  # (canonical role, name as written) of each turn
     for i, turn in enumerate(turns):
         at = f"{column}[{i}]"
         if not isinstance(turn, dict):
@@ -232,9 +261,12 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
                 )
             )
         role = role_of.get(name) if isinstance(name, str) else None
+        if role is not None:
+            order.append((role, str(name)))
         calls = turn.get("tool_calls")
         if calls is not None:
             out += _openai_tool_calls(calls, at)
+        part_call = False
         if content_key not in turn:
             if not calls:
                 out.append((MISSING_KEY, f"{at}: missing key {content_key!r} (the content)", "error"))
@@ -251,19 +283,75 @@ def check_turns(layout: Layout, turns: Any, column: str, *, need_assistant: bool
                     )
                 elif name in TOOL_CALL_ROLES:
                     out += _sharegpt_tool_call(content, at)
-            elif not (isinstance(content, list) and all(isinstance(p, dict) for p in content)) and not (
-                content is None and calls
-            ):
+            elif isinstance(content, list) and all(isinstance(p, dict) for p in content):
+                part_call = any(p.get("type") in TOOL_CALL_PARTS for p in content)
+            elif not (content is None and calls):
                 out.append((WRONG_TYPE, f"{at}: {content_key!r} must be a string, not {_kind(content)}", "error"))
+        if "loss_weight" in turn:
+            out += _loss_weight(turn["loss_weight"], role, at)
         if role == "tool" and not last_call:
             out.append((TOOL_CALL, f"{at}: a tool result ({name}) with no tool call before it", "warning"))
-        last_call = bool(calls) or name in TOOL_CALL_ROLES or (role == "tool" and last_call)
+        last_call = bool(calls) or part_call or name in TOOL_CALL_ROLES or (role == "tool" and last_call)
         seen_assistant = seen_assistant or role == "assistant"
         if layout.format == "messages" and len(turn) > 2:
             out += _unknown_keys(turn, TURN_KEYS | {role_key, content_key}, f"{at}: ")
     if need_assistant and not seen_assistant:
         out.append((NO_ASSISTANT, f"{column!r} has no assistant turn: nothing to learn", "error"))
+    if ordered and len(order) == len(turns):  # every role known: the order means something
+        out += role_order(layout, order, column)
     return out
+
+
+def role_order(layout: Layout, order: list[tuple[str, str]], column: str) -> list[Issue]:
+    """A conversation that does not start with a user turn (after system turns), or has two user
+    turns in a row: a warning, an error when the run's chat template refuses it."""
+    roles = [r for r, _ in order]
+    start = next((i for i, r in enumerate(roles) if r != "system"), None)
+    if start is None:
+        return []
+    problem = None
+    if roles[start] != "user":
+        problem = (
+            f"{column} starts with {_article(roles[start])} {roles[start]} turn ({order[start][1]!r}) before any user turn",
+            "put the user turn first, or drop the turns before it",
+        )
+    else:
+        repeat = next((i for i in range(start + 1, len(roles)) if roles[i] == roles[i - 1] == "user"), None)
+        if repeat is not None:
+            problem = (
+                f"{column}[{repeat - 1}] and [{repeat}] are two user turns in a row",
+                "merge them into one turn, or add the assistant answer between them",
+            )
+    if problem is None:
+        return []
+    message, fix = problem
+    refusal = layout.template.refuses(tuple(roles)) if layout.template is not None else None
+    if refusal:
+        return [
+            (
+                ROLE_ORDER,
+                f"{message}: the chat template {layout.template.name!r} refuses it ({refusal}); {fix}",
+                "error",
+            )
+        ]
+    return [(ROLE_ORDER, f"{message}; {fix}", "warning")]
+
+
+def _loss_weight(value: Any, role: str | None, at: str) -> list[Issue]:
+    """LLaMA-Factory v1's per-turn loss_weight: Axolotl trains by role instead (roles_to_train)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return [(WRONG_TYPE, f"{at}.loss_weight must be a number, not {_kind(value)}", "error")]
+    trained = role == "assistant"
+    if value == (1 if trained else 0):
+        return []
+    what = "trains" if trained else "does not train"
+    return [
+        (
+            LOSS_WEIGHT,
+            f"{at} ({role}) has loss_weight {value:g}, but Axolotl does not read loss_weight: it {what} every {role} turn",
+            "warning",
+        )
+    ]
 
 
 def _sharegpt_tool_call(content: str, at: str) -> list[Issue]:
@@ -326,9 +414,9 @@ def _answer(layout: Layout, value: Any, column: str) -> list[Issue]:
     if isinstance(value, str):
         return [] if value.strip() else [(EMPTY, f"{column!r} is empty", "error")]
     if isinstance(value, dict):
-        return check_turns(layout, [value], column)
+        return check_turns(layout, [value], column, ordered=False)
     if isinstance(value, list):
-        return check_turns(layout, value, column)
+        return check_turns(layout, value, column, ordered=False)
     return [(WRONG_TYPE, f"{column!r} must be a string, a turn or a list of turns, not {_kind(value)}", "error")]
 
 
@@ -378,3 +466,7 @@ _CHECKS = {
     "kto": _kto,
     "text": _text,
 }
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

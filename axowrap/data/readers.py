@@ -1,16 +1,24 @@
-"""Stream rows out of JSON lines, JSON arrays, CSV and Parquet files, never the whole file.
+"""THE row reader: every data file axowrap reads (JSON lines, JSON arrays, CSV, Parquet, Arrow,
+and plain text), streamed, never the whole file. The data check, the validate rule, the
+held-out split, the eval and token statistics all read rows through here.
 
 Each row comes with where it was found (1-based line for text files, 0-based row index for
-Parquet). A row that cannot be parsed comes back as an error with a short excerpt, and the
-reader carries on with the next one: one bad line never hides the rest of the file.
+Parquet and Arrow). A row that cannot be parsed comes back as an `Unreadable` (why, what kind,
+the start of its text) and the reader carries on: one bad line never hides the rest of the
+file. Bytes that are not UTF-8 are never replaced silently: the row they are in is an
+`Unreadable` naming the line and the byte offset in the file.
+
+A `.txt` file is read the way Axolotl reads it (`ds_type: text`, the `datasets` text loader):
+one row per line, `{"text": line}`, line ends removed, an empty line an empty row.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,12 @@ from axowrap.errors import AxowrapError
 CHUNK = 1 << 20
 EXCERPT = 80
 MAX_ELEMENT = 64 << 20  # a JSON array element larger than this is reported, not buffered
+BATCH_ROWS = 4096
+
+# Kinds of unreadable rows (the data check's categories).
+INVALID_JSON = "invalid JSON"
+INVALID_UTF8 = "invalid UTF-8"
+WRONG_TYPE = "wrong type"
 
 _fast_loads: Callable[..., Any]
 try:  # orjson parses JSON lines ~2x faster; the standard library is the fallback.
@@ -31,25 +45,39 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 loads: Callable[..., Any] = _fast_loads
 
+# Bytes that are not UTF-8, as the `surrogateescape` error handler decodes them.
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A row that could not be parsed: why, and the start of its text."""
+    """A row that could not be parsed: why, the start of its text, and the kind of problem."""
 
     reason: str
     excerpt: str
+    category: str = INVALID_JSON
 
 
 def excerpt(text: str | bytes, limit: int = EXCERPT) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    text = " ".join(text.split())
+    text = " ".join(_ESCAPED.sub("\ufffd", text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def location_name(path: Path) -> str:
     """How a row's position is named in messages: `line` or `row`."""
-    return "row" if path.suffix.lower() == ".parquet" else "line"
+    return "row" if path.suffix.lower() in (".parquet", ".arrow") else "line"
+
+
+def _bad_utf8(raw: bytes, start: int, file_offset: int) -> Unreadable:
+    """The row of a line whose byte `start` is not UTF-8 (`file_offset`: where the line starts)."""
+    col = len(raw[:start].decode("utf-8", "replace")) + 1
+    return Unreadable(
+        f"invalid UTF-8: byte 0x{raw[start]:02x} at byte offset {file_offset + start} (column {col})",
+        excerpt(raw),
+        INVALID_UTF8,
+    )
 
 
 def iter_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -62,12 +90,40 @@ def iter_rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield from _csv_rows(path)
         elif suffix == ".parquet":
             yield from _parquet_rows(path)
+        elif suffix == ".arrow":
+            yield from _arrow_rows(path)
+        elif suffix == ".txt":
+            yield from _text_rows(path)
         elif _first_char(path) == "[":
             yield from _json_array_rows(path)
         else:
             yield from _jsonl_rows(path)
     except OSError as exc:
         raise AxowrapError(f"{path}: cannot read: {exc}") from None
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, int, Any]]:
+    """(file, where, row) for every row of several files in turn (a Hub dataset's data files)."""
+    for path in paths:
+        for where, row in iter_rows(path):
+            yield path, where, row
+
+
+def read_rows(paths: Path | Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """Every row of `paths`, for code that needs them all parsed (the held-out split, the eval):
+    the first unreadable row, or a row that is not an object, is an error naming its line."""
+    for path in [paths] if isinstance(paths, Path) else paths:
+        for where, row in iter_rows(path):
+            if isinstance(row, Unreadable):
+                raise AxowrapError(
+                    f"{path}:{where}: {row.reason}", hint=f"run `axowrap data check {path}` for every finding"
+                )
+            if not isinstance(row, dict):
+                raise AxowrapError(
+                    f"{path}:{where}: a row must be a JSON object, not {type(row).__name__}",
+                    hint=f"run `axowrap data check {path}` for every finding",
+                )
+            yield row
 
 
 def _first_char(path: Path) -> str:
@@ -82,14 +138,22 @@ def _first_char(path: Path) -> str:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    offset = 0
     with path.open("rb") as fh:
         for n, line in enumerate(fh, 1):
             try:
                 yield n, loads(line)
             except (_FastError, ValueError) as exc:
                 if not line.strip():
-                    continue
-                yield n, Unreadable(f"invalid JSON ({_reason(exc)})", excerpt(line))
+                    pass
+                else:
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError as bad:
+                        yield n, _bad_utf8(line, bad.start, offset)
+                    else:
+                        yield n, Unreadable(f"invalid JSON ({_reason(exc)})", excerpt(line))
+            offset += len(line)
 
 
 def _reason(exc: Exception) -> str:
@@ -97,68 +161,154 @@ def _reason(exc: Exception) -> str:
     return text.split(":", 1)[0] if "line 1 column" in text else text
 
 
+def _text_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    # datasets' text loader reads in universal-newline mode: "\n", "\r\n" and "\r" end a line.
+    offset = 0
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                yield n, _bad_utf8(raw, bad.start, offset)
+            else:
+                for line in _LINE_END.split(text.removesuffix("\n").removesuffix("\r")):
+                    yield n, {"text": line}
+            offset += len(raw)
+
+
+_LINE_END = re.compile(r"\r\n?|\n")
 _NEXT_OBJECT = re.compile(r"[}\]]\s*,\s*(?=\{)")
+
+
+class _ArrayBuffer:
+    """A sliding text window over a JSON array file that knows the line of any position, and
+    its byte offset when asked (only to locate a problem). Bytes that are not UTF-8 are kept as
+    surrogate escapes, so they can be found and located."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.bytes_read = 0
+        self.buf = ""
+        self.counted, self.counted_line = 0, 1  # lines are counted up to buf[counted]
+        self.escaped = False
+        self.read_more()
+
+    def read_more(self) -> None:
+        raw = self.fh.read(CHUNK)
+        self.bytes_read += len(raw)
+        self.eof = not raw
+        more = self.decoder.decode(raw, final=self.eof)
+        self.escaped = self.escaped or bool(_ESCAPED.search(more))
+        self.buf += more
+
+    def line(self, pos: int) -> int:
+        """The line of buf[pos] (positions are asked for in increasing order)."""
+        self.counted_line += self.buf.count("\n", self.counted, pos)
+        self.counted = pos
+        return self.counted_line
+
+    def drop(self, pos: int) -> None:
+        """Forget buf[:pos] and read the next chunk."""
+        self.line(pos)
+        self.buf = self.buf[pos:]
+        self.counted = 0
+        self.read_more()
+
+    def offset_of(self, pos: int) -> int:
+        """The byte offset in the file of buf[pos] (only asked for to locate a problem)."""
+        pending = len(self.decoder.getstate()[0])
+        return self.bytes_read - pending - len(self.buf[pos:].encode("utf-8", "surrogateescape"))
 
 
 def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """Elements of a top-level JSON array, decoded one at a time from a sliding buffer."""
     decoder = json.JSONDecoder()
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        buf = fh.read(CHUNK)
-        eof = not buf
-        pos = buf.index("[") + 1
-        line, counted = 1, 0
+    with path.open("rb") as fh:
+        w = _ArrayBuffer(fh)
+        pos = w.buf.index("[") + 1
         while True:
             # skip separators between elements
             while True:
-                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                while pos < len(w.buf) and w.buf[pos] in " \t\r\n,":
                     pos += 1
-                if pos < len(buf) or eof:
+                if pos < len(w.buf) or w.eof:
                     break
-                buf, pos, counted, line = _refill(fh, buf, pos, counted, line)
-                eof = eof or pos >= len(buf)
-            if pos >= len(buf) or buf[pos] == "]":
+                w.drop(pos)
+                pos = 0
+            if pos >= len(w.buf) or w.buf[pos] == "]":
                 return
-            line += buf.count("\n", counted, pos)
-            counted = pos
             try:
-                value, end = decoder.raw_decode(buf, pos)
+                value, end = decoder.raw_decode(w.buf, pos)
             except json.JSONDecodeError as exc:
-                if not eof and len(buf) - pos < MAX_ELEMENT:  # maybe the element is cut by the chunk
-                    more = fh.read(CHUNK)
-                    buf += more
-                    eof = not more
+                if not w.eof and len(w.buf) - pos < MAX_ELEMENT:  # maybe the element is cut by the chunk
+                    w.read_more()
                     continue
-                yield line, Unreadable(f"invalid JSON ({exc.msg})", excerpt(buf[pos : pos + EXCERPT]))
+                yield w.line(pos), Unreadable(f"invalid JSON ({exc.msg})", excerpt(w.buf[pos : pos + EXCERPT]))
                 # resume at the next object that follows a closing brace and a comma
-                match = _NEXT_OBJECT.search(buf, pos + 1)
+                match = _NEXT_OBJECT.search(w.buf, pos + 1)
                 if not match:
                     return
                 pos = match.end()
                 continue
-            yield line, value
+            line = w.line(pos)
+            bad = _ESCAPED.search(w.buf, pos, end) if w.escaped else None
+            if bad is not None:
+                byte = ord(bad.group()) - 0xDC00
+                yield (
+                    line,
+                    Unreadable(
+                        f"invalid UTF-8: byte 0x{byte:02x} at byte offset {w.offset_of(bad.start())}"
+                        f" (line {line + w.buf.count(chr(10), pos, bad.start())})",
+                        excerpt(w.buf[pos : pos + EXCERPT]),
+                        INVALID_UTF8,
+                    ),
+                )
+            else:
+                yield line, value
             pos = end
-            if len(buf) - pos < CHUNK // 4 and not eof:
-                buf, pos, counted, line = _refill(fh, buf, pos, counted, line)
-
-
-def _refill(fh: Any, buf: str, pos: int, counted: int, line: int) -> tuple[str, int, int, int]:
-    """Drop the consumed part of the buffer and read the next chunk."""
-    line += buf.count("\n", counted, pos)
-    return buf[pos:] + fh.read(CHUNK), 0, 0, line
+            if len(w.buf) - pos < CHUNK // 4 and not w.eof:
+                w.drop(pos)
+                pos = 0
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.DictReader(fh)
-        start = 2  # line 1 is the header
+    lines: list[tuple[int, str]] = []  # (byte offset, text) of the physical lines of the current record
+
+    def physical(fh: Any) -> Iterator[str]:
+        offset = 0
+        for raw in fh:
+            text = raw.decode("utf-8", "surrogateescape")
+            lines.append((offset, text))
+            offset += len(raw)
+            yield text
+
+    with path.open("rb") as fh:
+        reader = csv.DictReader(physical(fh))
+        header = lines[:] if reader.fieldnames is not None else []
+        lines.clear()
+        for i, (offset, text) in enumerate(header):
+            if match := _ESCAPED.search(text):
+                raw = text.encode("utf-8", "surrogateescape")
+                yield 1 + i, _bad_utf8(raw, len(text[: match.start()].encode("utf-8", "surrogateescape")), offset)
+                return
         for row in reader:
-            if None in row:
+            while len(lines) > 1 and not lines[0][1].strip():  # blank lines before the record
+                del lines[0]
+            start = reader.line_num - len(lines) + 1
+            bad = next(((i, m) for i, (_, t) in enumerate(lines) if (m := _ESCAPED.search(t))), None)
+            if bad is not None:
+                i, match = bad
+                offset, text = lines[i]
+                raw = text.encode("utf-8", "surrogateescape")
+                yield start + i, _bad_utf8(raw, len(text[: match.start()].encode("utf-8", "surrogateescape")), offset)
+            elif None in row:
                 yield (
                     start,
                     Unreadable(
                         f"{len(row[None])} more value(s) than header columns",
                         excerpt(",".join(str(v) for v in row.values())),
+                        WRONG_TYPE,
                     ),
                 )
             elif any(v is None for v in row.values()):
@@ -168,22 +318,77 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     Unreadable(
                         f"fewer values than header columns (no {', '.join(missing)})",
                         excerpt(",".join(v for v in row.values() if v)),
+                        WRONG_TYPE,
                     ),
                 )
             else:
                 yield start, row
-            start = reader.line_num + 1
+            lines.clear()
+
+
+def _arrow_batches(path: Path) -> Iterator[Any]:
+    pa = _pyarrow(path)
+    import pyarrow.ipc as ipc
+
+    with pa.memory_map(str(path)) as source:
+        try:
+            reader = ipc.open_stream(source)  # what `datasets` writes (save_to_disk, the cache)
+        except pa.ArrowInvalid:
+            source.seek(0)
+            file_reader = ipc.open_file(source)
+            for i in range(file_reader.num_record_batches):
+                yield file_reader.get_batch(i)
+            return
+        yield from reader
+
+
+def _pyarrow(path: Path) -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise AxowrapError(
+            f"{path}: reading {path.suffix} files needs pyarrow", hint="pip install pyarrow (Axolotl installs it)"
+        ) from None
+    return pa
+
+
+def _parquet_batches(path: Path) -> Iterator[Any]:
+    pa = _pyarrow(path)
+    import pyarrow.parquet as pq
+
+    try:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+    except pa.ArrowException as exc:
+        raise AxowrapError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def _batch_rows(path: Path, batches: Iterator[Any]) -> Iterator[tuple[int, Any]]:
+    n = 0
+    for batch in batches:
+        try:
+            rows = batch.to_pylist()
+        except (UnicodeDecodeError, ValueError) as exc:  # a string column holding bytes that are not UTF-8
+            for i in range(batch.num_rows):
+                try:
+                    rows = batch.slice(i, 1).to_pylist()
+                except (UnicodeDecodeError, ValueError):
+                    yield n + i, Unreadable(f"invalid UTF-8 in a string column ({exc})", "", INVALID_UTF8)
+                else:
+                    yield n + i, rows[0]
+            n += batch.num_rows
+            continue
+        for row in rows:
+            yield n, row
+            n += 1
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    yield from _batch_rows(path, _parquet_batches(path))
+
+
+def _arrow_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    pa = _pyarrow(path)
     try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise AxowrapError(
-            f"{path}: reading Parquet needs pyarrow", hint="pip install pyarrow (Axolotl installs it)"
-        ) from None
-    n = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
-            yield n, row
-            n += 1
+        yield from _batch_rows(path, _arrow_batches(path))
+    except pa.ArrowInvalid as exc:
+        raise AxowrapError(f"{path}: not an Arrow file (IPC stream or file): {exc}") from None

@@ -1,10 +1,14 @@
 """Split held-out rows off the training data, deterministically, before training sees them.
 
-Each local dataset file is read row by row (JSON lines, a JSON array, or CSV); a row goes
-to the held-out set when a seeded hash of its canonical JSON falls under the fraction, so the
-split is stable across runs and machines and does not depend on row order. The training
-rows are written to the run's data/ folder and the rendered config points there.
+Each spec dataset's rows are read by the one row reader (axowrap.data.readers: JSON lines,
+JSON arrays, CSV, Parquet, Arrow, text) from its local file or its Hub dataset's files
+(axowrap.data.sources). `max_rows` (or `run --max-rows`) keeps the first N rows in file order.
+A row goes to the held-out set when a seeded hash of its canonical JSON falls under the
+fraction, so the split is stable across runs and machines and does not depend on row order.
+With `weight:` on the datasets the training rows are then mixed (axowrap.data.mixture). The
+training rows are written to the run's data/ folder and the rendered config points there.
 
+    data/train-<i>.jsonl         the training rows of spec dataset i
     data/holdout.jsonl           the held-out rows of every dataset, in dataset order
     data/holdout-sources.json    for each of those rows, the index of its dataset in the spec
                                  (the eval prompts a row the way its own dataset was trained)
@@ -12,15 +16,16 @@ rows are written to the run's data/ folder and the rendered config points there.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from axowrap.errors import AxowrapError
+from axowrap.data.mixture import mix_rows, table, targets, weights_of
+from axowrap.data.readers import read_rows
+from axowrap.data.sources import DataSource, open_source
 from axowrap.spec.model import Spec
 from axowrap.yamlio import atomic_write
 
@@ -33,6 +38,9 @@ class PreparedData:
     fraction: float | None
     counts: dict[str, int] = field(default_factory=dict)  # train / holdout rows
     sha256: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    sources: list[DataSource] = field(default_factory=list)  # where each dataset's rows came from
+    max_rows: list[int | None] = field(default_factory=list)  # the row limit applied to each dataset
+    mixture: list[dict[str, Any]] | None = None  # per dataset: weight, rows, rows in the mix, share
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +50,9 @@ class PreparedData:
             "fraction": self.fraction,
             "counts": self.counts,
             "sha256": self.sha256,
+            "inputs": [s.to_json() for s in self.sources],
+            "max_rows": self.max_rows,
+            "mixture": {"seed": self.seed, "datasets": self.mixture} if self.mixture else None,
         }
 
 
@@ -56,34 +67,6 @@ def holdout_sources(data_dir: Path, n: int) -> list[int]:
     except (OSError, ValueError):
         return [0] * n
     return [int(i) for i in sources] if isinstance(sources, list) and len(sources) == n else [0] * n
-
-
-def read_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a local JSON/JSONL/CSV file (a malformed file is a clear error)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            with path.open(newline="", encoding="utf-8") as fh:
-                yield from csv.DictReader(fh)
-            return
-        with path.open(encoding="utf-8") as fh:
-            first = fh.read(1)
-            while first and first.isspace():
-                first = fh.read(1)
-            fh.seek(0)
-            if first == "[":
-                yield from json.load(fh)
-                return
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise AxowrapError(
-                            f"{path}:{n}: invalid JSON ({exc.msg})", hint="run `axowrap data check` on it"
-                        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AxowrapError(f"{path}: cannot read: {exc}") from None
 
 
 def canonical(row: dict[str, Any]) -> str:
@@ -101,43 +84,56 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare_data(spec: Spec, data_dir: Path) -> PreparedData:
-    """Write the training split (and held-out rows) of every local dataset into `data_dir`
-    (a run directory's data/)."""
+def row_limit(entry: dict[str, Any], max_rows: int | None) -> int | None:
+    """The rows read from a dataset: its `max_rows`, the run's `--max-rows`, the smaller of both."""
+    limits = [n for n in (entry.get("max_rows"), max_rows) if n is not None]
+    return min(limits) if limits else None
+
+
+def prepare_data(spec: Spec, data_dir: Path, *, max_rows: int | None = None, progress: bool = True) -> PreparedData:
+    """Write the training split (and held-out rows) of every dataset into `data_dir` (a run
+    directory's data/); Hub datasets are downloaded first (or read from the cache)."""
     ev = spec.data.get("eval") or {}
     fraction = ev.get("holdout") if "holdout_file" not in ev else None
     seed = int(spec.data["training"]["seed"])
-    train_paths: list[Path] = []
     held: list[dict[str, Any]] = []
-    sources: list[int] = []
-    counts = {"train": 0, "holdout": 0}
-    sha: dict[str, str] = {}
+    held_from: list[int] = []
+    trains: list[list[dict[str, Any]]] = []
+    opened: list[DataSource] = []
+    limits: list[int | None] = []
     for i, entry in enumerate(spec.data["datasets"]):
-        source = spec.local_path(entry["path"])
-        if source is None:
-            raise AxowrapError(
-                f"datasets[{i}].path {entry['path']!r} is a Hub dataset: runs need local files here",
-                hint="download it to a file and point `path` at it",
-            )
+        source = open_source(spec, i, progress=progress)
+        opened.append(source)
+        limits.append(row_limit(entry, max_rows))
         train: list[dict[str, Any]] = []
-        for row in read_rows(source):
+        for row in islice(read_rows(source.files), limits[-1]):
             if fraction and in_holdout(row, fraction, seed):
                 held.append(row)
-                sources.append(i)
+                held_from.append(i)
             else:
                 train.append(row)
+        trains.append(train)
+    weights = weights_of(spec.data["datasets"])
+    mixture = None
+    if weights is not None:
+        rows = [len(t) for t in trains]
+        mixture = table([s.shown for s in opened], weights, rows)
+        trains = [mix_rows(t, n, seed + i) for i, (t, n) in enumerate(zip(trains, targets(weights, rows), strict=True))]
+    train_paths: list[Path] = []
+    sha: dict[str, str] = {}
+    for i, train in enumerate(trains):
         out = data_dir / f"train-{i}.jsonl"
         sha[out.name] = _write_jsonl(out, train)
         train_paths.append(out)
-        counts["train"] += len(train)
+    counts = {"train": sum(len(t) for t in trains), "holdout": 0}
     holdout_path = None
     if "holdout_file" in ev:
-        source = spec.local_path(ev["holdout_file"])
-        held = list(read_rows(source)) if source else []
-        sources = [0] * len(held)  # a holdout file is in the first dataset's format
+        local = spec.local_path(ev["holdout_file"])
+        held = list(read_rows(local)) if local else []
+        held_from = [0] * len(held)  # a holdout file is in the first dataset's format
     if held:
         holdout_path = data_dir / "holdout.jsonl"
         sha[holdout_path.name] = _write_jsonl(holdout_path, held)
-        atomic_write(data_dir / SOURCES, json.dumps(sources) + "\n")
+        atomic_write(data_dir / SOURCES, json.dumps(held_from) + "\n")
         counts["holdout"] = len(held)
-    return PreparedData(train_paths, holdout_path, seed, fraction, counts, sha)
+    return PreparedData(train_paths, holdout_path, seed, fraction, counts, sha, opened, limits, mixture)

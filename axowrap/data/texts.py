@@ -13,9 +13,15 @@ Turn = tuple[str, str]  # (canonical role, content)
 def _content(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, list):  # OpenAI content parts
-        return "".join(p.get("text", "") for p in value if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if isinstance(value, list):  # content parts: OpenAI's `text`, LLaMA-Factory v1's `value` (Axolotl reads both)
+        return "".join(_part_text(p) for p in value if isinstance(p, dict))
     return ""
+
+
+def _part_text(part: dict[str, Any]) -> str:
+    # Axolotl's order (chat_template._convert_content_parts): text, content, value.
+    text = part.get("text") or part.get("content") or part.get("value") or ""
+    return text if isinstance(text, str) else ""
 
 
 def turns_of(layout: Layout, value: Any) -> list[Turn]:

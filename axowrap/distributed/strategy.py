@@ -59,7 +59,7 @@ def axolotl_keys(spec_data: dict[str, Any], target: Any = None) -> dict[str, Any
     if lay.strategy in deepspeed.STAGES:
         return {"deepspeed": deepspeed.file_name(lay.strategy, lay.offload)}
     if lay.strategy == "fsdp2":
-        return fsdp.fsdp_keys(lay.offload)
+        return fsdp.fsdp_keys(lay.offload, quantized=spec_data.get("method") == "qlora")
     if lay.is_cpu:
         return {"plugins": [CPU_DDP_PLUGIN]}
     return {}

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from axowrap.data.split import canonical, holdout_sources, read_rows
+from axowrap.data.readers import read_rows
+from axowrap.data.split import canonical, holdout_sources
 from axowrap.errors import AxowrapError
 from axowrap.evaluation.metrics import reported
 from axowrap.yamlemit import to_yaml

@@ -49,6 +49,7 @@ class CardInputs:
     manifest: dict[str, Any]
     metrics: dict[str, dict[str, Any]]  # eval results: {metric: {"base": x, "tuned": y}}
     files: list[str]  # the repo's files (the card aside)
+    tracking: dict[str, Any] | None = None  # state.json's `tracking`: the run's tracker runs
 
 
 def is_hub_id(ref: str) -> bool:
@@ -143,6 +144,27 @@ def gguf_quant(name: str) -> str:
     return re.split(r"[-.]", stem)[-1].upper()
 
 
+def tracker_runs(tracking: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The tracker runs of the training, for the card: tracker, run id, and a link when public."""
+    data = tracking or {}
+    out = []
+    ml = data.get("mlflow") or {}
+    if ml.get("run_id"):
+        uri = str(ml.get("tracking_uri", ""))
+        url = f"{uri.rstrip('/')}/#/experiments/{ml.get('experiment_id')}/runs/{ml['run_id']}"
+        out.append({"tracker": "MLflow", "run": str(ml["run_id"]), "url": url if uri.startswith("https://") else ""})
+    wb = data.get("wandb") or {}
+    if wb.get("id"):
+        url = f"https://wandb.ai/{wb['entity']}/{wb['project']}/runs/{wb['id']}" if wb.get("entity") else ""
+        out.append({"tracker": "W&B", "run": str(wb["id"]), "url": url if wb.get("mode") != "offline" else ""})
+    if (data.get("tensorboard") or {}).get("dir"):
+        out.append({"tracker": "TensorBoard", "run": "event files in the run directory", "url": ""})
+    for entry in out:  # these land in markdown: no backticks, brackets or newlines
+        for key, value in entry.items():
+            entry[key] = re.sub(r"[`\[\]()<>\n]", "", value)
+    return out
+
+
 def render_card(inp: CardInputs) -> str:
     """The card's text; raises AxowrapError if it does not parse back to the same metadata."""
     import yaml
@@ -168,6 +190,7 @@ def render_card(inp: CardInputs) -> str:
         holdout=holdout,
         hyper=hyper,
         eval_rows=eval_rows(inp.metrics),
+        tracker_runs=tracker_runs(inp.tracking),
         ggufs=[{"file": f, "quant": gguf_quant(f)} for f in inp.files if f.endswith(".gguf")],
         has_modelfile="Modelfile" in inp.files,
         spec_yaml=yaml.safe_dump(inp.spec, sort_keys=False, allow_unicode=True).rstrip("\n"),

@@ -133,6 +133,7 @@ def build_plan(
 ) -> list[RepoPlan]:
     """One RepoPlan per repo the spec names, each with its rendered, checked card."""
     from axowrap.hub.cards import CardInputs, render_card
+    from axowrap.run.state import load_state
 
     repos = targets(spec)
     private = bool(hub_section(spec).get("private", True))
@@ -148,6 +149,7 @@ def build_plan(
             manifest=manifest,
             metrics=eval_metrics(run, state),
             files=[f.path for f in files],
+            tracking=load_state(run).get("tracking"),
         )
         plans.append(RepoPlan(kind, repo_id, private, [*files, generated_file(CARD, render_card(inputs))]))
     return plans

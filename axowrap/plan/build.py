@@ -125,6 +125,7 @@ class Plan:
     time: dict[str, Any] = field(default_factory=dict)
     disk: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    mixture: list[dict[str, Any]] | None = None  # each dataset's share of rows and tokens (`weight:`)
 
     @property
     def fits(self) -> bool:
@@ -180,6 +181,7 @@ class Plan:
             ],
             "time": self.time,
             "disk_gb": {k: round(v / GB, 2) for k, v in self.disk.items()},
+            "mixture": self.mixture,
             "notes": self.notes,
         }
 
@@ -218,10 +220,10 @@ def plan_spec(
     count: int | None = None
     rows = 0
     if tokens:
-        count, rows, note = _data_tokens(spec, plan.setup)
+        count, rows, note, plan.mixture = _data_tokens(spec, plan.setup)
         plan.notes.append(note)
         ev = spec.data.get("eval") or {}
-        if ev.get("holdout") and "holdout_file" not in ev:  # held-out rows are not trained on
+        if ev.get("holdout") and "holdout_file" not in ev and plan.mixture is None:  # held-out rows are not trained on
             count = round(count * (1 - float(ev["holdout"])))
             rows = round(rows * (1 - float(ev["holdout"])))
     epochs = int(training["epochs"])
@@ -243,8 +245,9 @@ def plan_spec(
     return plan
 
 
-def _data_tokens(spec: Spec, setup: Setup) -> tuple[int, int, str]:
-    """(tokens per epoch, rows, note) from the token check of the spec's local datasets."""
+def _data_tokens(spec: Spec, setup: Setup) -> tuple[int, int, str, list[dict[str, Any]] | None]:
+    """(tokens per epoch, rows, note, mixture) from the token check of the spec's datasets; with
+    `weight:` the mixture's rows and tokens (held-out rows already taken out)."""
     from axowrap.data.check import check_spec_data
 
     report = check_spec_data(spec, tokens=True)
@@ -253,5 +256,8 @@ def _data_tokens(spec: Spec, setup: Setup) -> tuple[int, int, str]:
         if ds.tokens:
             total += ds.tokens["tokens"]
             rows += ds.tokens["rows"]
-    notes = "; ".join(report.notes) or "no local data"
-    return total, rows, f"tokens per epoch from the data check: {notes}"
+    if report.mixture and all("tokens_in_mix" in m for m in report.mixture):
+        total = sum(m["tokens_in_mix"] for m in report.mixture)
+        rows = sum(m["rows_in_mix"] for m in report.mixture)
+    notes = "; ".join(report.notes) or "no data"
+    return total, rows, f"tokens per epoch from the data check: {notes}", report.mixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from axowrap.problems import Problem
-from axowrap.rules import compute, core, data, fit, gate, gguf, hub, speed, targets
+from axowrap.rules import axolotl, compute, core, data, fit, gate, gguf, hub, speed, targets, tracking
 from axowrap.spec.model import Spec
 
 Rule = Callable[[Spec], Iterator[Problem]]
@@ -24,6 +24,7 @@ RULES: tuple[Rule, ...] = (
     core.packing_fits_task,
     core.eval_choices,
     core.export_needs_merge,
+    axolotl.preference_mapping,
     targets.target_is_known,
     targets.team_targets_are_valid,
     speed.speed_fits_target,
@@ -31,10 +32,14 @@ RULES: tuple[Rule, ...] = (
     compute.sharding_has_peers,
     compute.gpus_per_node_fits_a_node,
     data.dataset_rows,
+    data.mixture_kinds,
     fit.plan_fits_target,
     gate.require_is_reportable,
     hub.hub_repos_have_artifacts,
     gguf.gguf_preflight,
+    tracking.trackers_installed,
+    tracking.mlflow_uri,
+    tracking.wandb_login,
 )
 RULE_NAMES = tuple(r.__name__ for r in RULES)
 

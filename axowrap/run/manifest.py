@@ -1,8 +1,9 @@
 """manifest.json: how a run was produced, so it can be reproduced and audited.
 
 Spec and config sha256, tool versions, the base model (Hub id + revision, or local path +
-hash), the dataset files + sha256, the git commit of the repo holding the spec, the hardware
-seen, and the environment changes given to child processes (secrets scrubbed). Nothing here
+hash), the dataset files + sha256 (a Hub dataset's id, revision, commit, subset, split and
+files; the row limit; a mixture's shares and seed), the git commit of the repo holding the
+spec, the hardware seen, and the environment changes given to child processes (secrets scrubbed). Nothing here
 imports torch or transformers: versions come from package metadata.
 """
 
@@ -72,9 +73,10 @@ def build_manifest(
         "versions": versions(),
         "base_model": base_model(config),
         "datasets": [
-            {"source": src, "path": path, "sha256": data["sha256"].get(Path(path).name)}
-            for src, path in zip(data["sources"], data["train_paths"], strict=True)
+            {"source": src, "path": path, "sha256": data["sha256"].get(Path(path).name), **_input(data, i)}
+            for i, (src, path) in enumerate(zip(data["sources"], data["train_paths"], strict=True))
         ],
+        "mixture": data.get("mixture"),
         "holdout": {
             "path": data["holdout_path"],
             "rows": data["counts"].get("holdout", 0),
@@ -85,6 +87,18 @@ def build_manifest(
         "hardware": hardware(),
         "env": scrub_env(env),
     }
+
+
+def _input(data: dict[str, Any], index: int) -> dict[str, Any]:
+    """Where dataset `index`'s rows came from (a Hub dataset's commit) and the row limit applied."""
+    out: dict[str, Any] = {}
+    inputs = data.get("inputs") or []
+    if index < len(inputs) and inputs[index].get("hub"):
+        out["hub"] = inputs[index]["hub"]
+    limits = data.get("max_rows") or []
+    if index < len(limits) and limits[index] is not None:
+        out["max_rows"] = limits[index]
+    return out
 
 
 def load_manifest(run: RunDir) -> dict[str, Any]:

@@ -43,14 +43,15 @@ def run_dir_for(spec_path: Path, name: str, runs_root: Path) -> RunDir:
     return RunDir(runs_root.resolve() / f"{name}-{tag}")
 
 
-def prepare_run(spec_path: Path, runs_root: Path = Path("runs")) -> RunDir:
+def prepare_run(spec_path: Path, runs_root: Path = Path("runs"), *, max_rows: int | None = None) -> RunDir:
     """Create/update the run directory of a spec: spec copy, data split, checked config, manifest.
 
     Raises ValidationFailed when the rendered config has errors: nothing is trained then.
+    `max_rows`: read only the first N rows of each dataset (`run --max-rows`).
     """
     spec, run = _locate(spec_path, runs_root)
     with run_lock(run.root, wait=PREPARE_WAIT_S):  # nodes of one job prepare the same directory: take turns
-        _prepare(spec, run)
+        _prepare(spec, run, max_rows=max_rows)
     return run
 
 
@@ -60,13 +61,13 @@ def _locate(spec_path: Path, runs_root: Path) -> tuple[Spec, RunDir]:
     return spec, run_dir_for(spec.path, spec.name, runs_root)
 
 
-def _prepare(spec: Spec, run: RunDir) -> None:
+def _prepare(spec: Spec, run: RunDir, *, max_rows: int | None = None, progress: bool = True) -> None:
     from axowrap.config.render import render_spec
     from axowrap.data.split import prepare_data
     from axowrap.run.launch import launch_argv
     from axowrap.run.manifest import build_manifest
 
-    prepared = prepare_data(spec, run.data)
+    prepared = prepare_data(spec, run.data, max_rows=max_rows, progress=progress)
     rendered = render_spec(
         spec, base_dir=None, dataset_paths=prepared.train_paths, output_dir=str(run.adapter.resolve())
     )
@@ -272,15 +273,46 @@ def _run_steps(
 def _finish(run: RunDir, ran_any: bool) -> None:
     if ran_any:
         from axowrap.run.report import write_report
+        from axowrap.tracking.runs import finish
 
         write_report(run)
+        if finish(run):  # logged to the tracker runs; a failure to log is recorded in report.md
+            write_report(run)
 
 
-def run_spec(spec_path: Path, *, runs_root: Path = Path("runs"), **kwargs: Any) -> tuple[RunDir, dict[str, Any]]:
-    """`axowrap run`: validate + prepare the run directory, then run/resume its steps."""
+def retarget(spec: Spec, text: str) -> None:
+    """Run the spec on another machine class than `compute:` says (`run --target cpu`, the
+    spec's own `targets:` included): the spec's rules are checked again for it (a 4-bit QLoRA
+    cannot run on a CPU)."""
+    from axowrap.rules import check_rules
+
+    target = spec.target(text)
+    compute = {**spec.data["compute"], "target": target.name, "gpus_per_node": target.gpus, "nodes": target.nodes}
+    if target.is_cpu:  # ZeRO and FSDP need GPUs; one CPU process trains plainly
+        compute.update(strategy="ddp", offload="none")
+    spec.data["compute"] = compute
+    problems = [p for p in check_rules(spec, skip=("dataset_rows",)) if p.severity == "error"]
+    if problems:
+        raise ValidationFailed(problems)
+
+
+def run_spec(
+    spec_path: Path,
+    *,
+    runs_root: Path = Path("runs"),
+    max_rows: int | None = None,
+    target: str | None = None,
+    **kwargs: Any,
+) -> tuple[RunDir, dict[str, Any]]:
+    """`axowrap run`: validate + prepare the run directory, then run/resume its steps.
+    `max_rows`: read only the first N rows of each dataset (a quick try); `target`: the machine
+    class to render for instead of the spec's `compute.target`."""
     spec, run = _locate(spec_path, runs_root)
+    if target is not None:
+        retarget(spec, target)
     with run_lock(run.root):  # held from preparation to the last step
-        _prepare(spec, run)
+        events = kwargs.get("events")
+        _prepare(spec, run, max_rows=max_rows, progress=not (events is not None and events.json_lines))
         return run, run_steps(run, **kwargs)
 
 

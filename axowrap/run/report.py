@@ -40,6 +40,16 @@ def loss_plot(history: list[dict[str, Any]], out: Path) -> Path | None:
     return out
 
 
+def tracking_lines(data: dict[str, Any]) -> list[str]:
+    """Where this run's tracker runs are (and a failure to log to them)."""
+    from axowrap.tracking.runs import links
+
+    out = links(data)
+    if data.get("error"):
+        out.append(f"tracking problem: {data['error']}")
+    return out
+
+
 def build_report(run: RunDir) -> str:
     state = load_state(run)
     manifest = json.loads(run.manifest.read_text(encoding="utf-8")) if run.manifest.is_file() else {}
@@ -50,6 +60,7 @@ def build_report(run: RunDir) -> str:
     model = manifest.get("base_model", {})
     if model:
         lines += [f"- base model: `{model.get('id') or model.get('path')}`"]
+    lines += [f"- {line}" for line in tracking_lines(state.get("tracking") or {})]
     lines += ["", "| step | status | started | ended |", "|---|---|---|---|"]
     for name, entry in state["steps"].items():
         lines.append(f"| {name} | {entry.get('status')} | {entry.get('started') or ''} | {entry.get('ended') or ''} |")

@@ -13,6 +13,7 @@ import yaml
 from axowrap.datafiles import DATA_FILE_TYPES
 from axowrap.errors import SpecError
 from axowrap.problems import Path_, Problem
+from axowrap.releases import Release
 from axowrap.resources import schema_file
 from axowrap.schema_check import load_schema
 from axowrap.spec.layers import Sources
@@ -48,6 +49,14 @@ class Spec:
     sources: Sources
     docs: dict[str, Document] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    release: Release | None = None  # the Axolotl release it is checked and rendered for
+
+    @property
+    def axolotl(self) -> str:
+        """The Axolotl version the spec is checked against (axowrap.releases.choose)."""
+        from axowrap.releases import choose
+
+        return (self.release or choose(pin=(self.data.get("compute") or {}).get("axolotl"))).version
 
     @property
     def name(self) -> str:

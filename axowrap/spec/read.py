@@ -14,6 +14,7 @@ from typing import Any
 
 from axowrap.errors import SpecError, ValidationFailed
 from axowrap.problems import Path_, Problem
+from axowrap.releases import Release
 from axowrap.schema_check import check
 from axowrap.spec.layers import Sources, layered
 from axowrap.spec.model import Spec, spec_schema
@@ -46,7 +47,11 @@ def _shown(path: Path) -> str:
 
 
 def _load_chain(
-    path: Path, stack: tuple[Path, ...], problems: list[Problem], docs: dict[str, Document]
+    path: Path,
+    stack: tuple[Path, ...],
+    problems: list[Problem],
+    docs: dict[str, Document],
+    sections: list[tuple[Document, dict[str, Any]]],
 ) -> list[tuple[str, dict[str, Any]]]:
     """Layers for `path`: its bases (depth first, in order), then the file itself."""
     doc = load_yaml(path, what="spec")
@@ -62,9 +67,7 @@ def _load_chain(
     problems.extend(check(_without_nulls(doc.data), spec_schema(), doc, skip_required=True))
     overrides = doc.data.get("axolotl")
     if isinstance(overrides, dict):
-        from axowrap.config.check import check_config
-
-        problems.extend(check_config(doc, overrides, ("axolotl",), partial=True))
+        sections.append((doc, overrides))  # checked once the Axolotl release is known
     layers: list[tuple[str, dict[str, Any]]] = []
     for i, rel in enumerate(_extends_list(doc)):
         where = ("extends",) if isinstance(doc.data["extends"], str) else ("extends", i)
@@ -84,7 +87,7 @@ def _load_chain(
             )
             continue
         try:
-            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs))
+            layers.extend(_load_chain(shown, (*stack, path.resolve()), problems, docs, sections))
         except SpecError as exc:
             problems.append(doc.problem(where, exc.message, hint=exc.hint))
     own = {k: v for k, v in doc.data.items() if k != "extends"}
@@ -117,14 +120,52 @@ def _restore(data: dict[str, Any], defaults: dict[str, Any], sources: Sources, p
             _restore(data[key], value, sources, here)
 
 
-def read_spec(path: Path | str) -> Spec:
+def _release(spec: Spec, flag: str | None, problems: list[Problem]) -> Release | None:
+    """The Axolotl release to check against (axowrap.releases.choose), or None with a problem."""
+    from axowrap.errors import UsageError
+    from axowrap.releases import choose, installed
+
+    pin = (spec.data.get("compute") or {}).get("axolotl")
+    try:
+        release = choose(flag, pin)
+    except UsageError as exc:
+        problems.append(spec.problem(("compute", "axolotl"), exc.message, hint=exc.hint))
+        return None
+    if pin and pin != release.version and release.chosen_by == "installed":
+        problems.append(
+            spec.problem(
+                ("compute", "axolotl"),
+                f"the spec pins Axolotl {pin}, but Axolotl {installed()} is installed: checked against {installed()}",
+                hint="install the pinned release, or change the pin (`axowrap lock` records what was used)",
+                severity="warning",
+            )
+        )
+    return release
+
+
+def _check_sections(
+    sections: list[tuple[Document, dict[str, Any]]], version: str | None, problems: list[Problem]
+) -> None:
+    """Check each file's `axolotl:` section (raw Axolotl keys) for the chosen release."""
+    from axowrap.config.check import check_config
+    from axowrap.errors import UsageError
+
+    for doc, overrides in sections:
+        try:
+            problems.extend(check_config(doc, overrides, ("axolotl",), partial=True, version=version))
+        except UsageError:  # no usable release: reported at compute.axolotl
+            return
+
+
+def read_spec(path: Path | str, *, axolotl: str | None = None) -> Spec:
     """The effective spec at `path` (files, `extends`, presets; schema-checked), or
     ValidationFailed with every problem found. Feature rules do not run here: they run on a
-    spec that passed the schema (axowrap.validate.load_spec)."""
+    spec that passed the schema (axowrap.validate.load_spec). `axolotl` is `--axolotl`."""
     path = Path(path)
     problems: list[Problem] = []
     docs: dict[str, Document] = {}
-    layers = _load_chain(path, (), problems, docs)
+    sections: list[tuple[Document, dict[str, Any]]] = []
+    layers = _load_chain(path, (), problems, docs, sections)
     doc = docs.get(str(path))
     if doc is None or not layers:
         raise ValidationFailed(problems)
@@ -133,12 +174,16 @@ def read_spec(path: Path | str) -> Spec:
     if task not in preset_names():
         if "task" not in user:
             problems.append(doc.problem((), "missing required key 'task'", hint=f"one of: {', '.join(preset_names())}"))
+        _check_sections(sections, None, problems)
         raise ValidationFailed(problems)
     preset = get_preset(task)
     data, sources = layered([(PRESET_BASE, preset.base_defaults), (f"preset {task}", preset.defaults), *layers])
     _restore(data, preset.restored, sources)
     _dataset_defaults(data, preset, sources)
     spec = Spec(path=path, doc=doc, data=data, sources=sources, docs=docs)
+    spec.release = _release(spec, axolotl, problems)
+    if spec.release is not None:
+        _check_sections(sections, spec.release.version, problems)
     for err in check(data, spec_schema(), doc):
         if err.message.startswith("missing required key"):
             problems.append(err)

@@ -23,21 +23,18 @@ from axowrap.run.manifest import load_manifest, scrub_env
 from axowrap.run.progress import make_sink
 from axowrap.run.state import update_step
 from axowrap.steps.base import Step, StepContext
+from axowrap.tracking.keys import TRACKING_KEYS
 
-# Keys that only change logging, where files go, or how often checkpoints are written.
+# Keys that only change logging (experiment trackers included), where files go, or how often
+# checkpoints are written: switching tracking on never re-trains.
 NOT_WEIGHTS = {
     "logging_steps",
-    "use_wandb",
-    "wandb_project",
-    "wandb_entity",
-    "wandb_name",
-    "wandb_mode",
     "save_total_limit",
     "dataset_prepared_path",
     "output_dir",
     "save_steps",
     "saves_per_epoch",
-}
+} | TRACKING_KEYS
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
@@ -78,8 +75,58 @@ def _set_aside(ckpt: Path) -> None:
     ckpt.rename(target)
 
 
+def _target(ctx: StepContext) -> Any:
+    """The run's target machine, or None for a team target defined in a file (not checkable here)."""
+    from axowrap.errors import AxowrapError
+    from axowrap.targets import get_target
+
+    compute = ctx.spec["compute"]
+    team = ctx.spec.get("targets") if isinstance(ctx.spec.get("targets"), dict) else None
+    try:
+        return get_target(compute["target"], compute["gpus_per_node"], compute["nodes"], team)
+    except AxowrapError:
+        return None
+
+
+def machine_preflight(ctx: StepContext, target: Any) -> None:
+    """Fail in a second, before any child starts, when this machine cannot run the training."""
+    from axowrap.errors import AxowrapError
+    from axowrap.run.preflight import SKIP, preflight
+
+    problems = preflight(ctx.config, target)  # no target: the machine is not checked, the model still is
+    if problems:
+        (first, fix), rest = problems[0], problems[1:]
+        more = "".join(f"\n  also: {p} (fix: {f})" for p, f in rest)
+        raise AxowrapError(f"cannot train here: {first}{more}", hint=f"{fix} (or set {SKIP}=1 to skip these checks)")
+
+
+def axolotl_preflight(ctx: StepContext, target: Any) -> None:
+    """Axolotl's own validator (and its optimizer, scheduler and dataset-type loaders) on the
+    run's config, before anything is launched: a config Axolotl refuses stops here in seconds,
+    located in the run's axolotl.yaml, instead of after the launch starts Axolotl."""
+    from axowrap.config.referee import verdicts
+    from axowrap.errors import ValidationFailed
+    from axowrap.yamlio import load_yaml
+
+    found = verdicts([ctx.config], target.capabilities(), dropped_keys=False)[0].of("refused", "fails")
+    if found:
+        doc = load_yaml(ctx.run.config, yaml12_floats=False)
+        where = f"Axolotl ({target.name} x{target.gpus})"
+        raise ValidationFailed([doc.problem(f.path, f"{where}: {f.message}") for f in found])
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.tracking.runs import start as start_tracking
+
+    if not ctx.dry_run:
+        target = _target(ctx)
+        machine_preflight(ctx, target)
+        if target is not None:
+            axolotl_preflight(ctx, target)
     argv, env = command(ctx)
+    # The tracker runs of this training (created once, reused on resume): env that attaches to them.
+    fingerprint = (ctx.state.get("train") or {}).get("fingerprint")
+    env = {**env, **start_tracking(ctx.run, ctx.config, fingerprint, create=not ctx.dry_run)}
     resume_from: Path | None = None
     if ctx.options.get("resume"):
         found = newest_complete(ctx.run.adapter)

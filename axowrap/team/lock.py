@@ -1,8 +1,10 @@
 """axowrap.lock: pin what a run depends on, and report drift from it (`run --locked`).
 
 The lock records the versions of axowrap and the training stack (from package metadata, no
-heavy imports), and per spec (keyed by its path relative to the lock's folder) the base model's
-revision and the sha256 of every local dataset file. A Hub model's revision is the commit hash
+heavy imports), and per spec (keyed by its path relative to the lock's folder) the Axolotl
+release it was checked against (axowrap.releases), the base model's revision, the sha256 of
+every local dataset file and the commit of every Hub dataset (resolved on the Hub, or read from
+the cache offline; nothing is downloaded). A Hub model's revision is the commit hash
 the Hub gives for the spec's `revision:` (default main); without the Hub (HF_HUB_OFFLINE, no
 network) it is read from the local Hugging Face cache refs; a local model folder gets a content
 hash. When none of these works the error says how to pin it with `revision:`.
@@ -84,22 +86,42 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def dataset_pins(spec: Any, root: Path) -> dict[str, str]:
-    """sha256 of each local dataset file (or folder) of `spec`, keyed by path relative to `root`."""
+    """sha256 of each local dataset file (or folder) of `spec`, keyed by path relative to `root`,
+    and the commit of each Hub dataset, keyed `hub:ID@REVISION`."""
     from axowrap.hashing import dir_sha256, file_sha256
 
     out: dict[str, str] = {}
-    for entry in spec.data.get("datasets") or []:
+    for i, entry in enumerate(spec.data.get("datasets") or []):
         local = spec.local_path(str(entry.get("path", "")))
         if local is not None and local.exists():
             out[_rel(local, root)] = dir_sha256(local) if local.is_dir() else file_sha256(local)
+        elif local is None:
+            out[hub_key(entry)] = _hub_pin(spec, i, entry)
     return out
+
+
+def hub_key(entry: dict[str, Any]) -> str:
+    return f"hub:{entry['path']}@{entry.get('revision') or 'main'}"
+
+
+def _hub_pin(spec: Any, index: int, entry: dict[str, Any]) -> str:
+    from axowrap.data.hub import HubDataError, resolve_sha
+
+    try:
+        return resolve_sha(entry)[0]
+    except HubDataError as exc:
+        raise AxowrapError(
+            f"{spec.path}: datasets[{index}].{exc.key}: cannot pin Hub dataset {entry['path']!r}: {exc.message}",
+            hint=exc.hint or "pin it in the spec: `revision: <40-hex commit>`",
+        ) from None
 
 
 def spec_pins(spec_path: Path, root: Path) -> dict[str, Any]:
     from axowrap.validate import load_spec
 
     spec = load_spec(spec_path)
-    return {"base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
+    # the Axolotl release the spec was checked and rendered for (axowrap.releases.choose)
+    return {"axolotl": spec.axolotl, "base_model": model_pin(spec, root), "datasets": dataset_pins(spec, root)}
 
 
 def read_lock(path: Path) -> dict[str, Any]:
@@ -174,6 +196,8 @@ def check_lock(spec_path: Path) -> list[str]:
     if not isinstance(entry, dict):
         return [*drift, f"{key}: not in {lock_path} (run `axowrap lock {key}`)"]
     spec = load_spec(spec_path)
+    if entry.get("axolotl") and entry["axolotl"] != spec.axolotl:
+        drift.append(f"{key}: checked against Axolotl {entry['axolotl']} when locked, now against {spec.axolotl}")
     drift += [f"{key}: {line}" for line in _model_drift(entry.get("base_model") or {}, spec, root)]
     locked_data = entry.get("datasets") or {}
     now_data = dataset_pins(spec, root)
@@ -184,7 +208,8 @@ def check_lock(spec_path: Path) -> list[str]:
         elif have is None:
             drift.append(f"{key}: dataset {path}: locked, but the spec no longer uses it")
         elif want != have:
-            drift.append(f"{key}: dataset {path}: sha256 locked {_short(want)}, now {_short(have)}")
+            what = "commit" if path.startswith("hub:") else "sha256"
+            drift.append(f"{key}: dataset {path}: {what} locked {_short(want)}, now {_short(have)}")
     return drift
 
 
