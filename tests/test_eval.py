@@ -125,7 +125,7 @@ def test_train_eval_gate_through_the_runner(tiny_model: Path, tmp_path: Path, ju
 
     # the table in the report has both models' columns
     report = (run.eval / "report.md").read_text()
-    assert "| metric | base | tuned | delta |" in report and "| sql_exact_match | 0.0000 |" in report
+    assert "| metric | base | tuned | delta |" in report and "| sql_exact_match | 0.0000 [0.00, " in report
     assert "| judge_score |" in report and "Gate failed" in report
 
     # the standard task without offline data: named, with the fix; the domain eval still ran

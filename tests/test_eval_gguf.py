@@ -62,6 +62,19 @@ def test_eval_scores_the_gguf_through_llama_cpp(gguf_eval_run: RunDir) -> None:
             "text"
         ]
         assert sample["filtered_resps"][0].strip() == direct.strip()
+    # The base model is scored the same way: converted to a GGUF of the same type, served by llama.cpp.
+    base_gguf = run.eval / "base-gguf" / "base-q8_0.gguf"
+    base_samples = [
+        json.loads(s)
+        for s in next((run.eval / "base" / "axowrap_domain").rglob("samples_*.jsonl")).read_text().splitlines()
+    ]
+    base_llm = Llama(model_path=str(base_gguf), n_ctx=1024, verbose=False)
+    for sample in base_samples[:2]:
+        direct = base_llm.create_completion(sample["doc"]["prompt"], max_tokens=8, temperature=0.0, stop=STOP)
+        assert sample["filtered_resps"][0].strip() == direct["choices"][0]["text"].strip()
+    # 0/1 per row: 95% intervals for each model and for the gain
+    assert len(row["base_ci95"]) == len(row["tuned_ci95"]) == len(row["delta_ci95"]) == 2
+    assert row["base_ci95"][0] <= row["base"] <= row["base_ci95"][1]
     log = run.log("eval").read_text()
     assert "llama_cpp.server" in log or "Uvicorn" in log or "uvicorn" in log  # the server's output went to the step log
     assert "| sql_exact_match |" in (run.eval / "report.md").read_text()

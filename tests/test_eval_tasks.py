@@ -113,9 +113,12 @@ def test_held_out_rows_are_prompted_in_their_own_dataset_format(workdir: Path, t
                 and doc["target"] == row["output"]
             )
             assert "<|im_start|>" not in doc["prompt"]
+            assert doc["question"] == row["instruction"]  # what an SQL answer's row order is judged by
         else:  # chat: the chat template up to the last assistant turn, which is the target
             assert doc["prompt"].endswith("<|im_start|>assistant\n") and doc["target"] == row["messages"][-1]["content"]
             assert row["messages"][-2]["content"] in doc["prompt"]
+            last_user = [m["content"] for m in row["messages"][:-1] if m["role"] == "user"][-1]
+            assert doc["question"] == last_user
 
 
 @pytest.mark.axolotl

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from axowrap.evaluation import sql
 from axowrap.evaluation.gate import check_gate
+from axowrap.evaluation.intervals import paired_bootstrap, wilson
 from axowrap.evaluation.judge import parse_score
 from axowrap.evaluation.metrics import (
     execution_match,
     execution_scores,
+    extract_sql,
     macro_f1,
     normalize_sql,
     rouge_l,
@@ -20,6 +23,7 @@ from axowrap.evaluation.metrics import (
     sql_exact_match,
     tool_call_match,
 )
+from axowrap.evaluation.sql import needed_extraction
 
 
 def test_sql_normalizer_ignores_case_whitespace_and_semicolon() -> None:
@@ -53,31 +57,69 @@ def test_execution_match_runs_both_queries_on_the_database(database: Path) -> No
     assert execution_match(gold, gold, database) == 1.0
 
 
-def test_execution_match_respects_order_by(database: Path) -> None:
+def test_row_order_counts_only_when_the_question_asks_for_one(database: Path) -> None:
     gold = "SELECT name FROM item ORDER BY price DESC"
-    assert execution_match("SELECT name FROM item ORDER BY price ASC", gold, database) == 0.0
-    assert execution_match("SELECT name FROM item ORDER BY price DESC", gold, database) == 1.0
-    assert score_generation("sql_exact_match", gold, gold, database=str(database)) == {
+    asks = "List the items, ordered from the dearest to the cheapest."
+    assert execution_match("SELECT name FROM item ORDER BY price ASC", gold, database, asks) == 0.0
+    assert execution_match("SELECT name FROM item ORDER BY price DESC", gold, database, asks) == 1.0
+    # no order asked for (sql-eval's rule): the same rows in any order match
+    assert execution_match("SELECT name FROM item ORDER BY price ASC", gold, database, "Which items?") == 1.0
+    assert score_generation("sql_exact_match", gold, gold, database=str(database), question=asks) == {
         "sql_exact_match": 1.0,
+        "sql_extracted": 0.0,
         "exec_match": 1.0,
         "exec_valid": 1.0,
     }
 
 
+def test_execution_match_ignores_column_names_duplicates_and_extra_columns(database: Path) -> None:
+    gold = "SELECT name AS item_name, price FROM item WHERE price > 2"
+    assert execution_match("SELECT price AS p, name AS n FROM item WHERE price > 2", gold, database) == 1.0
+    assert execution_match("SELECT id, name, price FROM item WHERE price > 2", gold, database) == 1.0  # extra column
+    assert execution_match("SELECT name FROM item WHERE price > 2", gold, database) == 0.0  # a gold column missing
+    assert execution_match("SELECT DISTINCT 1 FROM item", "SELECT 1 FROM item", database) == 1.0  # duplicates dropped
+    assert execution_match("SELECT 2.0", "SELECT 2", database) == 1.0  # numbers by value
+    assert execution_match("SELECT 1.0 / 3", "SELECT 0.333333333", database) == 1.0  # to 6 significant digits
+    assert execution_match("SELECT 0.33", "SELECT 1.0 / 3", database) == 0.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["", "   \n", ";", "-- nothing", "/* nothing */;", "```sql\n```", "PRAGMA user_version = 3", "SELECT FROM"],
+)
+def test_an_answer_without_a_result_set_is_not_valid(database: Path, answer: str) -> None:
+    assert execution_scores(answer, "SELECT name FROM item", database) == {"exec_match": 0.0, "exec_valid": 0.0}
+
+
+def test_one_extraction_rule_fence_first_then_the_first_statement(database: Path) -> None:
+    fenced = "Here is the query:\n```sql\nSELECT name FROM item\n```\nIt lists the names."
+    assert extract_sql(fenced) == "SELECT name FROM item"
+    assert extract_sql("```\nSELECT 1; SELECT 2;\n```") == "SELECT 1;"  # first statement inside the fence
+    assert (
+        extract_sql("```sql\nSELECT name FROM item WHERE price >") == "SELECT name FROM item WHERE price >"
+    )  # cut off
+    assert extract_sql("SELECT ';' AS s; DROP TABLE item;") == "SELECT ';' AS s;"  # ; inside quotes kept
+    assert extract_sql("SELECT 1 -- a ; in a comment\n; more") == "SELECT 1 -- a ; in a comment\n;"
+    assert extract_sql("  SELECT 1;  ") == "SELECT 1;"
+    assert (
+        not needed_extraction("  SELECT 1;  ") and needed_extraction("SELECT 1; and then") and needed_extraction(fenced)
+    )
+    gold = "SELECT name FROM item"
+    assert execution_scores(fenced, gold, database) == {"exec_match": 1.0, "exec_valid": 1.0}
+    assert sql_exact_match(fenced, gold) == 1.0
+    assert score_generation("sql_exact_match", fenced, gold)["sql_extracted"] == 1.0
+
+
 def test_exec_valid_counts_queries_that_run_even_when_the_rows_differ(database: Path) -> None:
-    gold = "SELECT name FROM item ORDER BY price DESC"
-    assert execution_scores("SELECT name FROM item ORDER BY price ASC; -- more", gold, database) == {
-        "exec_match": 0.0,
-        "exec_valid": 1.0,
-    }
-    assert execution_scores("SELECT nme FROM item", gold, database) == {
-        "exec_match": 0.0,
-        "exec_valid": 0.0,
-    }  # no such column
-    assert execution_scores("```sql\nSELECT name FROM item\n```", gold, database) == {
-        "exec_match": 0.0,
-        "exec_valid": 0.0,
-    }
+    gold = "SELECT name FROM item WHERE price > 2"
+    assert execution_scores("SELECT name FROM item; -- more", gold, database) == {"exec_match": 0.0, "exec_valid": 1.0}
+    assert execution_scores("SELECT nme FROM item", gold, database) == {"exec_match": 0.0, "exec_valid": 0.0}
+
+
+def test_a_runaway_query_is_stopped_and_scored_invalid(database: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql, "QUERY_SECONDS", 0.2)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    assert execution_scores(endless, "SELECT 1", database) == {"exec_match": 0.0, "exec_valid": 0.0}
 
 
 def test_tool_call_match_compares_name_and_arguments_as_json() -> None:
@@ -180,3 +222,21 @@ def test_require_of_an_unreported_metric_is_a_spec_error(workdir: Path) -> None:
     (problem,) = [p for p in err.value.problems if p.path[:2] == ("eval", "require")]
     assert problem.path == ("eval", "require", "exec_match") and "does not report 'exec_match'" in problem.message
     assert "sql_exact_match" in (problem.hint or "")
+
+
+def test_wilson_interval_matches_the_textbook_values() -> None:
+    lo, hi = wilson(0, 40)
+    assert lo == 0.0 and hi == pytest.approx(0.0876, abs=1e-4)
+    lo, hi = wilson(20, 40)
+    assert (lo, hi) == (pytest.approx(0.3520, abs=1e-4), pytest.approx(0.6480, abs=1e-4))
+    assert wilson(40, 40)[1] == 1.0
+
+
+def test_paired_bootstrap_interval_of_the_gain() -> None:
+    assert paired_bootstrap([0.0] * 40, [1.0] * 40) == (1.0, 1.0)
+    assert paired_bootstrap([1.0, 0.0] * 20, [1.0, 0.0] * 20) == (0.0, 0.0)
+    base, tuned = [0.0] * 40, [1.0] * 10 + [0.0] * 30  # +0.25 measured
+    lo, hi = paired_bootstrap(base, tuned)
+    assert 0.1 < lo < 0.25 < hi <= 0.4 and paired_bootstrap(base, tuned) == (lo, hi)  # seeded
+    with pytest.raises(ValueError, match="paired scores needed: 2 base vs 1 tuned"):
+        paired_bootstrap([0.0, 1.0], [1.0])

@@ -8,16 +8,23 @@ except macro-F1, which needs the whole corpus (`macro_f1`).
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
+
+from axowrap.evaluation.sql import (  # noqa: F401  (re-exported: the metrics' one import point)
+    execution_match,
+    execution_scores,
+    extract_sql,
+    first_statement,
+    normalize_sql,
+    sql_exact_match,
+    sql_scores,
+)
 
 # What each spec `eval.metric` reports (names in results.json), and which way is better.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "exact_match": ("exact_match",),
-    "sql_exact_match": ("sql_exact_match",),  # + exec_match, exec_valid when a database is named
+    "sql_exact_match": ("sql_exact_match", "sql_extracted"),  # + exec_match, exec_valid with a database
     "tool_call_match": ("tool_call_match",),
     "accuracy": ("accuracy", "macro_f1"),
     "rouge_l": ("rouge_l",),
@@ -35,64 +42,15 @@ def reported(ev: dict[str, Any]) -> tuple[str, ...]:
     return names
 
 
+# Reported beside the scores, but not a score: the share of answers the SQL was cut out of.
+INFORMATIONAL = frozenset({"sql_extracted"})
+
 LOWER_IS_BETTER = frozenset({"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte"})
 
 
 def lower_is_better(name: str) -> bool:
     """For a metric name, or a standard task's `task/metric`."""
     return name.rsplit("/", 1)[-1] in LOWER_IS_BETTER
-
-
-_SQL_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\w+|<=|>=|<>|!=|\|\||\S")
-
-
-def normalize_sql(sql: str) -> str:
-    """Canonical SQL text: keywords and identifiers lower-cased, whitespace and the trailing
-    semicolon dropped, string literals kept as written (`'Bob'` differs from `'bob'`)."""
-    tokens = _SQL_TOKEN.findall(sql.strip().rstrip(";").strip())
-    return " ".join(t if t.startswith("'") else t.lower() for t in tokens)
-
-
-def sql_exact_match(prediction: str, target: str) -> float:
-    return float(normalize_sql(first_statement(prediction)) == normalize_sql(target))
-
-
-def first_statement(text: str) -> str:
-    """The generated SQL up to its first `;` outside a string (models keep talking after it)."""
-    for match in _SQL_TOKEN.finditer(text):
-        if match.group() == ";":
-            return text[: match.end()]
-    return text.strip()
-
-
-def _run_query(conn: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]] | None:
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.Error:
-        return None
-
-
-def execution_scores(prediction: str, target: str, database: str | Path) -> dict[str, float]:
-    """Run the predicted and the gold query on the SQLite file (read-only):
-
-    exec_valid  1.0 when the predicted query runs at all (valid SQL over the real schema);
-    exec_match  1.0 when it returns the same rows as the gold query (a multiset, or a list
-                when the gold query has ORDER BY); 0.0 when the gold query itself fails."""
-    uri = f"file:{Path(database).resolve()}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as conn:
-        gold = _run_query(conn, target)
-        got = _run_query(conn, first_statement(prediction))
-    if got is None or gold is None:
-        return {"exec_match": 0.0, "exec_valid": float(got is not None)}
-    if "order by" in normalize_sql(target):
-        same = got == gold
-    else:
-        same = sorted(map(repr, got)) == sorted(map(repr, gold))
-    return {"exec_match": float(same), "exec_valid": 1.0}
-
-
-def execution_match(prediction: str, target: str, database: str | Path) -> float:
-    return execution_scores(prediction, target, database)["exec_match"]
 
 
 def exact_match(prediction: str, target: str) -> float:
@@ -174,13 +132,13 @@ def rouge_l(prediction: str, target: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def score_generation(metric: str, prediction: str, target: str, *, database: str | None = None) -> dict[str, Any]:
-    """Every per-row value `metric`'s family reports for one generated answer."""
+def score_generation(
+    metric: str, prediction: str, target: str, *, database: str | None = None, question: str = ""
+) -> dict[str, Any]:
+    """Every per-row value `metric`'s family reports for one generated answer (`question`: the
+    row's question, which decides whether SQL result rows must come in order)."""
     if metric == "sql_exact_match":
-        out: dict[str, Any] = {"sql_exact_match": sql_exact_match(prediction, target)}
-        if database:
-            out |= execution_scores(prediction, target, database)
-        return out
+        return dict(sql_scores(prediction, target, database=database, question=question))
     if metric == "tool_call_match":
         return {"tool_call_match": tool_call_match(prediction, target)}
     if metric == "accuracy":

@@ -36,7 +36,9 @@ DATABASE = {database!r}
 
 
 def process_generation(doc, results):
-    return metrics.score_generation(METRIC, results[0], doc["target"], database=DATABASE)
+    return metrics.score_generation(
+        METRIC, results[0], doc["target"], database=DATABASE, question=doc.get("question", "")
+    )
 
 
 def process_preference(doc, results):
@@ -56,8 +58,19 @@ class TaskFiles:
     metrics: tuple[str, ...]  # what the task reports (names in lm-eval's results)
 
 
+def _alpaca_doc(row: dict[str, Any], ds_type: Any) -> dict[str, str]:
+    """prompt, target, and the row's question (SQL answers: does it ask for an order?)."""
+    prompt, target, question = _alpaca_prompt(row, ds_type)
+    return {"prompt": prompt, "target": target, "question": question}
+
+
 def alpaca_prompt(row: dict[str, Any], ds_type: Any) -> tuple[str, str]:
     """(prompt, answer) of an alpaca row, laid out by Axolotl's own prompter for dataset `type`."""
+    prompt, answer, _ = _alpaca_prompt(row, ds_type)
+    return prompt, answer
+
+
+def _alpaca_prompt(row: dict[str, Any], ds_type: Any) -> tuple[str, str, str]:
     from axolotl.prompters import AlpacaPrompter
 
     prompter = AlpacaPrompter()
@@ -68,8 +81,9 @@ def alpaca_prompt(row: dict[str, Any], ds_type: Any) -> tuple[str, str]:
         prompter.turn_no_input_format = ds_type.get("no_input_format", ds_type["format"])
         prompter.system_format = "{system}"
         prompter.system_prompt = prompter.system_no_input_prompt = ds_type.get("system_prompt", "")
-    text = prompter._build_result(str(row.get(fields["instruction"], "")), str(row.get(fields["input"]) or ""), None)
-    return text, str(row.get(fields["output"], ""))
+    question = str(row.get(fields["instruction"], ""))
+    text = prompter._build_result(question, str(row.get(fields["input"]) or ""), None)
+    return text, str(row.get(fields["output"], "")), question
 
 
 class _Chat:
@@ -120,7 +134,12 @@ def _chat_doc(row: dict[str, Any], chat: _Chat, prefer_tool_call: bool) -> dict[
         calls = [i for i in answers if '"name"' in messages[i]["content"]]
         answers = calls or answers
     last = answers[-1]
-    return {"prompt": chat.prompt(messages[:last]), "target": messages[last]["content"]}
+    asked = [m["content"] for m in messages[:last] if m["role"] == "user"]
+    return {
+        "prompt": chat.prompt(messages[:last]),
+        "target": messages[last]["content"],
+        "question": asked[-1] if asked else "",
+    }
 
 
 def _preference_doc(row: dict[str, Any], chat: _Chat, entry: dict[str, Any]) -> dict[str, Any]:
@@ -178,8 +197,7 @@ def _docs_of(
     metric = spec["eval"]["metric"]
     if fmt == "alpaca":
         # A GRPO dataset has no Axolotl `type` (its rows are prompted before training, the same way)
-        ds_type = ds_cfg.get("type") or alpaca_type(entry)
-        return [dict(zip(("prompt", "target"), alpaca_prompt(row, ds_type), strict=True)) for row in rows]
+        return [_alpaca_doc(row, ds_cfg.get("type") or alpaca_type(entry)) for row in rows]
     if fmt == "text":
         key = (entry.get("fields") or {}).get("text", "text")
         return [{"text": str(row.get(key, ""))} for row in rows]

@@ -29,7 +29,7 @@ from typing import Any
 
 from axowrap.errors import AxowrapError, StepFailed
 from axowrap.evaluation.lmeval import Model, lm_eval_argv, read_results, read_samples, standard_task_error
-from axowrap.evaluation.metrics import lower_is_better
+from axowrap.evaluation.metrics import INFORMATIONAL, lower_is_better
 from axowrap.steps.base import Step, StepContext
 from axowrap.yamlio import atomic_write
 
@@ -132,6 +132,30 @@ def _serve(ctx: StepContext, stack: ExitStack, model: Model) -> Model:
     return dataclasses.replace(model, server=url)
 
 
+def base_gguf(ctx: StepContext, tuned: Path) -> Path:
+    """The base model as a GGUF of the tuned file's type (made once, in eval/base-gguf/), so that
+    `--model gguf` scores both models the same way: llama.cpp, same weights format."""
+    from axowrap.gguf.convert import convert
+    from axowrap.gguf.quantize import quantize
+    from axowrap.gguf_types import CONVERT_TYPES
+
+    gguf_type = tuned.stem.rsplit("-", 1)[-1]
+    out = ctx.run.eval / "base-gguf" / f"base-{gguf_type}.gguf"
+    if out.is_file():
+        return out
+    source = Path(str(ctx.config["base_model"]))
+    if not (source / "config.json").is_file():
+        raise AxowrapError(
+            f"eval --model gguf: the base model {str(source)!r} is not a local folder to convert",
+            hint="score the fine-tune with `--model merged` instead, or point base_model at a local copy",
+        )
+    ctx.say(f"eval: converting the base model to {out.name} (scored like the fine-tune)")
+    if gguf_type in CONVERT_TYPES:
+        return convert(source, out, gguf_type, ctx.log)
+    quantize(convert(source, out.with_name("base-f16.gguf"), "f16", ctx.log), out, gguf_type, ctx.log)
+    return out
+
+
 def device(ctx: StepContext) -> str:
     """Where lm-eval runs: `options.device`, else the GPU when the spec trains on one."""
     target = str(ctx.spec["compute"]["target"])
@@ -169,8 +193,9 @@ def _run_lm_eval(
 
 def _domain(
     ctx: StepContext, models: list[Model], ev: dict[str, Any]
-) -> tuple[dict[str, dict[str, float]], int, dict[str, Any]]:
-    """Write and run the domain task on every model: ({label: {metric: value}}, rows, judge info)."""
+) -> tuple[dict[str, dict[str, float]], int, dict[str, Any], dict[str, dict[str, list[float]]]]:
+    """Write and run the domain task on every model: ({label: {metric: value}}, rows, judge info,
+    {label: {metric: per-row values}})."""
     from axowrap.evaluation.tasks import write_task
     from axowrap.run.child import step_failed
 
@@ -185,6 +210,7 @@ def _domain(
         limit=opts.get("limit"),
     )
     values: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, list[float]]] = {}
     judged: dict[str, Any] = {}
     for model in models:
         ctx.say(f"eval: {model.label} model on {task.n} held-out rows")
@@ -207,10 +233,23 @@ def _domain(
         if code != 0:
             raise step_failed("eval", argv, code, ctx.log, tail)
         values[model.label] = read_results(out, task.name)
+        samples = read_samples(out, task.name)
+        rows[model.label] = per_row(samples, task.metrics)
         if ev.get("judge"):
-            judged[model.label] = _judge(ctx, ev["judge"], model.label, read_samples(out, task.name))
+            judged[model.label] = _judge(ctx, ev["judge"], model.label, samples)
             values[model.label]["judge_score"] = judged[model.label]["judge_score"]
-    return values, task.n, judged
+    return values, task.n, judged, rows
+
+
+def per_row(samples: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[float]]:
+    """{metric: values in doc order} from lm-eval's logged samples (numeric values only)."""
+    ordered = sorted(samples, key=lambda s: int(s.get("doc_id", 0)))
+    out: dict[str, list[float]] = {}
+    for name in names:
+        values = [s.get(name) for s in ordered]
+        if values and all(isinstance(v, (int, float)) for v in values):
+            out[name] = [float(v) for v in values]  # type: ignore[arg-type]
+    return out
 
 
 def _judge(ctx: StepContext, settings: dict[str, Any], label: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -266,27 +305,47 @@ def _standard(
     return values, errors
 
 
-def table(values: dict[str, dict[str, float]], base: str, tuned: str | None) -> dict[str, dict[str, Any]]:
-    """{metric: {base, tuned, delta, higher_is_better}} over the metrics either model has."""
+def table(
+    values: dict[str, dict[str, float]],
+    base: str,
+    tuned: str | None,
+    rows: dict[str, dict[str, list[float]]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """{metric: {base, tuned, delta, higher_is_better}} over the metrics either model has; for
+    metrics scored 0 or 1 per row (`rows`), also 95% intervals (axowrap.evaluation.intervals):
+    base_ci95 and tuned_ci95 (Wilson), delta_ci95 (paired bootstrap)."""
+    from axowrap.evaluation.intervals import is_binary, paired_bootstrap, wilson
+
+    rows = rows or {}
     tuned_values = values.get(tuned, {}) if tuned else {}
     names = sorted(set(values.get(base, {})) | set(tuned_values))
     out = {}
     for name in names:
         b, t = values.get(base, {}).get(name), tuned_values.get(name)
-        out[name] = {
+        entry: dict[str, Any] = {
             "base": b,
             "tuned": t,
             "delta": (t - b) if b is not None and t is not None else None,
-            "higher_is_better": not lower_is_better(name),
+            "higher_is_better": None if name in INFORMATIONAL else not lower_is_better(name),
         }
+        per = {label: rows.get(label, {}).get(name) for label in (base, tuned) if label}
+        for label, key in ((base, "base_ci95"), (tuned, "tuned_ci95")):
+            got = per.get(label) if label else None
+            if got and is_binary(got):
+                entry[key] = list(wilson(sum(got), len(got)))
+        rb, rt = per.get(base), per.get(tuned) if tuned else None
+        if rb and rt and is_binary(rb) and is_binary(rt) and len(rb) == len(rt):
+            entry["delta_ci95"] = list(paired_bootstrap(rb, rt))
+        out[name] = entry
     return out
 
 
 def report_markdown(
     metrics: dict[str, dict[str, Any]], n: int, tuned: str, errors: dict[str, str], gate: list[str]
 ) -> str:
-    def fmt(x: float | None, sign: str = "") -> str:
-        return "n/a" if x is None else f"{x:{sign}.4f}"
+    def fmt(x: float | None, sign: str = "", ci: list[float] | None = None) -> str:
+        text = "n/a" if x is None else f"{x:{sign}.4f}"
+        return text + (f" [{ci[0]:{sign}.2f}, {ci[1]:{sign}.2f}]" if ci else "")
 
     lines = [
         "## Evaluation",
@@ -297,8 +356,14 @@ def report_markdown(
         "|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {name} | {fmt(m['base'])} | {fmt(m['tuned'])} | {fmt(m['delta'], '+')} |" for name, m in metrics.items()
+        f"| {name} | {fmt(m['base'], ci=m.get('base_ci95'))} | {fmt(m['tuned'], ci=m.get('tuned_ci95'))} | "
+        f"{fmt(m['delta'], '+', m.get('delta_ci95'))} |"
+        for name, m in metrics.items()
     ]
+    if any("delta_ci95" in m for m in metrics.values()):
+        lines += ["", "[95% intervals: Wilson for each model, paired bootstrap over the rows for the delta.]"]
+    if "sql_extracted" in metrics:
+        lines += ["`sql_extracted` is not a score: the share of answers whose SQL was cut out of a fence or text."]
     if errors:
         lines += [""] + [f"- not run: {e}" for e in errors.values()]
     if gate:
@@ -324,18 +389,21 @@ def run(ctx: StepContext) -> dict[str, Any]:
         )
         return {"dry_run": True}
     values: dict[str, dict[str, float]] = {m.label: {} for m in models}
+    rows: dict[str, dict[str, list[float]]] = {}
     n = 0
     judged: dict[str, Any] = {}
     with ExitStack() as stack:
         if tuned is not None and tuned.label == "gguf":
+            # Both models through the same backend and file type: the base as a GGUF too.
+            base = _serve(ctx, stack, dataclasses.replace(base, pretrained=str(base_gguf(ctx, Path(tuned.pretrained)))))
             tuned = _serve(ctx, stack, tuned)
             models = [base, tuned]
         if has_holdout:
-            values, n, judged = _domain(ctx, models, ev)
+            values, n, judged, rows = _domain(ctx, models, ev)
         std_values, errors = _standard(ctx, models, list(ev.get("lm_eval") or []))
     for label, extra in std_values.items():
         values[label].update(extra)
-    metrics = table(values, "base", tuned.label if tuned else None)
+    metrics = table(values, "base", tuned.label if tuned else None, rows)
     gate = check_gate(dict(ev.get("require") or {}), metrics) if tuned else []  # no fine-tuned model: nothing to gate
     results = {
         "metrics": metrics,

@@ -5,9 +5,14 @@
 
 Sources (both Apache-2.0): the questions and gold SQLite queries of defog-ai/sql-eval
 (`data/questions_gen_sqlite.csv` at b833324) and the Postgres dumps (DDL + rows) of the
-PyPI package defog-data 0.1.1. Writes, next to this file: demo.sqlite (the three databases'
-tables and rows, for execution match), train.jsonl and heldout.jsonl (question, context =
-the database's compact schema, answer = the first gold query that runs on demo.sqlite).
+PyPI package defog-data 0.1.1. Writes, next to this file: demo.sqlite (the databases' tables
+and rows, for execution match), train.jsonl and heldout.jsonl (question, context = the
+database's compact schema, answer = the first gold query that runs on demo.sqlite).
+
+Held out: HELD_OUT questions, drawn (seeded) in proportion to each database's share, among the
+questions whose gold query returns at least one row: a question whose gold answer is empty
+cannot tell a right query from the many wrong ones that also return nothing, so it is only
+trained on. Everything else is training data.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
-DATABASES = ("restaurants", "geography", "scholar")  # small schemas, no clashing table names
-HELD_OUT_PER_DB = 5
+# Four databases with small schemas and no table name in common (one SQLite file holds them all).
+DATABASES = ("restaurants", "geography", "scholar", "yelp")
+HELD_OUT = 40
 SEED = 10
 HERE = Path(__file__).resolve().parent
 TYPES = {
@@ -49,9 +55,9 @@ def tables(dump: str) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def rows(dump: str) -> dict[str, list[list[str | None]]]:
-    """COPY blocks: tab-separated, \\N is NULL."""
+    """COPY blocks: tab-separated, \\N is NULL, ended by a line `\\.` (a block may be empty)."""
     out: dict[str, list[list[str | None]]] = {}
-    for name, body in re.findall(r"COPY public\.(\w+) \(.*?\) FROM stdin;\n(.*?)\n\\\.", dump, re.S):
+    for name, body in re.findall(r"COPY public\.(\w+) \(.*?\) FROM stdin;\n(.*?)^\\\.$", dump, re.S | re.M):
         out[name] = [[None if v == r"\N" else v for v in line.split("\t")] for line in body.splitlines()]
     return out
 
@@ -79,28 +85,34 @@ def main(defog_dir: Path, questions_csv: Path) -> None:
     conn.commit()
     conn.execute("VACUUM")
 
-    by_db: dict[str, list[dict[str, str]]] = {db: [] for db in DATABASES}
+    answered: dict[str, list[dict[str, str]]] = {db: [] for db in DATABASES}  # gold returns rows
+    empty: list[dict[str, str]] = []
     with questions_csv.open(encoding="utf-8", newline="") as fh:
         for q in csv.DictReader(fh):
-            if q["db_name"] not in by_db:
+            if q["db_name"] not in answered:
                 continue
             gold = next((s.strip() + ";" for s in q["query"].split(";") if s.strip() and _runs(conn, s)), None)
             if gold is None:
                 print(f"skipped (no gold query runs on SQLite): {q['question']}", file=sys.stderr)
                 continue
             context = schemas[q["db_name"]] + (f"\n-- {q['instructions']}" if q["instructions"].strip() else "")
-            by_db[q["db_name"]].append({"question": q["question"], "context": context, "answer": gold})
-    train, held = [], []
+            row = {"question": q["question"], "context": context, "answer": gold}
+            (answered[q["db_name"]] if conn.execute(gold).fetchall() else empty).append(row)
     rng = random.Random(SEED)
+    total = sum(len(v) for v in answered.values())
+    quota = {db: round(HELD_OUT * len(v) / total) for db, v in answered.items()}
+    quota[max(quota, key=lambda db: len(answered[db]))] += HELD_OUT - sum(quota.values())
+    train, held = list(empty), []
     for db in DATABASES:
-        items = by_db[db]
+        items = answered[db]
         rng.shuffle(items)
-        held += items[:HELD_OUT_PER_DB]
-        train += items[HELD_OUT_PER_DB:]
+        held += items[: quota[db]]
+        train += items[quota[db] :]
     rng.shuffle(train)
     for name, items in (("train.jsonl", train), ("heldout.jsonl", held)):
         (HERE / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items), encoding="utf-8")
-    print(f"{len(train)} train, {len(held)} held out, {database.stat().st_size} bytes of SQLite")
+    print(f"{len(train)} train ({len(empty)} with an empty gold answer), {len(held)} held out {quota}, ", end="")
+    print(f"{database.stat().st_size} bytes of SQLite")
 
 
 def _runs(conn: sqlite3.Connection, sql: str) -> bool:
