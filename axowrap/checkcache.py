@@ -255,8 +255,8 @@ class Rendering:
 def _render_fresh(path: Path, root: Path, q: _Question, dest: Path | None = None) -> Rendering:
     from axowrap.config.render import render_spec
     from axowrap.errors import ValidationFailed
+    from axowrap.repo import rendered_path
     from axowrap.spec.read import read_spec
-    from axowrap.team.discovery import rendered_path
     from axowrap.validate import checked, rendered_problems
 
     start = time.time_ns()

@@ -15,6 +15,12 @@ TEAM_BASE = "team.yaml"
 SPECS_DIR = "specs"
 RENDERED_DIR = "rendered"
 SCHEMAS_DIR = "schemas"
+RENDERED_SUFFIX = ".axolotl.yaml"
+
+
+def rendered_path(root: Path, name: str) -> Path:
+    """Where the rendered config of the spec named `name` is committed."""
+    return root / RENDERED_DIR / f"{name}{RENDERED_SUFFIX}"
 
 
 def schema_name(kind: str) -> str:

@@ -187,8 +187,9 @@ def _loaded_after(statement: str) -> list[str]:
 
 
 def test_render_loads_few_modules() -> None:
+    # foundations only: render's own module, the tables it reads, templating, YAML in and out
     loaded = _loaded_after("import axowrap.config.render")
-    assert len(loaded) <= 12, loaded
+    assert len(loaded) <= 14, loaded
 
 
 def test_validate_command_never_imports_the_heavy_stack() -> None:

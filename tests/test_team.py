@@ -13,7 +13,8 @@ import pytest
 from conftest import EXAMPLES, REPO, write
 from helpers import run_cli
 
-from axowrap.team.discovery import discover, rendered_path
+from axowrap.repo import rendered_path
+from axowrap.team.discovery import discover
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from axowrap.problems import Problem
 from axowrap.repo import RENDERED_DIR, in_specs_dir
 from axowrap.yamlio import safe_load
 
-RENDERED_SUFFIX = ".axolotl.yaml"
 SKIP_DIRS = frozenset({RENDERED_DIR, "runs", "outputs", "node_modules", "__pycache__", "venv"})
 
 
@@ -116,11 +115,6 @@ def find_specs(root: Path) -> list[Path]:
             "create one with `axowrap new --task TASK -o specs/NAME.yaml`",
         )
     return specs
-
-
-def rendered_path(root: Path, name: str) -> Path:
-    """Where the rendered config of the spec named `name` is committed."""
-    return root / RENDERED_DIR / f"{name}{RENDERED_SUFFIX}"
 
 
 def name_clashes(specs: list[Path]) -> list[Problem]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from axowrap.errors import AxowrapError
 from axowrap.problems import Problem
-from axowrap.team.discovery import RENDERED_DIR, RENDERED_SUFFIX, rendered_path
+from axowrap.repo import RENDERED_DIR, RENDERED_SUFFIX, rendered_path
 
 OK, WRITTEN, STALE, MISSING, INVALID = "up to date", "wrote", "out of date", "missing", "invalid"
 ORPHAN, REMOVED = "no spec renders", "removed"  # a rendered config whose spec is gone or renamed
