@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat as stat_module
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -81,6 +82,8 @@ def fingerprint(path: str | Path) -> str:
         return f"unreadable:{exc.errno}"
     if os.path.isdir(name):
         return "dir:" + _tree(name)  # a folder's own stat does not change with its files' contents
+    if not stat_module.S_ISREG(st.st_mode):  # a device, FIFO or socket: never read (/dev/zero has no end)
+        return f"special:{stat_module.S_IFMT(st.st_mode)}:{st.st_rdev}"
     stat = _stat_print(st)
     if st.st_size > BIG_FILE:
         return stat

@@ -552,3 +552,14 @@ def test_a_cold_validate_imports_few_modules(cached: Path, spec: str, valid: boo
         assert count <= MODULES_CEILING, f"{count} modules imported by a cold validate"
     else:  # jsonschema words the errors, imported only now
         assert "jsonschema" in packages and "lorra" in out.stdout
+
+
+def test_a_device_named_as_an_input_is_never_read(tmp_path: Path) -> None:
+    """`datasets: [{path: /dev/zero}]` hung `validate` for ever: the cache hashed its inputs by
+    reading them, and /dev/zero has no end. A device is fingerprinted by its kind, never read."""
+    assert cache.fingerprint("/dev/zero").startswith("special:")
+    spec = write(tmp_path / "dz.yaml", "task: sql\nbase_model: org/m\ndatasets: [{path: /dev/zero}]\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "axowrap", "validate", str(spec)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "is a character device, not a data file" in done.stdout
