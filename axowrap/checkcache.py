@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from axowrap import cache
+from axowrap.files import ALLOW_OUTSIDE
 from axowrap.problems import Problem
 
 if TYPE_CHECKING:
@@ -193,7 +194,12 @@ def validate_file(
     path: Path, *, target: str | None = None, deep: bool = False, axolotl: str | None = None, use_cache: bool = True
 ) -> Report:
     """`axowrap.validate.validate_path`, answered from the cache when nothing it read changed."""
-    q = _ask(VALIDATE, path, {"target": target, **release_question(axolotl)}, use_cache and not deep)
+    q = _ask(
+        VALIDATE,
+        path,
+        {"target": target, "allow_outside": ALLOW_OUTSIDE.get(), **release_question(axolotl)},
+        use_cache and not deep,
+    )
     if q.result is not None:
         return report_from_json(q.result)
     return _validate_fresh(path, target, deep, axolotl, q)
@@ -213,7 +219,7 @@ def validate_files(
     """validate_file for each of `paths`, in order; the misses in up to `jobs` processes.
     `on_error` turns an exception of one file into its report (else it propagates). With
     `--set` overrides nothing is cached (they are not part of any file)."""
-    question = {"target": target, **release_question(axolotl)}
+    question = {"target": target, "allow_outside": ALLOW_OUTSIDE.get(), **release_question(axolotl)}
     questions = [_ask(VALIDATE, p, question, use_cache and not deep and not overrides) for p in paths]
     out: list[Report | None] = [report_from_json(q.result) if q.result is not None else None for q in questions]
     misses = [i for i, r in enumerate(out) if r is None]
@@ -288,6 +294,7 @@ def render_files(
     question = {
         "root": str(root.resolve()),
         "dest": str(dest.resolve()) if dest is not None else None,
+        "allow_outside": ALLOW_OUTSIDE.get(),
         **release_question(None),
     }
     questions = [_ask(RENDER, p, question, use_cache) for p in paths]

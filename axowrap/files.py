@@ -11,6 +11,7 @@ written through (the link stays); and a target that is not a regular file (`-o /
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import os
 import stat
@@ -18,6 +19,9 @@ import tempfile
 from pathlib import Path
 
 from axowrap.errors import AxowrapError, SpecError
+
+# `axowrap --allow-outside`: specs may read (extends, data check) outside their repo.
+ALLOW_OUTSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("allow_outside", default=False)
 
 MAX_TEXT_BYTES = 256 << 10  # specs, configs, run-directory records: far above any real one (~1-10 KB)
 _KINDS = {

@@ -251,6 +251,12 @@ class _Compiler:
     def k_maxItems(self, n: int, schema: dict[str, Any]) -> Predicate:
         return lambda value: not isinstance(value, list) or len(value) <= n
 
+    def k_minProperties(self, n: int, schema: dict[str, Any]) -> Predicate:
+        return lambda value: not isinstance(value, dict) or len(value) >= n
+
+    def k_maxProperties(self, n: int, schema: dict[str, Any]) -> Predicate:
+        return lambda value: not isinstance(value, dict) or len(value) <= n
+
     def k_uniqueItems(self, on: bool, schema: dict[str, Any]) -> Predicate | None:
         if not on:
             return None

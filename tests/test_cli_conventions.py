@@ -180,7 +180,7 @@ def test_bash_completes_tasks_targets_steps_and_commands(tmp_path: Path) -> None
     )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=_completion_env(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["sql summarize", "h100-80gb", "train,merge", "sweep", "q4_k_m q4_k_s"]
+    assert out.stdout.splitlines() == ["simpo sql summarize", "h100-80gb", "train,merge", "sweep", "q4_k_m q4_k_s"]
 
 
 def test_run_directories_complete(workdir: Path) -> None:
@@ -202,7 +202,7 @@ def test_zsh_completes_a_task_name(tmp_path: Path) -> None:
         "words=(axowrap new --task s); CURRENT=4; _axowrap_completion\n"
     )
     out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, env=_completion_env(tmp_path))
-    assert out.stdout.splitlines() == ["sql", "summarize"], out.stderr
+    assert out.stdout.splitlines() == ["simpo", "sql", "summarize"], out.stderr
 
 
 def test_verbose_shows_the_child_commands(workdir: Path) -> None:

@@ -265,16 +265,24 @@ def test_cards_with_hostile_values_keep_their_structure(kind: str) -> None:
 
 
 def test_serving_readme_with_hostile_paths(tmp_path: Path) -> None:
+    from axowrap.chat.format import INPUT, INSTRUCTION, PromptFormat
     from axowrap.run.rundir import RunDir
+    from axowrap.serve.modelfile import ServeTemplate
     from axowrap.serve.readme import readme_text
 
-    def readme(root: str) -> str:
-        run = RunDir(tmp_path / root)
-        return readme_text(run, "sql", {"q8_0": run.gguf / "sql-q8_0.gguf"}, "q8_0", "ChatML")
+    # both READMEs: a raw-prompt (alpaca) run's completions curl, and a chat run's
+    alpaca = PromptFormat(kind="alpaca", with_input=f"{INSTRUCTION}\n{INPUT}\n", no_input=f"{INSTRUCTION}\n")
+    chat = PromptFormat(kind="chat")
+    served = ServeTemplate("ChatML", "{{ .Prompt }}", ("<|im_end|>",), "recognised")
 
-    baseline = structure(readme("plain"))
-    for hostile in NAMEABLE:
-        assert structure(readme(hostile)) == baseline, hostile
+    def readme(root: str, fmt: PromptFormat) -> str:
+        run = RunDir(tmp_path / root)
+        return readme_text(run, "sql", {"q8_0": run.gguf / "sql-q8_0.gguf"}, "q8_0", served, fmt)
+
+    for fmt in (alpaca, chat):
+        baseline = structure(readme("plain", fmt))
+        for hostile in NAMEABLE:
+            assert structure(readme(hostile, fmt)) == baseline, hostile
 
 
 # ------------------------------------------------------------------ new and init

@@ -134,7 +134,7 @@ def cli(ctx: click.Context, debug: bool, allow_outside: bool) -> None:
       axowrap render specs/sql.yaml -o sql.axolotl.yaml
       axowrap doctor                              # what is installed, what each step needs
     """
-    from axowrap.spec.read import ALLOW_OUTSIDE
+    from axowrap.files import ALLOW_OUTSIDE
 
     ctx.ensure_object(dict)["debug"] = debug
     ALLOW_OUTSIDE.set(allow_outside)

@@ -100,8 +100,9 @@ def _inside_repo(spec: Any) -> None:
     """The data check prints excerpts of the rows: only of files inside the spec's repo, unless
     `axowrap --allow-outside` (a spec from a pull request must not print /proc/self/environ)."""
     from axowrap.errors import ValidationFailed
+    from axowrap.files import ALLOW_OUTSIDE
     from axowrap.spec.model import is_within, spec_root
-    from axowrap.spec.read import ALLOW_OUTSIDE, outside_problem
+    from axowrap.spec.read import outside_problem
 
     if ALLOW_OUTSIDE.get():
         return

@@ -18,6 +18,8 @@ RUNS_DIR_ENV = "AXOWRAP_RUNS_DIR"
 
 
 def _parse_sets(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[Any, ...]:
+    if not values:
+        return ()  # nothing to parse: the override machinery (and YAML) is not imported
     from axowrap.spec.overrides import parse_overrides
 
     return parse_overrides(values)

@@ -468,8 +468,18 @@ def dataset_type_fails(cfg: dict[str, Any], index: int, tokenizer: Any) -> tuple
     try:
         with captured_warnings():
             if kind.startswith("bradley_terry"):
-                strategy = bradley_terry.load(kind.split(".", 1)[1] if "." in kind else "", tokenizer, dcfg, ds)
-                return None if strategy else ("fails", f"unhandled prompt tokenization strategy: {kind}")
+                sub = kind.split(".", 1)[1] if "." in kind else ""
+                if bradley_terry.load(sub, tokenizer, dcfg, ds):
+                    return None
+                # Axolotl's loader returns None for a missing module and for any error inside it
+                # (here: no tokenizer): a module that exists with its function has resolved
+                fn = sub.rsplit(".", 1)[-1] if sub.rsplit(".", 1)[-1].startswith("load_") else "load"
+                name = sub.rsplit(".", 1)[0] if fn != "load" else sub
+                if name and _axolotl_module(f"axolotl.prompt_strategies.bradley_terry.{name}"):
+                    found = importlib.import_module(f"axolotl.prompt_strategies.bradley_terry.{name}")
+                    if hasattr(found, fn):
+                        return "environment", f"{kind!r} resolved; it loads only with the model's tokenizer"
+                return "fails", f"unhandled prompt tokenization strategy: {kind}"
             if kind.startswith("stepwise_supervised"):
                 return None
             if prompt_strategies.load(kind, tokenizer, dcfg, ds) is not None:

@@ -248,7 +248,7 @@ def axolotl_values(
 def model_ref(spec: Spec, base_dir: Path | None) -> str:
     """`base_model` as the config names it: a Hub id, or the local folder relative to `base_dir`."""
     base = spec.data["base_model"]
-    local = spec.local_path(base)
+    local = spec.local_path(base, model=True)
     return base if local is None else _shown_path(local, base_dir)
 
 
@@ -306,7 +306,8 @@ def render_spec(
     if dataset_paths is not None:
         for entry, path in zip(sections["data"]["datasets"], dataset_paths, strict=True):
             entry["path"] = _shown_path(path, base_dir)
-            entry["ds_type"] = DATA_FILE_TYPES.get(path.suffix.lower(), "json")
+            if "ds_type" in _kept({"ds_type": "json", **entry}, spec.axolotl, spec_objective(spec).rl):
+                entry["ds_type"] = DATA_FILE_TYPES.get(path.suffix.lower(), "json")  # DPODataset has none
     if output_dir is not None:
         sections["data"]["output_dir"] = output_dir
         sections["data"]["dataset_prepared_path"] = f"{output_dir}/prepared"

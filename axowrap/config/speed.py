@@ -68,7 +68,7 @@ def model_type(spec: Any) -> str | None:
     from axowrap.plan.families import find_family
 
     base = str(spec.data["base_model"])
-    local = spec.local_path(base)
+    local = spec.local_path(base, model=True)
     if local is not None:
         try:
             value = json.loads((local / "config.json").read_text(encoding="utf-8")).get("model_type")

@@ -280,7 +280,7 @@ def spec_template(spec: Spec) -> Any:
         return None
     name = (spec.data.get("axolotl") or {}).get("chat_template") or spec.data.get("chat_template")
     base = str(spec.data["base_model"])
-    return judge_for(str(name) if name else None, spec.local_path(base))
+    return judge_for(str(name) if name else None, spec.local_path(base, model=True))
 
 
 def dataset_layout(entry: dict[str, Any], fmt: str | None = None, template: Any = None) -> Layout:

@@ -191,7 +191,7 @@ def counter_for_spec(spec: Any, entry: dict[str, Any], layout: Layout) -> TokenC
     }
     if layout.format == "alpaca":
         kw["prompt_layout"] = entry.get("prompt") or DEFAULT_PROMPT
-    folder = spec.local_path(spec.data["base_model"])
+    folder = spec.local_path(spec.data["base_model"], model=True)
     tokenizer = local_tokenizer(folder) if folder is not None else None
     if tokenizer is None:
         return TokenCounter.approximate(layout, **kw)

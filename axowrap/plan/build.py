@@ -82,7 +82,7 @@ def _objective_setup(spec: Spec, target: Target) -> dict[str, Any]:
 
 def spec_dims(spec: Spec, *, network: bool = False) -> Dims:
     model = str(spec.data["base_model"])
-    return model_dims(model, spec.local_path(model), revision=spec.data.get("revision"), network=network)
+    return model_dims(model, spec.local_path(model, model=True), revision=spec.data.get("revision"), network=network)
 
 
 def memory_limit(target: Target) -> tuple[float, str]:

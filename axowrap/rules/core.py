@@ -50,7 +50,7 @@ def base_model_is_a_model(spec: Spec) -> Iterator[Problem]:
     """A local base model is a folder with a config.json: Transformers' from_pretrained
     (which Axolotl calls) refuses anything else (and `/` must not be hashed as a model)."""
     base = str(spec.data["base_model"])
-    local = spec.local_path(base)
+    local = spec.local_path(base, model=True)
     if local is None:
         return
     mode = _mode(local)

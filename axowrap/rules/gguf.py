@@ -86,7 +86,7 @@ def _export_types(spec: Spec) -> list[str]:
 
 def _local_base(spec: Spec) -> tuple[Path, dict[str, Any]] | None:
     base = spec.data.get("base_model")
-    folder = spec.local_path(base) if isinstance(base, str) else None
+    folder = spec.local_path(base, model=True) if isinstance(base, str) else None
     cfg = _read_json(folder / "config.json") if folder is not None and folder.is_dir() else None
     return (folder, cfg) if folder is not None and cfg is not None else None
 

@@ -39,6 +39,16 @@ def spec_inputs(spec: Spec) -> Inputs:
     """Every input of `validate`/`render` of `spec` beyond axowrap itself."""
     out = Inputs()
     out.paths.update(Path(name) for name in spec.docs)
+    # what finding the spec's repo looks for above each file (spec_root: `.git`; the team repo of
+    # the schema modeline: team.yaml): adding one changes the verdict or the rendered text
+    for name in spec.docs:
+        for folder in Path(name).resolve().parents:
+            out.paths.update((folder / ".git", folder / "team.yaml"))
+    from axowrap.repo import SCHEMAS_DIR, find_root, schema_name
+
+    root = find_root(spec.path)
+    if root is not None:  # the modeline names the team repo's schema (its path, resolved)
+        out.paths.update((root / SCHEMAS_DIR, root / SCHEMAS_DIR / schema_name("axolotl")))
     out.paths.add(calibration_path())
     targets = spec.targets_file()
     if targets is not None:
@@ -48,16 +58,19 @@ def spec_inputs(spec: Spec) -> Inputs:
             named = _named(spec, entry.get("path"))
             if named is not None:
                 out.paths.add(named)
-    holdout = _named(spec, (spec.data.get("eval") or {}).get("holdout_file"))
-    if holdout is not None:
-        out.paths.add(holdout)
+    for key in ("holdout_file", "database"):  # the database: GRPO's reward probe runs the rows' SQL on it
+        named = _named(spec, (spec.data.get("eval") or {}).get(key))
+        if named is not None:
+            out.paths.add(named)
+    if any("." in str(name) for name in spec.data.get("rewards") or {}):
+        out.volatile = True  # a reward of the user's own module: its code is imported and called
     if (spec.data.get("tracking") or {}).get("wandb"):  # rules/tracking.py: wandb_login
         out.paths.add(Path(os.environ.get("NETRC") or Path.home() / ".netrc"))
     base = spec.data.get("base_model")
     named = _named(spec, base)
     if named is not None and isinstance(base, str):
         out.paths.add(named)
-        if spec.local_path(base) is None:  # a Hub id: the fit rule reads the Hugging Face cache
+        if spec.local_path(base, model=True) is None:  # a Hub id: the fit rule reads the Hugging Face cache
             out.paths.add(repo_folder(base))
         elif (spec.data.get("export") or {}).get("gguf"):
             out.volatile = True  # the GGUF preflight asks the disk for free space

@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 
-from axowrap.data.formats import layout_for
+from axowrap.data.formats import check_row, layout_for
 from axowrap.data.readers import Unreadable, iter_rows, location_name
 from axowrap.errors import AxowrapError
 from axowrap.objectives import OBJECTIVES, objective_of
@@ -81,8 +81,8 @@ def objective_rows(spec: Spec) -> Iterator[Problem]:
             for n, (where, row) in enumerate(iter_rows(local)):
                 if n >= MAX_ROWS:
                     break
-                if isinstance(row, Unreadable):
-                    continue  # the data rule reports unreadable rows
+                if isinstance(row, Unreadable) or any(sev == "error" for _, _, sev in check_row(layout, row)):
+                    continue  # the data rule reports unreadable rows and rows its format check rejects
                 try:
                     if objective.name == "grpo":
                         _, reference = grpo_split(layout, row)

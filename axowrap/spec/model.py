@@ -28,15 +28,18 @@ def spec_schema() -> dict[str, Any]:
     return load_schema(schema_file("spec.schema.json"))
 
 
-def local_path(base_dir: Path, value: str) -> Path | None:
+def local_path(base_dir: Path, value: str, *, model: bool = False) -> Path | None:
     """The local file or folder `value` names (relative to `base_dir`), or None for a Hub id.
 
-    Local: it exists there, it starts with `.`, `/` or `~`, or it ends in a data-file suffix.
-    This is the one answer to "local path or Hub id?" for models, datasets and held-out files."""
+    Local: it exists there, it starts with `.`, `/` or `~`, or (not for a `model`, whose Hub id
+    may end in anything) it ends in a data-file suffix. This is the one answer to "local path or
+    Hub id?" for models, datasets and held-out files."""
     candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = base_dir / candidate
-    if files.exists(candidate) or value.startswith((".", "/", "~")) or Path(value).suffix.lower() in DATA_FILE_TYPES:
+    if files.exists(candidate) or value.startswith((".", "/", "~")):
+        return candidate
+    if not model and Path(value).suffix.lower() in DATA_FILE_TYPES:
         return candidate
     return None
 
@@ -158,9 +161,10 @@ class Spec:
             return Problem(path=tuple(path), message=message, file=label, **kw)
         return self.docs.get(label, self.doc).problem(path, message, **kw)
 
-    def local_path(self, value: str) -> Path | None:
-        """The local file or folder `value` (as written in this spec) names, or None for a Hub id."""
-        return local_path(self.base_dir, value)
+    def local_path(self, value: str, *, model: bool = False) -> Path | None:
+        """The local file or folder `value` (as written in this spec) names, or None for a Hub id
+        (`model`: `value` names a model, as `base_model` does)."""
+        return local_path(self.base_dir, value, model=model)
 
     def targets_file(self) -> Path | None:
         """The YAML file `targets:` names (relative to the file that set it), if it names one."""

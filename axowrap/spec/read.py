@@ -7,14 +7,13 @@ returns, through `axowrap.validate.load_spec`.
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import os
 from pathlib import Path
 from typing import Any
 
 from axowrap.errors import SpecError, ValidationFailed
-from axowrap.files import exists
+from axowrap.files import ALLOW_OUTSIDE, exists
 from axowrap.problems import Path_, Problem, short_repr
 from axowrap.releases import Release
 from axowrap.schema_check import check
@@ -26,8 +25,6 @@ from axowrap.spec.presets import Preset, get_preset, preset_names
 from axowrap.yamlio import Document, load_yaml
 
 PRESET_BASE = "preset _base"
-# `axowrap --allow-outside`: specs may read (extends, data check) outside their repo.
-ALLOW_OUTSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("allow_outside", default=False)
 
 
 def outside_problem(doc: Document, where: Path_, named: str, found: Path, root: Path | None) -> Problem:
