@@ -375,3 +375,17 @@ def test_holdout_file_overlap_and_csv_data(workdir: Path) -> None:
             f"a training row equal to held-out row {workdir / 'examples' / 'data' / 'held.jsonl'}:1 (after normalizing)",
         )
     ]
+
+
+def test_an_integer_over_64_bits_in_a_row_is_checked_not_a_crash(tmp_path: Path) -> None:
+    """bench/fuzz found `data check` exiting 3: the exact-duplicate key (orjson) cannot write a
+    row holding an integer over 64 bits. Such rows are compared through the canonical form."""
+    data = tmp_path / "big.json"
+    row = {"instruction": "q", "input": "", "output": "a", "n": 10**30}
+    data.write_text(json.dumps([row, row]), encoding="utf-8")
+    res = run_cli("data", "check", str(data), "--no-tokens")
+    assert res.code == 0 and res.err == "", res.err
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps([{**row, "n": 1}, {**row, "n": 1}]), encoding="utf-8")
+    same = run_cli("data", "check", str(small), "--no-tokens")  # the same findings as for a small integer
+    assert res.out.split("summary")[1] == same.out.split("summary")[1]

@@ -29,7 +29,10 @@ try:  # a canonical form of the row for exact duplicates (sorted keys); orjson i
     from orjson import dumps as _dumps
 
     def _exact(row: Any) -> bytes:
-        return _dumps(row, option=OPT_SORT_KEYS)
+        try:
+            return _dumps(row, option=OPT_SORT_KEYS)
+        except TypeError:  # what orjson cannot write (an integer over 64 bits): the slower canonical form
+            return canonical(row).encode("utf-8")
 except ImportError:  # pragma: no cover - depends on the environment
 
     def _exact(row: Any) -> bytes:
