@@ -16,6 +16,7 @@ Jinja, the rules), which is what makes a warm `validate --all` cheap.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -153,6 +154,8 @@ def _ask(kind: str, path: Path, question: dict[str, Any], use_cache: bool) -> _Q
     if not use_cache or not cache.enabled():
         return _Question(kind)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return _Question(kind)  # a FIFO or a device: never read here (a FIFO blocks); the check refuses it
         content = path.read_bytes()
     except OSError:
         return _Question(kind)  # the check itself reports what is wrong with the file

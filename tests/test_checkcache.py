@@ -563,3 +563,13 @@ def test_a_device_named_as_an_input_is_never_read(tmp_path: Path) -> None:
         [sys.executable, "-m", "axowrap", "validate", str(spec)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1 and "is a character device, not a data file" in done.stdout
+
+
+def test_a_fifo_given_as_a_spec_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """`validate fifo.yaml` hung: the cache read the file before the check could refuse it."""
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "axowrap", "validate", str(fifo)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "fifo.yaml" in done.stdout, done.stdout + done.stderr
