@@ -98,6 +98,18 @@ def test_damaged_run_directory_files(
         check(*fk.argv(template, str(run)), cwd=folder)
 
 
+def test_a_step_record_without_a_status_is_shown_not_a_crash(
+    folder: Path, prepared: tuple[Path, Path, dict[str, str]]
+) -> None:
+    """bench/fuzz: `status` exited 3 (KeyError 'status') on a state.json step entry without one."""
+    run, pristine, _ = prepared
+    shutil.rmtree(run)
+    shutil.copytree(pristine, run)
+    (run / "state.json").write_text('{"steps": {"train": {"fingerprint": null}}}', encoding="utf-8")
+    for template in fk.RUN_COMMANDS:
+        check(*fk.argv(template, str(run)), cwd=folder)
+
+
 # ------------------------------------------------------------------ the corpus of malformed files
 
 

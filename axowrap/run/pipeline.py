@@ -486,7 +486,8 @@ def run_status(run: RunDir, steps: Sequence[Step] = STEPS) -> list[dict[str, Any
     known = [s.name for s in steps]
     rows = []
     for name in known + [n for n in recorded if n not in known]:
-        entry = dict(recorded.get(name) or {"status": "pending"})
+        entry = dict(recorded.get(name) or {})
+        entry.setdefault("status", "pending")  # never ran, or its record holds no status yet
         if entry.get("status") == st.RUNNING and entry.get("pid") and not still_running(entry["pid"]):
             entry["status"] = "crashed"  # the runner itself died (SIGKILL, power loss): resumable
         rows.append({"step": name, **entry})
