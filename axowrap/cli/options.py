@@ -50,6 +50,17 @@ def axolotl_option(what: str) -> Callable[[F], F]:
     )
 
 
+def cache_options(jobs_help: str, cache_help: str) -> Callable[[F], F]:
+    """`-j/--jobs N` -> `jobs` (0: as many processes as pay off) and `--no-cache` -> `no_cache`
+    (axowrap.checkcache: results are reused by content)."""
+
+    def decorate(f: F) -> F:
+        f = click.option("--no-cache", is_flag=True, help=cache_help)(f)
+        return click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True, help=jobs_help)(f)
+
+    return decorate
+
+
 def _json(mode: str) -> Callable[[click.Context, click.Parameter, bool], bool]:
     def callback(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
         if value:

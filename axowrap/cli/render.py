@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from axowrap.cli import complete
-from axowrap.cli.options import axolotl_option, json_option, output_option, set_option, target_option, write_output
+from axowrap.cli.options import (
+    axolotl_option,
+    cache_options,
+    json_option,
+    output_option,
+    set_option,
+    target_option,
+    write_output,
+)
 
 
 @click.command("render")
@@ -33,15 +41,10 @@ from axowrap.cli.options import axolotl_option, json_option, output_option, set_
 @set_option
 @json_option
 @axolotl_option("Render for")
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="With --all: render in up to N processes (0: as many as pay off, up to one per CPU).",
+@cache_options(
+    "With --all: render in up to N processes (0: as many as pay off, up to one per CPU).",
+    "With --all: render every spec afresh (renders are cached by content).",
 )
-@click.option("--no-cache", is_flag=True, help="With --all: render every spec afresh (renders are cached by content).")
 def command(
     spec: Path | None,
     output: Path | None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from axowrap.cli import complete
-from axowrap.cli.options import axolotl_option, json_option, set_option, target_option
+from axowrap.cli.options import axolotl_option, cache_options, json_option, set_option, target_option
 
 if TYPE_CHECKING:
     from axowrap.validate import Report
@@ -22,15 +22,10 @@ if TYPE_CHECKING:
 @axolotl_option("Check for")
 @set_option
 @json_option
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Check in up to N processes (0: as many as pay off, up to one per CPU).",
+@cache_options(
+    "Check in up to N processes (0: as many as pay off, up to one per CPU).",
+    "Check every file afresh (results are cached by content hash).",
 )
-@click.option("--no-cache", is_flag=True, help="Check every file afresh (results are cached by content hash).")
 def command(
     files: tuple[Path, ...],
     all_specs: bool,

@@ -19,7 +19,6 @@ import copy
 import logging
 import os
 import tempfile
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -202,25 +201,11 @@ def _repair(data: dict[str, Any], message: str, repair: dict[str, tuple] | None)
 def _all_models() -> list[Any]:
     from axolotl.utils.schemas import datasets
     from axolotl.utils.schemas.config import AxolotlConfigWCapabilities
-    from pydantic import BaseModel
 
-    seen: list[Any] = []
+    from axowrap.config.tablegen import models_under
+
     roots: list[Any] = [AxolotlConfigWCapabilities, datasets.SFTDataset, datasets.DPODataset, datasets.KTODataset]
-    roots += [getattr(datasets, "SyntheticDataset", datasets.SFTDataset)]
-    stack = list(roots)
-    while stack:
-        cls = stack.pop()
-        if cls in seen:
-            continue
-        seen.append(cls)
-        for f in cls.model_fields.values():
-            todo = [f.annotation]
-            while todo:
-                t = todo.pop()
-                if isinstance(t, type) and issubclass(t, BaseModel):
-                    stack.append(t)
-                todo += list(typing.get_args(t))
-    return seen
+    return models_under(*roots, getattr(datasets, "SyntheticDataset", datasets.SFTDataset))
 
 
 @contextlib.contextmanager

@@ -351,11 +351,12 @@ def _sample(annotation: Any, truthy: bool = True) -> Any:
     return {"type": "linear", "factor": 2.0} if truthy else {}
 
 
-def _models(root: Any) -> list[Any]:
+def models_under(*roots: Any) -> list[Any]:
+    """Every pydantic model class reachable from `roots` through field annotations (each once)."""
     from pydantic import BaseModel
 
     seen: list[Any] = []
-    stack = [root]
+    stack = list(roots)
     while stack:
         cls = stack.pop()
         if cls in seen:
@@ -395,7 +396,7 @@ def deprecations() -> dict[str, Any]:
                 out[name] = {"severity": fired[0], "message": fired[1], "when": "set" if seen[False] else "truthy"}
     finally:
         dep.LOG = real
-    for cls in _models(AxolotlInputConfig):
+    for cls in models_under(AxolotlInputConfig):
         for name, f in cls.model_fields.items():
             note = getattr(f, "deprecated", None)
             key = f.alias or name
@@ -479,7 +480,7 @@ def accepted_names() -> dict[str, dict[str, str]]:
     from pydantic import AliasChoices
 
     out: dict[str, dict[str, str]] = {}
-    for cls in _models(AxolotlInputConfig):
+    for cls in models_under(AxolotlInputConfig):
         names: dict[str, str] = {}
         by_name = cls.model_config.get("populate_by_name") or cls.model_config.get("validate_by_name")
         for name, f in cls.model_fields.items():
