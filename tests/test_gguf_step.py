@@ -70,4 +70,8 @@ def test_report_and_serving_files(gguf_run: tuple[RunDir, dict[str, Any]]) -> No
     assert f"vllm serve {run.merged} " in readme
     assert f"python -m llama_cpp.server --model {result['files']['q4_k_m']['path']} --host 127.0.0.1" in readme
     assert f"cd {run.serve}\nollama create " in readme
-    assert "curl -s http://127.0.0.1:8080/v1/completions" in readme and "/v1/chat/completions" not in readme
+    # the raw prompt goes to /v1/completions; no command sends it to the chat endpoint (the README
+    # names that endpoint only to say why not)
+    assert "curl -s http://127.0.0.1:8080/v1/completions" in readme
+    assert "curl -s http://127.0.0.1:8080/v1/chat/completions" not in readme
+    assert "/v1/chat/completions -H" not in readme
