@@ -48,9 +48,9 @@ def pairs() -> list[dict[str, Any]]:
     single = [r for r in rows if len(r["conversations"]) == 1][:8]
     return [
         {
-            "prompt": _cut(r["conversations"][0]["value"]),
-            "chosen": _cut(r["chosen"]["value"]),
-            "rejected": _cut(r["rejected"]["value"]),
+            "prompt": _cut(r["conversations"][0]["content"]),  # examples/data/dpo.jsonl: role/content turns
+            "chosen": _cut(r["chosen"]["content"]),
+            "rejected": _cut(r["rejected"]["content"]),
         }
         for r in single
     ]
