@@ -54,12 +54,13 @@ def _generator() -> type:
     return AxolotlSchemaGenerator
 
 
-def _plugin_args() -> dict[str, str]:
-    """{plugin class path: args class path} for every plugin bundled with Axolotl."""
+def plugin_classes() -> list[type]:
+    """Every plugin class bundled with the installed Axolotl (those whose optional dependencies
+    import here), each once, sorted by path."""
     import axolotl.integrations as integrations
     from axolotl.integrations.base import BasePlugin
 
-    found: dict[str, str] = {}
+    found = []
     for info in pkgutil.walk_packages(integrations.__path__, "axolotl.integrations."):
         try:
             module = importlib.import_module(info.name)
@@ -72,14 +73,22 @@ def _plugin_args() -> dict[str, str]:
                 and obj is not BasePlugin
                 and obj.__module__ == module.__name__
             ):
-                try:
-                    args = obj().get_input_args()
-                except Exception:
-                    continue
-                if args:
-                    package = obj.__module__.rsplit(".plugin", 1)[0].rsplit(".plugins", 1)[0]
-                    for name in {f"{obj.__module__}.{obj.__name__}", f"{package}.{obj.__name__}"}:
-                        found[name] = args
+                found.append(obj)
+    return sorted(set(found), key=lambda c: f"{c.__module__}.{c.__name__}")
+
+
+def _plugin_args() -> dict[str, str]:
+    """{plugin class path: args class path} for every plugin bundled with Axolotl."""
+    found: dict[str, str] = {}
+    for obj in plugin_classes():
+        try:
+            args = obj().get_input_args()
+        except Exception:
+            continue
+        if args:
+            package = obj.__module__.rsplit(".plugin", 1)[0].rsplit(".plugins", 1)[0]
+            for name in {f"{obj.__module__}.{obj.__name__}", f"{package}.{obj.__name__}"}:
+                found[name] = args
     return dict(sorted(found.items()))
 
 

@@ -18,7 +18,6 @@ import importlib
 import inspect
 import logging
 import os
-import pkgutil
 import textwrap
 import typing
 from pathlib import Path
@@ -126,24 +125,9 @@ def scheduler_casts() -> dict[str, list[str]]:
 
 
 def _plugin_classes() -> list[type]:
-    import axolotl.integrations as integrations
-    from axolotl.integrations.base import BasePlugin
+    from axowrap.config.schemagen import plugin_classes
 
-    found = []
-    for info in pkgutil.walk_packages(integrations.__path__, "axolotl.integrations."):
-        try:
-            module = importlib.import_module(info.name)
-        except Exception:  # a plugin whose optional dependency is not installed
-            continue
-        for obj in vars(module).values():
-            if (
-                isinstance(obj, type)
-                and issubclass(obj, BasePlugin)
-                and obj is not BasePlugin
-                and obj.__module__ == module.__name__
-            ):
-                found.append(obj)
-    return sorted(set(found), key=lambda c: f"{c.__module__}.{c.__name__}")
+    return plugin_classes()
 
 
 def _plugin_name(cls: type) -> str:
