@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import pkgutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,31 +53,10 @@ def _generator() -> type:
     return AxolotlSchemaGenerator
 
 
-def plugin_classes() -> list[type]:
-    """Every plugin class bundled with the installed Axolotl (those whose optional dependencies
-    import here), each once, sorted by path."""
-    import axolotl.integrations as integrations
-    from axolotl.integrations.base import BasePlugin
-
-    found = []
-    for info in pkgutil.walk_packages(integrations.__path__, "axolotl.integrations."):
-        try:
-            module = importlib.import_module(info.name)
-        except Exception:  # optional dependencies of some plugins are not installed
-            continue
-        for obj in vars(module).values():
-            if (
-                isinstance(obj, type)
-                and issubclass(obj, BasePlugin)
-                and obj is not BasePlugin
-                and obj.__module__ == module.__name__
-            ):
-                found.append(obj)
-    return sorted(set(found), key=lambda c: f"{c.__module__}.{c.__name__}")
-
-
 def _plugin_args() -> dict[str, str]:
     """{plugin class path: args class path} for every plugin bundled with Axolotl."""
+    from axowrap.config.tablegen import plugin_classes
+
     found: dict[str, str] = {}
     for obj in plugin_classes():
         try:

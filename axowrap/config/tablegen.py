@@ -18,6 +18,7 @@ import importlib
 import inspect
 import logging
 import os
+import pkgutil
 import textwrap
 import typing
 from pathlib import Path
@@ -124,10 +125,27 @@ def scheduler_casts() -> dict[str, list[str]]:
     return dict(sorted(out.items()))
 
 
-def _plugin_classes() -> list[type]:
-    from axowrap.config.schemagen import plugin_classes
+def plugin_classes() -> list[type]:
+    """Every plugin class bundled with the installed Axolotl (those whose optional dependencies
+    import here), each once, sorted by path."""
+    import axolotl.integrations as integrations
+    from axolotl.integrations.base import BasePlugin
 
-    return plugin_classes()
+    found = []
+    for info in pkgutil.walk_packages(integrations.__path__, "axolotl.integrations."):
+        try:
+            module = importlib.import_module(info.name)
+        except Exception:  # optional dependencies of some plugins are not installed
+            continue
+        for obj in vars(module).values():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, BasePlugin)
+                and obj is not BasePlugin
+                and obj.__module__ == module.__name__
+            ):
+                found.append(obj)
+    return sorted(set(found), key=lambda c: f"{c.__module__}.{c.__name__}")
 
 
 def _plugin_name(cls: type) -> str:
@@ -143,7 +161,7 @@ def adapters() -> dict[str, Any]:
     func = LoraConfig.validate_adapter
     builtin = _compared_with(_tree(getattr(func, "__func__", func)), "adapter")
     plugins: dict[str, str] = {}
-    for cls in _plugin_classes():
+    for cls in plugin_classes():
         caps_of = getattr(cls, "get_adapter_capabilities", None)
         if caps_of is None or caps_of is getattr(BasePlugin, "get_adapter_capabilities", None):
             continue
