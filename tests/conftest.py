@@ -34,6 +34,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from current output")
 
 
+def unless_ci(missing: bool, reason: str) -> pytest.MarkDecorator:
+    """Skip where an outside tool is missing on a developer's machine, but never in CI (CI=true):
+    there `make install` provides it, so its absence is a failure, not a pass."""
+    return pytest.mark.skipif(missing and not os.environ.get("CI"), reason=f"{reason} (CI requires it)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Tests that need Axolotl fail loudly (not skip) in CI, where it must be installed.
     if HAS_AXOLOTL or os.environ.get("CI"):

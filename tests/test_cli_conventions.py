@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write
+from conftest import REPO, unless_ci, write
 from helpers import run_cli
 
 AXOWRAP = [sys.executable, "-m", "axowrap"]
@@ -193,7 +193,7 @@ def test_run_directories_complete(workdir: Path) -> None:
     assert out.stdout.splitlines() == [f"plain,runs/{run.name}"]
 
 
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (apt-get install zsh)")
+@unless_ci(shutil.which("zsh") is None, "zsh is not installed (apt-get install zsh)")
 def test_zsh_completes_a_task_name(tmp_path: Path) -> None:
     script = (
         "autoload -U compinit && compinit -u\n"

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
-from conftest import EXAMPLES, REPO, write
+from conftest import EXAMPLES, REPO, unless_ci, write
 from helpers import run_cli
 
 from axowrap.resources import schema_file
@@ -183,9 +183,7 @@ def _diagnostics(server: Path, document: Path, timeout: float = 90.0) -> list[st
     return []
 
 
-@pytest.mark.skipif(
-    _language_server() is None, reason="yaml-language-server not installed (make install does, with npm)"
-)
+@unless_ci(_language_server() is None, "yaml-language-server not installed (make install does, with npm)")
 def test_a_yaml_language_server_loads_the_modeline_schema(team: Path) -> None:
     server = _language_server()
     assert server is not None

@@ -4,6 +4,7 @@ pure-Python parser (Axolotl's reader) gives."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def test_where_the_parsers_differ_the_answer_is_pyyamls(text: str, yaml12_floats
 
 
 def test_the_c_parser_is_used_where_it_agrees() -> None:
-    if yamlio._FAST is None:
+    if yamlio._FAST is None and not os.environ.get("CI"):  # CI's PyYAML wheel has libyaml: there it must hold
         pytest.skip("this PyYAML was built without libyaml")  # every read then takes PyYAML's own path
     assert yamlio._loaders("a: 1\n", True)[0] is yamlio._CSpecLoader
     assert yamlio._loaders("a:\tb\n", True) == [PySpecLoader]
