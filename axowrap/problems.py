@@ -137,3 +137,15 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Sorted by file, then key path, then message; duplicates removed."""
     unique = {(p.file, p.path, p.message, p.severity): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.file, _path_key(p.path), p.message))
+
+
+def value_at(data: Any, path: Path_) -> tuple[bool, Any]:
+    """(True, the value at `path` in nested mappings and lists), or (False, None) when it is not there."""
+    for part in path:
+        if isinstance(part, int) and isinstance(data, list) and part < len(data):
+            data = data[part]
+        elif isinstance(part, str) and isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return False, None
+    return True, data

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from axowrap.errors import AxowrapError
-from axowrap.problems import Path_, format_path
+from axowrap.problems import Path_, format_path, value_at
 from axowrap.yamlemit import to_yaml
 from axowrap.yamlio import SpecLoader, parse_yaml
 
@@ -98,24 +98,13 @@ def _set_one(text: str, path: Path_, value: Any, note: str) -> str:
     raise AxowrapError(f"{format_path(path)}: nothing to set")
 
 
-def _get(data: Any, path: Path_) -> tuple[bool, Any]:
-    for part in path:
-        if isinstance(part, int) and isinstance(data, list) and part < len(data):
-            data = data[part]
-        elif isinstance(part, str) and isinstance(data, dict) and part in data:
-            data = data[part]
-        else:
-            return False, None
-    return True, data
-
-
 def set_values(text: str, values: list[tuple[Path_, Any]], note: str, *, file: str = "<spec>") -> str:
     """`text` with each (path, value) written in, a `# axowrap: NOTE` line above each change."""
     new = text
     for path, value in values:
         new = _set_one(new, path, value, f"{format_path(path)} {note}")
     data = parse_yaml(new, file).data
-    wrong = [format_path(p) for p, v in values if _get(data, p) != (True, v)]
+    wrong = [format_path(p) for p, v in values if value_at(data, p) != (True, v)]
     if wrong:  # never write a file that does not say what was meant
         raise AxowrapError(f"{file}: could not write {', '.join(wrong)} into the spec", hint="edit the spec by hand")
     return new

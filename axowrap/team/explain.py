@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from axowrap.errors import UsageError
-from axowrap.problems import Path_, did_you_mean, format_path
+from axowrap.problems import Path_, did_you_mean, format_path, value_at
 from axowrap.spec.edit import NOTE
 from axowrap.spec.overrides import Override, is_override, parse_key
 
@@ -64,17 +64,6 @@ TARGET_SECTIONS = ("hardware", "distributed")
 TARGET_KEYS = frozenset({"lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel", "optimizer"})
 
 
-def _get(data: Any, path: Path_) -> tuple[bool, Any]:
-    for part in path:
-        if isinstance(part, int) and isinstance(data, list) and part < len(data):
-            data = data[part]
-        elif isinstance(part, str) and isinstance(data, dict) and part in data:
-            data = data[part]
-        else:
-            return False, None
-    return True, data
-
-
 def _shown(path: Path_) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
@@ -115,12 +104,12 @@ def _layers_setting(spec: Any, path: Path_) -> list[tuple[str, Any]]:
     preset = spec.preset
     layers = [("preset _base", preset.base_defaults), (f"preset {preset.name}", preset.defaults)]
     layers += [(file, doc.data) for file, doc in reversed(spec.docs.items())]
-    found = [(label, value) for label, data in layers for ok, value in [_get(data, path)] if ok]
+    found = [(label, value) for label, data in layers for ok, value in [value_at(data, path)] if ok]
     for override in spec.overrides:  # the topmost layer
         n = min(len(path), len(override.path))
         if tuple(path[:n]) == tuple(override.path[:n]):
             ok, value = (
-                _get(override.value, tuple(path[len(override.path) :]))
+                value_at(override.value, tuple(path[len(override.path) :]))
                 if len(path) >= len(override.path)
                 else (True, override.value)
             )
@@ -156,10 +145,10 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
                 ]
             )
         path = FROM_SPEC.get(key)
-        if path is not None and _get(spec.data, path)[0]:
+        if path is not None and value_at(spec.data, path)[0]:
             return "\n".join([head, f"  from spec key {_shown(path)}", *_spec_origin(spec, path)])
         if key in TARGET_KEYS or any(key in sections.get(s, {}) for s in TARGET_SECTIONS):
-            found = _get(spec.data, ("compute", "target"))[0]
+            found = value_at(spec.data, ("compute", "target"))[0]
             why = (
                 describe_layer(spec, spec.source_of(("compute", "target")), ("compute", "target"))
                 if found
@@ -176,7 +165,7 @@ def explain(spec: Any, config: dict[str, Any], sections: dict[str, dict[str, Any
             return f"{head}\n  axowrap default: spec key {_shown(path)} is not set by any layer"
         return f"{head}\n  fixed by axowrap for every spec (not a spec setting)"
     path = parse_key(key)
-    found, value = _get(spec.data, path)
+    found, value = value_at(spec.data, path)
     if not found:
         guess = did_you_mean(key, [*config, *(_shown(p) for p in spec.sources)])
         raise UsageError(
