@@ -59,9 +59,82 @@ def test_a_key_added_after_0_19_is_accepted_by_0_21_and_named_so_by_0_19() -> No
 
 
 def test_a_key_removed_in_0_21_is_the_reverse() -> None:
-    text = HEAD + "fsdp_config:\n  offload_params: true\n  use_orig_params: true\n"
+    text = HEAD + "fsdp: [full_shard]\nfsdp_config:\n  offload_params: true\n"
     assert _messages(text, "0.19.0") == []
-    assert _messages(text, "0.21.0") == ["unknown fsdp_config key 'use_orig_params' (Axolotl would silently ignore it)"]
+    [refused] = _messages(text, "0.21.0")
+    assert refused.startswith("Axolotl refuses it: The top-level `fsdp` list is no longer supported")
+
+
+def _problems(text: str, version: str) -> list[tuple[str, str, str]]:
+    doc = parse_yaml(text, "c.yaml", yaml12_floats=False)
+    found = validate_axolotl(doc, axolotl=version).problems
+    return [(".".join(map(str, p.path)), p.severity, p.message) for p in found if p.severity in ("error", "warning")]
+
+
+def test_fsdp1_settings_are_refused_or_dropped_by_0_21_as_its_validator_does() -> None:
+    """0.21 removed FSDP1: some of its fsdp_config settings are refused, others dropped with a
+    warning (both tables probed from 0.21's validate_config); 0.19 knows use_orig_params."""
+    text = HEAD + "fsdp_config:\n  fsdp_sharding_strategy: FULL_SHARD\n  use_orig_params: true\n"
+    assert [path for path, _, m in _problems(text, "0.19.0")] == ["fsdp_config.fsdp_sharding_strategy"]
+    assert not any("FSDP1-only" in m for _, _, m in _problems(text, "0.19.0"))
+    assert [(path, severity) for path, severity, _ in _problems(text, "0.21.0")] == [
+        ("fsdp_config.fsdp_sharding_strategy", "error"),
+        ("fsdp_config.use_orig_params", "warning"),
+    ]
+    refused, dropped = (m for _, _, m in _problems(text, "0.21.0"))
+    assert "sharding_strategy is an FSDP1-only option" in refused and "reshard_after_forward" in refused
+    assert "use_orig_params is an FSDP1-only option and is ignored under FSDP2" in dropped
+    assert _messages(HEAD + "fsdp_version: 1\nfsdp_config:\n  offload_params: true\n", "0.21.0") == [
+        "Axolotl refuses it: fsdp_version: 1 is no longer supported, FSDP1 has been removed from Axolotl. "
+        "Use fsdp_version: 2 and see docs/multi-gpu.qmd#sec-migrate-fsdp1-fsdp2 for the migration guide."
+    ]
+
+
+def test_qlora_with_cpu_ram_efficient_loading_is_refused_by_0_19_and_loaded_cpu_staged_by_0_21() -> None:
+    text = HEAD + (
+        "adapter: qlora\nload_in_4bit: true\nfsdp_version: 2\nfsdp_config:\n  cpu_ram_efficient_loading: true\n"
+    )
+    assert _messages(text, "0.19.0") == [
+        "Axolotl refuses this: FSDP2 cannot use cpu_ram_efficient_loading with load_in_4bit"
+    ]
+    assert _messages(text, "0.21.0") == []
+    assert _messages(text + "qlora_sharded_model_loading: false\n", "0.21.0") == [
+        "Axolotl refuses this: FSDP2 cannot use cpu_ram_efficient_loading with load_in_4bit"
+    ]
+    assert _messages(text + "lora_modules_to_save: [lm_head]\n", "0.21.0") == [
+        "Axolotl refuses this: CPU-staged NF4 currently requires LoRA without DoRA or modules_to_save"
+    ]
+
+
+def test_release_specific_cross_field_rules_follow_the_release() -> None:
+    falcon = HEAD.replace("org/m", "tiiuae/falcon-7b")
+    fsdp2 = "fsdp_version: 2\nfsdp_config:\n  offload_params: false\n"
+    assert _messages(falcon + fsdp2, "0.19.0") == []  # 0.19 checks the top-level `fsdp` list
+    assert _messages(falcon + fsdp2, "0.21.0") == ["Axolotl refuses this: FSDP is not supported for falcon models"]
+    assert "Axolotl refuses this: FSDP is not supported for falcon models" in _messages(
+        falcon + "fsdp: [full_shard]\n", "0.19.0"
+    )
+    ep = HEAD + "expert_parallel_size: 4\n"
+    assert _messages(ep, "0.21.0") == [
+        "Axolotl refuses this: expert_parallel_size > 1 needs FSDP2 (an fsdp_config block)"
+    ]
+    assert _messages(ep + fsdp2 + "  state_dict_type: SHARDED_STATE_DICT\n", "0.21.0") == [
+        "Axolotl refuses this: expert_parallel_size > 1 needs state_dict_type: FULL_STATE_DICT (not SHARDED_STATE_DICT)"
+    ]
+    assert not any("expert_parallel_size > 1" in m for m in _messages(ep, "0.19.0"))
+
+
+def test_a_plugin_that_rewrites_keys_first_makes_the_rules_over_them_unsure() -> None:
+    """0.21's diffusion plugin turns `warmup_steps: 0.1` into warmup_ratio and gives
+    `save_strategy: best` a metric when it registers: there the static errors are warnings."""
+    text = HEAD + "warmup_steps: 0.1\nsave_strategy: best\n"
+    diffusion = text + "plugins: [axolotl.integrations.diffusion.DiffusionPlugin]\n"
+    assert len(_messages(text, "0.21.0")) == 2
+    assert _messages(diffusion, "0.21.0") == []
+    unsure = [(path, m) for path, severity, m in _problems(diffusion, "0.21.0") if "unsure" in m]
+    assert sorted(path for path, _ in unsure) == ["save_strategy", "warmup_steps"]
+    assert all("the plugin DiffusionPlugin rewrites" in m for _, m in unsure)
+    assert len(_messages(diffusion, "0.19.0")) >= 2  # 0.19's diffusion plugin rewrites nothing
 
 
 def test_0_21_counts_its_built_in_plugins_fields_without_plugins() -> None:

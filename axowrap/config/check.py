@@ -15,6 +15,7 @@ release's generated files (axowrap.releases), with no torch or Axolotl import:
 from __future__ import annotations
 
 import copy
+import dataclasses
 from functools import cache
 from typing import Any
 
@@ -138,12 +139,15 @@ def check_config(
     schema = schema_with_plugins(version, plugins)
     tables = dict(releases.tables(version))
     tables["defaults"] = {"fsdp_version": schema["properties"].get("fsdp_version", {}).get("default")}
+    tables["rewritten"] = _rewritten(plugins, tables)
     walk = Walk(doc, schema, tables, version, _plugin_of_field(version), unsure=bool(problems))
     found = list(unknown_keys(walk, data, prefix))
     problems += found
     problems += _coerced(doc, data, prefix, schema)
     problems += value_problems(doc, data, prefix, tables)
-    for rule in (combos.deprecated, combos.conflicts, combos.cross_field, combos.free_form_numbers):
+    # a spec's section (partial): rules that combine it with rendered keys run on the rendering
+    cross = [] if partial else [combos.cross_field]
+    for rule in (combos.deprecated, combos.fsdp1_only, combos.conflicts, *cross, combos.free_form_numbers):
         problems += rule(doc, data, prefix, tables)
     entries = data.get("datasets")
     per_entry = isinstance(entries, list) and bool(entries)
@@ -155,6 +159,25 @@ def check_config(
             model = dataset_model(tables, data.get("rl"), entry) if isinstance(entry, dict) else "SFTDataset"
             sub = _model_schema(version, plugins, model)
             problems += check(entry, sub, doc, prefix=(*prefix, "datasets", i), lax=True)
-    if partial:  # a spec's section: rules that combine it with rendered keys run on the rendering
-        problems = [p for p in problems if "axolotl_says" not in p.extra]
-    return problems
+    return [_unsure(p, tables["rewritten"], prefix) for p in problems] if tables["rewritten"] else problems
+
+
+def _rewritten(plugins: tuple[str, ...], tables: dict[str, Any]) -> dict[str, str]:
+    """{key: plugin} for the keys a listed plugin's register() assigns before Axolotl validates."""
+    listed = {_short(p) for p in plugins}
+    return {
+        key: name for name, keys in tables.get("plugin_writes", {}).items() if _short(name) in listed for key in keys
+    }
+
+
+def _unsure(problem: Problem, rewritten: dict[str, str], prefix: tuple) -> Problem:
+    """An error at a key a listed plugin rewrites first is only a warning: the plugin may change it."""
+    key = problem.path[len(prefix) : len(prefix) + 1]
+    if problem.severity != "error" or not key or key[0] not in rewritten:
+        return problem
+    return dataclasses.replace(
+        problem,
+        severity="warning",
+        message=f"{problem.message} (unsure: the plugin {_short(rewritten[key[0]])} rewrites {key[0]!r} "
+        "before Axolotl validates; `validate --deep` runs it)",
+    )

@@ -26,8 +26,55 @@ def deprecated(doc: Document, data: dict[str, Any], prefix: tuple, tables: dict[
             continue
         if entry["when"] == "truthy" and not data[key]:
             continue
-        action = "Axolotl refuses it" if entry["severity"] == "error" else "Axolotl warns"
-        yield doc.problem((*prefix, key), f"{action}: {entry['message']}", severity=entry["severity"])
+        refused = entry["severity"] == "error"
+        yield doc.problem(
+            (*prefix, key),
+            f"{'Axolotl refuses it' if refused else 'Axolotl warns'}: {entry['message']}",
+            severity=entry["severity"],
+            # Axolotl refuses the whole config in these words: the referee pins it to this key
+            extra={"axolotl_says": entry["message"]} if refused else {},
+        )
+
+
+def fsdp1_only(doc: Document, data: dict[str, Any], prefix: tuple, tables: dict[str, Any]) -> Iterator[Problem]:
+    """A release that removed FSDP1 (0.21): `fsdp_version: 1` and FSDP1's fsdp_config settings,
+    refused or dropped with a warning, in Axolotl's words (the table is probed per release)."""
+    table = tables.get("fsdp1_only") or {}
+    fsdp = data.get("fsdp_config")
+    if not table or not isinstance(fsdp, dict):
+        return
+    version = table.get("version") or ""
+    head = "fsdp_version: 1 "
+    for path, value in (
+        (("fsdp_version",), data.get("fsdp_version")),
+        (("fsdp_config", "fsdp_version"), fsdp.get("fsdp_version")),
+        (("fsdp_config", "version"), fsdp.get("version")),
+    ):
+        if version.startswith(head) and value is not None and str(value) != "2":
+            says = version[len(head) :]
+            yield doc.problem(
+                (*prefix, *path),
+                f"Axolotl refuses it: fsdp_version: {value} {says}",
+                hint="write `fsdp_version: 2`",
+                extra={"axolotl_says": says},
+            )
+            break
+    for key in fsdp:
+        name = (
+            key[len("fsdp_") :] if isinstance(key, str) and key.startswith("fsdp_") and key != "fsdp_version" else key
+        )
+        if name in table.get("refused", {}):
+            message = table["refused"][name]
+            yield doc.problem(
+                (*prefix, "fsdp_config", key), f"Axolotl refuses it: {message}", extra={"axolotl_says": message}
+            )
+        elif name in table.get("ignored", {}):
+            yield doc.problem(
+                (*prefix, "fsdp_config", key),
+                f"Axolotl warns and drops it: {table['ignored'][name]}",
+                hint="remove it",
+                severity="warning",
+            )
 
 
 def conflicts(doc: Document, data: dict[str, Any], prefix: tuple, tables: dict[str, Any]) -> Iterator[Problem]:
@@ -120,10 +167,74 @@ def _fsdp2(data: dict[str, Any], tables: dict[str, Any]) -> Iterator[tuple[tuple
         return
     if data.get("optimizer") in ("adamw_8bit", "adamw_bnb_8bit"):
         yield ("optimizer",), f"FSDP2 cannot use {data['optimizer']}", "optimizer: adamw_torch_8bit"
-    fsdp = data["fsdp_config"]
+    written = _cpu_ram_4bit(data)
+    if written and not _staged(data, tables):
+        yield (
+            ("fsdp_config", written),
+            "FSDP2 cannot use cpu_ram_efficient_loading with load_in_4bit",
+            ("qlora_sharded_model_loading: true" if (tables.get("fsdp2_qlora") or {}).get("staged") else ""),
+        )
+
+
+def _cpu_ram_4bit(data: dict[str, Any]) -> str | None:
+    """The fsdp_config key (as written) that turns cpu_ram_efficient_loading on beside load_in_4bit."""
+    fsdp = data.get("fsdp_config")
+    if not isinstance(fsdp, dict) or not _truthy(data.get("load_in_4bit")):
+        return None
     written = next((k for k in ("cpu_ram_efficient_loading", "fsdp_cpu_ram_efficient_loading") if k in fsdp), None)
-    if written and _truthy(fsdp[written]) and _truthy(data.get("load_in_4bit")):
-        yield ("fsdp_config", written), "FSDP2 cannot use cpu_ram_efficient_loading with load_in_4bit", ""
+    return written if written and _truthy(fsdp[written]) else None
+
+
+def _staged(data: dict[str, Any], tables: dict[str, Any]) -> bool:
+    """Does the release load these 4-bit weights CPU-staged (0.21: qlora_sharded_model_loading,
+    on by default for adapter: qlora)? The release's behaviour is probed (tables' fsdp2_qlora)."""
+    table = tables.get("fsdp2_qlora") or {}
+    if not table or table.get("refused") is not None:
+        return False
+    sharded = data.get("qlora_sharded_model_loading")
+    return _truthy(sharded) if sharded is not None else data.get("adapter") == "qlora"
+
+
+def _staged_nf4(data: dict[str, Any], tables: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
+    if fsdp_version(data, tables) != "2" or not _cpu_ram_4bit(data) or not _staged(data, tables):
+        return
+    for key, message in (tables.get("fsdp2_qlora") or {}).get("staged", {}).items():
+        if _truthy(data.get(key)):
+            yield (key,), message, ""
+            return
+
+
+def _falcon_fsdp(data: dict[str, Any], tables: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
+    if "falcon" not in str(data.get("base_model") or "").lower():
+        return
+    for key in tables.get("falcon_fsdp", ()):  # the FSDP key the release checks (probed)
+        if data.get(key):
+            yield (key,), "FSDP is not supported for falcon models", ""
+            return
+
+
+def _expert_parallel(data: dict[str, Any], tables: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
+    """The expert-parallel topology rules, where the release enforces them (probed: 0.21)."""
+    size = _num(data.get("expert_parallel_size"))
+    rules = tables.get("expert_parallel") or {}
+    if not size or size <= 1:
+        return
+    fsdp = data.get("fsdp_config")
+    if not isinstance(fsdp, dict) or not fsdp:
+        if rules.get("needs_fsdp"):
+            yield ("expert_parallel_size",), "expert_parallel_size > 1 needs FSDP2 (an fsdp_config block)", ""
+        return
+    for key in ("state_dict_type", "final_state_dict_type") if rules.get("state_dict") else ():
+        written = next((k for k in (key, f"fsdp_{key}") if k in fsdp), None)
+        value = fsdp.get(written) if written else None
+        if key == "state_dict_type" and value is None:
+            yield ("fsdp_config",), "expert_parallel_size > 1 needs fsdp_config.state_dict_type: FULL_STATE_DICT", ""
+        elif value is not None and value != "FULL_STATE_DICT":
+            yield (
+                ("fsdp_config", written),
+                f"expert_parallel_size > 1 needs {key}: FULL_STATE_DICT (not {value})",
+                f"{key}: FULL_STATE_DICT",
+            )
 
 
 def _jinja_template(data: dict[str, Any], _: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
@@ -162,6 +273,9 @@ SAYS: dict[Rule, str] = {
     _eval_without_eval_data: "val_set_size",
     _quantized_needs_adapter: "not supported without setting an adapter",
     _fsdp2: "FSDP2",
+    _staged_nf4: "CPU-staged NF4",
+    _falcon_fsdp: "FSDP is not supported for falcon models",
+    _expert_parallel: "expert_parallel_size (",
     _jinja_template: "chat_template_jinja is required",
     _streaming_needs_max_steps: "max_steps must be set",
     _ebft: "EBFT",
@@ -169,13 +283,41 @@ SAYS: dict[Rule, str] = {
 }
 
 
+class _Reads(dict[str, Any]):
+    """The config as a rule sees it, noting each key the rule reads."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self.read: set[str] = set()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
 def cross_field(doc: Document, data: dict[str, Any], prefix: tuple, tables: dict[str, Any]) -> Iterator[Problem]:
+    """Each rule's findings; one that read a key a listed plugin rewrites first (tables'
+    `rewritten`, set by axowrap.config.check) is only a warning: the plugin may change it."""
+    rewritten = tables.get("rewritten") or {}
     for rule, says in SAYS.items():
-        for path, message, fix in rule(data, tables):
+        seen = _Reads(data)
+        for path, message, fix in rule(seen, tables):
+            touched = sorted(k for k in seen.read if k in rewritten)
+            unsure = (
+                f" (unsure: the plugin {rewritten[touched[0]].rsplit('.', 1)[-1]} rewrites "
+                f"{', '.join(touched)} before Axolotl validates; `validate --deep` runs it)"
+                if touched
+                else ""
+            )
             yield doc.problem(
                 (*prefix, *path),
-                f"Axolotl refuses this: {message}",
+                f"Axolotl refuses this: {message}{unsure}",
                 hint=f"write `{fix}`" if fix else None,
+                severity="warning" if touched else "error",
                 extra={"axolotl_says": says},
             )
 

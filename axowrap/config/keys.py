@@ -102,6 +102,9 @@ def _model(
     if extra:
         known |= set(extra)
     renamed = _fsdp_prefix(data) if node.get("title") == "FSDPConfig" else {}
+    if node.get("title") == "FSDPConfig":  # FSDP1's settings: combos.fsdp1_only says it
+        fsdp1 = walk.tables.get("fsdp1_only") or {}
+        known |= {*fsdp1.get("refused", {}), *fsdp1.get("ignored", {})}
     said = 0
     keys = list(data)
     for i, (key, value) in enumerate(data.items()):

@@ -170,6 +170,39 @@ def adapters() -> dict[str, Any]:
     return {"builtin": sorted(builtin), "plugins": dict(sorted(plugins.items()))}
 
 
+def plugin_writes() -> dict[str, list[str]]:
+    """{plugin: the config keys its register() assigns}: a plugin that rewrites keys before
+    validate_config (0.21's diffusion plugin turns `warmup_steps: 0.1` into warmup_ratio) makes
+    the static rules over those keys unsure. Read from each bundled plugin's source."""
+    import inspect
+    import textwrap
+
+    from axolotl.integrations.base import BasePlugin
+
+    out: dict[str, list[str]] = {}
+    for cls in plugin_classes():
+        register = vars(cls).get("register")
+        if register is None or register is vars(BasePlugin).get("register"):
+            continue
+        func = ast.parse(textwrap.dedent(inspect.getsource(register))).body[0]
+        if not isinstance(func, ast.FunctionDef) or len(func.args.args) < 2:
+            continue
+        cfg = func.args.args[1].arg
+        keys = {
+            target.slice.value
+            for node in ast.walk(func)
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Subscript)
+            and ast.unparse(target.value) == cfg
+            and isinstance(target.slice, ast.Constant)
+            and isinstance(target.slice.value, str)
+        }
+        if keys:
+            out[_plugin_name(cls)] = sorted(keys)
+    return dict(sorted(out.items()))
+
+
 def builtin_plugins() -> list[str]:
     """Plugins whose fields count without `plugins:` (0.21: context and expert parallel)."""
     from axolotl.integrations import base
@@ -450,6 +483,85 @@ def deprecations() -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
+def fsdp1_only() -> dict[str, Any]:
+    """What a release that removed FSDP1 does with FSDP1's settings, probed through validate_config:
+    {"version": Axolotl's refusal of `fsdp_version: 1` (or None), "refused": {fsdp_config key:
+    its refusal}, "ignored": {key: the warning it logs while dropping the key}}. The candidate
+    keys are the release's own lists (0.21's FSDP1_ONLY_*_KEYS); a release without them: {}."""
+    from axolotl.utils.schemas import validation
+
+    refused_names = getattr(validation, "FSDP1_ONLY_REJECTED_KEYS", None)
+    ignored_names = getattr(validation, "FSDP1_ONLY_IGNORED_KEYS", None)
+    if refused_names is None and ignored_names is None:
+        return {}
+    base = {**BASE_CONFIG, "fsdp_version": 2}
+    out: dict[str, Any] = {"version": _refusal({**base, "fsdp_version": 1, "fsdp_config": {"version": 1}})}
+    out["refused"], out["ignored"] = {}, {}
+    log = _Log()
+    real = validation.LOG
+    validation.LOG = log
+    try:
+        for name in sorted({*(refused_names or {}), *(ignored_names or ())}):
+            log.lines.clear()
+            said = _refusal({**base, "fsdp_config": {name: True}})
+            if said:
+                out["refused"][name] = said
+            else:
+                dropped = [line for line in log.lines if f"fsdp_config.{name} " in line]
+                if dropped:
+                    out["ignored"][name] = dropped[0]
+    finally:
+        validation.LOG = real
+    return out
+
+
+def fsdp2_qlora() -> dict[str, Any]:
+    """How the release takes 4-bit QLoRA under FSDP2 with cpu_ram_efficient_loading, probed:
+    {"refused": its refusal, or None where it loads the weights CPU-staged (0.21), "staged":
+    {key: the refusal of that key beside CPU-staged loading}}."""
+    base = {
+        **BASE_CONFIG,
+        "adapter": "qlora",
+        "load_in_4bit": True,
+        "fsdp_version": 2,
+        "fsdp_config": {"cpu_ram_efficient_loading": True},
+    }
+    refused = _refusal(base)
+    staged: dict[str, str] = {}
+    if refused is None:
+        for key, value in (("lora_modules_to_save", ["lm_head"]), ("peft_use_dora", True)):
+            said = _refusal({**base, key: value})
+            if said:
+                staged[key] = said
+    return {"refused": refused, "staged": staged}
+
+
+def falcon_fsdp() -> list[str]:
+    """The keys whose FSDP setting Axolotl refuses for a falcon base model (probed: 0.19 checks
+    the top-level `fsdp` list, 0.21 `fsdp_config`)."""
+    base = {**BASE_CONFIG, "base_model": "tiiuae/falcon-7b"}
+    probes: dict[str, dict[str, Any]] = {
+        "fsdp": {"fsdp": ["full_shard"]},
+        "fsdp_config": {"fsdp_version": 2, "fsdp_config": {"offload_params": False}},
+    }
+    return [
+        key
+        for key, extra in probes.items()
+        if "falcon" in (_refusal({**base, **extra}) or "") and not _refusal({**BASE_CONFIG, **extra})
+    ]
+
+
+def expert_parallel() -> dict[str, str | None]:
+    """The expert-parallel topology rules the release enforces (probed; 0.21 has them, 0.19 not):
+    {"needs_fsdp": refusal of expert_parallel_size 2 without FSDP, "state_dict": of a
+    SHARDED_STATE_DICT beside it}."""
+    ep = {**BASE_CONFIG, "expert_parallel_size": 2}
+    return {
+        "needs_fsdp": _refusal(ep),
+        "state_dict": _refusal({**ep, "fsdp_version": 2, "fsdp_config": {"state_dict_type": "SHARDED_STATE_DICT"}}),
+    }
+
+
 def removed_types() -> dict[str, str]:
     """{dataset type prefix: Axolotl's message} for types a validator refuses (`sharegpt`)."""
     import axolotl.utils.schemas as schemas_pkg
@@ -581,6 +693,21 @@ def _rejects(cfg: dict[str, Any]) -> str | None:
     return None
 
 
+def _refusal(cfg: dict[str, Any]) -> str | None:
+    """The words of validate_config's first refusal of `cfg` (pydantic's own text), or None."""
+    from axolotl.utils.config import validate_config
+    from axolotl.utils.dict import DictDefault
+    from pydantic import ValidationError
+
+    try:
+        validate_config(DictDefault(copy.deepcopy(cfg)), capabilities=CPU, env_capabilities={"torch_version": "2.13.0"})
+    except ValidationError as exc:
+        return str(exc.errors()[0].get("msg", "")).removeprefix("Value error, ")
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
 def conflicts(schema: dict[str, Any]) -> list[dict[str, Any]]:
     """Pairs of keys Axolotl refuses together though each is fine alone (probed, not assumed)."""
     out = []
@@ -612,9 +739,14 @@ def build(schema: dict[str, Any]) -> dict[str, Any]:
         "attention": attention(),
         "chat_templates": chat_templates(),
         "deprecated": deprecations(),
+        "fsdp1_only": fsdp1_only(),
+        "fsdp2_qlora": fsdp2_qlora(),
+        "falcon_fsdp": falcon_fsdp(),
+        "expert_parallel": expert_parallel(),
         "removed_types": removed_types(),
         "accepted_names": accepted_names(),
         "unreadable_plugins": plugins(),
         "builtin_plugins": builtin_plugins(),
+        "plugin_writes": plugin_writes(),
         "conflicts": conflicts(schema),
     }
