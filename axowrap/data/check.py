@@ -18,12 +18,12 @@ from axowrap.data.formats import (
     CATEGORIES,
     FORMATS,
     Layout,
-    check_row,
     detect_format,
     guess_fields,
     layout_for,
 )
-from axowrap.data.readers import Unreadable, excerpt, iter_files, iter_rows, location_name
+from axowrap.data.readers import Unreadable, excerpt, iter_rows, location_name, the_row
+from axowrap.data.scan import scan_rows
 from axowrap.errors import UsageError
 
 if TYPE_CHECKING:
@@ -165,16 +165,18 @@ def check_dataset(
             content.add_held(row, (str(holdout_file), where))
     ds = DatasetReport(shown, layout.format, max_rows=max_rows)
     unit = location_name(files[0])
-    for file, where, row in islice(iter_files(files), max_rows):
+    # other processes only when nothing else needs the rows themselves or stops early
+    parallel = token_counter is None and max_rows is None
+    scanned = ((file, *item) for file in files for item in scan_rows(file, layout, holdout, parallel=parallel))
+    for file, where, facts, row in islice(scanned, max_rows):
         name = f"{shown}/{file.name}" if several else shown
-        if isinstance(row, Unreadable):
-            report.add(Finding(row.category, row.reason, name, where, unit, row.excerpt))
+        if isinstance(facts, Unreadable):
+            report.add(Finding(facts.category, facts.reason, name, where, unit, facts.excerpt))
             continue
         ds.rows += 1
-        issues = check_row(layout, row)
-        issues += content.add(row, (name, where), issues)
+        issues = facts[0] + content.add(facts, content.file_index(name), where, row)
         if issues:
-            text = excerpt(_row_text(row))
+            text = excerpt(_row_text(the_row(row)))
             for category, message, severity in issues:
                 report.add(Finding(category, message, name, where, unit, text, severity))
         if token_counter is not None and isinstance(row, dict):
