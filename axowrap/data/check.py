@@ -167,20 +167,28 @@ def check_dataset(
     unit = location_name(files[0])
     # other processes only when nothing else needs the rows themselves or stops early
     parallel = token_counter is None and max_rows is None
-    scanned = ((file, *item) for file in files for item in scan_rows(file, layout, holdout, parallel=parallel))
-    for file, where, facts, row in islice(scanned, max_rows):
+    left = max_rows  # rows (readable or not) still to read; None: all
+    for file in files:
         name = f"{shown}/{file.name}" if several else shown
-        if isinstance(facts, Unreadable):
-            report.add(Finding(facts.category, facts.reason, name, where, unit, facts.excerpt))
-            continue
-        ds.rows += 1
-        issues = facts[0] + content.add(facts, content.file_index(name), where, row)
-        if issues:
-            text = excerpt(_row_text(the_row(row)))
-            for category, message, severity in issues:
-                report.add(Finding(category, message, name, where, unit, text, severity))
-        if token_counter is not None and isinstance(row, dict):
-            token_counter.add(row)
+        index = content.file_index(name)
+        read = 0
+        for where, facts, row in islice(scan_rows(file, layout, holdout, parallel=parallel), left):
+            read += 1
+            if isinstance(facts, Unreadable):
+                report.add(Finding(facts.category, facts.reason, name, where, unit, facts.excerpt))
+                continue
+            ds.rows += 1
+            found = content.add(facts, index, where, row)
+            if found or facts[0]:
+                text = excerpt(_row_text(the_row(row)))
+                for category, message, severity in facts[0] + found:
+                    report.add(Finding(category, message, name, where, unit, text, severity))
+            if token_counter is not None and isinstance(row, dict):
+                token_counter.add(row)
+        if left is not None:
+            left -= read
+            if left <= 0:
+                break
     for category, message, severity in content.finish():
         report.add(Finding(category, message, shown, None, unit, "", severity))
     ds.detected = {str(k): v for k, v in content.detected.items()}
