@@ -12,7 +12,9 @@ in this process (starting processes costs more than it saves under ~50,000 rows)
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -38,6 +40,8 @@ def _workers(path: Path) -> int:
     """How many processes read `path` (1: this one)."""
     if sys.platform != "linux" or path.stat().st_size < PARALLEL_MIN_BYTES or not is_jsonl(path):
         return 1
+    if threading.active_count() > 1:  # forking a process with threads can copy a lock held by one of them
+        return 1
     return min(WORKERS, len(os.sched_getaffinity(0)))
 
 
@@ -60,6 +64,8 @@ def scan_rows(
 def _init(path: Path, layout: Layout, holdout: tuple[float, int] | None) -> None:
     global _job
     _job = (path, layout, holdout)
+    # Ctrl-C reaches the whole process group: this process stops the workers, quietly
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _read_range(span: tuple[int, int | None]) -> tuple[int, bytes, bytes, bytes, bytes, bytes, dict[int, Any]]:
