@@ -22,6 +22,7 @@ from axowrap.data.content import normalize
 from axowrap.data.formats import layout_for
 from axowrap.data.readers import count_lines, line_starts
 from axowrap.data.texts import conversation, prompt_and_target
+from axowrap.errors import AxowrapError
 
 
 def hostile(path: Path) -> Path:
@@ -89,6 +90,11 @@ def test_workers_read_back_the_rows_a_format_mismatch_names(
 def test_small_files_are_read_in_this_process(tmp_path: Path) -> None:
     path = bench_rows(tmp_path / "rows.jsonl", 200)
     assert scan._workers(path) == 1
+
+
+def test_a_missing_file_is_the_readers_error(tmp_path: Path, split_everything: None) -> None:
+    with pytest.raises(AxowrapError, match="no such data file"):
+        next(scan.scan_rows(tmp_path / "gone.jsonl", layout_for("alpaca"), None))
 
 
 @pytest.mark.parametrize("every", [1, 3, 7, 64, 10_000])

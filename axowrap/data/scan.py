@@ -38,7 +38,9 @@ _job: tuple[Path, Layout, tuple[float, int] | None] | None = None  # set in each
 
 def _workers(path: Path) -> int:
     """How many processes read `path` (1: this one)."""
-    if sys.platform != "linux" or path.stat().st_size < PARALLEL_MIN_BYTES or not is_jsonl(path):
+    if sys.platform != "linux" or not path.is_file() or path.stat().st_size < PARALLEL_MIN_BYTES:
+        return 1  # (a missing file: iter_rows says so)
+    if not is_jsonl(path):
         return 1
     if threading.active_count() > 1:  # forking a process with threads can copy a lock held by one of them
         return 1
