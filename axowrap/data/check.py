@@ -177,7 +177,6 @@ def check_dataset(
             if isinstance(facts, Unreadable):
                 report.add(Finding(facts.category, facts.reason, name, where, unit, facts.excerpt))
                 continue
-            ds.rows += 1
             found = content.add(facts, index, where, row)
             if found or facts[0]:
                 text = excerpt(_row_text(the_row(row)))
@@ -189,6 +188,7 @@ def check_dataset(
             left -= read
             if left <= 0:
                 break
+    ds.rows = content.rows  # every readable row
     for category, message, severity in content.finish():
         report.add(Finding(category, message, shown, None, unit, "", severity))
     ds.detected = {str(k): v for k, v in content.detected.items()}

@@ -61,16 +61,14 @@ class Unreadable:
     category: str = INVALID_JSON
 
 
-def later(read: Callable[[int], Any], offset: int) -> Later:
-    """A row parsed elsewhere (axowrap.data.scan), read again from its file when asked for."""
-    return Later(read, offset)
-
-
-Later = partial  # made for every row of a large file: a C object is ~3x cheaper to make than a class
+# A row parsed elsewhere (axowrap.data.scan), read again from its file when asked for:
+# Later(read, offset)() == read(offset). One is made for every row of a large file: a partial
+# (a C object) is ~3x cheaper to make than an instance of a class.
+Later = partial
 
 
 def the_row(row: Any) -> Any:
-    """A row, or what a `later` reads (rows themselves are never callable)."""
+    """A row, or what a `Later` reads."""
     return row() if type(row) is Later else row
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from axowrap.data.content import HAS_NORMAL, KEY_BYTES, Facts, row_facts
 from axowrap.data.formats import Layout
-from axowrap.data.readers import Unreadable, count_lines, is_jsonl, iter_rows, jsonl_span, later, line_starts, loads
+from axowrap.data.readers import Later, Unreadable, count_lines, is_jsonl, iter_rows, jsonl_span, line_starts, loads
 
 PARALLEL_MIN_BYTES = 32 << 20  # ~40,000 Alpaca rows
 RANGE_BYTES = 8 << 20
@@ -134,6 +134,6 @@ def _parallel(path: Path, layout: Layout, holdout: tuple[float, int] | None, wor
                         exact[k : k + KEY_BYTES],
                         normal[k : k + KEY_BYTES] if flag & HAS_NORMAL else b"",
                     )
-                    yield base + lines[i], facts, later(reread, offsets[i])
+                    yield base + lines[i], facts, Later(reread, offsets[i])
                 k += KEY_BYTES
             base += nlines
