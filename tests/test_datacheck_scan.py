@@ -8,6 +8,7 @@ import json
 import os
 import string
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ def report_of(path: Path, *, parallel: bool, holdout: tuple[float, int] | None =
 def split_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(data_check, "SHOWN_PER_CATEGORY", 10**9)
     monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    # threads other tests leave behind (a Hub server's) would keep the scan in this process
+    monkeypatch.setattr(scan.threading, "active_count", lambda: 1)
 
 
 @pytest.mark.skipif(sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2, reason="two cores on Linux")
@@ -90,6 +93,19 @@ def test_workers_read_back_the_rows_a_format_mismatch_names(
 def test_small_files_are_read_in_this_process(tmp_path: Path) -> None:
     path = bench_rows(tmp_path / "rows.jsonl", 200)
     assert scan._workers(path) == 1
+
+
+def test_no_fork_while_another_thread_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    path = bench_rows(tmp_path / "rows.jsonl", 200)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert scan._workers(path) == 1
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_a_missing_file_is_the_readers_error(tmp_path: Path, split_everything: None) -> None:
