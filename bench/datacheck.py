@@ -8,8 +8,10 @@ same data and config (reported as a ratio, no target). Rows come from tests/data
 
 At scale (issue 23; `python bench/datacheck.py --scale` runs only this part): the whole
 `axowrap data check FILE --format alpaca --no-tokens` (structure + content checks) of 100k and
-1M unique rows, each a fresh process, with its peak RSS (getrusage of the child). Targets:
-1M rows <= 10 s wall and <= 500 MB peak RSS. Printed with the load average.
+1M unique rows, each a fresh process of this checkout's code, with its peak RSS (getrusage of
+the child: its largest process) and the peak of its processes' RSS and PSS summed (a large file
+is read by two worker processes, axowrap.data.scan). Targets: 1M rows <= 10 s wall and
+<= 500 MB peak RSS (summed). Printed with the load average.
 """
 
 from __future__ import annotations
@@ -161,20 +163,55 @@ def throughput(targets: Targets) -> None:
         )
 
 
-def whole_check(path: Path) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of `axowrap data check PATH --no-tokens` in a fresh process."""
-    axowrap = str(Path(sys.executable).parent / "axowrap")
-    argv = [axowrap, "data", "check", str(path), "--format", "alpaca", "--no-tokens", "--json"]
+def check_command(path: Path) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of `axowrap data check PATH --no-tokens`, run from this checkout (the
+    `axowrap` script of the environment imports whichever axowrap is installed there)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    argv = [sys.executable, "-m", "axowrap", "data", "check", str(path), "--format", "alpaca", "--no-tokens", "--json"]
+    return argv, env
+
+
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes summed over process `pid` and its children (0, 0 once it is gone)."""
+    rss = pss = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith(("Rss:", "Pss:")):
+                    kb = int(line.split()[1]) * 1024
+                    rss, pss = (rss + kb, pss) if line.startswith("Rss:") else (rss, pss + kb)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return rss, pss
+
+
+def whole_check(path: Path) -> tuple[float, float, float, float, float]:
+    """(wall s, CPU s, peak RSS MB of the largest process, peak RSS and PSS MB summed over the
+    process and its workers) of `axowrap data check PATH --no-tokens` in a fresh process. The
+    sums are sampled every 0.1 s (the dicts of keys only grow, so the peak is near the end)."""
+    argv, env = check_command(path)
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak_rss = peak_pss = 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        rss, pss = _tree_memory(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(0.1)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     assert proc.stderr is not None
     err = proc.stderr.read().decode()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"data check failed ({proc.returncode}): {err[-500:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    mb = 1 << 20
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, peak_rss / mb, peak_pss / mb
 
 
 def scale(targets: Targets) -> None:
@@ -182,16 +219,19 @@ def scale(targets: Targets) -> None:
         for n in (100_000, 1_000_000):
             path = make_rows(Path(tmp) / f"alpaca-{n}.jsonl", n)
             at = load()
-            wall, cpu, rss = whole_check(path)
+            wall, cpu, rss, tree_rss, tree_pss = whole_check(path)
             print(
                 f"  whole data check --no-tokens, {n:,} unique alpaca rows ({path.stat().st_size / 1e6:.0f} MB): "
-                f"{wall:.2f} s wall, {cpu:.2f} s CPU = {n / wall:,.0f} rows/s; peak RSS {rss:.0f} MB ({at})"
+                f"{wall:.2f} s wall, {cpu:.2f} s CPU (workers included) = {n / wall:,.0f} rows/s; peak RSS {rss:.0f} MB "
+                f"(largest process), summed over its processes {tree_rss:.0f} MB RSS, {tree_pss:.0f} MB PSS ({at})"
             )
             if n == 1_000_000:
                 targets.check(
                     "data check --no-tokens, 1M rows <= 10 s", wall <= 10, f"{wall:.2f} s wall, {cpu:.2f} s CPU"
                 )
-                targets.check("data check --no-tokens, 1M rows <= 500 MB peak RSS", rss <= 500, f"{rss:.0f} MB")
+                # checked on the sum of every process's RSS (shared pages counted in each: an upper bound)
+                memory = max(rss, tree_rss)
+                targets.check("data check --no-tokens, 1M rows <= 500 MB peak RSS", memory <= 500, f"{memory:.0f} MB")
             path.unlink()
 
 

@@ -4,8 +4,11 @@ the structural part running inside `axowrap validate`."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -389,3 +392,21 @@ def test_an_integer_over_64_bits_in_a_row_is_checked_not_a_crash(tmp_path: Path)
     small.write_text(json.dumps([{**row, "n": 1}, {**row, "n": 1}]), encoding="utf-8")
     same = run_cli("data", "check", str(small), "--no-tokens")  # the same findings as for a small integer
     assert res.out.split("summary")[1] == same.out.split("summary")[1]
+
+
+def test_the_bench_runs_this_checkout(tmp_path: Path) -> None:
+    """bench/datacheck.py timed the `axowrap` script, which imports the installed axowrap (in a
+    shared environment: another checkout's code)."""
+    spec = importlib.util.spec_from_file_location("bench_datacheck", REPO / "bench" / "datacheck.py")
+    assert spec is not None and spec.loader is not None
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    argv, env = module.check_command(tmp_path / "rows.jsonl")
+    probe = [argv[0], "-c", "import axowrap; print(axowrap.__file__)"]
+    out = subprocess.run(probe, env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert Path(out.strip()).resolve().is_relative_to(REPO / "axowrap")
+    assert argv[1:3] == ["-m", "axowrap"]

@@ -18,12 +18,12 @@ from axowrap.data.formats import (
     CATEGORIES,
     FORMATS,
     Layout,
-    check_row,
     detect_format,
     guess_fields,
     layout_for,
 )
-from axowrap.data.readers import Unreadable, excerpt, iter_files, iter_rows, location_name
+from axowrap.data.readers import Unreadable, excerpt, iter_rows, location_name, the_row
+from axowrap.data.scan import scan_rows
 from axowrap.errors import UsageError
 
 if TYPE_CHECKING:
@@ -165,20 +165,30 @@ def check_dataset(
             content.add_held(row, (str(holdout_file), where))
     ds = DatasetReport(shown, layout.format, max_rows=max_rows)
     unit = location_name(files[0])
-    for file, where, row in islice(iter_files(files), max_rows):
+    # other processes only when nothing else needs the rows themselves or stops early
+    parallel = token_counter is None and max_rows is None
+    left = max_rows  # rows (readable or not) still to read; None: all
+    for file in files:
         name = f"{shown}/{file.name}" if several else shown
-        if isinstance(row, Unreadable):
-            report.add(Finding(row.category, row.reason, name, where, unit, row.excerpt))
-            continue
-        ds.rows += 1
-        issues = check_row(layout, row)
-        issues += content.add(row, (name, where), issues)
-        if issues:
-            text = excerpt(_row_text(row))
-            for category, message, severity in issues:
-                report.add(Finding(category, message, name, where, unit, text, severity))
-        if token_counter is not None and isinstance(row, dict):
-            token_counter.add(row)
+        index = content.file_index(name)
+        read = 0
+        for where, facts, row in islice(scan_rows(file, layout, holdout, parallel=parallel), left):
+            read += 1
+            if isinstance(facts, Unreadable):
+                report.add(Finding(facts.category, facts.reason, name, where, unit, facts.excerpt))
+                continue
+            found = content.add(facts, index, where, row)
+            if found or facts[0]:
+                text = excerpt(_row_text(the_row(row)))
+                for category, message, severity in facts[0] + found:
+                    report.add(Finding(category, message, name, where, unit, text, severity))
+            if token_counter is not None and isinstance(row, dict):
+                token_counter.add(row)
+        if left is not None:
+            left -= read
+            if left <= 0:
+                break
+    ds.rows = content.rows  # every readable row
     for category, message, severity in content.finish():
         report.add(Finding(category, message, shown, None, unit, "", severity))
     ds.detected = {str(k): v for k, v in content.detected.items()}

@@ -204,10 +204,11 @@ def _filled(value: Any) -> bool:
 def _alpaca(layout: Layout, row: dict[str, Any]) -> list[Issue]:
     f = layout.fields
     # fast path, the common case: both texts present, optional ones absent or strings, no extra keys
-    if _filled(row.get(f["instruction"])) and _filled(row.get(f["output"])) and len(row) <= 4:
-        extra = row.get(f["input"], ""), row.get(f["system"], "")
-        if all(v is None or type(v) is str for v in extra) and row.keys() <= layout.columns:
-            return []
+    if len(row) <= 4 and _filled(row.get(f["instruction"])) and _filled(row.get(f["output"])):
+        given, system = row.get(f["input"]), row.get(f["system"])
+        if (given is None or type(given) is str) and (system is None or type(system) is str):
+            if row.keys() <= layout.columns:
+                return []
     out = _text_field(row, f["instruction"], "instruction") + _text_field(row, f["output"], "output")
     out += _text_field(row, f["input"], "input", required=False) + _text_field(
         row, f["system"], "system prompt", required=False

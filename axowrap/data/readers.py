@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,17 @@ class Unreadable:
     reason: str
     excerpt: str
     category: str = INVALID_JSON
+
+
+# A row parsed elsewhere (axowrap.data.scan), read again from its file when asked for:
+# Later(read, offset)() == read(offset). One is made for every row of a large file: a partial
+# (a C object) is ~3x cheaper to make than an instance of a class.
+Later = partial
+
+
+def the_row(row: Any) -> Any:
+    """A row, or what a `Later` reads."""
+    return row() if type(row) is Later else row
 
 
 def excerpt(text: str | bytes, limit: int = EXCERPT) -> str:
@@ -140,24 +152,69 @@ def _first_char(path: Path) -> str:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    offset = 0
     with path.open("rb") as fh:
-        for n, line in enumerate(fh, 1):
-            try:
-                yield n, loads(line)
-            except RecursionError:
-                yield n, Unreadable(TOO_DEEP, excerpt(line))
-            except (_FastError, ValueError) as exc:
-                if not line.strip():
-                    pass
+        for n, _, row in jsonl_span(fh, 0, None):
+            yield n, row
+
+
+def is_jsonl(path: Path) -> bool:
+    """Whether `iter_rows` reads `path` as JSON lines (so it can be read in byte ranges)."""
+    return path.suffix.lower() not in (".csv", ".parquet", ".arrow", ".txt") and _first_char(path) != "["
+
+
+def jsonl_span(fh: Any, start: int, end: int | None) -> Iterator[tuple[int, int, Any]]:
+    """(line, byte offset, row) of the JSON lines that start in bytes [start, end) of the binary
+    file `fh` (`start` must be where a line starts; lines are numbered from 1 at `start`)."""
+    offset = start
+    fh.seek(start)
+    for n, line in enumerate(fh, 1):
+        if end is not None and offset >= end:
+            return
+        try:
+            yield n, offset, loads(line)
+        except RecursionError:
+            yield n, offset, Unreadable(TOO_DEEP, excerpt(line))
+        except (_FastError, ValueError) as exc:
+            if not line.strip():
+                pass
+            else:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    yield n, offset, _bad_utf8(line, bad.start, offset)
                 else:
-                    try:
-                        line.decode("utf-8")
-                    except UnicodeDecodeError as bad:
-                        yield n, _bad_utf8(line, bad.start, offset)
-                    else:
-                        yield n, Unreadable(f"invalid JSON ({_reason(exc)})", excerpt(line))
-            offset += len(line)
+                    yield n, offset, Unreadable(f"invalid JSON ({_reason(exc)})", excerpt(line))
+        offset += len(line)
+
+
+def count_lines(fh: Any, start: int, end: int) -> int:
+    """How many lines start in bytes [start, end) of `fh` (`end` being a line start)."""
+    fh.seek(start)
+    n = 0
+    while start < end:
+        block = fh.read(min(CHUNK, end - start))
+        if not block:
+            break
+        n += block.count(b"\n")
+        start += len(block)
+    return n
+
+
+def line_starts(path: Path, every: int) -> list[int]:
+    """Offsets of line starts about `every` bytes apart, from 0: the byte ranges to read a JSON
+    lines file in (each ends where the next starts; the last at the end of the file)."""
+    size = path.stat().st_size
+    starts = [0]
+    with path.open("rb") as fh:
+        for at in range(every, size, every):
+            if at <= starts[-1]:
+                continue
+            fh.seek(at - 1)  # the line that holds byte at-1 ends at or after `at`
+            fh.readline()
+            if (pos := fh.tell()) >= size:
+                break
+            starts.append(pos)
+    return starts
 
 
 def _reason(exc: Exception) -> str:

@@ -71,6 +71,11 @@ def conversation(layout: Layout, row: dict[str, Any]) -> list[Turn]:
 
 def prompt_and_target(layout: Layout, row: dict[str, Any]) -> tuple[str, str]:
     """(prompt text, target text): the target is every assistant turn (text: all of it)."""
+    if layout.format == "alpaca":  # what `conversation` gives, without building the turns (the data check's hot path)
+        f = layout.fields
+        system = row.get(f["system"])
+        user = "\n\n".join(s for s in (row.get(f["instruction"]), row.get(f["input"])) if isinstance(s, str) and s)
+        return (f"{system}\n{user}" if isinstance(system, str) and system else user), _content(row.get(f["output"]))
     turns = conversation(layout, row)
     prompt = "\n".join(c for r, c in turns if r != "assistant")
     target = "\n".join(c for r, c in turns if r == "assistant")
