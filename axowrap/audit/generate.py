@@ -86,11 +86,17 @@ class HFGreedy:
 
         import torch
         from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
 
         loading = time.perf_counter()
         torch.set_num_threads(threads())
         hf = job["hf"]
-        model: Any = AutoModelForCausalLM.from_pretrained(hf["model"], dtype=torch.float32)
+        # in the audit's own process: its stderr carries the verdict, not a loading progress bar
+        hf_logging.disable_progress_bar()
+        try:
+            model: Any = AutoModelForCausalLM.from_pretrained(hf["model"], dtype=torch.float32)
+        finally:
+            hf_logging.enable_progress_bar()
         self.keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
         if hf.get("adapter"):
             from peft import PeftModel
