@@ -98,3 +98,154 @@ def test_the_card_records_a_push_past_a_failed_audit() -> None:
     assert "- modelfile: Modelfile: no \\`PARAMETER stop\\` for the end-of-turn token '\\</s\\>'" in card
     plain = render_card(CardInputs(**{**inputs.__dict__, "audit": None, "audit_override": False}))
     assert "No stop audit was run for this model." in plain
+
+
+# --- the behaviour check's cost controls (issue 16): same answers, less work
+
+
+def test_accepting_a_draft_gives_hf_greedy_answer_exactly() -> None:
+    from axowrap.audit.generate import accept
+
+    eos = {2}
+    # HF agrees with the whole draft, ending on its EOS: finished, stop
+    assert accept([5, 6, 2], [5, 6, 2], eos, 10) == ([5, 6, 2], "stop")
+    # HF disagrees at the second token: its own token is kept, and decoding must go on from there
+    assert accept([5, 9, 2], [5, 6, 2], eos, 10) == ([5, 9], None)
+    # HF ends on an EOS the draft went past (llama.cpp does not stop on it): stop there
+    assert accept([5, 2, 7], [5, 2], eos, 10) == ([5, 2], "stop")
+    # the draft ended on a token that is not HF's EOS: HF's next token decides
+    assert accept([5, 6, 8], [5, 6], eos, 10) == ([5, 6, 8], None)
+    # the limit is reached inside the draft: length, whatever follows
+    assert accept([5, 6, 7, 8], [5, 6, 7], eos, 2) == ([5, 6], "length")
+    # an EOS as the last allowed token is a stop, as in `generate`
+    assert accept([5, 2], [5, 2], eos, 2) == ([5, 2], "stop")
+
+
+def test_verified_answers_equal_generate(tiny_model: Any) -> None:
+    """The HF answers found by verifying a draft (a wrong one here, and one cut short) are
+    `generate`'s greedy answers, token for token, with the cache reused across prompts."""
+    from axowrap.audit.generate import hf_batched, hf_verified
+
+    prompts = [[1, 40, 41, 42, 43], [1, 40, 41, 50], [1, 60, 61, 62, 63, 64, 65]]
+    job = {"hf": {"label": "merged", "model": str(tiny_model)}, "prompts": prompts, "max_tokens": 12}
+    job.update(pad_id=0, stop_after=len(prompts))
+    want = {r["prompt"]: r for r in hf_batched(job, prompts, [0, 1, 2])["results"]}
+    drafts = [
+        {"prompt": 0, "ids": want[0]["ids"]},  # right: accepted in one pass
+        {"prompt": 1, "ids": want[1]["ids"][:2] + [7, 7, 7]},  # right, then wrong
+        {"prompt": 2, "ids": []},  # nothing: HF decodes alone
+    ]
+    got = hf_verified(job, prompts, drafts)["results"]
+    for r in got:
+        assert (r["ids"], r["finish_reason"]) == (want[r["prompt"]]["ids"], want[r["prompt"]]["finish_reason"])
+    assert got[0]["verified"] == len(want[0]["ids"]) and got[2]["verified"] == 1
+
+
+def test_prompts_sharing_a_prefix_are_generated_one_after_another() -> None:
+    from axowrap.audit.generate import common_prefix, order_of
+
+    prompts = [[1, 9, 3], [1, 2, 3, 4], [1, 9, 2], [1, 2, 3, 5]]
+    assert order_of(prompts) == [1, 3, 2, 0]
+    assert common_prefix([1, 2, 3, 4], [1, 2, 3, 5]) == 3
+
+
+def test_threads_are_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from axowrap.audit.generate import threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    for load, want in ((0.0, 2), (0.4, 2), (0.8, 1), (6.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert threads() == want
+
+
+def test_the_answer_limit_follows_the_held_out_answers() -> None:
+    """A fixed 128-token limit failed every task whose right answers are longer (a 200-token
+    summary ended by itself after 200 tokens, past the limit)."""
+    from axowrap.audit.checks import MAX_TOKENS, answer_limit
+
+    assert answer_limit([200, 35]) == 400
+    assert answer_limit([74, 20]) == 148
+    assert answer_limit([3, 4]) == 32  # a label: room for the model's own wording
+    assert answer_limit([2000]) == 512
+    assert answer_limit([]) == MAX_TOKENS
+
+
+def test_the_gguf_header_reader_agrees_with_gguf_py(tmp_path: Any) -> None:
+    from gguf import GGUFReader, GGUFWriter
+
+    from axowrap.audit.metadata import GGUF_KEYS, gguf_fields
+
+    path = tmp_path / "x.gguf"
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list([f"tok{i}" for i in range(300)] + ["<|im_end|>"])
+    writer.add_token_scores([0.5] * 301)
+    writer.add_eos_token_id(300)
+    writer.add_bos_token_id(1)
+    writer.add_add_bos_token(False)
+    writer.add_string("general.note", "an array above, a string here")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    reader = GGUFReader(str(path))
+    want = {k: f.contents() for k in GGUF_KEYS if (f := reader.get_field(k)) is not None}
+    assert (
+        gguf_fields(path)
+        == want
+        == {
+            "tokenizer.ggml.eos_token_id": 300,
+            "tokenizer.ggml.bos_token_id": 1,
+            "tokenizer.ggml.add_bos_token": False,
+        }
+    )
+
+
+def _answers(reasons: list[str], offset: int = 0) -> list[dict[str, Any]]:
+    return [{"prompt": n + offset, "finish_reason": r, "tokens": 4, "ids": [1, 2, 3, n]} for n, r in enumerate(reasons)]
+
+
+def test_a_backend_that_stopped_generating_early_fails_with_its_counts() -> None:
+    from axowrap.audit.checks import _behaviour
+    from axowrap.chat.format import PromptFormat
+
+    behaviour = {
+        "source": "held-out",
+        "prompts": 16,
+        "max_tokens": 148,
+        "max_tokens_from": "2 x the longest held-out answer (74 tokens)",
+        "draft": "f16",
+        "hf": {"label": "merged", "results": _answers(["stop", "length", "length", "length"]), "stopped_early": True},
+        "gguf": {"f16": {"results": _answers(["stop", "length", "length", "length"]), "stopped_early": True}},
+    }
+    result = _behaviour(behaviour, PromptFormat(kind="alpaca"), {})
+    assert result["status"] == "failed"
+    assert result["problems"] == [
+        "hf:merged: 3 of 4 answers did not end by themselves within 148 tokens (generation stopped there, 4 of 16 "
+        "prompts asked: 3 such answers fail the check)",
+        "gguf:f16: 3 of 4 answers did not end by themselves within 148 tokens (generation stopped there, 4 of 16 "
+        "prompts asked: 3 such answers fail the check)",
+    ]
+    assert result["gguf:f16"]["first_k_match"] == 4
+
+
+def test_first_tokens_are_compared_prompt_by_prompt() -> None:
+    """HF stopped generating before the GGUF did: only the prompts both answered are compared."""
+    from axowrap.audit.checks import _behaviour
+    from axowrap.chat.format import PromptFormat
+
+    gguf = _answers(["stop"] * 5)
+    gguf[4]["ids"] = [9, 9, 9]
+    behaviour = {
+        "source": "held-out",
+        "prompts": 5,
+        "max_tokens": 32,
+        "max_tokens_from": "given",
+        "hf": {"label": "merged", "results": list(reversed(_answers(["stop"] * 5)))},
+        "gguf": {"f16": {"results": gguf}},
+    }
+    result = _behaviour(behaviour, PromptFormat(kind="alpaca"), {})
+    assert result["problems"] == ["gguf:f16: the first 8 greedy tokens differ from HF on 1 of 5 prompts"]
+    behaviour["hf"]["results"] = _answers(["stop"] * 4)
+    assert _behaviour(behaviour, PromptFormat(kind="alpaca"), {})["status"] == "passed"

@@ -7,7 +7,9 @@ artifact it is served from? Each check passes, fails (with the fix) or is skippe
     gguf        each GGUF's eos/eot/add_bos metadata, and llama.cpp's end-of-generation tokens
     modelfile   serve/Modelfile: a stop for every end-of-turn token, the training TEMPLATE
     behaviour   N held-out prompts end by themselves (finish_reason stop) within max_tokens in
-                HF and in llama.cpp; the f16/bf16/f32 GGUF's first K greedy tokens equal HF's
+                HF and in llama.cpp; the f16/bf16/f32 GGUF's first K greedy tokens equal HF's.
+                max_tokens: twice the longest held-out answer (`answer_limit`); a backend stops
+                generating once STOP_AFTER answers ran to it (the check has failed by then)
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from axowrap.data.split import read_rows
 from axowrap.run.rundir import RunDir
 
 PROMPTS = 16  # held-out prompts the behaviour check generates from
-MAX_TOKENS = 128
+MAX_TOKENS = 128  # the answer limit when no held-out answer says how long answers are
+LIMIT_FLOOR, LIMIT_CAP = 32, 512  # bounds of the limit derived from the held-out answers
+STOP_AFTER = 3  # answers run to the limit after which a backend stops generating (the check failed)
 K = 8  # greedy tokens the unquantized GGUF must share with HF
 FORMAT_ROWS = 8  # prepared rows whose prompt is compared with axowrap's
 UNQUANTIZED = ("f32", "f16", "bf16")
@@ -82,12 +86,23 @@ def last_prompt_of(row: dict[str, Any], fmt: PromptFormat, entry: dict[str, Any]
     return fmt.chat_prompt(messages[:last]) if last else None
 
 
+def answer_limit(gold_tokens: list[int]) -> int:
+    """The default max_tokens: twice the longest held-out answer among the prompts audited (in
+    the model's tokens, end-of-turn included), within [LIMIT_FLOOR, LIMIT_CAP]; MAX_TOKENS when
+    there are none. A model that learned to stop ends near its gold answer's length; twice the
+    longest leaves room for a wordier answer, and a long-answer task is not failed by a fixed
+    limit shorter than its answers."""
+    if not gold_tokens:
+        return MAX_TOKENS
+    return min(LIMIT_CAP, max(LIMIT_FLOOR, 2 * max(gold_tokens)))
+
+
 def audit_run(
     run: RunDir,
     config: dict[str, Any],
     *,
     prompts: int = PROMPTS,
-    max_tokens: int = MAX_TOKENS,
+    max_tokens: int | None = None,
     log: Path,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -113,7 +128,7 @@ def audit_run(
     checks["modelfile"] = _modelfile(run, fmt, eot) if ggufs else skipped("no GGUF files (run `axowrap gguf RUN`)")
     behaviour = _generate(run, config, fmt, tok, eot, entry, ggufs, prompts, max_tokens, log, say)
     checks["gguf"] = _gguf(ggufs, tok, fmt, eot, behaviour) if ggufs else skipped("no GGUF files")
-    checks["behaviour"] = _behaviour(behaviour, fmt, ggufs, max_tokens)
+    checks["behaviour"] = _behaviour(behaviour, fmt, ggufs)
     failures = [f"{name}: {p}" for name in CHECKS for p in checks[name].get("problems", [])]
     return {"passed": not failures, "checks": checks, "failures": failures, "format": fmt.kind, "end_of_turn": eot}
 
@@ -191,13 +206,25 @@ def _gguf(
     return judged({"files": files}, problems, "gguf")
 
 
-def _holdout_prompts(run: RunDir, fmt: PromptFormat, entry: dict[str, Any], n: int) -> tuple[list[str], str]:
+def last_answer_of(row: dict[str, Any], fmt: PromptFormat, entry: dict[str, Any]) -> str | None:
+    """The gold answer to `last_prompt_of` (None: the row has none)."""
+    if fmt.kind == "alpaca":
+        answer = row.get((fmt.fields or {}).get("output", "output"))
+        return None if answer is None else str(answer)
+    messages = messages_of(row, entry)
+    return next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), None)
+
+
+def _holdout_prompts(run: RunDir, fmt: PromptFormat, entry: dict[str, Any], n: int) -> tuple[list[str], list[str], str]:
+    """The first `n` held-out prompts (else training prompts), their gold answers, and which."""
     for name, path in (("held-out", run.data / "holdout.jsonl"), ("training", Path(str(entry.get("path"))))):
         if path.is_file():
-            texts = [p for r in read_rows(path) if (p := last_prompt_of(r, fmt, entry))][:n]
-            if texts:
-                return texts, name
-    return [], "no"
+            pairs = [
+                (p, last_answer_of(r, fmt, entry)) for r in read_rows(path) if (p := last_prompt_of(r, fmt, entry))
+            ]
+            if pairs[:n]:
+                return [p for p, _ in pairs[:n]], [a for _, a in pairs[:n] if a], name
+    return [], [], "no"
 
 
 def _generate(
@@ -209,17 +236,20 @@ def _generate(
     entry: dict[str, Any],
     ggufs: dict[str, Path],
     n: int,
-    max_tokens: int,
+    max_tokens: int | None,
     log: Path,
     say: Callable[[str], None],
 ) -> dict[str, Any] | None:
-    """Run axowrap.audit.generate in a child; None when there is nothing to generate with."""
+    """The answers: llama.cpp's in a child (axowrap.audit.generate; llama.cpp may crash on a bad
+    file), then HF's here, verifying the unquantized GGUF's answers; None when there is nothing
+    to generate with."""
+    from axowrap.audit.generate import draft_type, hf_answers
     from axowrap.errors import StepFailed
     from axowrap.run.child import run_child
 
     if fmt.kind == "text":
         return None
-    texts, source = _holdout_prompts(run, fmt, entry, n)
+    texts, golds, source = _holdout_prompts(run, fmt, entry, n)
     if (run.merged / "config.json").is_file():
         hf: dict[str, Any] | None = {"label": "merged", "model": str(run.merged)}
     elif (run.adapter / "adapter_config.json").is_file():
@@ -229,11 +259,17 @@ def _generate(
     if not texts or (hf is None and not ggufs):
         return None
     prompts = [list(tok(t, add_special_tokens=fmt.kind == "alpaca")["input_ids"]) for t in texts]
+    limit_from = "given"
+    if max_tokens is None:
+        gold = [len(tok(a, add_special_tokens=False)["input_ids"]) + 1 for a in golds]
+        max_tokens = answer_limit(gold)
+        limit_from = f"2 x the longest {source} answer ({max(gold)} tokens)" if gold else "default"
     job = {
         "prompts": prompts,
         "hf": hf,
         "ggufs": {t: str(p) for t, p in ggufs.items()},
         "max_tokens": max_tokens,
+        "stop_after": STOP_AFTER,
         "eot": eot,
         "pad_id": tok.pad_token_id,
         "n_ctx": max(len(p) for p in prompts) + max_tokens + 8,
@@ -243,21 +279,30 @@ def _generate(
     (folder / "generate-in.json").write_text(json.dumps(job), encoding="utf-8")
     out = folder / "generate-out.json"
     out.unlink(missing_ok=True)
-    say(f"audit: generating {len(prompts)} {source} answers (max {max_tokens} tokens) with {_backends(hf, ggufs)}")
-    argv = [sys.executable, "-m", "axowrap.audit.generate", str(folder / "generate-in.json"), str(out)]
-    done = run_child(argv, log=log, env={"TOKENIZERS_PARALLELISM": "false"}, timeout=1800)
-    if done.code != 0 or not out.is_file():
-        from axowrap.run.child import step_failed
+    say(
+        f"audit: generating {len(prompts)} {source} answers (max {max_tokens} tokens: {limit_from}) with "
+        + _backends(hf, ggufs)
+    )
+    result: dict[str, Any] = {"gguf": {}}
+    if ggufs:
+        argv = [sys.executable, "-m", "axowrap.audit.generate", str(folder / "generate-in.json"), str(out)]
+        done = run_child(argv, log=log, env={"TOKENIZERS_PARALLELISM": "false"}, timeout=1800)
+        if done.code != 0 or not out.is_file():
+            from axowrap.run.child import step_failed
 
-        if done.interrupted:
-            from axowrap.errors import StepInterrupted
+            if done.interrupted:
+                from axowrap.errors import StepInterrupted
 
-            raise StepInterrupted("step audit interrupted", hint="rerun the same command")
-        raise step_failed("audit", argv, "timeout after 1800 s" if done.timed_out else done.code, log, done.tail)
-    result = json.loads(out.read_text(encoding="utf-8"))
-    result["source"] = source
-    if not isinstance(result, dict):
-        raise StepFailed(f"audit: {out} is not a result")
+                raise StepInterrupted("step audit interrupted", hint="rerun the same command")
+            raise step_failed("audit", argv, "timeout after 1800 s" if done.timed_out else done.code, log, done.tail)
+        result = json.loads(out.read_text(encoding="utf-8"))
+        if not isinstance(result, dict):
+            raise StepFailed(f"audit: {out} is not a result")
+    draft = draft_type(job["ggufs"], UNQUANTIZED)
+    result["hf"] = hf_answers(job, result["gguf"][draft]["results"] if draft else None) if hf else None
+    result["draft"] = draft if hf else None
+    result.update(source=source, max_tokens=max_tokens, max_tokens_from=limit_from, prompts=len(prompts))
+    out.write_text(json.dumps(result), encoding="utf-8")
     return result
 
 
@@ -266,42 +311,61 @@ def _backends(hf: dict[str, Any] | None, ggufs: dict[str, Path]) -> str:
     return ", ".join(names)
 
 
-def _behaviour(
-    behaviour: dict[str, Any] | None, fmt: PromptFormat, ggufs: dict[str, Path], max_tokens: int
-) -> dict[str, Any]:
+def _behaviour(behaviour: dict[str, Any] | None, fmt: PromptFormat, ggufs: dict[str, Path]) -> dict[str, Any]:
     if fmt.kind == "text":
         return skipped("a completion task has no end of turn: its answers need not stop")
     if behaviour is None:
         return skipped("no model or no prompts to generate with")
     problems = []
-    summary: dict[str, Any] = {"prompts_from": behaviour["source"], "max_tokens": max_tokens, "k": K}
-    answers: dict[str, list[dict[str, Any]]] = {}
+    max_tokens = behaviour["max_tokens"]
+    summary: dict[str, Any] = {
+        "prompts_from": behaviour["source"],
+        "prompts": behaviour["prompts"],
+        "max_tokens": max_tokens,
+        "max_tokens_from": behaviour["max_tokens_from"],
+        "k": K,
+        "stop_after": STOP_AFTER,
+    }
+    answers: dict[str, dict[str, Any]] = {}
     if behaviour.get("hf"):
-        answers[f"hf:{behaviour['hf']['label']}"] = behaviour["hf"]["results"]
+        answers[f"hf:{behaviour['hf']['label']}"] = behaviour["hf"]
+        summary["hf_verified_from"] = behaviour.get("draft") and f"gguf:{behaviour['draft']}"
     for gguf_type, g in behaviour["gguf"].items():
-        answers[f"gguf:{gguf_type}"] = g["results"]
-    for name, results in answers.items():
+        answers[f"gguf:{gguf_type}"] = g
+    for name, answered in answers.items():
+        results = answered["results"]
         stopped = sum(r["finish_reason"] == "stop" for r in results)
         summary[name] = {
             "stopped": stopped,
             "of": len(results),
             "mean_tokens": round(sum(r["tokens"] for r in results) / max(1, len(results)), 1),
+            "stopped_early": bool(answered.get("stopped_early")),
+            "seconds": answered.get("seconds"),
         }
         if stopped < len(results):
+            early = (
+                f" (generation stopped there, {len(results)} of {behaviour['prompts']} prompts asked: "
+                f"{STOP_AFTER} such answers fail the check)"
+                if answered.get("stopped_early")
+                else ""
+            )
             problems.append(
                 f"{name}: {len(results) - stopped} of {len(results)} answers did not end by themselves within "
-                f"{max_tokens} tokens"
+                f"{max_tokens} tokens{early}"
             )
-    hf_results = (behaviour.get("hf") or {}).get("results")
+    hf_results = {r.get("prompt", n): r for n, r in enumerate((behaviour.get("hf") or {}).get("results") or [])}
     for gguf_type, g in behaviour["gguf"].items():
         if gguf_type not in UNQUANTIZED or not hf_results:
             continue
-        same = sum(a["ids"][:K] == b["ids"][:K] for a, b in zip(hf_results, g["results"], strict=True))
+        pairs = [
+            (hf_results[r.get("prompt", n)], r) for n, r in enumerate(g["results"]) if r.get("prompt", n) in hf_results
+        ]
+        same = sum(a["ids"][:K] == b["ids"][:K] for a, b in pairs)
         summary[f"gguf:{gguf_type}"]["first_k_match"] = same
-        if same < len(hf_results):
+        if same < len(pairs):
             problems.append(
-                f"gguf:{gguf_type}: the first {K} greedy tokens differ from HF on {len(hf_results) - same} of "
-                f"{len(hf_results)} prompts"
+                f"gguf:{gguf_type}: the first {K} greedy tokens differ from HF on {len(pairs) - same} of "
+                f"{len(pairs)} prompts"
             )
     return judged(summary, problems, "behaviour")
 

@@ -68,22 +68,58 @@ def check_merged(merged: Path, eot: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def gguf_fields(path: Path) -> dict[str, Any]:
-    """The tokenizer metadata llama.cpp reads, from the GGUF header (gguf-py's reader)."""
-    from gguf import GGUFReader
+GGUF_KEYS = (
+    "tokenizer.ggml.eos_token_id",
+    "tokenizer.ggml.eot_token_id",
+    "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.add_bos_token",
+    "tokenizer.ggml.add_eos_token",
+)
+# GGUF value types: struct format of the scalars; 8 string, 9 array
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 
-    reader = GGUFReader(str(path))
+
+def gguf_fields(path: Path, keys: tuple[str, ...] = GGUF_KEYS) -> dict[str, Any]:
+    """The scalar metadata `keys` llama.cpp reads, from the GGUF header. Reads the key/value
+    section only, stepping over arrays (the vocabulary) without decoding them: gguf-py's reader
+    builds every field, seconds for a 49k-token vocabulary."""
+    import mmap
+    import struct
+
     out: dict[str, Any] = {}
-    for key in (
-        "tokenizer.ggml.eos_token_id",
-        "tokenizer.ggml.eot_token_id",
-        "tokenizer.ggml.bos_token_id",
-        "tokenizer.ggml.add_bos_token",
-        "tokenizer.ggml.add_eos_token",
-    ):
-        field = reader.get_field(key)
-        if field is not None:
-            out[key] = field.contents()
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        if m[:4] != b"GGUF":
+            raise ValueError(f"{path.name}: not a GGUF file")
+        (version,) = struct.unpack_from("<I", m, 4)
+        if version < 2:
+            raise ValueError(f"{path.name}: GGUF version {version} is not supported")
+        (count,) = struct.unpack_from("<Q", m, 16)
+        pos = 24
+
+        def skip(kind: int, pos: int) -> int:
+            if kind == 8:
+                return pos + 8 + struct.unpack_from("<Q", m, pos)[0]
+            if kind == 9:
+                item, n = struct.unpack_from("<IQ", m, pos)
+                pos += 12
+                if item in _SCALARS:
+                    return pos + n * struct.calcsize(_SCALARS[item])
+                for _ in range(n):
+                    pos = skip(item, pos)
+                return pos
+            return pos + struct.calcsize(_SCALARS[kind])
+
+        for _ in range(count):
+            (length,) = struct.unpack_from("<Q", m, pos)
+            key = m[pos + 8 : pos + 8 + length].decode("utf-8", errors="replace")
+            (kind,) = struct.unpack_from("<I", m, pos + 8 + length)
+            pos += 12 + length
+            if key in keys and kind in _SCALARS:
+                value = struct.unpack_from(_SCALARS[kind], m, pos)[0]
+                out[key] = bool(value) if kind == 7 else value
+            if kind not in _SCALARS and kind not in (8, 9):
+                raise ValueError(f"{path.name}: unknown GGUF value type {kind} for {key}")
+            pos = skip(kind, pos)
     return out
 
 

@@ -101,11 +101,29 @@ class HFBackend:
 class GGUFBackend:
     """llama.cpp on a GGUF file, in this process."""
 
-    def __init__(self, label: str, gguf: Path, fmt: PromptFormat, *, n_ctx: int = 4096):
+    def __init__(
+        self,
+        label: str,
+        gguf: Path,
+        fmt: PromptFormat,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_threads_batch: int | None = None,
+    ):
+        """`n_threads`, `n_threads_batch` None: llama-cpp-python's defaults (half the cores to
+        generate, all of them to read the prompt)."""
         import llama_cpp
 
         self.label, self.fmt = label, fmt
-        self.llm: Any = llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=None, seed=0, verbose=False)
+        self.llm: Any = llama_cpp.Llama(
+            model_path=str(gguf),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads_batch,
+            seed=0,
+            verbose=False,
+        )
         self.last = Finish()
 
     def prompt_ids(self, text: str) -> list[int]:

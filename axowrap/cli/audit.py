@@ -13,7 +13,10 @@ import click
     "--prompts", type=click.IntRange(min=1), default=None, help="Held-out prompts to generate from (default 16)."
 )
 @click.option(
-    "--max-tokens", type=click.IntRange(min=1), default=None, help="Longest answer allowed to stop (default 128)."
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Longest answer allowed to stop (default: twice the longest held-out answer, 32-512).",
 )
 @click.option("--force", is_flag=True, help="Redo the audit even if it is up to date.")
 @click.option("--dry-run", is_flag=True, help="Say what would be checked; check nothing.")

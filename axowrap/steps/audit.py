@@ -6,7 +6,7 @@ whose recorded audit failed, like the eval gate, unless it is given `--allow-fai
 (which the model card then records); `axowrap audit RUN` exits 1 on it.
 
 Options (ctx.options): prompts (held-out prompts generated from, default 16), max_tokens
-(default 128).
+(default: twice the longest held-out answer, see axowrap.audit.checks.answer_limit).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from axowrap.steps.base import Step, StepContext
 from axowrap.yamlio import atomic_write
 
-VERSION = 1  # bump when the checks change: every run's audit is redone
+VERSION = 2  # bump when the checks change: every run's audit is redone
 
 
 def audit_file(ctx: StepContext) -> Path:
@@ -29,13 +29,11 @@ def enabled(ctx: StepContext) -> bool:
     return True
 
 
-def _settings(ctx: StepContext) -> dict[str, int]:
-    from axowrap.audit.checks import MAX_TOKENS, PROMPTS
+def _settings(ctx: StepContext) -> dict[str, int | None]:
+    from axowrap.audit.checks import PROMPTS
 
-    return {
-        "prompts": int(ctx.options.get("prompts") or PROMPTS),
-        "max_tokens": int(ctx.options.get("max_tokens") or MAX_TOKENS),
-    }
+    given = ctx.options.get("max_tokens")
+    return {"prompts": int(ctx.options.get("prompts") or PROMPTS), "max_tokens": int(given) if given else None}
 
 
 def artifacts(ctx: StepContext) -> dict[str, Any]:
@@ -58,10 +56,17 @@ def artifacts(ctx: StepContext) -> dict[str, Any]:
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
-    from axowrap.audit.checks import K
+    from axowrap.audit.checks import STOP_AFTER, K
 
     upstream = {n: (ctx.state.get(n) or {}).get("fingerprint") for n in ("train", "merge", "gguf")}
-    return {"version": VERSION, "k": K, **_settings(ctx), "upstream": upstream, "artifacts": artifacts(ctx)}
+    return {
+        "version": VERSION,
+        "k": K,
+        "stop_after": STOP_AFTER,
+        **_settings(ctx),
+        "upstream": upstream,
+        "artifacts": artifacts(ctx),
+    }
 
 
 def outputs(ctx: StepContext) -> list[Path]:
@@ -98,6 +103,7 @@ def _detail(name: str, check: dict[str, Any]) -> str:
     if name == "behaviour":
         parts = [
             f"{k} {v['stopped']}/{v['of']} stopped"
+            + (" (then stopped generating)" if v.get("stopped_early") else "")
             + (f", first {check['k']} tokens = HF on {v['first_k_match']}" if "first_k_match" in v else "")
             for k, v in check.items()
             if isinstance(v, dict)
@@ -113,7 +119,10 @@ def run(ctx: StepContext) -> dict[str, Any]:
         ctx.say("audit: would check the training rows, merged model, GGUF files, Modelfile and generation")
         return {"dry_run": True}
     settings = _settings(ctx)
-    result = audit_run(ctx.run, ctx.config, log=ctx.log, say=ctx.say, **settings)
+    prompts = settings["prompts"] or 0
+    result = audit_run(
+        ctx.run, ctx.config, log=ctx.log, say=ctx.say, prompts=prompts, max_tokens=settings["max_tokens"]
+    )
     result["report"] = report_markdown(result)
     path = audit_file(ctx)
     atomic_write(path, json.dumps(result, indent=2, sort_keys=True) + "\n")
