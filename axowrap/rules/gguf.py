@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -128,8 +129,6 @@ def gguf_preflight(spec: Spec) -> Iterator[Problem]:
             hint="prefer q8_0 or f16 for this model",
         )
     need = disk_needed(cfg, folder, types)
-    import shutil  # here: shutil brings bz2 and lzma to every command's start
-
     free = shutil.disk_usage(spec.base_dir).free
     if need > free:
         yield spec.problem(
