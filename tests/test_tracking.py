@@ -257,3 +257,40 @@ def test_one_mlflow_run_per_training_and_its_files_logged_at_the_end(folder: Pat
     other = start(run, config, "fp-2")["MLFLOW_RUN_ID"]  # another training: another tracker run
     assert other != env["MLFLOW_RUN_ID"] and tracking_state(run)["mlflow"]["run_id"] == other
     assert links(tracking_state(run))[0].startswith(f"MLflow run: {other} (experiment 'sql') in {store.as_uri()}")
+
+
+def test_the_trainers_mlflow_logging_is_buffered(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers logs to MLflow asynchronously; unbuffered, MLflow's logging thread idles up to
+    a second at each flush (end_run, exit). The child gets MLflow's buffering, unless the user set
+    it; every metric still arrives."""
+    import subprocess
+    import sys
+
+    from mlflow.environment_variables import MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS
+
+    from axowrap.run.pipeline import prepare_run
+    from axowrap.tracking.runs import ASYNC_BUFFER, start
+
+    assert ASYNC_BUFFER == MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS.name
+    monkeypatch.delenv(ASYNC_BUFFER, raising=False)
+    store = tmp_path / "mlruns"
+    run = prepare_run(spec(folder, f"tracking: {{mlflow: {{tracking_uri: '{store}'}}}}\n"), tmp_path / "runs")
+    env = start(run, yaml.safe_load(run.config.read_text()), "fp-1")
+    assert env[ASYNC_BUFFER] == "1"
+    code = (
+        "import mlflow\n"
+        "mlflow.start_run()\n"
+        "for step in range(5): mlflow.log_metrics({'loss': 1.0 / (step + 1)}, step=step, synchronous=False)\n"
+        "mlflow.end_run()\n"
+        "print(len(mlflow.MlflowClient().get_metric_history(mlflow.last_active_run().info.run_id, 'loss')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split()[-1] == "5"
+    monkeypatch.setenv(ASYNC_BUFFER, "3")  # the user's own choice stands
+    assert ASYNC_BUFFER not in start(run, yaml.safe_load(run.config.read_text()), "fp-1")

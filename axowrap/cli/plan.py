@@ -101,9 +101,8 @@ def _gb(low: float, high: float) -> str:
 
 
 def _print(plan: dict[str, Any]) -> None:
-    from rich.markup import escape
-
     from axowrap.cli.style import console as make_console
+    from axowrap.cli.style import escape
     from axowrap.cli.style import table as Table
 
     console = make_console()

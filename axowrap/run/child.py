@@ -31,7 +31,7 @@ from typing import IO, Any
 from axowrap.errors import StepFailed, StepInterrupted
 
 TAIL_LINES = 20
-LOG = logging.getLogger("axowrap.child")  # each command started, at INFO (`--verbose` shows them)
+LOG = logging.getLogger("axowrap.child")  # each command started, at INFO (--verbose; cli.style.CHILD_LOGGER)
 KILL_AFTER_S = 30.0  # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
 # Offline-safe and telemetry off, for every child (a spec that enables a tracker adds its own).
 BASE_ENV = {
