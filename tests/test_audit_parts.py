@@ -249,3 +249,37 @@ def test_first_tokens_are_compared_prompt_by_prompt() -> None:
     assert result["problems"] == ["gguf:f16: the first 8 greedy tokens differ from HF on 1 of 5 prompts"]
     behaviour["hf"]["results"] = _answers(["stop"] * 4)
     assert _behaviour(behaviour, PromptFormat(kind="alpaca"), {})["status"] == "passed"
+
+
+SMOLLM2_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@pytest.mark.parametrize("add_bos", [False, True])
+def test_a_chatml_template_whose_bos_text_is_its_own_first_token_is_checked_as_llama_cpp_reads_it(
+    add_bos: bool,
+) -> None:
+    """SmolLM2's BOS is `<|im_start|>` and its tokenizer adds none: the ChatML TEMPLATE's own
+    `<|im_start|>` is the prompt's first token, not a BOS llama.cpp adds (the tools demo's
+    Modelfile was called wrong for it)."""
+    from axowrap.audit.modelfile import template_problem
+    from axowrap.chat.format import PromptFormat
+    from axowrap.serve.modelfile import serve_template
+
+    fmt = PromptFormat(
+        kind="chat",
+        chat_template=SMOLLM2_TEMPLATE,
+        end_of_turn=("<|im_end|>",),
+        add_bos=add_bos,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+    )
+    template = serve_template(fmt).template
+    assert template is not None
+    problem = template_problem(template, fmt)
+    # where llama.cpp added `<|im_start|>` itself, the TEMPLATE's own would double it
+    assert problem == (None if not add_bos else "has a TEMPLATE that does not render the chat template training used")

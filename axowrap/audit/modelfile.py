@@ -71,8 +71,10 @@ def template_problem(template: str | None, fmt: PromptFormat) -> str | None:
             return None if go_render(template, prompt="Once upon") == "Once upon" else "does not pass the text as is"
         messages = SAMPLE if "system" in str(fmt.chat_template) else SAMPLE[1:]
         want = fmt.chat_prompt(messages)
-        if fmt.bos_token and want.startswith(fmt.bos_token):
-            want = want[len(fmt.bos_token) :]  # llama.cpp adds the BOS token; the TEMPLATE does not
+        if fmt.add_bos and fmt.bos_token and want.startswith(fmt.bos_token):
+            # llama.cpp adds the BOS token where the tokenizer does; the TEMPLATE does not. Where
+            # it does not (SmolLM2: BOS is `<|im_start|>`), that text is the template's own.
+            want = want[len(fmt.bos_token) :]
         if go_render(template, messages) != want:
             return "has a TEMPLATE that does not render the chat template training used"
     except Unsupported as exc:
