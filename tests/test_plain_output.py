@@ -118,3 +118,15 @@ def test_verbose_configures_the_child_commands_logger() -> None:
     from axowrap.run.child import LOG
 
     assert LOG is __import__("logging").getLogger(style.CHILD_LOGGER)
+
+
+def test_data_check_shows_file_names_and_excerpts_as_written(tmp_path: Path) -> None:
+    """A file name or a row with `[bold]` in it is the user's text, not markup (rich ate it)."""
+    from helpers import run_cli
+
+    rows = tmp_path / "d[bold].jsonl"
+    row = '{"instruction": "[red]hi[/red]", "input": "", "output": ""}\n'
+    rows.write_text(row * 2, encoding="utf-8")  # an empty output and a duplicate: findings with excerpts
+    res = run_cli("data", "check", str(rows), "--format", "alpaca", "--no-tokens")
+    assert f"{rows}: 2 rows" in res.out, res.out
+    assert "[red]hi[/red]" in res.out, res.out

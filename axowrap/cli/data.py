@@ -118,13 +118,14 @@ def _inside_repo(spec: Any) -> None:
 
 def _print(report: Any) -> None:
     from axowrap.cli.style import console as make_console
+    from axowrap.cli.style import escape
     from axowrap.cli.style import table as Table
     from axowrap.data.check import SHOWN_PER_CATEGORY
 
     console = make_console()
     for ds in report.datasets:
         limit = f" (the first {ds.max_rows} read)" if ds.max_rows else ""
-        console.print(f"[bold]{ds.file}[/bold]: {ds.rows} rows{limit}, format {ds.format}")
+        console.print(f"[bold]{escape(ds.file)}[/bold]: {ds.rows} rows{limit}, format {ds.format}")
     if report.findings:
         table = Table(
             console,
@@ -138,7 +139,8 @@ def _print(report: Any) -> None:
             colour = "red" if severity == "error" else "yellow"
             for f in shown:
                 where = f"{f.file}:{f.where}" if f.where is not None else f.file
-                table.add_row(where, f"[{colour}]{f.category}[/{colour}]", f.message, f.excerpt)
+                # file names, messages and excerpts are the user's text, shown as written
+                table.add_row(escape(where), f"[{colour}]{f.category}[/{colour}]", escape(f.message), escape(f.excerpt))
             if more:
                 table.add_row("", f"[{colour}]{category}[/{colour}]", f"... and {more} more", "")
         console.print(table)
@@ -162,21 +164,28 @@ def _print(report: Any) -> None:
 
 def print_mixture(console: Any, mixture: list[dict[str, Any]]) -> None:
     """Each dataset's weight and share of the mixture's rows and tokens (data check, plan)."""
+    from axowrap.cli.style import escape
     from axowrap.cli.style import table as Table
 
     table = Table(console, "dataset", "weight", "rows", "in mix", "% rows", "% tokens", title="mixture")
     for m in mixture:
         tokens = f"{m['token_share']:.1%}" if "token_share" in m else "-"
         table.add_row(
-            m["source"], f"{m['weight']:g}", str(m["rows"]), str(m["rows_in_mix"]), f"{m['row_share']:.1%}", tokens
+            escape(m["source"]),
+            f"{m['weight']:g}",
+            str(m["rows"]),
+            str(m["rows_in_mix"]),
+            f"{m['row_share']:.1%}",
+            tokens,
         )
     console.print(table)
 
 
 def _print_tokens(console: Any, file: str, t: dict[str, Any]) -> None:
+    from axowrap.cli.style import escape
     from axowrap.cli.style import table as Table
 
-    table = Table(console, "tokens per row", "value", title=f"tokens: {file} ({t['tokenizer']})")
+    table = Table(console, "tokens per row", "value", title=escape(f"tokens: {file} ({t['tokenizer']})"))
     for key in ("p50", "p90", "p99", "max", "tokens", "sequence_len", "rows_over_sequence_len"):
         table.add_row(key.replace("_", " "), str(t[key]))
     table.add_row("truncated token share", f"{t['truncated_token_share']:.1%}")
