@@ -278,8 +278,48 @@ def test_a_chatml_template_whose_bos_text_is_its_own_first_token_is_checked_as_l
         bos_token="<|im_start|>",
         eos_token="<|im_end|>",
     )
-    template = serve_template(fmt).template
-    assert template is not None
-    problem = template_problem(template, fmt)
+    served = serve_template(fmt)
+    assert served.template is not None
+    problem = template_problem(served.template, fmt, served.system)
     # where llama.cpp added `<|im_start|>` itself, the TEMPLATE's own would double it
     assert problem == (None if not add_bos else "has a TEMPLATE that does not render the chat template training used")
+
+
+def _smollm2(add_bos: bool = False) -> Any:
+    from axowrap.chat.format import PromptFormat
+
+    return PromptFormat(
+        kind="chat",
+        chat_template=SMOLLM2_TEMPLATE,
+        end_of_turn=("<|im_end|>",),
+        add_bos=add_bos,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+    )
+
+
+def test_the_training_templates_default_system_prompt_goes_into_the_modelfile(tmp_path: Any) -> None:
+    """SmolLM2's template puts its own system prompt first when a conversation has none:
+    served by Ollama without it, the model would see a prompt it was never trained on."""
+    from axowrap.audit.modelfile import check_modelfile, template_problem
+    from axowrap.serve.modelfile import modelfile_text, serve_template
+
+    fmt = _smollm2()
+    served = serve_template(fmt)
+    assert served.system == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    assert template_problem(served.template, fmt, None) == (
+        "has a TEMPLATE that does not render the chat template training used "
+        "(for a conversation without a system message)"
+    )
+    path = tmp_path / "Modelfile"
+    path.write_text(modelfile_text("../gguf/m.gguf", served), encoding="utf-8")
+    assert 'SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""' in path.read_text()
+    assert check_modelfile(path, fmt, ["<|im_end|>"])["problems"] == []
+    plain = _smollm2().__class__(**{**vars(fmt), "chat_template": SMOLLM2_TEMPLATE.split("{% for")[0] + PLAIN_CHATML})
+    assert serve_template(plain).system is None  # a template without a default adds no SYSTEM
+
+
+PLAIN_CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)

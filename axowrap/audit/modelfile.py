@@ -49,8 +49,9 @@ SAMPLE = [
 ]
 
 
-def template_problem(template: str | None, fmt: PromptFormat) -> str | None:
-    """Why this TEMPLATE does not render the training prompt (None: it does)."""
+def template_problem(template: str | None, fmt: PromptFormat, system: str | None = None) -> str | None:
+    """Why this TEMPLATE (with the Modelfile's SYSTEM, which Ollama puts first in a conversation
+    without a system message) does not render the training prompt (None: it does)."""
     from axowrap.serve.gotemplate import Unsupported, go_render
     from axowrap.serve.modelfile import serve_template
 
@@ -69,14 +70,21 @@ def template_problem(template: str | None, fmt: PromptFormat) -> str | None:
             return None
         if fmt.kind == "text":
             return None if go_render(template, prompt="Once upon") == "Once upon" else "does not pass the text as is"
-        messages = SAMPLE if "system" in str(fmt.chat_template) else SAMPLE[1:]
-        want = fmt.chat_prompt(messages)
-        if fmt.add_bos and fmt.bos_token and want.startswith(fmt.bos_token):
-            # llama.cpp adds the BOS token where the tokenizer does; the TEMPLATE does not. Where
-            # it does not (SmolLM2: BOS is `<|im_start|>`), that text is the template's own.
-            want = want[len(fmt.bos_token) :]
-        if go_render(template, messages) != want:
-            return "has a TEMPLATE that does not render the chat template training used"
+        # with a system message where the template takes one, and without (where a training
+        # template may put in its own default, which the Modelfile's SYSTEM must carry)
+        conversations = [SAMPLE, SAMPLE[1:]] if "system" in str(fmt.chat_template) else [SAMPLE[1:]]
+        for messages in conversations:
+            want = fmt.chat_prompt(messages)
+            if fmt.add_bos and fmt.bos_token and want.startswith(fmt.bos_token):
+                # llama.cpp adds the BOS token where the tokenizer does; the TEMPLATE does not. Where
+                # it does not (SmolLM2: BOS is `<|im_start|>`), that text is the template's own.
+                want = want[len(fmt.bos_token) :]
+            served = messages
+            if system is not None and messages[0]["role"] != "system":
+                served = [{"role": "system", "content": system}, *messages]  # as Ollama does
+            if go_render(template, served) != want:
+                without = "" if messages[0]["role"] == "system" else " (for a conversation without a system message)"
+                return f"has a TEMPLATE that does not render the chat template training used{without}"
     except Unsupported as exc:
         return f"has a TEMPLATE axowrap cannot check ({exc})"
     return None
@@ -93,7 +101,7 @@ def check_modelfile(path: Path, fmt: PromptFormat, end_of_turn: list[str]) -> di
         problems.append(
             f"{path.name}: no `PARAMETER stop` for the end-of-turn token {', '.join(repr(t) for t in missing)}"
         )
-    template = template_problem(parsed["template"], fmt)
+    template = template_problem(parsed["template"], fmt, parsed["system"])
     if template:
         problems.append(f"{path.name} {template}")
     return {"file": str(path), "stops": stops, "has_template": parsed["template"] is not None, "problems": problems}

@@ -104,6 +104,32 @@ class ServeTemplate:
     template: str | None  # None: no TEMPLATE line (Ollama uses the GGUF's chat template)
     stops: tuple[str, ...]
     note: str  # one comment line for the Modelfile
+    # the system prompt the training chat template puts in when a conversation has none
+    # (SmolLM2's "You are a helpful AI assistant named SmolLM..."): the Modelfile's SYSTEM, which
+    # Ollama puts first when a request has no system message
+    system: str | None = None
+
+
+def default_system(fmt: PromptFormat, template: str) -> str | None:
+    """The system prompt the training template adds to a conversation without one, read by
+    rendering both templates with marked contents (None: it adds none, or not as a message)."""
+    from axowrap.errors import AxowrapError
+    from axowrap.serve.gotemplate import Unsupported, go_render
+
+    user = [{"role": "user", "content": "\x00"}]
+    try:
+        trained = fmt.chat_prompt(user)
+        if fmt.add_bos and fmt.bos_token and trained.startswith(fmt.bos_token):
+            trained = trained[len(fmt.bos_token) :]  # llama.cpp adds it, not the TEMPLATE
+        if trained == go_render(template, user):
+            return None
+        head, marker, tail = go_render(template, [{"role": "system", "content": "\x01"}, *user]).partition("\x01")
+    except (AxowrapError, Unsupported):
+        return None
+    if marker and len(trained) >= len(head) + len(tail) and trained.startswith(head) and trained.endswith(tail):
+        found = trained[len(head) : len(trained) - len(tail)]
+        return found if found and "\x00" not in found else None
+    return None
 
 
 def serve_template(fmt: PromptFormat) -> ServeTemplate:
@@ -124,7 +150,13 @@ def serve_template(fmt: PromptFormat) -> ServeTemplate:
             "not recognised", None, eot, "no TEMPLATE: Ollama uses the chat template stored in the GGUF"
         )
     stops = tuple(dict.fromkeys((*family.stop, *eot)))
-    return ServeTemplate(family.name, family.template, stops, "recognised from the chat template training used")
+    return ServeTemplate(
+        family.name,
+        family.template,
+        stops,
+        "recognised from the chat template training used",
+        default_system(fmt, family.template),
+    )
 
 
 def modelfile_text(gguf: str, served: ServeTemplate) -> str:
@@ -137,6 +169,11 @@ def modelfile_text(gguf: str, served: ServeTemplate) -> str:
         raise AxowrapError(
             'the prompt format holds """, which a Modelfile TEMPLATE cannot contain',
             hint="remove it from the spec's `prompt`",
+        )
+    if served.system is not None and '"""' in served.system:
+        raise AxowrapError(
+            'the chat template\'s default system prompt holds """, which a Modelfile SYSTEM cannot contain',
+            hint="give the model a chat template whose default system prompt has no triple quotes",
         )
     return render_template(
         "Modelfile.j2",
