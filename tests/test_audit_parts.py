@@ -267,17 +267,9 @@ def test_a_chatml_template_whose_bos_text_is_its_own_first_token_is_checked_as_l
     `<|im_start|>` is the prompt's first token, not a BOS llama.cpp adds (the tools demo's
     Modelfile was called wrong for it)."""
     from axowrap.audit.modelfile import template_problem
-    from axowrap.chat.format import PromptFormat
     from axowrap.serve.modelfile import serve_template
 
-    fmt = PromptFormat(
-        kind="chat",
-        chat_template=SMOLLM2_TEMPLATE,
-        end_of_turn=("<|im_end|>",),
-        add_bos=add_bos,
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-    )
+    fmt = _smollm2(add_bos)
     served = serve_template(fmt)
     assert served.template is not None
     problem = template_problem(served.template, fmt, served.system)
