@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "axowrap.files",
         "axowrap.redact",
         "axowrap.mdemit",
+        "axowrap.gotemplate",
         "axowrap.extras",
         "axowrap.config.check",
         "axowrap.noise",

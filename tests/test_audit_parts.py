@@ -9,7 +9,7 @@ import pytest
 
 from axowrap.audit.modelfile import parse_modelfile
 from axowrap.audit.rows import row_problem, spans
-from axowrap.serve.gotemplate import Unsupported, go_render
+from axowrap.gotemplate import Unsupported, go_render
 from axowrap.steps.push import audit_refusal
 
 IGNORE = -100

@@ -1,7 +1,7 @@
 """The Modelfile's TEMPLATE renders the same prompt text as the training format.
 
 Ollama renders TEMPLATE with Go's text/template; Go is not on this machine, so
-axowrap.serve.gotemplate implements the subset the templates use with Go's semantics.
+axowrap.gotemplate implements the subset the templates use with Go's semantics.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from axowrap.chat.format import PromptFormat
-from axowrap.serve.gotemplate import go_render
+from axowrap.gotemplate import go_render
 from axowrap.serve.modelfile import FAMILIES, chat_template, detect_family, modelfile_text, serve_template
 
 CONVERSATION = [

@@ -1,5 +1,5 @@
 """The Modelfile check: its `PARAMETER stop` lines cover every end-of-turn token, and its
-TEMPLATE, rendered as Ollama renders it (axowrap.serve.gotemplate), gives the prompt training
+TEMPLATE, rendered as Ollama renders it (axowrap.gotemplate), gives the prompt training
 used (no TEMPLATE falls back to the GGUF's chat template, which an alpaca-trained model never saw).
 """
 
@@ -52,7 +52,7 @@ SAMPLE = [
 def template_problem(template: str | None, fmt: PromptFormat, system: str | None = None) -> str | None:
     """Why this TEMPLATE (with the Modelfile's SYSTEM, which Ollama puts first in a conversation
     without a system message) does not render the training prompt (None: it does)."""
-    from axowrap.serve.gotemplate import Unsupported, go_render
+    from axowrap.gotemplate import Unsupported, go_render
     from axowrap.serve.modelfile import serve_template
 
     if template is None:

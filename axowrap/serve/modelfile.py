@@ -114,7 +114,7 @@ def default_system(fmt: PromptFormat, template: str) -> str | None:
     """The system prompt the training template adds to a conversation without one, read by
     rendering both templates with marked contents (None: it adds none, or not as a message)."""
     from axowrap.errors import AxowrapError
-    from axowrap.serve.gotemplate import Unsupported, go_render
+    from axowrap.gotemplate import Unsupported, go_render
 
     user = [{"role": "user", "content": "\x00"}]
     try:
