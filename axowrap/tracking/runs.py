@@ -26,7 +26,6 @@ from axowrap.run.state import load_state, save_state
 from axowrap.tracking.keys import local_store
 
 FOLDER = "tracking"  # <run>/tracking: W&B's files, TensorBoard's event files
-ASYNC_BUFFER = "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"  # mlflow.environment_variables
 
 
 def tracking_state(run: RunDir) -> dict[str, Any]:
@@ -80,11 +79,6 @@ def start(run: RunDir, config: dict[str, Any], fingerprint: str | None, *, creat
             ml["run_id"], ml["experiment_id"] = _mlflow_run(uri, experiment, config.get("mlflow_run_name"), run)
         env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=experiment)
         env["MLFLOW_RUN_ID"] = ml.get("run_id") or "<created when the training starts>"
-        # transformers logs asynchronously; MLflow's logging thread then waits on its queue for up to
-        # 1 s at each flush (end_run, and again at exit). Buffered, it waits on its stop event instead,
-        # which a flush sets: the same metrics, written within a second, and no idle second at the end.
-        if ASYNC_BUFFER not in os.environ:
-            env[ASYNC_BUFFER] = "1"
         if local_store(uri):
             env["MLFLOW_ALLOW_FILE_STORE"] = "true"
     if config.get("use_tensorboard"):
