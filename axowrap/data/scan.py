@@ -36,15 +36,20 @@ Scanned = tuple[int, Unreadable | Facts, Any]
 _job: tuple[Path, Layout, tuple[float, int] | None] | None = None  # set in each worker
 
 
+def forks_here() -> bool:
+    """Can this machine read in worker processes (Linux's fork, and two CPUs to run them)?"""
+    return sys.platform == "linux" and len(os.sched_getaffinity(0)) >= WORKERS
+
+
 def _workers(path: Path) -> int:
     """How many processes read `path` (1: this one)."""
-    if sys.platform != "linux" or not path.is_file() or path.stat().st_size < PARALLEL_MIN_BYTES:
+    if not forks_here() or not path.is_file() or path.stat().st_size < PARALLEL_MIN_BYTES:
         return 1  # (a missing file: iter_rows says so)
     if not is_jsonl(path):
         return 1
     if threading.active_count() > 1:  # forking a process with threads can copy a lock held by one of them
         return 1
-    return min(WORKERS, len(os.sched_getaffinity(0)))
+    return WORKERS
 
 
 def scan_rows(
