@@ -315,3 +315,17 @@ PLAIN_CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+def test_a_chat_template_that_fails_in_its_own_expressions_is_an_error_not_a_crash() -> None:
+    """`'text' + 1` in a template raises TypeError inside Jinja: a message, and no Modelfile SYSTEM guess."""
+    from axowrap.chat.format import render_chat_template
+    from axowrap.errors import AxowrapError
+    from axowrap.serve.modelfile import serve_template
+
+    fmt = _smollm2().__class__(
+        **{**vars(_smollm2()), "chat_template": "<|im_start|><|im_end|>{{ messages[0]['content'] + 1 }}"}
+    )
+    with pytest.raises(AxowrapError, match="the training chat template does not render"):
+        render_chat_template(fmt, [{"role": "user", "content": "hi"}])
+    assert serve_template(fmt).system is None

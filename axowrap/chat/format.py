@@ -100,7 +100,8 @@ def render_chat_template(fmt: PromptFormat, messages: list[dict[str, str]]) -> s
             bos_token=fmt.bos_token or "",
             eos_token=fmt.eos_token or "",
         )
-    except jinja2.TemplateError as exc:
+    except (jinja2.TemplateError, TypeError, ValueError, LookupError, ArithmeticError) as exc:
+        # a template's own expressions fail as Python does (`'a' + 1`), not only as Jinja errors
         raise AxowrapError(f"the training chat template does not render: {exc}") from None
 
 
