@@ -193,6 +193,38 @@ def test_cli_plan_json(workdir: Path) -> None:
     )
 
 
+def test_cli_plan_shows_the_paged_optimizer_apart(workdir: Path) -> None:
+    """paged_adamw_8bit's state (2 bytes x 8.03B parameters) is its own line, not in the total;
+    on 48 GB the GPU has no room for all of it, on 80 GB it has."""
+    write_spec(workdir, "meta-llama/Llama-3.1-8B-Instruct", "method: full\ntraining: {optimizer: paged_adamw_8bit}\n")
+    res = run_cli("plan", "big.yaml", "--no-data", "--target", "l40s-48gb:4", "--target", "a100-80gb")
+    assert res.code == 0, res.err
+    assert "16.06 (not in the total: can spill to CPU RAM)" in res.out
+    assert (
+        "paged: paged_adamw_8bit keeps 16.06 GB of optimizer state per GPU in CUDA unified memory, outside the total: "
+        "2.59 GB of it in CPU RAM at the peak (steps wait on PCIe while it pages back); CPU RAM it may need: up to "
+        "16.06 GB per GPU (64.24 GB for all the GPUs of a node)" in res.out
+    )
+    assert (
+        "outside the total: the GPU has room for all of it beside the total; CPU RAM it may need: up to 16.06 GB per GPU\n"
+        in res.out
+    )
+    plans = json.loads(run_cli("plan", "big.yaml", "--no-data", "--target", "l40s-48gb:4", "--json").out)["plans"]
+    assert plans[0]["paged_gb"] == {"optimizer_gb": 16.06, "spill_gb": 2.59, "cpu_ram_gb_per_node": 64.24}
+    assert plans[0]["memory_gb"]["optimizer"] == 0.0  # the norms' state only (266,240 parameters)
+
+
+def test_no_8bit_optimizer_recommended_over_a_paged_one() -> None:
+    """adamw_8bit would put a paged optimizer's state back into the GPU total."""
+    dims = from_table("meta-llama/Llama-3.1-8B-Instruct")
+    assert dims is not None
+    full = Setup(method="full", micro_batch=1, sequence_len=1024)
+    changes = [r.change for r in recommend(dims, full, 24 * GB)]
+    assert "optimizer: adamw_8bit" in changes
+    paged = [r.change for r in recommend(dims, full.but(optimizer="paged_adamw_32bit"), 24 * GB)]
+    assert not any("optimizer: adamw_8bit" in c for c in paged) and paged
+
+
 def test_cli_plan_table_and_throughput_override(workdir: Path) -> None:
     res = run_cli("plan", "examples/sql.yaml", "--throughput", "1000")
     assert res.code == 0, res.err

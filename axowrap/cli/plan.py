@@ -124,12 +124,17 @@ def _print(plan: dict[str, Any]) -> None:
         table.add_row(name, f"{gb:.2f}")
     low, high = plan["total_gb_range"]
     table.add_row("[bold]total[/bold]", f"[bold]{plan['total_gb']:.2f}[/bold] (range {_gb(low, high)})")
+    paged = plan["paged_gb"]
+    if paged["optimizer_gb"]:
+        table.add_row("paged optimizer", f"{paged['optimizer_gb']:.2f} (not in the total: can spill to CPU RAM)")
     console.print(table)
     verdict = {"fits": "[green]fits[/green]", "tight": "[yellow]fits, tightly[/yellow]"}.get(
         plan["verdict"], "[red]does not fit[/red]"
     )
     extra = f"; the range reaches {high:.1f} GB" if plan["verdict"] == "tight" else ""
     console.print(f"verdict: {verdict} in {t['limit']} (headroom {plan['headroom_gb']:+.2f} GB{extra})")
+    if paged["optimizer_gb"]:
+        console.print(_paged_line(s["optimizer"], paged))
     if plan["recommendations"]:
         rec = Table(console, "change", "new total GB", "fits", title="what would make it fit")
         for r in plan["recommendations"]:
@@ -146,6 +151,21 @@ def _print(plan: dict[str, Any]) -> None:
     console.print(disk)
     for note in plan["notes"]:
         console.print(f"note: {escape(note)}")
+
+
+def _paged_line(optimizer: str, paged: dict[str, float]) -> str:
+    """What a paged optimizer's state costs where (docs/plan.md, "paged optimizer")."""
+    where = (
+        "the GPU has room for all of it beside the total"
+        if not paged["spill_gb"]
+        else f"{paged['spill_gb']:.2f} GB of it in CPU RAM at the peak (steps wait on PCIe while it pages back)"
+    )
+    per_node = paged["cpu_ram_gb_per_node"]
+    node = f" ({per_node:.2f} GB for all the GPUs of a node)" if per_node > paged["optimizer_gb"] else ""
+    return (
+        f"paged: {optimizer} keeps {paged['optimizer_gb']:.2f} GB of optimizer state per GPU in CUDA unified memory, "
+        f"outside the total: {where}; CPU RAM it may need: up to {paged['optimizer_gb']:.2f} GB per GPU{node}"
+    )
 
 
 def _time_line(tm: dict[str, Any]) -> str:

@@ -149,6 +149,23 @@ class Plan:
         return self.limit - self.estimate.total
 
     @property
+    def paged_spill(self) -> float:
+        """Bytes of a paged optimizer's state the GPU has no room for at the peak: in CPU RAM then
+        (at most the whole paged state)."""
+        paged = self.estimate.paged
+        return min(paged, max(0.0, self.estimate.total + paged - self.limit))
+
+    def paged_json(self) -> dict[str, Any]:
+        """The paged optimizer state per GPU, what of it spills at the peak, and the CPU RAM the
+        node needs to hold all of it (every GPU of the node pages into the same RAM)."""
+        per_node = self.estimate.paged * self.target.gpus
+        return {
+            "optimizer_gb": round(self.estimate.paged / GB, 2),
+            "spill_gb": round(self.paged_spill / GB, 2),
+            "cpu_ram_gb_per_node": round(per_node / GB, 2),
+        }
+
+    @property
     def verdict(self) -> str:
         """fits | tight (the range reaches past the limit) | does not fit."""
         if not self.fits:
@@ -182,6 +199,7 @@ class Plan:
             },
             "setup": setup,
             "memory_gb": self.estimate.gb(),
+            "paged_gb": self.paged_json(),
             "total_gb": round(self.estimate.total / GB, 2),
             "total_gb_range": [round(self.estimate.low / GB, 2), round(self.estimate.high / GB, 2)],
             "trainable_params": self.estimate.trainable,

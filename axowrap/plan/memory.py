@@ -36,6 +36,13 @@ OPTIMIZER_BYTES = {
     "sgd": 0,
 }
 FIXED_STATE = {"paged_adamw_32bit", "adamw_8bit", "paged_adamw_8bit", "adamw_bnb_8bit", "lion_8bit"}
+# bitsandbytes' paged optimizers (transformers makes every optimizer whose name says "paged" one:
+# trainer_optimizer.py `is_paged = "paged" in optim_name`) allocate the state of each parameter of
+# at least PAGED_MIN elements with cudaMallocManaged (bitsandbytes optim/optimizer.py
+# `get_state_buffer`, functional.py `get_paged`): CUDA unified memory, outside PyTorch's allocator
+# and its peak, on the GPU while it has room and paged out to CPU RAM when it does not. Smaller
+# parameters get ordinary GPU tensors; on CPU bitsandbytes pages nothing.
+PAGED_MIN = 100_000
 SHARDED = {  # what each strategy divides by the number of GPUs
     "ddp": (),
     "zero1": ("optimizer",),
@@ -98,10 +105,13 @@ class Setup:
 
 @dataclass(frozen=True)
 class Estimate:
-    components: dict[str, float]  # bytes per GPU, by component
+    components: dict[str, float]  # bytes per GPU, by component: what must fit in the GPU's memory
     trainable: int
     total_params: int
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # a paged optimizer's state in CUDA unified memory (bytes per GPU): not in `total`, since it
+    # can spill to CPU RAM; on the GPU only while the GPU has room for it
+    paged: float = 0.0
 
     @property
     def total(self) -> float:
@@ -126,29 +136,64 @@ def targeted_shapes(dims: Dims, setup: Setup) -> dict[str, tuple[int, int]]:
     return {n: s for n, s in shapes.items() if n in setup.lora_targets}
 
 
-def vision_adapter_params(dims: Dims, setup: Setup) -> int:
-    """LoRA on the vision tower's linear layers (all-linear reaches them): q, k, v, o and fc1, fc2."""
-    v = dims.vision
-    if v is None or setup.lora_targets != ALL_LINEAR:
-        return 0
-    return v.layers * setup.lora_r * (4 * 2 * v.hidden + (3 if v.gated else 2) * (v.hidden + v.intermediate))
-
-
-def expert_adapter_params(dims: Dims, setup: Setup) -> int:
-    """PEFT's target_parameters LoRA on the 3D expert tensors: r x experts x (in + out) each."""
-    if not (dims.is_moe and setup.expert_lora):
-        return 0
-    h, i = dims.hidden, dims.expert_intermediate
-    return dims.moe_layers * setup.lora_r * dims.experts * ((h + 2 * i) + (i + h))
-
-
 def adapter_params(dims: Dims, setup: Setup) -> int:
     """LoRA A and B matrices (r x (in + out)) per targeted linear layer (DoRA adds a magnitude
     per output), the vision tower's when all-linear reaches it, and the experts' when targeted."""
-    per_layer = sum(
-        setup.lora_r * (a + b) + (b if setup.method == "dora" else 0) for a, b in targeted_shapes(dims, setup).values()
-    )
-    return per_layer * dims.layers + vision_adapter_params(dims, setup) + expert_adapter_params(dims, setup)
+    return sum(elements * count for elements, count in adapter_tensors(dims, setup))
+
+
+def adapter_tensors(dims: Dims, setup: Setup) -> list[tuple[int, int]]:
+    """(elements, how many) of each trainable adapter tensor: A (r x in) and B (out x r) of each
+    targeted linear layer (DoRA's magnitude: out) in every layer; the vision tower's q, k, v, o
+    (h_v x h_v) and MLP (h_v <-> i_v) when all-linear reaches it; PEFT's target_parameters LoRA
+    on the routed experts (r x E x in, r x E x out per 3D tensor)."""
+    r = setup.lora_r
+    out: list[tuple[int, int]] = []
+    for a, b in targeted_shapes(dims, setup).values():
+        out += [(r * a, dims.layers), (r * b, dims.layers)]
+        if setup.method == "dora":
+            out.append((b, dims.layers))
+    v = dims.vision
+    if v is not None and setup.lora_targets == ALL_LINEAR:
+        mlp = 3 if v.gated else 2  # gate, up, down or fc1, fc2: each has one side h_v and one i_v
+        out += [(r * v.hidden, (4 * 2 + mlp) * v.layers), (r * v.intermediate, mlp * v.layers)]
+    if dims.is_moe and setup.expert_lora:
+        h, i, e = dims.hidden, dims.expert_intermediate, dims.experts
+        out += [(r * e * n, dims.moe_layers) for n in (h, 2 * i, i, h)]  # gate_up: h -> 2i; down: i -> h
+    return out
+
+
+def text_tensors(dims: Dims) -> list[tuple[int, int]]:
+    """(elements, how many) of each parameter tensor of the language model: attention and MLP
+    matrices, an MoE layer's routed experts as two 3D tensors (transformers 5: gate_up and down),
+    its router and shared experts, embeddings and head, norms. They add up to `dims.text_params`."""
+    h = dims.hidden
+    out = [(a * b, dims.layers) for a, b in dims.attention_shapes().values()]
+    out += [(a * b, dims.dense_layers) for a, b in dims.mlp_shapes().values()]
+    if dims.is_moe:
+        e, i = dims.experts, dims.expert_intermediate
+        out += [(e * h * 2 * i, dims.moe_layers), (e * i * h, dims.moe_layers), (h * e, dims.moe_layers)]
+        if dims.shared_intermediate:
+            out += [(a * b, dims.moe_layers) for a, b in dims.mlp_shapes(dims.shared_intermediate).values()]
+    return out + [(dims.vocab * h, 1 if dims.tied else 2), (h, 2 * dims.layers + 1)]
+
+
+def is_paged(optimizer: str) -> bool:
+    return "paged" in optimizer
+
+
+def paged_params(dims: Dims, setup: Setup) -> int:
+    """Trainable parameters whose optimizer state a paged optimizer keeps in unified memory: those
+    in tensors of at least PAGED_MIN elements. A full fine-tune: all but the small tensors of the
+    language model (norms always; routers and a small model's matrices too), the vision tower
+    counted as paged (its norms and biases are a rounding error); adapters: each LoRA A and B that
+    reaches it (r 16 on a 4096-wide layer, 65,536 elements, does not)."""
+    if not is_paged(setup.optimizer) or setup.bits == 32:
+        return 0
+    tensors = adapter_tensors(dims, setup) if setup.adapter else text_tensors(dims)
+    small = sum(elements * count for elements, count in tensors if elements < PAGED_MIN)
+    total = adapter_params(dims, setup) if setup.adapter else dims.params
+    return total - small
 
 
 def weight_bytes(dims: Dims, setup: Setup) -> float:
@@ -295,6 +340,10 @@ def estimate(dims: Dims, setup: Setup) -> Estimate:
     for part in sharded:
         if part in comps and n > 1:
             comps[part] /= n
+    # the paged share of the state leaves the GPU total (bitsandbytes' states are a fixed number
+    # of bytes per parameter, so the share of parameters is the share of bytes)
+    paged = comps["optimizer"] * paged_params(dims, setup) / trainable if trainable else 0.0
+    comps["optimizer"] -= paged
     comps["activations"] = text_activation_bytes(dims, setup)
     comps["logits"] = logit_bytes(dims, setup)
     if dims.vision is not None:
@@ -311,4 +360,4 @@ def estimate(dims: Dims, setup: Setup) -> Estimate:
         for k, v in comps.items()
         if (u := UNCERTAINTY.get(k, 0.0)) and not (k == "overhead" and sure)
     }
-    return Estimate(comps, trainable, dims.params, ranges)
+    return Estimate(comps, trainable, dims.params, ranges, paged)

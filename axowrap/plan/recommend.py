@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axowrap.plan.dims import Dims
-from axowrap.plan.memory import ALL_LINEAR, OPTIMIZER_BYTES, Estimate, Setup, estimate
+from axowrap.plan.memory import ALL_LINEAR, OPTIMIZER_BYTES, Estimate, Setup, estimate, is_paged
 
 GPU_COUNTS = (2, 4, 8, 16)
 
@@ -52,6 +52,8 @@ def _checkpointing(s: Setup) -> tuple[str, Setup] | None:
 
 
 def _optimizer_8bit(s: Setup) -> tuple[str, Setup] | None:
+    if is_paged(s.optimizer):  # its state is already off the GPU total: adamw_8bit would put it back
+        return None
     if OPTIMIZER_BYTES.get(s.optimizer, 8) > 2:
         return "optimizer: adamw_8bit", s.but(optimizer="adamw_8bit")
     return None
