@@ -84,7 +84,11 @@ def test_ram_estimate_refuses_clearly_when_short(tiny_model: Path) -> None:
     ("spec", "wanted"),
     [
         ({"export": {"merge": True}, "method": "lora"}, True),
-        ({"export": {"merge": True}, "method": "full"}, False),  # nothing to merge
+        # a full fine-tune's model goes to merged/ when something downstream wants it there
+        ({"export": {"merge": True}, "method": "full"}, True),
+        ({"export": {"gguf": ["f16"]}, "method": "full"}, True),
+        ({"export": {"hub": {"merged": "a/b"}}, "method": "full"}, True),
+        ({"export": {}, "method": "full"}, False),
         ({"export": {"gguf": ["f16"]}, "method": "lora"}, False),
         ({"export": {}, "method": "lora"}, False),
     ],
@@ -94,3 +98,60 @@ def test_merge_runs_only_when_the_spec_asks(spec: dict[str, Any], wanted: bool, 
 
     ctx = StepContext(name="merge", run=RunDir(tmp_path), spec=spec, config={}, log=tmp_path / "m.log")
     assert merge.STEP.enabled(ctx) is wanted
+
+
+def _full_fine_tune(tmp_path: Path, tiny_model: Path) -> tuple[RunDir, Any]:
+    """A run laid out as a full fine-tune leaves it: the whole model at the top of output_dir
+    (adapter/), beside a checkpoint, Axolotl's log, the trainer's arguments and axowrap's marker."""
+    import shutil
+
+    from conftest_export import context, make_run
+
+    run = make_run(tmp_path / "run", tiny_model, adapter=None)
+    shutil.copytree(tiny_model, run.adapter)
+    (run.adapter / "checkpoint-6").mkdir()
+    (run.adapter / "checkpoint-6" / "model.safetensors").write_bytes(b"not the final model")
+    for name in ("debug.log", "training_args.bin", ".axowrap-train.json"):
+        (run.adapter / name).write_text("x")
+    ctx = context(run, "merge")
+    ctx.spec["method"] = "full"
+    ctx.config.pop("adapter", None)
+    ctx.config.pop("lora_r", None)
+    return run, ctx
+
+
+def test_a_full_fine_tune_is_copied_to_merged_for_gguf_and_push(tiny_model: Path, tmp_path: Path) -> None:
+    """Before, `method: full` with `export.gguf` passed validate, then merge said "no adapter" and
+    gguf "no merged model": a full fine-tune could never become a GGUF file."""
+    from conftest_export import context
+
+    from axowrap.steps import gguf
+
+    run, ctx = _full_fine_tune(tmp_path, tiny_model)
+    (run.merged).mkdir()
+    (run.merged / "mine.txt").write_text("an older merged/ the user kept")
+    result = merge.STEP.run(ctx)
+    model_files = sorted(p.name for p in tiny_model.iterdir() if p.is_file())
+    assert sorted(p.name for p in run.merged.iterdir()) == model_files == result["files"]
+    assert (run.merged / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()
+    assert (run.adapter / "model.safetensors").is_file()  # copied, not moved or linked
+    assert (run.merged / "model.safetensors").stat().st_ino != (run.adapter / "model.safetensors").stat().st_ino
+    assert [p.read_text() for p in run.root.glob("superseded/*/merged/mine.txt")] == ["an older merged/ the user kept"]
+    assert result["full_fine_tune"] and "Full fine-tune" in result["report"]
+    json.dumps(result)
+
+    gctx = context(run, "gguf")
+    gctx.spec["method"] = "full"
+    gctx.spec["export"]["gguf"] = ["f16"]
+    made = gguf.STEP.run(gctx)
+    assert set(made["files"]) == {"f16"} and Path(made["files"]["f16"]["path"]).is_file()
+
+
+def test_a_full_fine_tune_with_a_missing_shard_is_refused(tiny_model: Path, tmp_path: Path) -> None:
+    run, ctx = _full_fine_tune(tmp_path, tiny_model)
+    index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+    (run.adapter / "model.safetensors.index.json").write_text(json.dumps(index))
+    (run.adapter / "model.safetensors").rename(run.adapter / "model-00001-of-00002.safetensors")
+    with pytest.raises(StepFailed, match=r"lacks 1 weight file\(s\) its index names: model-00002-of-00002"):
+        merge.STEP.run(ctx)
+    assert not run.merged.exists()

@@ -6,6 +6,12 @@ check the merge for real: the merged model's logits equal base + adapter (peft) 
 A merge that fails its check stays in adapter/merged/ (never where push looks); a previous
 merged/ moves to superseded/<time>/ when the new one takes its place.
 
+A full fine-tune has no adapter: its output_dir (adapter/) holds the whole model. The step then
+copies that model's files into merged/, after checking that every weight file it names is there,
+so that gguf, push, chat and the audit find the fine-tuned model where they find a merged one.
+(A copy, not a hard link: a later save into adapter/ rewrites its files in place, and would
+rewrite merged/ and a superseded merged/ through the link.)
+
 QLoRA: Axolotl loads the base in 16 bit for the merge (it dequantizes, simulating NF4
 rounding), so the merged model is a plain 16-bit model; the step says so in its log.
 """
@@ -41,10 +47,14 @@ GIB = 1024**3
 
 def enabled(ctx: StepContext) -> bool:
     export = ctx.spec.get("export") or {}
-    return bool(export.get("merge")) and ctx.spec["method"] != "full"
+    if ctx.spec["method"] == "full":  # the whole model goes where its consumers look
+        return bool(export.get("merge") or export.get("gguf") or (export.get("hub") or {}).get("merged"))
+    return bool(export.get("merge"))
 
 
 def params(ctx: StepContext) -> dict[str, Any]:
+    if not ctx.config.get("adapter"):
+        return {"base_model": ctx.config.get("base_model"), "full_fine_tune": True}
     return {
         "base_model": ctx.config.get("base_model"),
         "adapter": ctx.config.get("adapter"),
@@ -182,8 +192,74 @@ def merge_argv(run_dir: RunDir) -> list[str]:
     return [sys.executable, "-m", "axolotl.cli.merge_lora", str(run_dir.config), f"--lora-model-dir={run_dir.adapter}"]
 
 
+def weight_files(model: Path) -> list[str]:
+    """The weight files a saved model names (its safetensors index's shards, or the one file);
+    raises StepFailed when one is missing."""
+    index = model / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            names = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise StepFailed(
+                f"merge: {index} cannot be read: {exc}", hint="train again: the save was cut short"
+            ) from None
+    elif (model / "model.safetensors").is_file():
+        names = ["model.safetensors"]
+    else:
+        raise StepFailed(
+            f"merge: no weights in {model} (model.safetensors missing)", hint="run `axowrap train RUN` first"
+        )
+    missing = [n for n in names if not (model / n).is_file()]
+    if missing:
+        raise StepFailed(
+            f"merge: {model} lacks {len(missing)} weight file(s) its index names: {', '.join(missing[:3])}",
+            hint="train again: the save was cut short",
+        )
+    return names
+
+
+def _training_record(name: str) -> bool:
+    """Files of output_dir that belong to the training, not to the model: logs, the trainer's
+    arguments, axowrap's marker."""
+    return name.startswith(".") or name.endswith(".log") or name == "training_args.bin"
+
+
+def promote(ctx: StepContext) -> dict[str, Any]:
+    """A full fine-tune: copy its saved model (the files at the top of output_dir, not its
+    checkpoints) into merged/."""
+    run_dir = ctx.run
+    trained = run_dir.adapter
+    if not (trained / "config.json").is_file():
+        raise StepFailed(
+            f"merge: no trained model in {trained} (config.json missing)", hint="run `axowrap train RUN` first"
+        )
+    weights = weight_files(trained)
+    if ctx.dry_run:
+        ctx.say(f"merge: full fine-tune - would copy the model in {trained} into {run_dir.merged}")
+        return {"dry_run": True}
+    ctx.say(f"merge: full fine-tune - nothing to merge; copying the trained model into {run_dir.merged}")
+    staged = trained / "merged"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir()
+    files = sorted(p.name for p in trained.iterdir() if p.is_file() and not _training_record(p.name))
+    for name in files:
+        shutil.copy2(trained / name, staged / name)
+    if run_dir.merged.exists():
+        supersede(run_dir.root, run_dir.merged)
+    os.replace(staged, run_dir.merged)
+    size = weights_bytes(run_dir.merged)
+    result: dict[str, Any] = {"merged": str(run_dir.merged), "bytes": size, "full_fine_tune": True, "files": files}
+    result["report"] = (
+        f"### Merge\n\nFull fine-tune: no adapter to merge. The trained model ({len(weights)} weight file(s), "
+        f"{size / 1e6:.1f} MB) is copied to `{run_dir.merged}`.\n"
+    )
+    return result
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
     run_dir, config = ctx.run, ctx.config
+    if not config.get("adapter"):
+        return promote(ctx)
     adapter = run_dir.adapter
     if not (adapter / "adapter_config.json").is_file():
         raise StepFailed(
