@@ -10,9 +10,9 @@ and rows, for execution match), train.jsonl and heldout.jsonl (question, context
 database's compact schema, answer = the first gold query that runs on demo.sqlite).
 
 Held out: HELD_OUT questions, drawn (seeded) in proportion to each database's share, among the
-questions whose gold query returns at least one row: a question whose gold answer is empty
-cannot tell a right query from the many wrong ones that also return nothing, so it is only
-trained on. Everything else is training data.
+questions whose gold query returns at least one value that is not NULL: a question whose gold
+answer is empty, or only NULLs (a ratio over no rows), cannot tell a right query from the many
+wrong ones that also return nothing, so it is only trained on. Everything else is training data.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main(defog_dir: Path, questions_csv: Path) -> None:
                 continue
             context = schemas[q["db_name"]] + (f"\n-- {q['instructions']}" if q["instructions"].strip() else "")
             row = {"question": q["question"], "context": context, "answer": gold}
-            (answered[q["db_name"]] if conn.execute(gold).fetchall() else empty).append(row)
+            (answered[q["db_name"]] if _tells(conn.execute(gold).fetchall()) else empty).append(row)
     rng = random.Random(SEED)
     total = sum(len(v) for v in answered.values())
     quota = {db: round(HELD_OUT * len(v) / total) for db, v in answered.items()}
@@ -111,8 +111,13 @@ def main(defog_dir: Path, questions_csv: Path) -> None:
     rng.shuffle(train)
     for name, items in (("train.jsonl", train), ("heldout.jsonl", held)):
         (HERE / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items), encoding="utf-8")
-    print(f"{len(train)} train ({len(empty)} with an empty gold answer), {len(held)} held out {quota}, ", end="")
+    print(f"{len(train)} train ({len(empty)} with an empty or all-NULL gold answer), {len(held)} held out {quota}, ", end="")
     print(f"{database.stat().st_size} bytes of SQLite")
+
+
+def _tells(result: list[tuple]) -> bool:
+    """A gold result that can tell right from wrong: some value in it is not NULL."""
+    return any(value is not None for row in result for value in row)
 
 
 def _runs(conn: sqlite3.Connection, sql: str) -> bool:
