@@ -111,7 +111,10 @@ def main(defog_dir: Path, questions_csv: Path) -> None:
     rng.shuffle(train)
     for name, items in (("train.jsonl", train), ("heldout.jsonl", held)):
         (HERE / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items), encoding="utf-8")
-    print(f"{len(train)} train ({len(empty)} with an empty or all-NULL gold answer), {len(held)} held out {quota}, ", end="")
+    print(
+        f"{len(train)} train ({len(empty)} with an empty or all-NULL gold answer), {len(held)} held out {quota}, ",
+        end="",
+    )
     print(f"{database.stat().st_size} bytes of SQLite")
 
 
