@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 
 from common import REPO, Targets, load, machine, median
-from wrapper_overhead import timed
 
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -63,6 +62,17 @@ callback.on_train_end(args, state, control, model=model)
 print(f"{imported:.3f} {time.process_time() - cpu:.3f}")
 """
 
+# One `axowrap run` with the CPU of the runner (this process: axowrap) apart from its children's
+# (accelerate and the trainer), to say in which process tracking costs.
+SPLIT = """\
+import resource, sys
+from axowrap.cli.main import main
+code = main(sys.argv[1:])
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print("cpu", me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, file=sys.stderr)
+raise SystemExit(code)
+"""
+
 
 def breakdown(repeat: int = 3) -> tuple[float, float]:
     """(CPU s of importing mlflow beside the trainer's stack, CPU s of the callbacks' work), medians."""
@@ -72,14 +82,27 @@ def breakdown(repeat: int = 3) -> tuple[float, float]:
         subprocess.run([sys.executable, "-c", BREAKDOWN], capture_output=True, text=True, check=True)
         for _ in range(repeat)
     ]
-    found = [tuple(float(x) for x in r.stdout.split()[-2:]) for r in runs]
+    found = [[float(x) for x in r.stdout.split()[-2:]] for r in runs]
     return median([f[0] for f in found]), median([f[1] for f in found])
+
+
+def split_run(argv: list[str], cwd: Path) -> tuple[float, float, float]:
+    """(wall s, runner CPU s, children's CPU s) of one `axowrap` run."""
+    import subprocess
+    import time
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", SPLIT, *argv], cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"axowrap {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
+    runner, children = (float(x) for x in done.stderr.rsplit("cpu ", 1)[1].split()[:2])
+    return wall, runner, children
 
 
 def main(targets: Targets, repeat: int = 3) -> None:
     from fixtures.tiny_model import build
 
-    bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = build(work / "model")
@@ -88,23 +111,26 @@ def main(targets: Targets, repeat: int = 3) -> None:
             "plain": SPEC.format(model=model, extra=""),
             "tracked": SPEC.format(model=model, extra=f"tracking: {{mlflow: {{tracking_uri: '{work / 'mlruns'}'}}}}\n"),
         }
-        times: dict[str, list[tuple[float, float]]] = {"plain": [], "tracked": []}
+        times: dict[str, list[tuple[float, float, float, float]]] = {"plain": [], "tracked": []}
         for i in range(repeat):
             for name, text in specs.items():
                 spec = work / name / "tiny.yaml"
                 spec.parent.mkdir(exist_ok=True)
                 shutil.copytree(work / "data", spec.parent / "data", dirs_exist_ok=True)
                 spec.write_text(text)
-                argv = [str(bindir / "axowrap"), "run", str(spec), "--steps", "train", "--runs-dir", str(work / "runs")]
+                argv = ["run", str(spec), "--steps", "train", "--runs-dir", str(work / "runs")]
                 if i:
                     argv.append("--force")
-                times[name].append(timed(argv, cwd=work))
+                wall, runner, children = split_run(argv, work)
+                times[name].append((wall, runner + children, runner, children))
     print(f"tracking cost on {machine()}, {load()} (tiny Llama, 6 steps, CPU; median of {repeat} alternating runs)")
-    for i, what in ((0, "wall"), (1, "CPU")):
+    for i, what in ((0, "wall"), (1, "CPU"), (2, "CPU of the runner (axowrap)"), (3, "CPU of its children")):
         p, t = median([x[i] for x in times["plain"]]), median([x[i] for x in times["tracked"]])
-        print(f"  {what:<4} no tracking:       {p:7.2f} s   {[round(x[i], 1) for x in times['plain']]}")
-        print(f"  {what:<4} MLflow file store: {t:7.2f} s   {[round(x[i], 1) for x in times['tracked']]}")
-        print(f"  {what:<4} cost:              {t - p:+7.2f} s ({(t - p) / p:+.1%})")
+        print(f"  {what}")
+        print(f"    no tracking:       {p:7.2f} s   {[round(x[i], 1) for x in times['plain']]}")
+        print(f"    MLflow file store: {t:7.2f} s   {[round(x[i], 1) for x in times['tracked']]}")
+        print(f"    cost:              {t - p:+7.2f} s ({(t - p) / p:+.1%})")
+    wall_p, wall_t = median([x[0] for x in times["plain"]]), median([x[0] for x in times["tracked"]])
     p, t = median([x[1] for x in times["plain"]]), median([x[1] for x in times["tracked"]])
     imported, callbacks = breakdown()
     print(f"  whose (CPU, {load()}): importing mlflow beside the trainer's stack {imported:.2f} s, paid twice:")
@@ -114,6 +140,11 @@ def main(targets: Targets, repeat: int = 3) -> None:
     )
     targets.check(
         "tracking (MLflow file store) <= 2% of a tiny training (CPU time)", t - p <= 0.02 * p, f"{(t - p) / p:+.1%}"
+    )
+    targets.check(  # the issue's own measure: meaningful on an idle machine only
+        "tracking (MLflow file store) <= 2% of a tiny training (wall time, idle machine)",
+        wall_t - wall_p <= 0.02 * wall_p,
+        f"{(wall_t - wall_p) / wall_p:+.1%} ({load()})",
     )
 
 
