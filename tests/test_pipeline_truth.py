@@ -105,6 +105,32 @@ def test_a_trainer_that_exits_0_with_a_truncated_file_is_not_done(run: RunDir) -
     assert load_state(run)["steps"]["train"]["status"] == "failed"
 
 
+def test_a_sharded_model_missing_a_shard_is_not_whole(tmp_path: Path) -> None:
+    """Each shard was whole, so the record passed a model that could not load: the index's
+    `weight_map` names a shard that was never written."""
+    index = tmp_path / "model.safetensors.index.json"
+    shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    index.write_text(json.dumps({"metadata": {}, "weight_map": {"a.weight": shards[0], "b.weight": shards[1]}}))
+    (tmp_path / shards[0]).write_bytes(b"x")
+    assert out.problem(index) == f"names 1 weight file(s) that are not beside it: {shards[1]}"
+    with pytest.raises(StepFailed, match=r"index.json is not whole: names 1 weight file"):
+        out.record("train", [index], tmp_path)
+    (tmp_path / shards[1]).write_bytes(b"x")
+    assert out.problem(index) is None
+
+
+def test_a_full_fine_tune_without_weights_is_not_done(tmp_path: Path) -> None:
+    """Before, its outputs were every top-level file: config.json alone counted as a trained model."""
+    from axowrap.steps.train import model_files
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "debug.log").write_text("x")
+    files = model_files(tmp_path)
+    assert files == [tmp_path / "config.json", tmp_path / "model.safetensors"]
+    with pytest.raises(StepFailed, match=r"model.safetensors is not whole: missing"):
+        out.record("train", files, tmp_path)
+
+
 def test_a_truncated_output_is_detected_on_the_next_run(run: RunDir) -> None:
     in_process(run)
     weights = run.adapter / "adapter_model.safetensors"

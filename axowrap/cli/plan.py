@@ -134,7 +134,7 @@ def _print(plan: dict[str, Any]) -> None:
     extra = f"; the range reaches {high:.1f} GB" if plan["verdict"] == "tight" else ""
     console.print(f"verdict: {verdict} in {t['limit']} (headroom {plan['headroom_gb']:+.2f} GB{extra})")
     if paged["optimizer_gb"]:
-        console.print(_paged_line(s["optimizer"], paged))
+        console.print(_paged_line(escape(s["optimizer"]), paged))
     if plan["recommendations"]:
         rec = Table(console, "change", "new total GB", "fits", title="what would make it fit")
         for r in plan["recommendations"]:

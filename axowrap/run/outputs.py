@@ -2,7 +2,8 @@
 
     record(paths)   every file of `paths` (a folder stands for every file under it) must be
                     whole: not empty, a .safetensors file's header and data length agree, a
-                    .gguf file's tensors all fit in it, a .json file parses; each is fsynced
+                    .gguf file's tensors all fit in it, a .json file parses (a sharded model's
+                    index: every shard it names is beside it); each is fsynced
                     (and its folder), then recorded as {name: {bytes, sha256, mtime_ns}}
     verify(record)  what no longer matches a record (missing, other size, changed content,
                     no longer whole): the runner redoes a step whose outputs changed, so a
@@ -90,6 +91,14 @@ def _json_whole(path: Path) -> bool:
     return True
 
 
+def _missing_shards(index: Path) -> list[str]:
+    """The weight files a sharded model's index (`weight_map`: tensor -> file) names that are not
+    in its folder."""
+    weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+    names = set(weight_map.values()) if isinstance(weight_map, dict) else set()
+    return sorted(str(n) for n in names if not (index.parent / str(n)).is_file())
+
+
 def problem(path: Path) -> str | None:
     """Why the file at `path` is not a whole output (None when it is)."""
     try:
@@ -106,6 +115,8 @@ def problem(path: Path) -> str | None:
             return "truncated torch file (no zip end record)"
         if suffix == ".json" and not _json_whole(path):
             return "not valid JSON (cut short?)"
+        if path.name.endswith(".index.json") and (missing := _missing_shards(path)):
+            return f"names {len(missing)} weight file(s) that are not beside it: {', '.join(missing[:3])}"
     except OSError as exc:
         return f"unreadable ({exc.strerror or exc})"
     return None

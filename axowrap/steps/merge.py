@@ -7,8 +7,8 @@ A merge that fails its check stays in adapter/merged/ (never where push looks); 
 merged/ moves to superseded/<time>/ when the new one takes its place.
 
 A full fine-tune has no adapter: its output_dir (adapter/) holds the whole model. The step then
-copies that model's files into merged/, after checking that every weight file it names is there,
-so that gguf, push, chat and the audit find the fine-tuned model where they find a merged one.
+copies that model's files (the train step's outputs) into merged/, each checked whole first, so
+that gguf, chat and the audit find the fine-tuned model where they find a merged one.
 (A copy, not a hard link: a later save into adapter/ rewrites its files in place, and would
 rewrite merged/ and a superseded merged/ through the link.)
 
@@ -47,8 +47,8 @@ GIB = 1024**3
 
 def enabled(ctx: StepContext) -> bool:
     export = ctx.spec.get("export") or {}
-    if ctx.spec["method"] == "full":  # the whole model goes where its consumers look
-        return bool(export.get("merge") or export.get("gguf") or (export.get("hub") or {}).get("merged"))
+    if ctx.spec["method"] == "full":  # the whole model goes where gguf looks (push takes train's outputs)
+        return bool(export.get("merge") or export.get("gguf"))
     return bool(export.get("merge"))
 
 
@@ -192,48 +192,21 @@ def merge_argv(run_dir: RunDir) -> list[str]:
     return [sys.executable, "-m", "axolotl.cli.merge_lora", str(run_dir.config), f"--lora-model-dir={run_dir.adapter}"]
 
 
-def weight_files(model: Path) -> list[str]:
-    """The weight files a saved model names (its safetensors index's shards, or the one file);
-    raises StepFailed when one is missing."""
-    index = model / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            names = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise StepFailed(
-                f"merge: {index} cannot be read: {exc}", hint="train again: the save was cut short"
-            ) from None
-    elif (model / "model.safetensors").is_file():
-        names = ["model.safetensors"]
-    else:
-        raise StepFailed(
-            f"merge: no weights in {model} (model.safetensors missing)", hint="run `axowrap train RUN` first"
-        )
-    missing = [n for n in names if not (model / n).is_file()]
-    if missing:
-        raise StepFailed(
-            f"merge: {model} lacks {len(missing)} weight file(s) its index names: {', '.join(missing[:3])}",
-            hint="train again: the save was cut short",
-        )
-    return names
-
-
-def _training_record(name: str) -> bool:
-    """Files of output_dir that belong to the training, not to the model: logs, the trainer's
-    arguments, axowrap's marker."""
-    return name.startswith(".") or name.endswith(".log") or name == "training_args.bin"
-
-
 def promote(ctx: StepContext) -> dict[str, Any]:
-    """A full fine-tune: copy its saved model (the files at the top of output_dir, not its
-    checkpoints) into merged/."""
+    """A full fine-tune: copy its saved model (the train step's outputs: the files at the top of
+    output_dir, not its checkpoints or logs) into merged/, each checked whole first."""
+    from axowrap.run.outputs import problem
+    from axowrap.steps.train import model_files
+
     run_dir = ctx.run
     trained = run_dir.adapter
-    if not (trained / "config.json").is_file():
+    files = model_files(trained)
+    broken = [f"{p.name}: {why}" for p in files if (why := problem(p)) is not None]
+    if broken:
         raise StepFailed(
-            f"merge: no trained model in {trained} (config.json missing)", hint="run `axowrap train RUN` first"
+            f"merge: the trained model in {trained} is not whole ({'; '.join(broken[:3])})",
+            hint="run `axowrap train RUN` (again, if its save was cut short)",
         )
-    weights = weight_files(trained)
     if ctx.dry_run:
         ctx.say(f"merge: full fine-tune - would copy the model in {trained} into {run_dir.merged}")
         return {"dry_run": True}
@@ -241,17 +214,17 @@ def promote(ctx: StepContext) -> dict[str, Any]:
     staged = trained / "merged"
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir()
-    files = sorted(p.name for p in trained.iterdir() if p.is_file() and not _training_record(p.name))
-    for name in files:
+    copied = [p.name for p in files]  # a sharded model's shards are top-level files too
+    for name in copied:
         shutil.copy2(trained / name, staged / name)
     if run_dir.merged.exists():
         supersede(run_dir.root, run_dir.merged)
     os.replace(staged, run_dir.merged)
     size = weights_bytes(run_dir.merged)
-    result: dict[str, Any] = {"merged": str(run_dir.merged), "bytes": size, "full_fine_tune": True, "files": files}
+    result: dict[str, Any] = {"merged": str(run_dir.merged), "bytes": size, "full_fine_tune": True, "files": copied}
     result["report"] = (
-        f"### Merge\n\nFull fine-tune: no adapter to merge. The trained model ({len(weights)} weight file(s), "
-        f"{size / 1e6:.1f} MB) is copied to `{run_dir.merged}`.\n"
+        f"### Merge\n\nFull fine-tune: no adapter to merge. The trained model ({size / 1e6:.1f} MB) is "
+        f"copied to `{run_dir.merged}`.\n"
     )
     return result
 

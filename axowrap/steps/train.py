@@ -53,19 +53,33 @@ def params(ctx: StepContext) -> dict[str, Any]:
 REQUIRED = ("adapter_model.safetensors", "adapter_config.json")
 
 
+# A full fine-tune's weights, as transformers saves them: the first that exists is required.
+WEIGHTS = ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json", "pytorch_model.bin")
+
+
 def outputs(ctx: StepContext) -> list[Path]:
     """The trained model at the top of adapter/ (checkpoints are the trainer's own business):
     the adapter and its config (required) and the tokenizer as trained; for a full fine-tune
-    every top-level file but logs and training arguments."""
-    from axowrap.hub.upload import ADAPTER_FILES, NOT_MODEL_FILES
+    `model_files`."""
+    from axowrap.hub.upload import ADAPTER_FILES
 
     adapter = ctx.run.adapter
     if ctx.config.get("adapter"):
         extra = [adapter / n for n in ADAPTER_FILES if n not in REQUIRED and (adapter / n).is_file()]
         return [*(adapter / n for n in REQUIRED), *extra]
-    found = sorted(p for p in adapter.iterdir() if p.is_file()) if adapter.is_dir() else []
-    model = [p for p in found if p.name not in NOT_MODEL_FILES and p.name != MARKER and p.name != "config.json"]
-    return [adapter / "config.json", *model]
+    return model_files(adapter)
+
+
+def model_files(folder: Path) -> list[Path]:
+    """A full fine-tune's saved model at the top of output_dir: config.json and its weights
+    (required; a sharded model's index names its shards, which the record checks), then every
+    other top-level file but logs, the training arguments, the card and axowrap's marker."""
+    from axowrap.hub.upload import NOT_MODEL_FILES
+
+    weights = next((folder / n for n in WEIGHTS if (folder / n).is_file()), folder / WEIGHTS[1])
+    found = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    skip = {*NOT_MODEL_FILES, MARKER, "config.json", weights.name}
+    return [folder / "config.json", weights, *(p for p in found if p.name not in skip)]
 
 
 def command(ctx: StepContext) -> tuple[list[str], dict[str, str]]:
