@@ -257,3 +257,92 @@ def test_one_mlflow_run_per_training_and_its_files_logged_at_the_end(folder: Pat
     other = start(run, config, "fp-2")["MLFLOW_RUN_ID"]  # another training: another tracker run
     assert other != env["MLFLOW_RUN_ID"] and tracking_state(run)["mlflow"]["run_id"] == other
     assert links(tracking_state(run))[0].startswith(f"MLflow run: {other} (experiment 'sql') in {store.as_uri()}")
+
+
+# --- the tracking worker, the trainer's buffering, the backfill on resume -------------------------
+
+
+def test_the_worker_runs_the_runners_own_mlflow_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker process answers as the runner's own call would: the same run, the same error;
+    a worker that is gone is no error (the runner makes the call itself)."""
+    from mlflow.tracking import MlflowClient
+
+    from axowrap.errors import AxowrapError
+    from axowrap.tracking import runs, worker
+
+    uri = (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    worker.warm()
+    try:
+        done, (run_id, experiment_id) = worker.call("_mlflow_run", uri, "sql", "named", str(tmp_path))
+        assert done
+        found = MlflowClient(tracking_uri=uri).get_run(run_id)
+        assert found.info.experiment_id == experiment_id and found.info.run_name == "named"
+        assert found.data.tags["axowrap.run_dir"] == str(tmp_path)
+        with pytest.raises(AxowrapError) as in_worker:
+            worker.call("_mlflow_run", "nosuchscheme://x", "sql", None, str(tmp_path))
+        with pytest.raises(AxowrapError) as here:
+            runs._mlflow_run("nosuchscheme://x", "sql", None, str(tmp_path))
+        assert (in_worker.value.message, in_worker.value.hint) == (here.value.message, here.value.hint)
+        assert "cannot create a run in nosuchscheme://x" in here.value.message
+        assert worker._worker is not None and worker._worker.proc is not None
+        worker._worker.proc.kill()
+        worker._worker.proc.wait()
+        assert worker.call("_mlflow_run", uri, "sql", None, str(tmp_path)) == (False, None)
+        again = runs._mlflow("_mlflow_run", uri, "sql", None, str(tmp_path))  # made here instead
+        assert again[1] == experiment_id and again[0] != run_id
+    finally:
+        worker.close()
+
+
+def test_the_training_buffers_mlflow_logging_unless_told_otherwise(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transformers logs asynchronously; unbuffered, MLflow's logging thread idles up to a second
+    in `queue.get(timeout=1)` when the run ends (mlflow/utils/async_logging/async_logging_queue.py)."""
+    from mlflow.environment_variables import MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS
+
+    from axowrap.run.pipeline import prepare_run
+    from axowrap.tracking.runs import BUFFERING, start
+
+    assert BUFFERING == MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS.name
+    path = spec(folder, f"tracking: {{mlflow: {{tracking_uri: '{tmp_path / 'mlruns'}'}}}}\n")
+    run = prepare_run(path, tmp_path / "runs")
+    config = yaml.safe_load(run.config.read_text())
+    monkeypatch.delenv(BUFFERING, raising=False)
+    assert start(run, config, "fp", create=False)[BUFFERING] == "1"
+    monkeypatch.setenv(BUFFERING, "5")
+    assert start(run, config, "fp", create=False)[BUFFERING] == "5"
+    untracked = prepare_run(spec(folder, name="u.yaml"), tmp_path / "runs")
+    assert BUFFERING not in start(untracked, yaml.safe_load(untracked.config.read_text()), "fp")
+
+
+def test_a_resumed_training_backfills_what_the_killed_one_had_not_logged(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A training killed hard loses the metrics MLflow still buffered; the resumed one starts
+    after its checkpoint. The checkpoint's log_history fills the gap, and only the gap."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    from axowrap.run.pipeline import prepare_run
+    from axowrap.tracking.runs import backfill, start, tracking_state
+
+    store = tmp_path / "mlruns"
+    run = prepare_run(spec(folder, f"tracking: {{mlflow: {{tracking_uri: '{store}'}}}}\n"), tmp_path / "runs")
+    start(run, yaml.safe_load(run.config.read_text()), "fp")
+    run_id = tracking_state(run)["mlflow"]["run_id"]
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=store.as_uri())
+    client.log_batch(run_id, metrics=[Metric("loss", 2.0, 0, 1), Metric("loss", 1.9, 0, 2)])
+    history = [
+        {"loss": 2.0, "grad_norm": 0.5, "learning_rate": 1e-4, "epoch": 0.1, "step": 1},
+        {"loss": 1.9, "grad_norm": 0.4, "learning_rate": 1e-4, "epoch": 0.2, "step": 2},
+        {"loss": 1.7, "grad_norm": 0.3, "learning_rate": 1e-4, "epoch": 0.3, "memory(GiB)": 1.5, "step": 3},
+    ]
+    checkpoint = write(run.adapter / "checkpoint-3" / "trainer_state.json", json.dumps({"log_history": history}))
+    assert backfill(run, checkpoint.parent) == 1 + 3 + 3 + 3 + 1
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")] == [(1, 2.0), (2, 1.9), (3, 1.7)]
+    assert [m.step for m in client.get_metric_history(run_id, "grad_norm")] == [1, 2, 3]
+    assert [m.value for m in client.get_metric_history(run_id, "memory_GiB_")] == [1.5]  # transformers' name
+    assert backfill(run, checkpoint.parent) == 0

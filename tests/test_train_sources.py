@@ -143,7 +143,7 @@ def test_tracked_training_resumes_into_the_same_tracker_runs(
     (only,) = client.search_runs([experiment.experiment_id])
     assert only.info.run_id == first["mlflow"]["run_id"]
     steps = sorted({m.step for m in client.get_metric_history(only.info.run_id, "loss")})
-    assert steps[0] <= killed_at < steps[-1] == 8
+    assert killed_at < 8 and steps == list(range(1, 9))  # none lost: what MLflow still buffered is backfilled
     assert only.data.params["max_steps"] == "8" and only.data.params["axowrap.task"] == "sql"
     artifacts = {a.path for a in client.list_artifacts(only.info.run_id, "axowrap")}
     assert {"axowrap/spec.yaml", "axowrap/axolotl.yaml", "axowrap/manifest.json", "axowrap/report.md"} <= artifacts

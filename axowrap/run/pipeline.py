@@ -284,17 +284,22 @@ def run_steps(
 ) -> dict[str, Any]:
     """Run or resume steps on a prepared run directory; returns state.json's `steps` mapping.
     `names`: only these steps (default: every enabled one); `steps`: the pipeline."""
+    from axowrap.tracking import worker
+
     with run_lock(run.root):
-        return _run_steps(
-            run,
-            names,
-            force=force,
-            dry_run=dry_run,
-            options=options,
-            events=events or Events(),
-            from_step=from_step,
-            steps=steps,
-        )
+        try:
+            return _run_steps(
+                run,
+                names,
+                force=force,
+                dry_run=dry_run,
+                options=options,
+                events=events or Events(),
+                from_step=from_step,
+                steps=steps,
+            )
+        finally:
+            worker.close()  # the train step may have started it (tracking.runs.prepare)
 
 
 def _run_steps(

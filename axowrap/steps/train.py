@@ -185,9 +185,11 @@ def axolotl_preflight(ctx: StepContext, target: Any) -> None:
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
+    from axowrap.tracking.runs import backfill, prepare
     from axowrap.tracking.runs import start as start_tracking
 
     if not ctx.dry_run:
+        prepare(ctx.config)
         target = _target(ctx)
         machine_preflight(ctx, target)
         if target is not None:
@@ -228,6 +230,15 @@ def run(ctx: StepContext) -> dict[str, Any]:
     resumed_at = global_step(resume_from) if resume_from is not None else None
     if resume_from is not None:  # read now: Axolotl may rotate that checkpoint away while training
         ctx.say(f"resuming from {resume_from.name} (global step {resumed_at})")
+        try:
+            logged = backfill(ctx.run, resume_from)
+        except Exception as exc:  # the tracker's problem never stops the training
+            ctx.say(f"warning: tracking.mlflow: could not backfill the metrics up to {resume_from.name}: {exc}")
+        else:
+            if logged:
+                ctx.say(
+                    f"tracking: {logged} metric values up to {resume_from.name}, lost by the killed training, logged"
+                )
     sink = make_sink(
         ctx.events,
         step="train",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from axowrap.run.state import load_state, save_state
 from axowrap.tracking.keys import local_store
 
 FOLDER = "tracking"  # <run>/tracking: W&B's files, TensorBoard's event files
+BUFFERING = "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"
 
 
 def tracking_state(run: RunDir) -> dict[str, Any]:
@@ -49,6 +50,15 @@ def _file_store_allowed(uri: str) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+
+
+def prepare(config: dict[str, Any]) -> None:
+    """Before the train step's preflight: start the tracking worker, which imports mlflow on
+    another core while the runner checks the config (worker.py)."""
+    if config.get("use_mlflow"):
+        from axowrap.tracking import worker
+
+        worker.warm()
 
 
 def start(run: RunDir, config: dict[str, Any], fingerprint: str | None, *, create: bool = True) -> dict[str, str]:
@@ -76,8 +86,14 @@ def start(run: RunDir, config: dict[str, Any], fingerprint: str | None, *, creat
         experiment = str(config.get("mlflow_experiment_name") or run.root.name)
         ml = data.setdefault("mlflow", {"tracking_uri": uri, "experiment": experiment})
         if "run_id" not in ml and create:
-            ml["run_id"], ml["experiment_id"] = _mlflow_run(uri, experiment, config.get("mlflow_run_name"), run)
+            ml["run_id"], ml["experiment_id"] = _mlflow(
+                "_mlflow_run", uri, experiment, config.get("mlflow_run_name"), str(run.root)
+            )
         env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=experiment)
+        # transformers logs metrics asynchronously; MLflow's logging thread then idles up to 1 s
+        # in `queue.get(timeout=1)` when the run ends, unless it buffers (it then waits on its
+        # stop event). What a killed training had buffered is backfilled on resume (below).
+        env[BUFFERING] = os.environ.get(BUFFERING) or "1"
         env["MLFLOW_RUN_ID"] = ml.get("run_id") or "<created when the training starts>"
         if local_store(uri):
             env["MLFLOW_ALLOW_FILE_STORE"] = "true"
@@ -89,7 +105,15 @@ def start(run: RunDir, config: dict[str, Any], fingerprint: str | None, *, creat
     return env
 
 
-def _mlflow_run(uri: str, experiment: str, name: Any, run: RunDir) -> tuple[str, str]:
+def _mlflow(name: str, *args: Any) -> Any:
+    """runs.<name>(*args) in the tracking worker when one is warm (worker.py), else here."""
+    from axowrap.tracking import worker
+
+    done, result = worker.call(name, *args)
+    return result if done else globals()[name](*args)
+
+
+def _mlflow_run(uri: str, experiment: str, name: Any, root: str) -> tuple[str, str]:
     try:
         with _file_store_allowed(uri):
             from mlflow.tracking import MlflowClient
@@ -98,7 +122,7 @@ def _mlflow_run(uri: str, experiment: str, name: Any, run: RunDir) -> tuple[str,
             found = client.get_experiment_by_name(experiment)
             experiment_id = found.experiment_id if found else client.create_experiment(experiment)
             created = client.create_run(
-                experiment_id, run_name=str(name) if name else None, tags={"axowrap.run_dir": str(run.root)}
+                experiment_id, run_name=str(name) if name else None, tags={"axowrap.run_dir": root}
             )
     except ImportError:
         raise AxowrapError(
@@ -110,6 +134,51 @@ def _mlflow_run(uri: str, experiment: str, name: Any, run: RunDir) -> tuple[str,
             hint="check tracking.mlflow.tracking_uri (`axowrap validate --deep` checks the server)",
         ) from None
     return str(created.info.run_id), str(experiment_id)
+
+
+def backfill(run: RunDir, checkpoint: Path) -> int:
+    """Before a resumed training: log into its MLflow run the metrics of the steps up to the
+    checkpoint it resumes from (the checkpoint's trainer_state.json log_history) that the run
+    lacks. A training killed hard loses what MLflow's logging thread still held; the resumed
+    training starts after the checkpoint and never logs those steps again. Returns the number
+    of values logged."""
+    ml = tracking_state(run).get("mlflow") or {}
+    state = checkpoint / "trainer_state.json"
+    if not ml.get("run_id") or not state.is_file():
+        return 0
+    history = json.loads(state.read_text(encoding="utf-8")).get("log_history") or []
+    return int(_mlflow("backfill_mlflow", ml["tracking_uri"], ml["run_id"], history))
+
+
+def backfill_mlflow(uri: str, run_id: str, history: list[dict[str, Any]]) -> int:
+    import re
+    import time
+
+    with _file_store_allowed(uri):
+        from mlflow.entities import Metric
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        have: dict[str, set[int]] = {}
+        missing = []
+        now = int(time.time() * 1000)
+        for entry in history:
+            step = entry.get("step")
+            if not isinstance(step, int):
+                continue
+            for key, value in entry.items():
+                if key == "step" or not isinstance(value, int | float) or isinstance(value, bool):
+                    continue
+                # named as transformers' MLflowCallback.on_log names it (its sanitizing regex)
+                name = re.sub(r"[^0-9A-Za-z_\-\.\ :/]", "_", key)
+                if name not in have:
+                    have[name] = {m.step for m in client.get_metric_history(run_id, name)}
+                if step not in have[name]:
+                    missing.append(Metric(name, float(value), now, step))
+                    have[name].add(step)
+        for start in range(0, len(missing), 1000):  # MLflow's limit of metrics per batch
+            client.log_batch(run_id, metrics=missing[start : start + 1000])
+    return len(missing)
 
 
 # --- where to see them --------------------------------------------------------------------------
@@ -191,10 +260,15 @@ def finish(run: RunDir) -> list[str]:
         "" if not gate else ("passed" if gate.get("passed") else "failed: " + "; ".join(gate.get("failures") or []))
     )
     problems = []
-    for name, log in (("mlflow", _finish_mlflow), ("wandb", _finish_wandb), ("tensorboard", _finish_tensorboard)):
+    loggers: dict[str, Callable[[dict[str, Any]], object]] = {
+        "mlflow": lambda ml: _mlflow("_finish_mlflow", str(run.root), ml, results, verdict),
+        "wandb": lambda wb: _finish_wandb(run, wb, results, verdict),
+        "tensorboard": lambda tb: _finish_tensorboard(run, tb, results, verdict),
+    }
+    for name, log in loggers.items():
         if (data.get(name) or {}) and (name != "mlflow" or data[name].get("run_id")):
             try:
-                log(run, data[name], results, verdict)
+                log(data[name])
             except Exception as exc:  # a tracker's failure is reported, the run's results stand
                 problems.append(f"tracking.{name}: could not log the run's files: {str(exc).splitlines()[0][:300]}")
     data["logged"] = {"files": [p.name for p in _files(run)], "gate": verdict or None}
@@ -206,7 +280,8 @@ def finish(run: RunDir) -> list[str]:
     return problems
 
 
-def _finish_mlflow(run: RunDir, ml: dict[str, Any], results: dict[str, Any], verdict: str) -> None:
+def _finish_mlflow(root: str, ml: dict[str, Any], results: dict[str, Any], verdict: str) -> None:
+    run = RunDir(Path(root))
     with _file_store_allowed(ml["tracking_uri"]):
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.tracking import MlflowClient
