@@ -9,9 +9,11 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,20 +85,26 @@ class Terminal:
         if self.pid == 0:  # the child: the pty is its controlling terminal
             os.execv(argv[0], argv)
         self.seen = ""
+        self.code: int | None = None
+
+    def _read(self, timeout: float) -> bool:
+        """Add what the session printed within `timeout` to `seen`; False once it is gone."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError:  # EIO: the session closed the terminal
+            chunk = b""
+        self.seen += chunk.decode("utf-8", "replace")
+        return bool(chunk)
 
     def expect(self, text: str, timeout: float = 240) -> str:
         deadline = time.monotonic() + timeout
         while text not in self.seen:
             left = deadline - time.monotonic()
             assert left > 0, f"no {text!r} in {self.seen[-2000:]!r}"
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.fd, 4096)
-                except OSError:
-                    chunk = b""
-                assert chunk, f"the session ended before {text!r}: {self.seen[-2000:]!r}"
-                self.seen += chunk.decode("utf-8", "replace")
+            assert self._read(left), f"the session ended before {text!r}: {self.seen[-2000:]!r}"
         found, self.seen = self.seen.split(text, 1)
         return found
 
@@ -108,17 +116,36 @@ class Terminal:
         while time.monotonic() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                return os.waitstatus_to_exitcode(status)
-            select.select([self.fd], [], [], 0.2)  # drain what it prints meanwhile
-            try:
-                self.seen += os.read(self.fd, 4096).decode("utf-8", "replace")
-            except OSError:
-                pass
-        raise AssertionError("the session did not exit")
+                self.code = os.waitstatus_to_exitcode(status)
+                return self.code
+            self._read(0.2)  # drain what it prints meanwhile (never a read that blocks)
+        raise AssertionError(f"the session did not exit: {self.seen[-2000:]!r}")
+
+    def close(self) -> None:
+        """Leave no session behind (a failed test)."""
+        if self.code is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
 
 
-def test_an_interactive_session_two_turns_compare_and_ctrl_c(stop_run: RunDir) -> None:
-    term = Terminal([AXOWRAP, "chat", str(stop_run.root), "--model", "gguf", "--max-tokens", "40"])
+@pytest.fixture
+def terminal() -> Iterator[Callable[[list[str]], Terminal]]:
+    opened: list[Terminal] = []
+
+    def open_(argv: list[str]) -> Terminal:
+        opened.append(Terminal(argv))
+        return opened[-1]
+
+    yield open_
+    for term in opened:
+        term.close()
+
+
+def test_an_interactive_session_two_turns_compare_and_ctrl_c(
+    stop_run: RunDir, terminal: Callable[[list[str]], Terminal]
+) -> None:
+    term = terminal([AXOWRAP, "chat", str(stop_run.root), "--model", "gguf", "--max-tokens", "40"])
     header = term.expect("you> ")
     assert "in its training format (alpaca)" in header
     term.send(f"/input {SCHEMA}\r")
@@ -135,5 +162,31 @@ def test_an_interactive_session_two_turns_compare_and_ctrl_c(stop_run: RunDir) -
     both = term.expect("you> ")
     assert "[gguf:f16]" in both and "[base]" in both
     term.send("\x03")  # Ctrl-C at the prompt: leave
+    assert term.wait() == 130
+    assert "interrupted" in term.seen and "Traceback" not in term.seen
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}  # the syscall's number (os has no tgkill)
+
+
+def test_ctrl_c_at_the_prompt_leaves_whichever_thread_the_kernel_gives_it(
+    stop_run: RunDir, terminal: Callable[[list[str]], Terminal]
+) -> None:
+    """The terminal's SIGINT goes to any thread of the process. One that lands on a thread other
+    than the main one (here: sent there with tgkill) must still end the session; before, input()
+    stayed blocked in read() and Ctrl-C was lost (seen once as a hung interactive test)."""
+    import ctypes
+    import platform
+
+    number = TGKILL.get(platform.machine())
+    if number is None:
+        pytest.skip(f"tgkill's syscall number on {platform.machine()} is not in the table")
+    term = terminal([AXOWRAP, "chat", str(stop_run.root), "--model", "gguf", "--max-tokens", "8"])
+    term.expect("you> ")
+    term.send(QUESTION + "\r")
+    term.expect("you> ")  # a turn has run: the model's threads exist
+    others = [int(t) for t in os.listdir(f"/proc/{term.pid}/task") if int(t) != term.pid]
+    assert others, "the session has no thread but its main one"
+    assert ctypes.CDLL(None, use_errno=True).syscall(number, term.pid, others[-1], signal.SIGINT) == 0
     assert term.wait() == 130
     assert "interrupted" in term.seen and "Traceback" not in term.seen

@@ -91,6 +91,25 @@ def _one_shot(session: object, prompt: str, as_json: bool) -> None:
     click.echo()
 
 
+def _read_line(prompt: str) -> str:
+    """input(), except that Ctrl-C at the prompt always leaves. The kernel may deliver the
+    terminal's SIGINT to any thread (torch's, llama.cpp's, tqdm's): Python's handler only runs
+    when the main thread runs Python again, and input() blocked in read() never returns. So on
+    a terminal, wait for the line in short selects (each one lets a pending Ctrl-C raise)."""
+    import select
+
+    if not sys.stdin.isatty():
+        return input(prompt)
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    while not select.select([sys.stdin], [], [], 0.2)[0]:
+        pass
+    line = sys.stdin.readline()  # a terminal in canonical mode: readable means a whole line (or EOF)
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
 def _interactive(session: object) -> None:
     from axowrap.chat.session import HELP, Session, describe
 
@@ -98,7 +117,7 @@ def _interactive(session: object) -> None:
     click.echo(describe(session))
     while True:
         try:
-            line = input("you> ")
+            line = _read_line("you> ")
         except EOFError:  # Ctrl-D
             click.echo()
             return
