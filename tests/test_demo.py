@@ -51,7 +51,7 @@ def test_tiny_demo_end_to_end(tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "gguf").glob("*.gguf")) == ["sql-demo-tiny-f16.gguf"]
     assert (run / "eval" / "base-gguf" / "base-f16.gguf").is_file()  # the base answered as a GGUF too
     results = json.loads((run / "eval" / "results.json").read_text())
-    assert results["n"] == 40  # every held-out row of examples/demo/heldout.jsonl
+    assert results["n"] == 40  # every held-out row of examples/demo/geo_heldout.jsonl
     assert results["model"] == "gguf"  # the fine-tune scored as shipped, through llama.cpp
     for metric in ("sql_exact_match", "exec_match", "exec_valid"):
         assert {"base", "tuned", "base_ci95", "tuned_ci95", "delta_ci95"} <= set(results["metrics"][metric])

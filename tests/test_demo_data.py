@@ -25,7 +25,54 @@ def test_demo_specs_validate() -> None:
         assert "ok" in res.out and "target cpu" in res.out
 
 
+def test_geo_split_is_the_question_split_and_disjoint() -> None:
+    """The SQL demo's data (GeoQuery): one database, held-out questions never trained on."""
+    train, held = _rows("geo_train.jsonl"), _rows("geo_heldout.jsonl")
+    assert (len(train), len(held)) == (547, 40)  # one held-out question is 2.5 points
+    assert not {r["question"] for r in train} & {r["question"] for r in held}
+    assert {r["context"] for r in train + held} == {held[0]["context"]}
+    assert held[0]["context"].startswith("-- SQLite database: geography\n")
+    assert all(set(r) == {"question", "context", "answer"} for r in train + held)
+
+
+def test_every_geo_gold_query_runs_and_every_held_out_one_returns_a_value() -> None:
+    conn = sqlite3.connect(DEMO / "geo.sqlite")
+    for row in _rows("geo_heldout.jsonl"):
+        values = [v for r in conn.execute(row["answer"]).fetchall() for v in r]
+        assert any(v is not None for v in values), row["question"]
+    for row in _rows("geo_train.jsonl"):
+        conn.execute(row["answer"]).fetchall()  # raises if a query does not run
+
+
+def test_the_metrics_separate_right_from_wrong_on_the_geo_data() -> None:
+    row = next(r for r in _rows("geo_heldout.jsonl") if "from state" in r["answer"] and "'" in r["answer"])
+    database = DEMO / "geo.sqlite"
+    assert sql_exact_match(row["answer"], row["answer"]) == 1.0
+    assert execution_match(row["answer"].upper(), row["answer"], database) == 0.0  # values are case-sensitive
+    assert execution_match(" ".join(row["answer"].split()), row["answer"], database) == 1.0
+    wrong = "SELECT state_name FROM state;"
+    assert sql_exact_match(wrong, row["answer"]) == 0.0
+    assert execution_match(wrong, row["answer"], database) == 0.0
+
+
+def test_geo_context_matches_the_database() -> None:
+    conn = sqlite3.connect(DEMO / "geo.sqlite")
+    columns = {
+        (table, col[1])
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for col in conn.execute(f'PRAGMA table_info("{table}")')
+    }
+    context = _rows("geo_heldout.jsonl")[0]["context"]
+    named = {
+        (line.split()[2], part.split()[0])
+        for line in context.splitlines()[1:]
+        for part in line.split("(", 1)[1].rstrip(");").split(", ")
+    }
+    assert named == columns
+
+
 def test_split_is_disjoint_and_covers_every_database() -> None:
+    """The sql-eval data (the demo's before GeoQuery; demo.sqlite is examples/grpo.yaml's database)."""
     train, held = _rows("train.jsonl"), _rows("heldout.jsonl")
     assert (len(train), len(held)) == (65, 40)  # one held-out question is 2.5 points
     assert not {r["question"] for r in train} & {r["question"] for r in held}
@@ -87,6 +134,13 @@ def test_demo_files_are_documented() -> None:
         "Apache-2.0",
         "defog-data",
         "glaive",
+        "geo_train.jsonl",
+        "geo_heldout.jsonl",
+        "geo.sqlite",
+        "text2sql-data",
+        "5050bad",
+        "CC-BY-4.0",
     ):
         assert name in readme
-    assert Path(DEMO / "build_data.py").is_file() and Path(DEMO / "build_tools_data.py").is_file()
+    for script in ("build_data.py", "build_geo_data.py", "build_tools_data.py"):
+        assert Path(DEMO / script).is_file()
