@@ -6,6 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# CI shares 2 cores with other jobs: how fast Hypothesis makes or runs an example is never a
+# test's verdict (a `too_slow` health check failed once under load; the 200 ms deadline is the
+# same kind of check). Tests that set their own settings keep them.
+settings.register_profile("loaded-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("loaded-machine")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
