@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES
 from helpers import run_cli
 
@@ -33,15 +34,6 @@ def test_geo_split_is_the_question_split_and_disjoint() -> None:
     assert {r["context"] for r in train + held} == {held[0]["context"]}
     assert held[0]["context"].startswith("-- SQLite database: geography\n")
     assert all(set(r) == {"question", "context", "answer"} for r in train + held)
-
-
-def test_every_geo_gold_query_runs_and_every_held_out_one_returns_a_value() -> None:
-    conn = sqlite3.connect(DEMO / "geo.sqlite")
-    for row in _rows("geo_heldout.jsonl"):
-        values = [v for r in conn.execute(row["answer"]).fetchall() for v in r]
-        assert any(v is not None for v in values), row["question"]
-    for row in _rows("geo_train.jsonl"):
-        conn.execute(row["answer"]).fetchall()  # raises if a query does not run
 
 
 def test_the_metrics_separate_right_from_wrong_on_the_geo_data() -> None:
@@ -81,14 +73,18 @@ def test_split_is_disjoint_and_covers_every_database() -> None:
     assert all(set(r) == {"question", "context", "answer"} for r in train + held)
 
 
-def test_every_gold_query_runs_and_every_held_out_one_returns_a_value() -> None:
-    conn = sqlite3.connect(DEMO / "demo.sqlite")
-    for row in _rows("heldout.jsonl"):
+@pytest.mark.parametrize(
+    ("database", "train", "heldout"),
+    [("geo.sqlite", "geo_train.jsonl", "geo_heldout.jsonl"), ("demo.sqlite", "train.jsonl", "heldout.jsonl")],
+)
+def test_every_gold_query_runs_and_every_held_out_one_returns_a_value(database: str, train: str, heldout: str) -> None:
+    conn = sqlite3.connect(DEMO / database)
+    for row in _rows(heldout):
         # an empty gold answer proves nothing, nor does one of only NULLs (a ratio over no rows:
         # a wrong query that also divides by nothing matched it)
         values = [v for r in conn.execute(row["answer"]).fetchall() for v in r]
         assert any(v is not None for v in values), row["question"]
-    for row in _rows("train.jsonl"):
+    for row in _rows(train):
         conn.execute(row["answer"]).fetchall()  # raises if a query does not run
 
 
