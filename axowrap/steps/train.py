@@ -185,7 +185,7 @@ def axolotl_preflight(ctx: StepContext, target: Any) -> None:
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
-    from axowrap.tracking.runs import backfill, prepare
+    from axowrap.tracking.runs import prepare
     from axowrap.tracking.runs import start as start_tracking
 
     if not ctx.dry_run:
@@ -230,15 +230,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     resumed_at = global_step(resume_from) if resume_from is not None else None
     if resume_from is not None:  # read now: Axolotl may rotate that checkpoint away while training
         ctx.say(f"resuming from {resume_from.name} (global step {resumed_at})")
-        try:
-            logged = backfill(ctx.run, resume_from)
-        except Exception as exc:  # the tracker's problem never stops the training
-            ctx.say(f"warning: tracking.mlflow: could not backfill the metrics up to {resume_from.name}: {exc}")
-        else:
-            if logged:
-                ctx.say(
-                    f"tracking: {logged} metric values up to {resume_from.name}, lost by the killed training, logged"
-                )
+        _backfill(ctx, resume_from)  # the runner may have died with the killed training
     sink = make_sink(
         ctx.events,
         step="train",
@@ -260,6 +252,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
         raise
     finally:
         sink.close()
+    if not result.interrupted:
+        _backfill(ctx, newest_complete(ctx.run.adapter).checkpoint)
     if result.code != 0 or result.interrupted:
         _restore(ctx, previous, sink, resumed_at)
     if result.interrupted:
@@ -267,6 +261,24 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if result.code != 0:
         raise step_failed("train", argv, result.code, ctx.log, result.tail)
     return summary(ctx, resume_from, resumed_at, sink.parser.last)
+
+
+def _backfill(ctx: StepContext, checkpoint: Path | None) -> None:
+    """Make the MLflow run's per-step metrics whole from the checkpoint's own log (tracking.runs.
+    backfill): the trainer logs through a 1 s buffer, so a killed training loses its last
+    second, and a resumed one loses a whole buffer when a parameter it logs again has changed
+    (MLflow refuses the batch, metrics and all)."""
+    from axowrap.tracking.runs import backfill
+
+    if checkpoint is None:
+        return
+    try:
+        logged = backfill(ctx.run, checkpoint)
+    except Exception as exc:  # the tracker's problem never stops the training
+        ctx.say(f"warning: tracking.mlflow: could not backfill the metrics up to {checkpoint.name}: {exc}")
+        return
+    if logged:
+        ctx.say(f"tracking: {logged} metric values up to {checkpoint.name} that the MLflow run lacked, logged")
 
 
 def _restore(ctx: StepContext, previous: Path | None, sink: Any, resumed_at: int | None) -> None:

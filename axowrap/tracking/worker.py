@@ -10,29 +10,25 @@ logs the run's files and results. It runs the same functions as the runner would
 Protocol: one JSON request per line on stdin, `{"call": name, "args": [...]}`; one JSON answer
 per line on stdout, `{"ok": result}`, `{"error": message, "hint": hint}` (an AxowrapError) or
 `{"failed": message}` (anything else). The worker ends at EOF on stdin. A worker that cannot be
-started, or dies, is never an error: the caller runs the function itself.
-
-    python -m axowrap.tracking.worker
+started, or dies, is never an error: the caller runs the function itself. This module is the
+runner's side; worker_process.py is the process.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
 import subprocess
 import sys
 from typing import Any
 
 from axowrap.errors import AxowrapError
 
-CALLS = ("_mlflow_run", "backfill_mlflow", "_finish_mlflow")
-
 
 class Worker:
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-m", "axowrap.tracking.worker"],
+            [sys.executable, "-m", "axowrap.tracking.worker_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -102,30 +98,3 @@ def close() -> None:
     worker, _worker = _worker, None
     if worker is not None:
         worker.close()
-
-
-def main() -> None:
-    import mlflow  # noqa: F401  (the point of this process: imported while the runner works)
-
-    from axowrap.tracking import runs
-
-    for line in sys.stdin:
-        request = json.loads(line)
-        name = request["call"]
-        try:
-            if name not in CALLS:
-                raise ValueError(f"unknown call {name!r}")
-            answer: dict[str, Any] = {"ok": getattr(runs, name)(*request["args"])}
-        except AxowrapError as exc:
-            answer = {"error": exc.message, "hint": exc.hint}
-        except Exception as exc:  # the caller reports it as it would its own
-            answer = {"failed": str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-    # Every call above was synchronous and answered: nothing is pending. Python's own teardown of
-    # a process holding mlflow takes ~0.5 s, which the runner would wait for at its end.
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main()
