@@ -92,7 +92,7 @@ def start(run: RunDir, config: dict[str, Any], fingerprint: str | None, *, creat
         env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=experiment)
         # transformers logs metrics asynchronously; MLflow's logging thread then idles up to 1 s
         # in `queue.get(timeout=1)` when the run ends, unless it buffers (it then waits on its
-        # stop event). What a killed training had buffered is backfilled on resume (below).
+        # stop event). What the buffer loses is backfilled (`backfill`, after every training and on resume).
         env[BUFFERING] = os.environ.get(BUFFERING) or "1"
         env["MLFLOW_RUN_ID"] = ml.get("run_id") or "<created when the training starts>"
         if local_store(uri):
