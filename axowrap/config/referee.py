@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from axowrap.telemetry import TELEMETRY_OFF
+
 QUIET_ENV = {
     "HF_HUB_OFFLINE": "1",
-    "DO_NOT_TRACK": "1",
-    "AXOLOTL_DO_NOT_TRACK": "1",
+    **TELEMETRY_OFF,
     "WANDB_MODE": "disabled",
     "TRANSFORMERS_VERBOSITY": "error",
 }

@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from axowrap.errors import StepFailed, StepInterrupted
+from axowrap.telemetry import TELEMETRY_OFF
 
 TAIL_LINES = 20
 LOG = logging.getLogger("axowrap.child")  # each command started, at INFO (--verbose; cli.style.CHILD_LOGGER)
 KILL_AFTER_S = 30.0  # after a forwarded Ctrl-C, the group gets SIGKILL if it has not exited
 # Offline-safe and telemetry off, for every child (a spec that enables a tracker adds its own).
 BASE_ENV = {
-    "DO_NOT_TRACK": "1",
-    "AXOLOTL_DO_NOT_TRACK": "1",
+    **TELEMETRY_OFF,
     "WANDB_MODE": "disabled",
     "PYTHONUNBUFFERED": "1",
 }

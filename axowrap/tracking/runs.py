@@ -23,6 +23,7 @@ from typing import Any
 from axowrap.errors import AxowrapError
 from axowrap.run.rundir import RunDir
 from axowrap.run.state import load_state, save_state
+from axowrap.telemetry import TELEMETRY_OFF
 from axowrap.tracking.keys import local_store
 
 FOLDER = "tracking"  # <run>/tracking: W&B's files, TensorBoard's event files
@@ -110,7 +111,10 @@ def _mlflow(name: str, *args: Any) -> Any:
     from axowrap.tracking import worker
 
     done, result = worker.call(name, *args)
-    return result if done else globals()[name](*args)
+    if done:
+        return result
+    os.environ.update(TELEMETRY_OFF)  # before `import mlflow` here, as in the worker's process
+    return globals()[name](*args)
 
 
 def _mlflow_run(uri: str, experiment: str, name: Any, root: str) -> tuple[str, str]:

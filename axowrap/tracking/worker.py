@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import subprocess
 import sys
 from typing import Any
 
 from axowrap.errors import AxowrapError
+from axowrap.telemetry import TELEMETRY_OFF
 
 
 class Worker:
@@ -33,6 +35,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env={**os.environ, **TELEMETRY_OFF},  # read by its `import mlflow`
         )
 
     def call(self, name: str, *args: Any) -> tuple[bool, Any]:
