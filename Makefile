@@ -50,7 +50,8 @@ VENV312 ?= .venv312
 PY312 := $(VENV312)/bin/python
 TESTS312 := tests/test_axolotl_checks.py tests/test_axolotl_referee.py tests/test_did_you_mean.py \
 	tests/test_releases.py tests/test_schemagen.py tests/test_presets.py tests/test_errors.py tests/test_render.py \
-	tests/test_train_preflight.py tests/test_train.py::test_run_train_produces_adapter_manifest_state_report
+	tests/test_train_preflight.py tests/test_train.py::test_run_train_produces_adapter_manifest_state_report \
+	tests/test_train_main.py
 
 $(VENV312)/.installed: pyproject.toml
 	$(PYTHON312) -m venv $(VENV312)

@@ -97,7 +97,7 @@ def test_launch_argv_single_process_is_unchanged(tmp_path: Path) -> None:
         "no",
         "--cpu",
         "-m",
-        "axolotl.cli.train",
+        "axowrap.run.train_main",
         str(tmp_path / "axolotl.yaml"),
     ]
     assert "ACCELERATE_USE_CPU" not in env
@@ -127,7 +127,7 @@ def test_launch_argv_multi_node_writes_files_and_takes_rank_from_env(
         "--main_process_port",
         "29700",
         "-m",
-        "axolotl.cli.train",
+        "axowrap.run.train_main",
         str(config),
     ]
     acc = yaml.safe_load((tmp_path / "accelerate.yaml").read_text())

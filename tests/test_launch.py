@@ -101,7 +101,7 @@ def expected_launch(run_dir: str, rank: int, main_ip: str, port: int) -> list[st
         "--main_process_port",
         str(port),
         "-m",
-        "axolotl.cli.train",
+        "axowrap.run.train_main",
         f"{run_dir}/axolotl.yaml",
         "--auto_resume_from_checkpoints=True",
     ]

@@ -143,7 +143,7 @@ def test_dry_run_prints_argv_and_env_and_runs_nothing(workdir: Path) -> None:
     assert res.code == 0, res.err
     run = run_dir_for(Path("examples/sql.yaml"), "sql", Path("runs"))
     assert f"would run: {Path(sys.executable).parent / 'accelerate'} launch --num_processes 1" in res.out
-    assert f"-m axolotl.cli.train {run.config}" in res.out
+    assert f"-m axowrap.run.train_main {run.config}" in res.out
     assert "environment changes: AXOLOTL_DO_NOT_TRACK=1 DO_NOT_TRACK=1 MLFLOW_DISABLE_TELEMETRY=true" in res.out
     assert not run.state.exists() and not run.adapter.exists() and not run.logs.exists()
 

@@ -73,7 +73,7 @@ def test_a_gpu_target_without_a_gpu_fails_in_seconds_before_any_child(tiny_model
     # --target cpu: rendered and run for this machine instead
     res = run_cli("run", str(spec), "--steps", "train", "--runs-dir", str(runs), "--target", "cpu", "--dry-run")
     assert res.code == 0, res.err
-    assert " --cpu -m axolotl.cli.train " in res.out
+    assert " --cpu -m axowrap.run.train_main " in res.out
     assert json.loads(run.manifest.read_text())["spec"]["effective"]["compute"]["target"] == "cpu"
 
 

@@ -13,8 +13,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,24 +64,24 @@ def test_the_probe_can_say_on(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "where", ["every child (trainer, merge, eval...)", "the Axolotl referee", "the tracking worker"]
 )
-def test_telemetry_is_off_in_every_process_axowrap_starts(where: str, tmp_path: Path) -> None:
+def test_telemetry_is_off_in_every_process_axowrap_starts(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if where.startswith("every child"):
         env = child_env()
     elif where == "the Axolotl referee":
         env = dict(QUIET_ENV)
     else:
-        started = worker.Worker()  # its process's own environment, as the kernel holds it
-        try:
-            assert started.proc is not None
-            environ, deadline = Path(f"/proc/{started.proc.pid}/environ"), time.monotonic() + 60
-            raw = environ.read_bytes()
-            while not raw and time.monotonic() < deadline:  # empty until the kernel has set up the exec
-                time.sleep(0.05)
-                raw = environ.read_bytes()
-        finally:
-            started.close()
-        env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
-        env = {k: v for k, v in env.items() if k in child_env()}  # what it was given, not the CI's variables
+        given: list[dict[str, str]] = []
+        real = subprocess.Popen
+
+        def popen(*args: Any, **kwargs: Any) -> Any:
+            given.append(kwargs["env"])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(worker.subprocess, "Popen", popen)
+        worker.Worker().close()
+        env = {k: v for k, v in given[0].items() if k in child_env()}  # what it was given, not the CI's variables
     found = asked(env, tmp_path)
     assert found and all(found.values()), f"telemetry still on in {where}: {found}"
 

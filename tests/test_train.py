@@ -83,7 +83,7 @@ def test_run_train_produces_adapter_manifest_state_report(tiny_model: Path, tmp_
     res = run_cli("train", str(run.root), "--dry-run", "--force")
     assert res.code == 0, res.err
     assert (
-        f"-m axolotl.cli.train {run.config}" in res.out and "would move the previous training outputs" in res.out
+        f"-m axowrap.run.train_main {run.config}" in res.out and "would move the previous training outputs" in res.out
     )  # never deleted
     assert (run.adapter / "adapter_model.safetensors").stat().st_mtime_ns == before
 
@@ -194,7 +194,7 @@ def test_failing_launch_names_step_command_code_log_and_status_shows_it(tiny_mod
     res = run_cli("train", str(run.root))
     assert res.code == 1
     assert "error: step train failed: exit code 1 from `" in res.err
-    assert f"-m axolotl.cli.train {run.config}`" in res.err
+    assert f"-m axowrap.run.train_main {run.config}`" in res.err
     assert "last lines of the log:" in res.err and f"full log: {run.log('train')}" in res.err
     entry = load_state(run)["steps"]["train"]
     assert entry["status"] == "failed" and entry["error"]["exit_code"] == 1

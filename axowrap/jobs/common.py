@@ -46,6 +46,7 @@ def job_context(spec: Any, spec_path: Path, nccl: dict[str, str]) -> dict[str, A
     """Template values every job file uses: provenance, the spec's layout and its overrides."""
     from axowrap import __version__
     from axowrap.distributed.strategy import layout
+    from axowrap.run.launch import TRAINER_MODULE
 
     lay = layout(spec.data)
     return {
@@ -58,6 +59,7 @@ def job_context(spec: Any, spec_path: Path, nccl: dict[str, str]) -> dict[str, A
         "cpu": lay.is_cpu,
         "strategy": lay.strategy,
         "nccl": nccl_env(nccl),
+        "trainer_module": TRAINER_MODULE,
     }
 
 

@@ -19,6 +19,9 @@ from typing import Any
 from axowrap.distributed.accelerate_config import DEFAULT_PORT, FILE_NAME, accelerate_yaml
 from axowrap.distributed.strategy import layout, support_files
 
+# The training process's module: Axolotl's `axolotl.cli.train`, run by axowrap/run/train_main.py
+# after its imports are frozen out of the garbage collector (the launches here and the job files).
+TRAINER_MODULE = "axowrap.run.train_main"
 RANK_ENV, IP_ENV, PORT_ENV = "AXOWRAP_MACHINE_RANK", "AXOWRAP_MAIN_PROCESS_IP", "AXOWRAP_MAIN_PROCESS_PORT"
 
 
@@ -41,7 +44,8 @@ def launch_argv(
     main_ip: str | None = None,
     main_port: int | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """(argv, env changes) for `accelerate launch -m axolotl.cli.train CONFIG`.
+    """(argv, env changes) for `accelerate launch -m axowrap.run.train_main CONFIG` (Axolotl's
+    `axolotl.cli.train`, see TRAINER_MODULE).
 
     When the config names a ZeRO JSON, or for more than one process, this also writes it
     (and accelerate.yaml) next to CONFIG: the run directory, where the train step runs Axolotl.
@@ -67,7 +71,7 @@ def launch_argv(
         ]
         if lay.is_cpu:
             argv.append("--cpu")
-        return [*argv, "-m", "axolotl.cli.train", str(config_path)], env
+        return [*argv, "-m", TRAINER_MODULE, str(config_path)], env
     acc_config = write_launch_files(spec, config_path.parent)
     rank = machine_rank if machine_rank is not None else int(os.environ.get(RANK_ENV, "0"))
     ip = main_ip or os.environ.get(IP_ENV, "127.0.0.1")
@@ -104,7 +108,7 @@ def launch_argv(
         "--main_process_port",
         str(port),
         "-m",
-        "axolotl.cli.train",
+        TRAINER_MODULE,
         str(config_path),
     ]
     if lay.is_cpu:

@@ -1,4 +1,5 @@
-"""The train step: `accelerate launch -m axolotl.cli.train axolotl.yaml` as a child process.
+"""The train step: `accelerate launch -m axowrap.run.train_main axolotl.yaml` (Axolotl's
+`axolotl.cli.train`, run/train_main.py) as a child process.
 
 Resumes from the newest complete checkpoint when the runner says the same training was
 interrupted or crashed (and adapter/ was written by that same training: its MARKER file);
