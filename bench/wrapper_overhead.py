@@ -19,6 +19,8 @@ from pathlib import Path
 
 from common import REPO, Targets, machine, median, time_cmd
 
+sys.path.insert(0, str(REPO / "tests"))
+
 
 def timed(argv: list[str], **kw: object) -> tuple[float, float]:
     """(wall s, CPU s of the whole waited-for process tree) of one run."""
@@ -40,7 +42,8 @@ compute: {{target: cpu}}
 def main(targets: Targets, repeat: int = 3) -> None:
     from fixtures.tiny_model import build
 
-    from axowrap.run.launch import launch_argv
+    from axowrap.run.child import child_env
+    from axowrap.run.launch import TRAINER_MODULE, launch_argv
     from axowrap.run.pipeline import prepare_run
     from axowrap.validate import load_spec
 
@@ -53,7 +56,11 @@ def main(targets: Targets, repeat: int = 3) -> None:
         spec.write_text(SPEC.format(model=model))
         run = prepare_run(spec, work / "runs")
         argv, env_changes = launch_argv(load_spec(spec).data, run.config)
-        env = {**os.environ, **env_changes, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        # bare: Axolotl's own module, where axowrap launches it through run/train_main.py
+        argv = ["axolotl.cli.train" if arg == TRAINER_MODULE else arg for arg in argv]
+        # the environment axowrap gives its children (telemetry off: Axolotl's PostHog client
+        # otherwise waits on its network retries at exit, offline), for both
+        env = {**os.environ, **child_env(env_changes), "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
         wrapper = [
             str(bindir / "axowrap"),
             "run",
