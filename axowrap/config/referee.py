@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import gc
-import importlib
 import logging
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from axowrap.preload import preload
 from axowrap.telemetry import TELEMETRY_OFF
 
 QUIET_ENV = {
@@ -509,23 +507,9 @@ def verdict(
     return verdicts([config], capabilities, tokenizer=tokenizer, repairs=[repair])[0]
 
 
-def _import_stack() -> None:
-    """The Axolotl modules the checks below use, imported the first time with the garbage
-    collector paused: the import makes ~600k long-lived objects and little garbage, so collecting
-    meanwhile only re-scans them (`verdicts` on the tiny run's config in a fresh process:
-    7.6-7.9 s -> 6.8-7.1 s here, 3 runs each)."""
-    if "axolotl.core.builders.base" in sys.modules:
-        return
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for name in ("axolotl.utils.schemas.config", "axolotl.utils.config", "axolotl.core.builders.base"):
-            importlib.import_module(name)
-    except Exception:  # the checks import them again and report what fails
-        pass
-    finally:
-        if collecting:
-            gc.enable()
+# The Axolotl modules the checks below use: imported first with the collector paused (preload.py;
+# `verdicts` on the tiny run's config in a fresh process: 7.6-7.9 s -> 6.8-7.1 s, 3 runs each).
+STACK = ("axolotl.utils.schemas.config", "axolotl.utils.config", "axolotl.core.builders.base")
 
 
 def verdicts(
@@ -539,7 +523,7 @@ def verdicts(
     """`verdict` for many configs (the models are switched to keep extras once for all).
     `dropped_keys=False` skips that pass (it rebuilds Axolotl's models: about a second)."""
     quiet_env()
-    _import_stack()
+    preload(STACK)
     out = []
     lefts = []
     for config, repair in zip(configs, repairs or [None] * len(configs), strict=True):

@@ -27,17 +27,18 @@ import runpy
 import sys
 from typing import Any
 
+from axowrap.preload import preload
+
 ENTRY = "axolotl.cli.train"
 
 
 def preloads(config_path: str | None) -> list[str]:
     """The modules the training will import: Axolotl's lazy imports, then enabled trackers."""
-    names: list[str] = []
     try:
-        names += sorted(set(getattr(importlib.import_module(ENTRY), "_LAZY_IMPORTS", {}).values()))
+        lazy = getattr(importlib.import_module(ENTRY), "_LAZY_IMPORTS", {})
     except Exception:  # Axolotl reports its own import errors, as it would without this module
         return []
-    return names + trackers(config_path)
+    return sorted(set(lazy.values())) + trackers(config_path)
 
 
 def trackers(config_path: str | None) -> list[str]:
@@ -62,16 +63,8 @@ def main() -> None:
     # Registered first, so it runs last: Python's final collections then see the frozen objects
     # too (extensions such as nanobind's report objects left uncollected at exit as leaks).
     atexit.register(gc.unfreeze)
-    gc.disable()  # imports make little garbage; collecting while they run only costs time
-    try:
-        for name in preloads(config_path):
-            try:
-                importlib.import_module(name)
-            except Exception:
-                pass  # imported again (and reported) by the training, where it needs it
-    finally:
-        gc.freeze()
-        gc.enable()
+    preload(preloads(config_path))
+    gc.freeze()
     sys.modules.pop(ENTRY, None)  # run afresh as __main__, as `python -m` does
     runpy.run_module(ENTRY, run_name="__main__", alter_sys=True)
 

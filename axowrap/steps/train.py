@@ -254,7 +254,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     finally:
         sink.close()
     if not result.interrupted:
-        _backfill(ctx, newest_complete(ctx.run.adapter).checkpoint)
+        _backfill(ctx, None)  # its newest complete checkpoint
     if result.code != 0 or result.interrupted:
         _restore(ctx, previous, sink, resumed_at)
     if result.interrupted:
@@ -265,12 +265,15 @@ def run(ctx: StepContext) -> dict[str, Any]:
 
 
 def _backfill(ctx: StepContext, checkpoint: Path | None) -> None:
-    """Make the MLflow run's per-step metrics whole from the checkpoint's own log (tracking.runs.
-    backfill): the trainer logs through a 1 s buffer, so a killed training loses its last
+    """Make the MLflow run's per-step metrics whole from the checkpoint's own log (None: the
+    newest complete one; tracking.runs.backfill): the trainer logs through a 1 s buffer, so a killed training loses its last
     second, and a resumed one loses a whole buffer when a parameter it logs again has changed
     (MLflow refuses the batch, metrics and all)."""
-    from axowrap.tracking.runs import backfill
+    from axowrap.tracking.runs import backfill, tracking_state
 
+    if not (tracking_state(ctx.run).get("mlflow") or {}).get("run_id"):
+        return  # no MLflow run: nothing to read the checkpoints for
+    checkpoint = checkpoint or newest_complete(ctx.run.adapter).checkpoint
     if checkpoint is None:
         return
     try:
